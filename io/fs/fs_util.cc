@@ -1,0 +1,173 @@
+#include "io/fs/fs_util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <utility>
+
+#include "io/base/errno.h"
+#include "io/base/unique_fd.h"
+
+namespace strata {
+namespace {
+
+// Empties the directory open at dirfd (consumed). `path` is for messages.
+Status RemoveContents(int dirfd, const std::string& path) {
+  DIR* dir = fdopendir(dirfd);
+  if (dir == nullptr) {
+    int err = errno;
+    ::close(dirfd);
+    return PosixError("opendir " + path, err);
+  }
+  Status status;
+  while (true) {
+    errno = 0;
+    dirent* ent = readdir(dir);
+    if (ent == nullptr) {
+      if (errno != 0) status = PosixError("readdir " + path, errno);
+      break;
+    }
+    const char* name = ent->d_name;
+    if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) continue;
+    if (unlinkat(::dirfd(dir), name, 0) == 0) continue;
+    if (errno != EISDIR && errno != EPERM) {
+      if (errno == ENOENT) continue;
+      status = PosixError("unlink " + path + "/" + name, errno);
+      break;
+    }
+    int child = openat(::dirfd(dir), name,
+                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (child < 0) {
+      status = PosixError("open " + path + "/" + name, errno);
+      break;
+    }
+    status = RemoveContents(child, path + "/" + name);
+    if (!status.ok()) break;
+    if (unlinkat(::dirfd(dir), name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
+      status = PosixError("rmdir " + path + "/" + name, errno);
+      break;
+    }
+  }
+  closedir(dir);
+  return status;
+}
+
+struct InodeKey {
+  dev_t dev;
+  ino_t ino;
+  bool operator<(const InodeKey& o) const {
+    return dev != o.dev ? dev < o.dev : ino < o.ino;
+  }
+};
+
+Status WalkUsage(int dirfd, const std::string& path, dev_t dev,
+                 std::set<InodeKey>& seen, DiskUsage& usage) {
+  DIR* dir = fdopendir(dirfd);
+  if (dir == nullptr) {
+    int err = errno;
+    ::close(dirfd);
+    return PosixError("opendir " + path, err);
+  }
+  Status status;
+  while (true) {
+    errno = 0;
+    dirent* ent = readdir(dir);
+    if (ent == nullptr) {
+      if (errno != 0) status = PosixError("readdir " + path, errno);
+      break;
+    }
+    const char* name = ent->d_name;
+    if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) continue;
+    struct stat st;
+    if (fstatat(::dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;  // removed while we walk
+      status = PosixError("stat " + path + "/" + name, errno);
+      break;
+    }
+    if (seen.insert({st.st_dev, st.st_ino}).second) {
+      usage.inodes++;
+      usage.bytes += static_cast<int64_t>(st.st_blocks) * 512;
+    }
+    if (S_ISDIR(st.st_mode) && st.st_dev == dev) {
+      int child = openat(::dirfd(dir), name,
+                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (child < 0) {
+        if (errno == ENOENT) continue;
+        status = PosixError("open " + path + "/" + name, errno);
+        break;
+      }
+      status = WalkUsage(child, path + "/" + name, dev, seen, usage);
+      if (!status.ok()) break;
+    }
+  }
+  closedir(dir);
+  return status;
+}
+
+}  // namespace
+
+Status RemoveAll(const std::string& path) {
+  if (unlink(path.c_str()) == 0) return Status::Ok();
+  if (errno == ENOENT) return Status::Ok();
+  if (errno != EISDIR && errno != EPERM) return PosixError("unlink " + path, errno);
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::Ok();
+    return PosixError("open " + path, errno);
+  }
+  STRATA_RETURN_IF_ERROR(RemoveContents(fd, path));
+  if (rmdir(path.c_str()) != 0 && errno != ENOENT) {
+    return PosixError("rmdir " + path, errno);
+  }
+  return Status::Ok();
+}
+
+Status SyncDir(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return PosixError("open " + path, errno);
+  if (fsync(fd.get()) != 0) return PosixError("fsync " + path, errno);
+  return Status::Ok();
+}
+
+Status MakeDirs(const std::string& path, unsigned mode) {
+  if (path.empty()) return InvalidArgument("mkdir: empty path");
+  std::string cur;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    cur = path.substr(0, pos);
+    if (cur.empty()) continue;
+    if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) {
+      return PosixError("mkdir " + cur, errno);
+    }
+  }
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return PosixError("stat " + path, errno);
+  if (!S_ISDIR(st.st_mode)) return FailedPrecondition(path + " is not a directory");
+  return Status::Ok();
+}
+
+Result<DiskUsage> MeasureDiskUsage(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return PosixError("open " + path, errno);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return PosixError("stat " + path, err);
+  }
+  DiskUsage usage;
+  std::set<InodeKey> seen;
+  seen.insert({st.st_dev, st.st_ino});
+  usage.inodes = 1;
+  usage.bytes = static_cast<int64_t>(st.st_blocks) * 512;
+  STRATA_RETURN_IF_ERROR(WalkUsage(fd, path, st.st_dev, seen, usage));
+  return usage;
+}
+
+}  // namespace strata

@@ -1,0 +1,43 @@
+// Backend: how a snapshot's directory is built, mounted and measured. The
+// engine owns metadata and ordering; a backend only knows directories by id
+// (through Layout) and never touches the metadata store.
+//
+// Thread-safety: implementations are thread-safe; calls for different ids
+// never interfere.
+#ifndef STRATA_SNAPSHOTTER_BACKEND_BACKEND_H_
+#define STRATA_SNAPSHOTTER_BACKEND_BACKEND_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "io/base/result.h"
+#include "snapshotter/types.h"
+
+namespace strata {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Stable name recorded in the metadata store ("overlay").
+  virtual std::string_view Name() const = 0;
+
+  // Builds the skeleton of a new snapshot in `dir` (a staging directory that
+  // will be renamed to the snapshot's directory). parent_ids: nearest first.
+  virtual Status BuildDir(const std::string& dir, Kind kind,
+                          const std::vector<uint64_t>& parent_ids) = 0;
+
+  // The mounts that present snapshot `id` of `kind` over its parents.
+  // REQUIRES: kind is kActive or kView.
+  virtual Result<std::vector<Mount>> Mounts(uint64_t id, Kind kind,
+                                            const std::vector<uint64_t>& parent_ids) = 0;
+
+  // Bytes and inodes the snapshot's own layer holds now.
+  virtual Result<Usage> MeasureUsage(uint64_t id) = 0;
+};
+
+}  // namespace strata
+
+#endif  // STRATA_SNAPSHOTTER_BACKEND_BACKEND_H_

@@ -1,0 +1,217 @@
+// strata: command-line client of a running strata-snapshotter (gRPC only).
+//
+//   strata [--address SOCK] ls [FILTER...]
+//   strata [--address SOCK] stat KEY
+//   strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]
+//
+// `bench latency` drives the daemon like an image pull does (Prepare on the
+// previous layer, Commit, Stat), then removes the chain, and prints the median
+// and p99 latency of each call; with --fsync-dir it also measures the fsync
+// latency of that directory's filesystem, the physical floor of a durable
+// Prepare.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
+
+namespace {
+
+namespace pb = containerd::services::snapshots::v1;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kUsage =
+    "usage: strata [--address SOCK] ls [FILTER...]\n"
+    "       strata [--address SOCK] stat KEY\n"
+    "       strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]\n";
+
+const char* KindName(pb::Kind k) {
+  switch (k) {
+    case pb::ACTIVE: return "active";
+    case pb::VIEW: return "view";
+    case pb::COMMITTED: return "committed";
+    default: return "unknown";
+  }
+}
+
+int Check(const grpc::Status& s, const std::string& what) {
+  if (s.ok()) return 0;
+  std::fprintf(stderr, "strata: %s: code %d: %s\n", what.c_str(), s.error_code(),
+               s.error_message().c_str());
+  return 1;
+}
+
+void PrintInfo(const pb::Info& info) {
+  std::printf("%s\t%s\t%s", info.name().c_str(), KindName(info.kind()), info.parent().c_str());
+  for (const auto& [k, v] : info.labels()) std::printf("\t%s=%s", k.c_str(), v.c_str());
+  std::printf("\n");
+}
+
+int Ls(pb::Snapshots::Stub& stub, const std::vector<std::string>& filters) {
+  grpc::ClientContext ctx;
+  pb::ListSnapshotsRequest req;
+  req.set_snapshotter("strata");
+  for (const auto& f : filters) req.add_filters(f);
+  auto reader = stub.List(&ctx, req);
+  pb::ListSnapshotsResponse resp;
+  while (reader->Read(&resp)) {
+    for (const auto& info : resp.info()) PrintInfo(info);
+  }
+  return Check(reader->Finish(), "list");
+}
+
+int Stat(pb::Snapshots::Stub& stub, const std::string& key) {
+  grpc::ClientContext ctx;
+  pb::StatSnapshotRequest req;
+  req.set_snapshotter("strata");
+  req.set_key(key);
+  pb::StatSnapshotResponse resp;
+  if (int rc = Check(stub.Stat(&ctx, req, &resp), "stat " + key)) return rc;
+  PrintInfo(resp.info());
+  return 0;
+}
+
+struct Samples {
+  std::vector<double> us;
+  void Add(Clock::time_point t0) {
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  double Pct(double p) {
+    if (us.empty()) return 0;
+    std::sort(us.begin(), us.end());
+    return us[std::min(us.size() - 1, static_cast<size_t>(p * us.size()))];
+  }
+};
+
+// Median and p99 of fsync after a 4 KiB overwrite in dir, n times.
+Samples FsyncFloor(const std::string& dir, int n) {
+  Samples s;
+  std::string path = dir + "/.strata-fsync-probe";
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return s;
+  char buf[4096] = {};
+  for (int i = 0; i < n; ++i) {
+    auto t0 = Clock::now();
+    if (pwrite(fd, buf, sizeof(buf), 0) < 0 || fsync(fd) != 0) break;
+    s.Add(t0);
+  }
+  close(fd);
+  unlink(path.c_str());
+  return s;
+}
+
+int BenchLatency(pb::Snapshots::Stub& stub, int n, const std::string& fsync_dir) {
+  std::map<std::string, Samples> samples;
+  std::string run = "strata-bench-" + std::to_string(getpid()) + "/";
+  std::string parent;
+  std::vector<std::string> committed;
+  for (int i = 0; i < n; ++i) {
+    std::string key = run + "extract-" + std::to_string(i);
+    std::string name = run + "sha256:" + std::to_string(i);
+    {
+      grpc::ClientContext ctx;
+      pb::PrepareSnapshotRequest req;
+      req.set_snapshotter("strata");
+      req.set_key(key);
+      req.set_parent(parent);
+      (*req.mutable_labels())["containerd.io/snapshot.ref"] = name;
+      pb::PrepareSnapshotResponse resp;
+      auto t0 = Clock::now();
+      if (int rc = Check(stub.Prepare(&ctx, req, &resp), "prepare " + key)) return rc;
+      samples["Prepare"].Add(t0);
+    }
+    {
+      grpc::ClientContext ctx;
+      pb::CommitSnapshotRequest req;
+      req.set_snapshotter("strata");
+      req.set_key(key);
+      req.set_name(name);
+      google::protobuf::Empty resp;
+      auto t0 = Clock::now();
+      if (int rc = Check(stub.Commit(&ctx, req, &resp), "commit " + key)) return rc;
+      samples["Commit"].Add(t0);
+    }
+    {
+      grpc::ClientContext ctx;
+      pb::StatSnapshotRequest req;
+      req.set_snapshotter("strata");
+      req.set_key(name);
+      pb::StatSnapshotResponse resp;
+      auto t0 = Clock::now();
+      if (int rc = Check(stub.Stat(&ctx, req, &resp), "stat " + name)) return rc;
+      samples["Stat"].Add(t0);
+    }
+    committed.push_back(name);
+    // Chains of 100 layers, then a fresh base: like many images.
+    parent = (i % 100 == 99) ? "" : name;
+  }
+  for (auto it = committed.rbegin(); it != committed.rend(); ++it) {
+    grpc::ClientContext ctx;
+    pb::RemoveSnapshotRequest req;
+    req.set_snapshotter("strata");
+    req.set_key(*it);
+    google::protobuf::Empty resp;
+    auto t0 = Clock::now();
+    if (int rc = Check(stub.Remove(&ctx, req, &resp), "remove " + *it)) return rc;
+    samples["Remove"].Add(t0);
+  }
+  std::printf("%-8s %8s %10s %10s\n", "op", "calls", "median_us", "p99_us");
+  for (auto& [op, s] : samples) {
+    std::printf("%-8s %8zu %10.1f %10.1f\n", op.c_str(), s.us.size(), s.Pct(0.5), s.Pct(0.99));
+  }
+  if (!fsync_dir.empty()) {
+    Samples f = FsyncFloor(fsync_dir, std::max(n, 100));
+    std::printf("%-8s %8zu %10.1f %10.1f\n", "fsync", f.us.size(), f.Pct(0.5), f.Pct(0.99));
+    if (f.Pct(0.5) > 0) {
+      std::printf("Prepare median = %.1f x fsync median\n",
+                  samples["Prepare"].Pct(0.5) / f.Pct(0.5));
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string address = "/run/strata/strata.sock";
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--address" && i + 1 < argc) {
+      address = argv[++i];
+    } else if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else {
+      args.push_back(a);
+    }
+  }
+  if (args.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  auto channel = grpc::CreateChannel("unix:" + address, grpc::InsecureChannelCredentials());
+  auto stub = pb::Snapshots::NewStub(channel);
+  const std::string& cmd = args[0];
+  if (cmd == "ls") return Ls(*stub, {args.begin() + 1, args.end()});
+  if (cmd == "stat" && args.size() == 2) return Stat(*stub, args[1]);
+  if (cmd == "bench" && args.size() >= 2 && args[1] == "latency") {
+    int n = 1000;
+    std::string fsync_dir;
+    for (size_t i = 2; i + 1 < args.size(); i += 2) {
+      if (args[i] == "--n") n = std::max(1, std::atoi(args[i + 1].c_str()));
+      else if (args[i] == "--fsync-dir") fsync_dir = args[i + 1];
+    }
+    return BenchLatency(*stub, n, fsync_dir);
+  }
+  std::fputs(kUsage, stderr);
+  return 2;
+}

@@ -1,0 +1,477 @@
+#include "snapshotter/engine/engine.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <set>
+#include <utility>
+
+#include "io/base/errno.h"
+#include "io/base/log.h"
+#include "io/fs/fs_util.h"
+#include "snapshotter/backend/overlay_backend.h"
+#include "snapshotter/meta/filter.h"
+#include "snapshotter/meta/metastore.h"
+#include "snapshotter/meta/snapshot_store.h"
+
+namespace strata {
+namespace {
+
+constexpr std::string_view kBackendKey = "backend";
+constexpr std::string_view kSchemaKey = "schema";
+constexpr std::string_view kSchemaVersion = "1";
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Names in dir (without . and ..). A missing dir yields none.
+Result<std::vector<std::string>> ListDir(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return names;
+    return PosixError("opendir " + dir, errno);
+  }
+  while (dirent* e = readdir(d)) {
+    std::string_view n = e->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  closedir(d);
+  return names;
+}
+
+// Parses a decimal id at the start of name ("12" or "12-3"); 0 if none.
+uint64_t LeadingId(std::string_view name) {
+  uint64_t id = 0;
+  auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), id);
+  if (ec != std::errc() || p == name.data()) return 0;
+  if (p != name.data() + name.size() && *p != '-') return 0;
+  return id;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+// Removes `path` unless disarmed: the staging/renamed-directory handoff of
+// containerd's overlay snapshotter (`td = ""`).
+class PathGuard {
+ public:
+  explicit PathGuard(std::string path) : path_(std::move(path)) {}
+  ~PathGuard() {
+    if (path_.empty()) return;
+    Status s = RemoveAll(path_);
+    if (!s.ok()) Log(LogLevel::kWarn, "engine", "cleanup failed", {{"error", s.ToString()}});
+  }
+  void Set(std::string path) { path_ = std::move(path); }
+  void Disarm() { path_.clear(); }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+Status ValidateKey(std::string_view what, std::string_view key) {
+  if (key.empty()) return InvalidArgument(std::string(what) + " must not be empty");
+  if (key.size() > kMaxKeyBytes) {
+    return InvalidArgument(std::string(what) + " " + SnapshotName(key) + " is " +
+                           std::to_string(key.size()) + " bytes, over the limit of " +
+                           std::to_string(kMaxKeyBytes));
+  }
+  return Status::Ok();
+}
+
+Status ValidateLabels(std::string_view key, const Labels& labels) {
+  for (const auto& [k, v] : labels) {
+    if (k.size() + v.size() > kMaxLabelBytes) {
+      return InvalidArgument(SnapshotName(key) + ": label \"" + k.substr(0, 64) +
+                             "\": key and value length (" +
+                             std::to_string(k.size() + v.size()) +
+                             " bytes) greater than maximum size (" +
+                             std::to_string(kMaxLabelBytes) + " bytes)");
+    }
+  }
+  return Status::Ok();
+}
+
+Engine::Engine(EngineOptions opts, std::unique_ptr<MetaStore> store,
+               std::unique_ptr<Backend> backend)
+    : opts_(std::move(opts)),
+      layout_(opts_.root),
+      store_(std::move(store)),
+      backend_(std::move(backend)) {}
+
+Engine::~Engine() = default;
+
+std::string_view Engine::backend_name() const { return backend_->Name(); }
+
+int64_t Engine::MetadataBytes() const { return store_->FileSize(); }
+
+Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
+  Layout layout(opts.root);
+  for (const std::string& dir : {layout.root(), layout.MetadataDir(), layout.SnapshotsDir(),
+                                 layout.StagingDir(), layout.TrashDir(), layout.LinksDir()}) {
+    STRATA_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+  }
+  MetaStoreOptions mopts;
+  mopts.sync = opts.sync;
+  STRATA_ASSIGN_OR_RETURN(auto store, MetaStore::Open(layout.MetadataDir(), mopts));
+  OverlayOptions oopts;
+  oopts.index_off = OverlayBackend::KernelHasIndexParam();
+  auto backend = std::make_unique<OverlayBackend>(layout, oopts);
+  std::unique_ptr<Engine> engine(new Engine(opts, std::move(store), std::move(backend)));
+  STRATA_RETURN_IF_ERROR(engine->CheckBackend());
+  STRATA_RETURN_IF_ERROR(engine->Recover());
+  return engine;
+}
+
+Status Engine::CheckBackend() {
+  return store_->Update([&](WriteTxn& txn) -> Status {
+    STRATA_ASSIGN_OR_RETURN(std::string schema, GetMetaValue(txn, kSchemaKey));
+    if (schema.empty()) {
+      STRATA_RETURN_IF_ERROR(PutMetaValue(txn, kSchemaKey, kSchemaVersion));
+    } else if (schema != kSchemaVersion) {
+      return FailedPrecondition("metadata schema version " + schema + " in " +
+                                layout_.MetadataDir() + " is not supported (want " +
+                                std::string(kSchemaVersion) + ")");
+    }
+    STRATA_ASSIGN_OR_RETURN(std::string recorded, GetMetaValue(txn, kBackendKey));
+    if (recorded.empty()) return PutMetaValue(txn, kBackendKey, backend_->Name());
+    if (recorded != backend_->Name()) {
+      return FailedPrecondition("root " + layout_.root() + " was created with backend \"" +
+                                recorded + "\"; refusing to open it with \"" +
+                                std::string(backend_->Name()) + "\"");
+    }
+    return Status::Ok();
+  });
+}
+
+std::string Engine::NewTrashPath(uint64_t id) {
+  return layout_.TrashDir() + "/" + std::to_string(id) + "-" + std::to_string(getpid()) +
+         "-" + std::to_string(trash_seq_.fetch_add(1));
+}
+
+Result<std::vector<Mount>> Engine::Prepare(std::string_view key, std::string_view parent,
+                                           const Labels& labels) {
+  return Create(Kind::kActive, key, parent, labels);
+}
+
+Result<std::vector<Mount>> Engine::View(std::string_view key, std::string_view parent,
+                                        const Labels& labels) {
+  return Create(Kind::kView, key, parent, labels);
+}
+
+Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
+                                          std::string_view parent, const Labels& labels) {
+  STRATA_RETURN_IF_ERROR(ValidateKey("key", key));
+  if (!parent.empty()) STRATA_RETURN_IF_ERROR(ValidateKey("parent", parent));
+  STRATA_RETURN_IF_ERROR(ValidateLabels(key, labels));
+
+  // Slow work first, outside the writer lock: the staging skeleton.
+  std::string staging = layout_.StagingDir() + "/new-XXXXXX";
+  if (mkdtemp(staging.data()) == nullptr) {
+    return PosixError("create staging directory in " + layout_.StagingDir(), errno)
+        .WithContext(SnapshotName(key));
+  }
+  PathGuard guard(staging);
+  // BuildDir for overlay ignores parents; they are only known inside the txn.
+  STRATA_RETURN_IF_ERROR(backend_->BuildDir(staging, kind, {}));
+  CrashPoint("prepare.staged");
+
+  std::vector<Mount> mounts;
+  Status s = store_->Update([&](WriteTxn& txn) -> Status {
+    STRATA_ASSIGN_OR_RETURN(SnapshotRecord r,
+                            CreateSnapshot(txn, kind, key, parent, labels, NowNs()));
+    STRATA_ASSIGN_OR_RETURN(std::vector<uint64_t> parents, ParentIds(txn, r));
+    auto m = backend_->Mounts(r.id, kind, parents);
+    if (!m.ok()) return m.status().WithContext(SnapshotName(key));
+    mounts = std::move(*m);
+    std::string dir = layout_.SnapshotDir(r.id);
+    // An id can repeat after an aborted transaction; a directory already under
+    // that id has no record (invariant), so it is garbage.
+    if (Exists(dir)) STRATA_RETURN_IF_ERROR(RemoveAll(dir));
+    if (rename(staging.c_str(), dir.c_str()) != 0) {
+      return PosixError("rename " + staging + " to " + dir, errno)
+          .WithContext(SnapshotName(key));
+    }
+    guard.Set(dir);
+    CrashPoint("prepare.renamed");
+    // One fsync of snapshots/ makes the rename durable before the record is;
+    // journaling filesystems order the skeleton's mkdirs before it.
+    if (opts_.sync) STRATA_RETURN_IF_ERROR(SyncDir(layout_.SnapshotsDir()));
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  guard.Disarm();
+  return mounts;
+}
+
+Result<std::vector<Mount>> Engine::Mounts(std::string_view key) {
+  STRATA_RETURN_IF_ERROR(ValidateKey("key", key));
+  std::vector<Mount> mounts;
+  STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
+    STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshot(txn, key));
+    if (r.kind == Kind::kCommitted) {
+      return FailedPrecondition(SnapshotName(key) +
+                                " is committed: mounts exist only for active or view snapshots");
+    }
+    STRATA_ASSIGN_OR_RETURN(std::vector<uint64_t> parents, ParentIds(txn, r));
+    auto m = backend_->Mounts(r.id, r.kind, parents);
+    if (!m.ok()) return m.status().WithContext(SnapshotName(key));
+    mounts = std::move(*m);
+    return Status::Ok();
+  }));
+  return mounts;
+}
+
+Status Engine::Commit(std::string_view name, std::string_view key, const Labels& labels) {
+  STRATA_RETURN_IF_ERROR(ValidateKey("name", name));
+  STRATA_RETURN_IF_ERROR(ValidateKey("key", key));
+  STRATA_RETURN_IF_ERROR(ValidateLabels(name, labels));
+
+  // Measure before the write transaction: containerd commits inside its own
+  // metadata transaction, so the write lock must be held briefly.
+  uint64_t id = 0;
+  Kind kind = Kind::kUnknown;
+  STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
+    STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshot(txn, key));
+    id = r.id;
+    kind = r.kind;
+    return Status::Ok();
+  }));
+  Usage usage;
+  if (kind == Kind::kActive) {
+    auto u = backend_->MeasureUsage(id);
+    if (!u.ok()) {
+      return Internal(SnapshotName(key) + ": measure usage: " + u.status().message());
+    }
+    usage = *u;
+  }
+  CrashPoint("commit.measured");
+  return store_->Update([&](WriteTxn& txn) -> Status {
+    STRATA_ASSIGN_OR_RETURN(SnapshotRecord r,
+                            CommitActive(txn, key, name, usage, labels, NowNs()));
+    if (r.id != id) {
+      // Removed and re-prepared between measuring and committing.
+      return FailedPrecondition(SnapshotName(key) + " changed during commit; retry");
+    }
+    return Status::Ok();
+  });
+}
+
+Status Engine::Remove(std::string_view key) {
+  STRATA_RETURN_IF_ERROR(ValidateKey("key", key));
+  std::string trash;
+  uint64_t id = 0;
+  STRATA_RETURN_IF_ERROR(store_->Update([&](WriteTxn& txn) -> Status {
+    STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, RemoveSnapshot(txn, key));
+    id = r.id;
+    std::string dir = layout_.SnapshotDir(r.id);
+    trash = NewTrashPath(r.id);
+    if (rename(dir.c_str(), trash.c_str()) != 0) {
+      if (errno != ENOENT) {
+        return PosixError("rename " + dir + " to trash", errno).WithContext(SnapshotName(key));
+      }
+      // The directory was already gone: removing the record repairs that.
+      Log(LogLevel::kWarn, "engine", "removed snapshot had no directory",
+          {{"key", key}, {"dir", dir}});
+      trash.clear();
+    }
+    CrashPoint("remove.renamed");
+    if (opts_.sync && !trash.empty()) STRATA_RETURN_IF_ERROR(SyncDir(layout_.TrashDir()));
+    return Status::Ok();
+  }));
+  CrashPoint("remove.committed");
+  unlink(layout_.LinkPath(id).c_str());
+  if (!trash.empty()) {
+    Status s = RemoveAll(trash);
+    if (!s.ok()) {
+      Log(LogLevel::kWarn, "engine", "deleting removed snapshot failed; Cleanup retries",
+          {{"key", key}, {"error", s.ToString()}});
+    }
+  }
+  return Status::Ok();
+}
+
+Result<Info> Engine::Stat(std::string_view key) {
+  STRATA_RETURN_IF_ERROR(ValidateKey("key", key));
+  Info info;
+  STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
+    STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshot(txn, key));
+    STRATA_ASSIGN_OR_RETURN(info, ToInfo(txn, r));
+    return Status::Ok();
+  }));
+  return info;
+}
+
+Result<Info> Engine::Update(const Info& in, const std::vector<std::string>& fieldpaths) {
+  STRATA_RETURN_IF_ERROR(ValidateKey("key", in.name));
+  STRATA_RETURN_IF_ERROR(ValidateLabels(in.name, in.labels));
+  Info info;
+  STRATA_RETURN_IF_ERROR(store_->Update([&](WriteTxn& txn) -> Status {
+    STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, UpdateInfo(txn, in, fieldpaths, NowNs()));
+    STRATA_ASSIGN_OR_RETURN(info, ToInfo(txn, r));
+    return Status::Ok();
+  }));
+  return info;
+}
+
+Result<std::vector<Info>> Engine::List(const std::vector<std::string>& filters) {
+  STRATA_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(filters));
+  std::vector<Info> out;
+  STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
+    Status inner;
+    STRATA_RETURN_IF_ERROR(WalkSnapshots(txn, [&](const SnapshotRecord& r) {
+      auto info = ToInfo(txn, r);
+      if (!info.ok()) {
+        inner = info.status();
+        return false;
+      }
+      if (filter.Matches(*info)) out.push_back(std::move(*info));
+      return true;
+    }));
+    return inner;
+  }));
+  return out;
+}
+
+Result<Usage> Engine::GetUsage(std::string_view key) {
+  STRATA_RETURN_IF_ERROR(ValidateKey("key", key));
+  SnapshotRecord r;
+  STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
+    STRATA_ASSIGN_OR_RETURN(r, GetSnapshot(txn, key));
+    return Status::Ok();
+  }));
+  if (r.kind != Kind::kActive) return r.usage;
+  auto u = backend_->MeasureUsage(r.id);
+  if (!u.ok()) {
+    if (u.status().code() == Code::kNotFound) {
+      return NotFound(SnapshotName(key) + ": removed while measuring usage");
+    }
+    return Internal(SnapshotName(key) + ": measure usage: " + u.status().message());
+  }
+  return *u;
+}
+
+Status Engine::Cleanup() {
+  // Under the writer lock no Prepare can be between its rename and its commit,
+  // so every snapshot directory without a record is garbage now.
+  std::vector<std::string> doomed;
+  STRATA_RETURN_IF_ERROR(store_->Update([&](WriteTxn& txn) -> Status {
+    std::set<uint64_t> live;
+    STRATA_RETURN_IF_ERROR(WalkSnapshots(txn, [&](const SnapshotRecord& r) {
+      live.insert(r.id);
+      return true;
+    }));
+    STRATA_ASSIGN_OR_RETURN(auto names, ListDir(layout_.SnapshotsDir()));
+    for (const std::string& n : names) {
+      uint64_t id = LeadingId(n);
+      if (id != 0 && live.count(id) && n == std::to_string(id)) continue;
+      std::string trash = NewTrashPath(id);
+      if (rename((layout_.SnapshotsDir() + "/" + n).c_str(), trash.c_str()) != 0) {
+        return PosixError("rename orphan " + n + " to trash", errno);
+      }
+      doomed.push_back(trash);
+    }
+    STRATA_ASSIGN_OR_RETURN(auto trash, ListDir(layout_.TrashDir()));
+    for (const std::string& n : trash) {
+      if (live.count(LeadingId(n))) continue;  // cannot happen at runtime
+      doomed.push_back(layout_.TrashDir() + "/" + n);
+    }
+    STRATA_ASSIGN_OR_RETURN(auto links, ListDir(layout_.LinksDir()));
+    for (const std::string& n : links) {
+      if (!live.count(LeadingId(n))) doomed.push_back(layout_.LinksDir() + "/" + n);
+    }
+    return Status::Ok();
+  }));
+  Status first;
+  for (const std::string& path : doomed) {
+    Status s = RemoveAll(path);
+    if (!s.ok() && first.ok()) first = s;
+  }
+  if (!doomed.empty()) {
+    Log(LogLevel::kInfo, "engine", "cleanup removed unreferenced paths",
+        {{"count", std::to_string(doomed.size())}});
+  }
+  return first;
+}
+
+Status Engine::Recover() {
+  RecoveryReport rep;
+  std::set<uint64_t> live;
+  STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
+    return WalkSnapshots(txn, [&](const SnapshotRecord& r) {
+      live.insert(r.id);
+      return true;
+    });
+  }));
+
+  // 1. Staging: never recorded (renamed out before any commit).
+  STRATA_ASSIGN_OR_RETURN(auto staged, ListDir(layout_.StagingDir()));
+  for (const std::string& n : staged) {
+    STRATA_RETURN_IF_ERROR(RemoveAll(layout_.StagingDir() + "/" + n));
+    rep.staging_removed++;
+  }
+  // 2. Trash: a committed removal's id is never reused, so a trash entry whose
+  //    id still has a record is a removal whose transaction never committed:
+  //    put the directory back. Everything else is deleted.
+  STRATA_ASSIGN_OR_RETURN(auto trash, ListDir(layout_.TrashDir()));
+  for (const std::string& n : trash) {
+    std::string path = layout_.TrashDir() + "/" + n;
+    uint64_t id = LeadingId(n);
+    std::string home = layout_.SnapshotDir(id);
+    if (id != 0 && live.count(id) && !Exists(home)) {
+      if (rename(path.c_str(), home.c_str()) != 0) {
+        return PosixError("restore " + path + " to " + home, errno);
+      }
+      rep.trash_restored++;
+      continue;
+    }
+    STRATA_RETURN_IF_ERROR(RemoveAll(path));
+    rep.trash_removed++;
+  }
+  // 3. Snapshot directories without a record: a Prepare that renamed but did
+  //    not commit, or leftovers of failed deletions.
+  STRATA_ASSIGN_OR_RETURN(auto dirs, ListDir(layout_.SnapshotsDir()));
+  for (const std::string& n : dirs) {
+    uint64_t id = LeadingId(n);
+    if (id != 0 && live.count(id) && n == std::to_string(id)) continue;
+    STRATA_RETURN_IF_ERROR(RemoveAll(layout_.SnapshotsDir() + "/" + n));
+    rep.orphans_removed++;
+  }
+  // 4. Short links are derived data; drop those of unrecorded ids.
+  STRATA_ASSIGN_OR_RETURN(auto links, ListDir(layout_.LinksDir()));
+  for (const std::string& n : links) {
+    uint64_t id = LeadingId(n);
+    if (id != 0 && live.count(id) && n == std::to_string(id)) continue;
+    unlink((layout_.LinksDir() + "/" + n).c_str());
+    rep.links_removed++;
+  }
+  // 5. Records whose directory is gone cannot be repaired: report them.
+  for (uint64_t id : live) {
+    if (!Exists(layout_.SnapshotDir(id))) {
+      rep.missing_dirs++;
+      Log(LogLevel::kError, "engine", "snapshot record has no directory",
+          {{"id", std::to_string(id)}, {"dir", layout_.SnapshotDir(id)}});
+    }
+  }
+  if (opts_.sync) {
+    for (const std::string& d : {layout_.StagingDir(), layout_.TrashDir(), layout_.SnapshotsDir()}) {
+      STRATA_RETURN_IF_ERROR(SyncDir(d));
+    }
+  }
+  recovery_ = rep;
+  return Status::Ok();
+}
+
+}  // namespace strata

@@ -1,0 +1,119 @@
+// Engine: containerd's ten snapshot operations over a MetaStore and a Backend.
+//
+// Each operation runs exactly one metadata transaction; filesystem work sits
+// around it so slow work happens outside LMDB's writer lock:
+//   Prepare/View  build staging/new-XXXXXX, then in one write txn create the
+//                 record, rename staging to snapshots/<id>, fsync, commit.
+//   Commit        measure usage first, then write the record in one txn.
+//   Remove        in one txn delete the record and rename the directory to
+//                 trash/; delete the trash after commit (failures are logged).
+// Invariant, restored by Recover() at startup after any crash: every record's
+// directory exists, and every directory without a record is garbage.
+//
+// The engine decides the error class a client sees; messages name the key.
+//
+// Thread-safety: all public methods are thread-safe.
+#ifndef STRATA_SNAPSHOTTER_ENGINE_ENGINE_H_
+#define STRATA_SNAPSHOTTER_ENGINE_ENGINE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "io/base/result.h"
+#include "snapshotter/layout.h"
+#include "snapshotter/types.h"
+
+namespace strata {
+
+class Backend;
+class MetaStore;
+
+struct EngineOptions {
+  std::string root;
+  // Durable metadata commits and directory fsyncs. Only tests turn this off.
+  bool sync = true;
+};
+
+// What Recover() found and repaired.
+struct RecoveryReport {
+  int staging_removed = 0;   // half-built snapshots (never recorded)
+  int orphans_removed = 0;   // snapshot dirs without a record
+  int trash_removed = 0;     // removed snapshots awaiting deletion
+  int trash_restored = 0;    // removals whose metadata never committed
+  int links_removed = 0;     // short links to unrecorded ids
+  int missing_dirs = 0;      // records whose directory is gone (reported)
+};
+
+class Engine {
+ public:
+  // Opens (creating if needed) the store under opts.root with the overlay
+  // backend and runs recovery. REQUIRES: the caller holds the root lock.
+  static Result<std::unique_ptr<Engine>> Open(const EngineOptions& opts);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  Result<std::vector<Mount>> Prepare(std::string_view key, std::string_view parent,
+                                     const Labels& labels);
+  Result<std::vector<Mount>> View(std::string_view key, std::string_view parent,
+                                  const Labels& labels);
+  Result<std::vector<Mount>> Mounts(std::string_view key);
+  Status Commit(std::string_view name, std::string_view key, const Labels& labels);
+  Status Remove(std::string_view key);
+  Result<Info> Stat(std::string_view key);
+  Result<Info> Update(const Info& info, const std::vector<std::string>& fieldpaths);
+  // Infos matching containerd filters, in id order, from one read txn.
+  Result<std::vector<Info>> List(const std::vector<std::string>& filters);
+  Result<Usage> GetUsage(std::string_view key);
+  // Deletes directories no record references (and stale trash).
+  Status Cleanup();
+
+  const RecoveryReport& recovery() const { return recovery_; }
+  std::string_view backend_name() const;
+  const Layout& layout() const { return layout_; }
+  int64_t MetadataBytes() const;
+
+  // Test seam (leveldb's TEST_ prefix): called at named points inside
+  // operations ("prepare.staged", "prepare.renamed", "remove.renamed",
+  // "remove.committed", "commit.measured") so crash tests can _exit there.
+  void TEST_SetCrashHook(std::function<void(std::string_view)> hook) {
+    crash_hook_ = std::move(hook);
+  }
+
+ private:
+  Engine(EngineOptions opts, std::unique_ptr<MetaStore> store,
+         std::unique_ptr<Backend> backend);
+  Result<std::vector<Mount>> Create(Kind kind, std::string_view key,
+                                    std::string_view parent, const Labels& labels);
+  Status Recover();
+  Status CheckBackend();
+  std::string NewTrashPath(uint64_t id);
+  void CrashPoint(std::string_view name) {
+    if (crash_hook_) crash_hook_(name);
+  }
+
+  EngineOptions opts_;
+  Layout layout_;
+  std::unique_ptr<MetaStore> store_;
+  std::unique_ptr<Backend> backend_;
+  RecoveryReport recovery_;
+  std::atomic<uint64_t> trash_seq_{0};
+  std::function<void(std::string_view)> crash_hook_;
+};
+
+// Validation shared with the server: empty keys, keys over kMaxKeyBytes, and
+// labels whose key plus value exceed containerd's 4096 bytes are
+// InvalidArgument.
+inline constexpr size_t kMaxKeyBytes = 64 * 1024;
+inline constexpr size_t kMaxLabelBytes = 4096;
+Status ValidateKey(std::string_view what, std::string_view key);
+Status ValidateLabels(std::string_view key, const Labels& labels);
+
+}  // namespace strata
+
+#endif  // STRATA_SNAPSHOTTER_ENGINE_ENGINE_H_

@@ -1,0 +1,172 @@
+// Crash recovery: a child process runs an operation and dies with _exit at a
+// named point inside it (no destructors, no LMDB commit); the parent reopens
+// the root and checks the invariant: every record has its directory, no
+// directory lacks a record, and nothing half-made is visible.
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "snapshotter/engine/engine.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace strata {
+namespace {
+
+int CountEntries(const std::string& path) {
+  int n = 0;
+  if (DIR* d = opendir(path.c_str())) {
+    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+    closedir(d);
+  }
+  return n;
+}
+
+class RecoveryTest : public ::testing::Test {
+ protected:
+  std::string root() { return dir_ / "root"; }
+  std::unique_ptr<Engine> Open() {
+    auto e = Engine::Open({.root = root(), .sync = true});
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    return e.ok() ? std::move(*e) : nullptr;
+  }
+  // Runs op in a child that dies at crash point `point`. Returns true if the
+  // child reached the point (and so died there).
+  bool CrashAt(const std::string& point, const std::function<void(Engine&)>& op) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      auto e = Engine::Open({.root = root(), .sync = true});
+      if (!e.ok()) _exit(3);
+      (*e)->TEST_SetCrashHook([&](std::string_view p) {
+        if (p == point) _exit(42);
+      });
+      op(**e);
+      _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 42;
+  }
+  // The invariant, checked from the outside.
+  void ExpectConsistent(Engine& e) {
+    auto all = e.List({});
+    ASSERT_TRUE(all.ok()) << all.status().ToString();
+    EXPECT_EQ(CountEntries(root() + "/snapshots"), static_cast<int>(all->size()));
+    for (const Info& i : *all) {
+      if (i.kind == Kind::kCommitted) continue;
+      auto m = e.Mounts(i.name);
+      ASSERT_TRUE(m.ok());
+      struct stat st;
+      std::string src = m->at(0).type == "bind" ? m->at(0).source : "";
+      if (!src.empty()) {
+        EXPECT_EQ(stat(src.c_str(), &st), 0) << i.name << " lost its dir";
+      }
+    }
+    EXPECT_EQ(CountEntries(root() + "/staging"), 0);
+    EXPECT_EQ(CountEntries(root() + "/trash"), 0);
+    EXPECT_EQ(e.recovery().missing_dirs, 0);
+  }
+  TempDir dir_;
+};
+
+TEST_F(RecoveryTest, CrashAfterStagingLeavesNothing) {
+  { auto e = Open(); }
+  ASSERT_TRUE(CrashAt("prepare.staged", [](Engine& e) { (void)e.Prepare("k", "", {}).ok(); }));
+  EXPECT_EQ(CountEntries(root() + "/staging"), 1) << "the crash should leave staging behind";
+  auto e = Open();
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->recovery().staging_removed, 1);
+  EXPECT_EQ(e->Stat("k").status().code(), Code::kNotFound);
+  ExpectConsistent(*e);
+}
+
+TEST_F(RecoveryTest, CrashAfterRenameBeforeCommitLeavesNoRecordNoDir) {
+  { auto e = Open(); }
+  ASSERT_TRUE(CrashAt("prepare.renamed", [](Engine& e) { (void)e.Prepare("k", "", {}).ok(); }));
+  EXPECT_EQ(CountEntries(root() + "/snapshots"), 1) << "renamed dir should exist";
+  auto e = Open();
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->recovery().orphans_removed, 1);
+  EXPECT_EQ(e->Stat("k").status().code(), Code::kNotFound);
+  ExpectConsistent(*e);
+  // The id is reused by the next Prepare and works.
+  ASSERT_TRUE(e->Prepare("k2", "", {}).ok());
+  ExpectConsistent(*e);
+}
+
+TEST_F(RecoveryTest, CrashInsideRemoveBeforeCommitRestoresTheSnapshot) {
+  {
+    auto e = Open();
+    ASSERT_TRUE(e->Prepare("k", "", {{"a", "b"}}).ok());
+  }
+  ASSERT_TRUE(CrashAt("remove.renamed", [](Engine& e) { (void)e.Remove("k").ok(); }));
+  EXPECT_EQ(CountEntries(root() + "/trash"), 1);
+  auto e = Open();
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->recovery().trash_restored, 1);
+  auto info = e->Stat("k");
+  ASSERT_TRUE(info.ok()) << "the removal never committed: the snapshot must survive";
+  ExpectConsistent(*e);
+  ASSERT_TRUE(e->Remove("k").ok());
+  ExpectConsistent(*e);
+}
+
+TEST_F(RecoveryTest, CrashAfterRemoveCommitDeletesTheTrash) {
+  {
+    auto e = Open();
+    ASSERT_TRUE(e->Prepare("k", "", {}).ok());
+    ASSERT_TRUE(e->Prepare("other", "", {}).ok());
+  }
+  ASSERT_TRUE(CrashAt("remove.committed", [](Engine& e) { (void)e.Remove("k").ok(); }));
+  auto e = Open();
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->recovery().trash_removed, 1);
+  EXPECT_EQ(e->Stat("k").status().code(), Code::kNotFound);
+  EXPECT_TRUE(e->Stat("other").ok());
+  ExpectConsistent(*e);
+}
+
+TEST_F(RecoveryTest, CrashBetweenMeasureAndCommitKeepsTheActive) {
+  {
+    auto e = Open();
+    ASSERT_TRUE(e->Prepare("k", "", {}).ok());
+  }
+  ASSERT_TRUE(CrashAt("commit.measured", [](Engine& e) { (void)e.Commit("n", "k", {}).ok(); }));
+  auto e = Open();
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->Stat("k")->kind, Kind::kActive);
+  EXPECT_EQ(e->Stat("n").status().code(), Code::kNotFound);
+  ASSERT_TRUE(e->Commit("n", "k", {}).ok());
+  ExpectConsistent(*e);
+}
+
+// Many random crashes in a row: the store must converge every time.
+TEST_F(RecoveryTest, RepeatedCrashesConverge) {
+  { auto e = Open(); }
+  const char* prepare_points[] = {"prepare.staged", "prepare.renamed"};
+  const char* remove_points[] = {"remove.renamed", "remove.committed"};
+  for (int round = 0; round < 12; ++round) {
+    std::string key = "k" + std::to_string(round);
+    {
+      auto e = Open();
+      ASSERT_NE(e, nullptr);
+      ExpectConsistent(*e);
+      if (round % 2) {
+        ASSERT_TRUE(e->Prepare(key, "", {}).ok());
+      }
+    }
+    const char* point = round % 2 ? remove_points[(round / 2) % 2] : prepare_points[(round / 2) % 2];
+    EXPECT_TRUE(CrashAt(point, [&](Engine& e) {
+      if (round % 2) (void)e.Remove(key).ok();
+      else (void)e.Prepare(key, "", {}).ok();
+    })) << point;
+  }
+  auto e = Open();
+  ASSERT_NE(e, nullptr);
+  ExpectConsistent(*e);
+}
+
+}  // namespace
+}  // namespace strata

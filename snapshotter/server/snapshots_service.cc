@@ -1,0 +1,187 @@
+#include "snapshotter/server/snapshots_service.h"
+
+#include <string>
+#include <vector>
+
+#include "io/base/log.h"
+#include "snapshotter/engine/engine.h"
+#include "snapshotter/server/grpc_status.h"
+
+namespace strata {
+namespace {
+
+namespace pb = containerd::services::snapshots::v1;
+using google::protobuf::RepeatedPtrField;
+
+Labels ToLabels(const google::protobuf::Map<std::string, std::string>& m) {
+  return Labels(m.begin(), m.end());
+}
+
+void ToProto(const std::vector<Mount>& mounts,
+             RepeatedPtrField<containerd::types::Mount>* out) {
+  for (const Mount& m : mounts) {
+    auto* pm = out->Add();
+    pm->set_type(m.type);
+    pm->set_source(m.source);
+    for (const std::string& o : m.options) pm->add_options(o);
+  }
+}
+
+void SetTimestamp(int64_t ns, google::protobuf::Timestamp* ts) {
+  ts->set_seconds(ns / 1000000000);
+  ts->set_nanos(static_cast<int32_t>(ns % 1000000000));
+}
+
+void ToProto(const Info& info, pb::Info* out) {
+  out->set_name(info.name);
+  out->set_parent(info.parent);
+  out->set_kind(static_cast<pb::Kind>(info.kind));
+  SetTimestamp(info.created_ns, out->mutable_created_at());
+  SetTimestamp(info.updated_ns, out->mutable_updated_at());
+  for (const auto& [k, v] : info.labels) (*out->mutable_labels())[k] = v;
+}
+
+// Logs a failed RPC once, at the edge, with method, key and code.
+grpc::Status Finish(std::string_view method, std::string_view key, const Status& s) {
+  if (!s.ok()) {
+    LogLevel level = s.code() == Code::kInternal || s.code() == Code::kDataLoss
+                         ? LogLevel::kError
+                         : LogLevel::kInfo;
+    Log(level, "server", "rpc failed",
+        {{"method", method}, {"key", key}, {"code", CodeName(s.code())}, {"error", s.message()}});
+  }
+  return ToGrpc(s);
+}
+
+}  // namespace
+
+class SnapshotsService::Admission {
+ public:
+  explicit Admission(SnapshotsService& s) : s_(s) {
+    std::lock_guard<std::mutex> lock(s_.mu_);
+    admitted_ = !s_.draining_;
+    if (admitted_) s_.inflight_++;
+  }
+  ~Admission() {
+    if (!admitted_) return;
+    std::lock_guard<std::mutex> lock(s_.mu_);
+    if (--s_.inflight_ == 0) s_.idle_.notify_all();
+  }
+  bool admitted() const { return admitted_; }
+  static grpc::Status Refused() {
+    return grpc::Status(grpc::UNAVAILABLE, "strata-snapshotter is shutting down");
+  }
+
+ private:
+  SnapshotsService& s_;
+  bool admitted_;
+};
+
+#define STRATA_ADMIT()                                          \
+  Admission admission(*this);                                   \
+  if (!admission.admitted()) return Admission::Refused()
+
+bool SnapshotsService::Drain(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  draining_ = true;
+  return idle_.wait_for(lock, timeout, [this] { return inflight_ == 0; });
+}
+
+grpc::Status SnapshotsService::Prepare(Ctx*, const pb::PrepareSnapshotRequest* req,
+                                       pb::PrepareSnapshotResponse* resp) {
+  STRATA_ADMIT();
+  auto r = engine_.Prepare(req->key(), req->parent(), ToLabels(req->labels()));
+  if (r.ok()) ToProto(*r, resp->mutable_mounts());
+  return Finish("Prepare", req->key(), r.status());
+}
+
+grpc::Status SnapshotsService::View(Ctx*, const pb::ViewSnapshotRequest* req,
+                                    pb::ViewSnapshotResponse* resp) {
+  STRATA_ADMIT();
+  auto r = engine_.View(req->key(), req->parent(), ToLabels(req->labels()));
+  if (r.ok()) ToProto(*r, resp->mutable_mounts());
+  return Finish("View", req->key(), r.status());
+}
+
+grpc::Status SnapshotsService::Mounts(Ctx*, const pb::MountsRequest* req,
+                                      pb::MountsResponse* resp) {
+  STRATA_ADMIT();
+  auto r = engine_.Mounts(req->key());
+  if (r.ok()) ToProto(*r, resp->mutable_mounts());
+  return Finish("Mounts", req->key(), r.status());
+}
+
+grpc::Status SnapshotsService::Commit(Ctx*, const pb::CommitSnapshotRequest* req,
+                                      google::protobuf::Empty*) {
+  STRATA_ADMIT();
+  return Finish("Commit", req->key(),
+                engine_.Commit(req->name(), req->key(), ToLabels(req->labels())));
+}
+
+grpc::Status SnapshotsService::Remove(Ctx*, const pb::RemoveSnapshotRequest* req,
+                                      google::protobuf::Empty*) {
+  STRATA_ADMIT();
+  return Finish("Remove", req->key(), engine_.Remove(req->key()));
+}
+
+grpc::Status SnapshotsService::Stat(Ctx*, const pb::StatSnapshotRequest* req,
+                                    pb::StatSnapshotResponse* resp) {
+  STRATA_ADMIT();
+  auto r = engine_.Stat(req->key());
+  if (r.ok()) ToProto(*r, resp->mutable_info());
+  return Finish("Stat", req->key(), r.status());
+}
+
+grpc::Status SnapshotsService::Update(Ctx*, const pb::UpdateSnapshotRequest* req,
+                                      pb::UpdateSnapshotResponse* resp) {
+  STRATA_ADMIT();
+  Info in;
+  in.name = req->info().name();
+  in.labels = ToLabels(req->info().labels());
+  std::vector<std::string> paths(req->update_mask().paths().begin(),
+                                 req->update_mask().paths().end());
+  auto r = engine_.Update(in, paths);
+  if (r.ok()) ToProto(*r, resp->mutable_info());
+  return Finish("Update", in.name, r.status());
+}
+
+grpc::Status SnapshotsService::List(Ctx* ctx, const pb::ListSnapshotsRequest* req,
+                                    grpc::ServerWriter<pb::ListSnapshotsResponse>* writer) {
+  STRATA_ADMIT();
+  std::vector<std::string> filters(req->filters().begin(), req->filters().end());
+  auto r = engine_.List(filters);
+  if (!r.ok()) return Finish("List", "", r.status());
+  pb::ListSnapshotsResponse batch;
+  for (const Info& info : *r) {
+    ToProto(info, batch.add_info());
+    if (batch.info_size() == kListBatch) {
+      if (ctx->IsCancelled() || !writer->Write(batch)) {
+        return grpc::Status(grpc::CANCELLED, "list: client went away");
+      }
+      batch.Clear();
+    }
+  }
+  if (batch.info_size() > 0 && !writer->Write(batch)) {
+    return grpc::Status(grpc::CANCELLED, "list: client went away");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status SnapshotsService::Usage(Ctx*, const pb::UsageRequest* req,
+                                     pb::UsageResponse* resp) {
+  STRATA_ADMIT();
+  auto r = engine_.GetUsage(req->key());
+  if (r.ok()) {
+    resp->set_size(r->size);
+    resp->set_inodes(r->inodes);
+  }
+  return Finish("Usage", req->key(), r.status());
+}
+
+grpc::Status SnapshotsService::Cleanup(Ctx*, const pb::CleanupRequest*,
+                                       google::protobuf::Empty*) {
+  STRATA_ADMIT();
+  return Finish("Cleanup", "", engine_.Cleanup());
+}
+
+}  // namespace strata
