@@ -152,6 +152,7 @@ int Run(int argc, char** argv) {
        {"recovered_staging", std::to_string(rec.staging_removed)},
        {"recovered_orphans", std::to_string(rec.orphans_removed)},
        {"recovered_trash", std::to_string(rec.trash_removed + rec.trash_restored)},
+       {"rebuilt_dirs", std::to_string(rec.dirs_rebuilt)},
        {"missing_dirs", std::to_string(rec.missing_dirs)},
        {"startup_us", std::to_string(ready_us)}});
 
