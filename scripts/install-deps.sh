@@ -16,7 +16,7 @@ build_pkgs=(
 test_pkgs=(
   containerd runc busybox-static docker-registry skopeo jq
   golang-go golang-github-containerd-containerd-dev
-  e2fsprogs xfsprogs btrfs-progs util-linux
+  e2fsprogs xfsprogs btrfs-progs util-linux zstd
 )
 
 pkgs=("${build_pkgs[@]}")
