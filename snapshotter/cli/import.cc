@@ -3,11 +3,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 
 #include <grpcpp/grpcpp.h>
 
+#include "io/base/errno.h"
 #include "io/base/unique_fd.h"
 #include "io/decompress/source.h"
 #include "io/extract/extractor.h"
@@ -63,15 +67,6 @@ Result<Layer> Extract(const std::string& file, const std::string& dir) {
   STRATA_ASSIGN_OR_RETURN(layer.diff_id, digesting.Finish());
   layer.tar_bytes = digesting.bytes();
   return layer;
-}
-
-const char* CompressionName(Compression c) {
-  switch (c) {
-    case Compression::kGzip: return "gzip";
-    case Compression::kZstd: return "zstd";
-    case Compression::kNone: break;
-  }
-  return "none";
 }
 
 }  // namespace
@@ -132,7 +127,7 @@ int RunImport(pb::Snapshots::Stub& stub, const std::vector<std::string>& args) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::printf("%s\t%s\tdiff_id=%s\tcompression=%s\ttar_bytes=%lld\tentries=%lld\tfiles=%lld\t%.3fs%s\n",
                 file.c_str(), committed.c_str(), layer->diff_id.c_str(),
-                CompressionName(layer->compression), static_cast<long long>(layer->tar_bytes),
+                std::string(CompressionName(layer->compression)).c_str(), static_cast<long long>(layer->tar_bytes),
                 static_cast<long long>(layer->stats.entries),
                 static_cast<long long>(layer->stats.files), secs,
                 exists ? "\t(already present)" : "");

@@ -2,6 +2,7 @@
 //
 //   strata [--address SOCK] ls [FILTER...]
 //   strata [--address SOCK] stat KEY
+//   strata [--address SOCK] import [--parent NAME] [--name NAME] LAYER...
 //   strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]
 //
 // `bench latency` drives the daemon like an image pull does (Prepare on the
@@ -22,6 +23,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
+#include "snapshotter/cli/import.h"
 
 namespace {
 
@@ -31,6 +33,7 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kUsage =
     "usage: strata [--address SOCK] ls [FILTER...]\n"
     "       strata [--address SOCK] stat KEY\n"
+    "       strata [--address SOCK] import [--parent NAME] [--name NAME] LAYER...\n"
     "       strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]\n";
 
 const char* KindName(pb::Kind k) {
@@ -203,6 +206,7 @@ int main(int argc, char** argv) {
   const std::string& cmd = args[0];
   if (cmd == "ls") return Ls(*stub, {args.begin() + 1, args.end()});
   if (cmd == "stat" && args.size() == 2) return Stat(*stub, args[1]);
+  if (cmd == "import") return strata::RunImport(*stub, {args.begin() + 1, args.end()});
   if (cmd == "bench" && args.size() >= 2 && args[1] == "latency") {
     int n = 1000;
     std::string fsync_dir;
