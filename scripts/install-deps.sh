@@ -16,7 +16,7 @@ build_pkgs=(
 test_pkgs=(
   containerd runc busybox-static docker-registry skopeo jq
   golang-go golang-github-containerd-containerd-dev
-  e2fsprogs xfsprogs btrfs-progs util-linux zstd
+  e2fsprogs xfsprogs btrfs-progs util-linux attr zstd bc zstd
 )
 
 pkgs=("${build_pkgs[@]}")
