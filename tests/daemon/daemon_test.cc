@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <fstream>
+
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -20,6 +22,7 @@ class DaemonTest : public ::testing::Test {
   std::string root() { return dir_ / "root"; }
   std::string sock() { return dir_ / "run/strata.sock"; }
   TempDir dir_;
+  struct stat st_;
 };
 
 TEST_F(DaemonTest, ServesStopsOnSigtermAndRemovesSocket) {
@@ -90,6 +93,64 @@ TEST_F(DaemonTest, BadFlagsExitWithUsage) {
   EXPECT_EQ(WaitExit(rel.pid), 2);
   Daemon lvl = Start({"--log-level", "loud"}, dir_ / "log3");
   EXPECT_EQ(WaitExit(lvl.pid), 2);
+}
+
+TEST_F(DaemonTest, ConfigFileSetsKeysAndFlagsOverrideIt) {
+  std::ofstream(dir_ / "config.toml") << "root = \"" << root() << "\"\n"
+                                      << "address = \"" << (dir_ / "file.sock") << "\"\n"
+                                      << "log_level = \"warn\"\n";
+  // From the file: root, address and log level (warn hides the info lines).
+  Daemon d = Start({"--config", dir_ / "config.toml"}, dir_ / "log1");
+  ASSERT_TRUE(WaitReady(dir_ / "file.sock")) << Slurp(d.log);
+  kill(d.pid, SIGTERM);
+  EXPECT_EQ(WaitExit(d.pid), 0);
+  EXPECT_EQ(Slurp(d.log).find("msg=serving"), std::string::npos) << Slurp(d.log);
+  struct stat st;
+  EXPECT_EQ(stat((dir_ / "root/lock").c_str(), &st), 0);
+
+  // Flags win over the file.
+  Daemon f = Start({"--config", dir_ / "config.toml", "--address", sock(), "--log-level", "debug"},
+                   dir_ / "log2");
+  ASSERT_TRUE(WaitReady(sock())) << Slurp(f.log);
+  kill(f.pid, SIGTERM);
+  EXPECT_EQ(WaitExit(f.pid), 0);
+  std::string log = Slurp(f.log);
+  EXPECT_NE(log.find("msg=serving address=" + sock()), std::string::npos) << log;
+  EXPECT_NE(log.find("config=" + dir_ / "config.toml"), std::string::npos) << log;
+}
+
+TEST_F(DaemonTest, BadConfigIsRefusedNamingFileLineAndKey) {
+  std::ofstream(dir_ / "bad.toml") << "root = \"" << root() << "\"\nlog_lvl = \"debug\"\n";
+  Daemon d = Start({"--config", dir_ / "bad.toml"}, dir_ / "log1");
+  EXPECT_EQ(WaitExit(d.pid), 2);
+  EXPECT_NE(Slurp(d.log).find(dir_ / "bad.toml" + ":2:1: unknown key \"log_lvl\""),
+            std::string::npos)
+      << Slurp(d.log);
+
+  std::ofstream(dir_ / "type.toml") << "address = 7\n";
+  Daemon t = Start({"--config", dir_ / "type.toml"}, dir_ / "log2");
+  EXPECT_EQ(WaitExit(t.pid), 2);
+  EXPECT_NE(Slurp(t.log).find(":1:11: key \"address\": must be a string, not integer"),
+            std::string::npos)
+      << Slurp(t.log);
+
+  Daemon m = Start({"--config", dir_ / "missing.toml"}, dir_ / "log3");
+  EXPECT_EQ(WaitExit(m.pid), 2);
+  EXPECT_NE(Slurp(m.log).find(dir_ / "missing.toml"), std::string::npos) << Slurp(m.log);
+  EXPECT_NE(stat(root().c_str(), &st_), 0) << "started despite a bad config";
+}
+
+TEST_F(DaemonTest, PrintConfigPrintsTheEffectiveConfigAsToml) {
+  std::ofstream(dir_ / "c.toml") << "root = \"/srv/strata\"\nlog_level = \"error\"\n";
+  Daemon d = Start({"--config", dir_ / "c.toml", "--log-level=debug", "--print-config"},
+                   dir_ / "out");
+  EXPECT_EQ(WaitExit(d.pid), 0);
+  std::string out = Slurp(d.log);
+  EXPECT_NE(out.find("\nroot = \"/srv/strata\"\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\naddress = \"/run/strata/strata.sock\"\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\nlog_level = \"debug\"\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("# "), std::string::npos) << out;
+  EXPECT_NE(stat("/srv/strata/lock", &st_), 0) << "--print-config must not start the daemon";
 }
 
 }  // namespace
