@@ -2,9 +2,9 @@
 //
 // Startup order: parse flags and the config file, block SIGTERM/SIGINT (before
 // gRPC starts threads), lock the root, claim the socket, open the engine
-// (recovery runs before the socket opens), serve. A signal shuts the server
-// down: in-flight RPCs finish, then the metadata store closes and the socket
-// is removed.
+// (recovery runs before the socket serves), serve, then tell systemd READY=1.
+// A signal shuts the server down: STOPPING=1, in-flight RPCs finish, then the
+// metadata store closes and the socket is removed.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +23,7 @@
 #include "io/fs/fs_util.h"
 #include "snapshotter/daemon/config.h"
 #include "snapshotter/daemon/root_lock.h"
+#include "snapshotter/daemon/sd_notify.h"
 #include "snapshotter/engine/engine.h"
 #include "snapshotter/server/snapshots_service.h"
 
@@ -54,6 +55,12 @@ int Fail(const std::string& what, const Status& s) {
   Log(LogLevel::kError, "daemon", what, {{"error", s.ToString()}});
   std::fprintf(stderr, "strata-snapshotter: %s: %s\n", what.c_str(), s.ToString().c_str());
   return 1;
+}
+
+void Notify(const std::string& state) {
+  if (Status s = SdNotify(state); !s.ok()) {
+    Log(LogLevel::kWarn, "daemon", "sd_notify", {{"error", s.ToString()}});
+  }
 }
 
 int Run(int argc, char** argv) {
@@ -98,6 +105,7 @@ int Run(int argc, char** argv) {
   const std::string& address = config->address;
   if (Status s = ClaimSocketPath(address); !s.ok()) return Fail("claim socket", s);
 
+  Notify("STATUS=opening " + root + " and recovering");
   EngineOptions eopts;
   eopts.root = root;
   auto engine = Engine::Open(eopts);
@@ -132,9 +140,12 @@ int Run(int argc, char** argv) {
        {"recovered_trash", std::to_string(rec.trash_removed + rec.trash_restored)},
        {"missing_dirs", std::to_string(rec.missing_dirs)},
        {"startup_us", std::to_string(ready_us)}});
+  // Only now: the store is open, recovery has run and the socket serves.
+  Notify("READY=1\nSTATUS=serving on " + address);
 
   int sig = 0;
   sigwait(&sigs, &sig);
+  Notify("STOPPING=1\nSTATUS=shutting down");
   Log(LogLevel::kInfo, "daemon", "shutting down", {{"signal", strsignal(sig)}});
   // Running RPCs get a grace period to finish; new ones are refused.
   if (!service.Drain(std::chrono::seconds(10))) {
