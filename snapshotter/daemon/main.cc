@@ -1,10 +1,11 @@
 // strata-snapshotter: containerd's Snapshots API on a unix socket.
 //
 // Startup order: parse flags and the config file, block SIGTERM/SIGINT (before
-// gRPC starts threads), lock the root, claim the socket, open the engine
-// (recovery runs before the socket serves), serve, then tell systemd READY=1.
-// A signal shuts the server down: STOPPING=1, in-flight RPCs finish, then the
-// metadata store closes and the socket is removed.
+// gRPC starts threads), lock the root, take systemd's socket or claim our own,
+// open the engine (recovery runs before the socket serves), serve, then tell
+// systemd READY=1. A signal shuts the server down: STOPPING=1, in-flight RPCs
+// finish, then the metadata store closes and our own socket is removed (never
+// systemd's).
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include "snapshotter/daemon/config.h"
 #include "snapshotter/daemon/root_lock.h"
 #include "snapshotter/daemon/sd_notify.h"
+#include "snapshotter/daemon/socket_activation.h"
 #include "snapshotter/engine/engine.h"
 #include "snapshotter/server/snapshots_service.h"
 
@@ -44,7 +46,8 @@ constexpr const char* kUsage =
     "                     " STRATA_DEFAULT_CONFIG ", which may be absent)\n"
     "  --root DIR         state directory (key root, default /var/lib/strata)\n"
     "  --address SOCK     unix socket path (key address, default\n"
-    "                     /run/strata/strata.sock)\n"
+    "                     /run/strata/strata.sock); ignored when systemd passes\n"
+    "                     the listening socket (socket activation)\n"
     "  --log-level LEVEL  debug|info|warn|error (key log_level, default info)\n"
     "  --print-config     print the effective configuration as TOML and exit\n"
     "\n"
@@ -102,8 +105,19 @@ int Run(int argc, char** argv) {
   auto lock = RootLock::Acquire(root + "/lock");
   if (!lock.ok()) return Fail("lock root", lock.status());
 
-  const std::string& address = config->address;
-  if (Status s = ClaimSocketPath(address); !s.ok()) return Fail("claim socket", s);
+  // With socket activation systemd owns the socket (and its path and mode);
+  // otherwise claim --address, refusing a live server and replacing a stale file.
+  auto listen_fd = TakeListenFd();
+  if (!listen_fd.ok()) return Fail("socket activation", listen_fd.status());
+  const bool activated = listen_fd->valid();
+  std::string address = activated ? SocketPath(listen_fd->get()) : config->address;
+  if (activated && address != config->address) {
+    Log(LogLevel::kWarn, "daemon", "serving the socket systemd passed, not the configured address",
+        {{"passed", address}, {"configured", config->address}});
+  }
+  if (!activated) {
+    if (Status s = ClaimSocketPath(address); !s.ok()) return Fail("claim socket", s);
+  }
 
   Notify("STATUS=opening " + root + " and recovering");
   EngineOptions eopts;
@@ -114,7 +128,8 @@ int Run(int argc, char** argv) {
 
   SnapshotsService service(**engine);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("unix:" + address, grpc::InsecureServerCredentials());
+  // Activated: no listening port; the Acceptor hands connections over.
+  if (!activated) builder.AddListeningPort("unix:" + address, grpc::InsecureServerCredentials());
   builder.RegisterService(&service);
   builder.SetMaxReceiveMessageSize(16 << 20);
   // Sync-server pollers wake this often to notice shutdown; the default (10 s)
@@ -124,13 +139,21 @@ int Run(int argc, char** argv) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   umask(old_umask);
   if (!server) return Fail("listen", Unavailable("cannot serve on unix:" + address));
-  chmod(address.c_str(), 0660);
+  std::unique_ptr<Acceptor> acceptor;
+  if (activated) {
+    auto a = Acceptor::Start(std::move(*listen_fd), server.get());
+    if (!a.ok()) return Fail("accept on the passed socket", a.status());
+    acceptor = std::move(*a);
+  } else {
+    chmod(address.c_str(), 0660);
+  }
 
   auto ready_us = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - start)
                       .count();
   Log(LogLevel::kInfo, "daemon", "serving",
       {{"address", address},
+       {"socket", activated ? "systemd" : "own"},
        {"root", root},
        {"config", flags->config_path},
        {"backend", (*engine)->backend_name()},
@@ -147,6 +170,8 @@ int Run(int argc, char** argv) {
   sigwait(&sigs, &sig);
   Notify("STOPPING=1\nSTATUS=shutting down");
   Log(LogLevel::kInfo, "daemon", "shutting down", {{"signal", strsignal(sig)}});
+  // Connections not accepted yet wait on systemd's socket for the next daemon.
+  if (acceptor) acceptor->Stop();
   // Running RPCs get a grace period to finish; new ones are refused.
   if (!service.Drain(std::chrono::seconds(10))) {
     Log(LogLevel::kWarn, "daemon", "RPCs still running after 10s; cancelling them");
@@ -156,8 +181,9 @@ int Run(int argc, char** argv) {
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   server->Wait();
   server.reset();
-  engine->reset();  // closes LMDB
-  unlink(address.c_str());
+  acceptor.reset();  // closes our copy of the listening socket; systemd keeps its own
+  engine->reset();   // closes LMDB
+  if (!activated) unlink(address.c_str());
   Log(LogLevel::kInfo, "daemon", "stopped");
   return 0;
 }
