@@ -160,7 +160,9 @@ int Run(int argc, char** argv) {
        {"metadata_bytes", std::to_string((*engine)->MetadataBytes())},
        {"recovered_staging", std::to_string(rec.staging_removed)},
        {"recovered_orphans", std::to_string(rec.orphans_removed)},
-       {"recovered_trash", std::to_string(rec.trash_removed + rec.trash_restored)},
+       {"recovered_trash", std::to_string(rec.trash_removed)},
+       {"restored_removals", std::to_string(rec.trash_restored)},
+       {"recovered_links", std::to_string(rec.links_removed)},
        {"missing_dirs", std::to_string(rec.missing_dirs)},
        {"startup_us", std::to_string(ready_us)}});
   // Only now: the store is open, recovery has run and the socket serves.
