@@ -62,3 +62,23 @@ TEST(ResultTest, AssignOrReturnPropagates) {
 
 }  // namespace
 }  // namespace strata
+
+#include "io/base/sha256.h"
+
+namespace strata {
+namespace {
+
+TEST(Sha256Test, KnownDigests) {
+  EXPECT_EQ(Sha256::Of(""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  Sha256 h;
+  h.Update("ab");
+  h.Update("c");
+  EXPECT_EQ(h.Digest(),
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(ChainId("", "sha256:x"), "sha256:x");
+  EXPECT_EQ(ChainId("sha256:a", "sha256:b"), Sha256::Of("sha256:a sha256:b"));
+}
+
+}  // namespace
+}  // namespace strata

@@ -163,6 +163,7 @@ int Run(int argc, char** argv) {
        {"recovered_trash", std::to_string(rec.trash_removed)},
        {"restored_removals", std::to_string(rec.trash_restored)},
        {"recovered_links", std::to_string(rec.links_removed)},
+       {"rebuilt_dirs", std::to_string(rec.dirs_rebuilt)},
        {"missing_dirs", std::to_string(rec.missing_dirs)},
        {"startup_us", std::to_string(ready_us)}});
   // Only now: the store is open, recovery has run and the socket serves.

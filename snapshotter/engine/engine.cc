@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -206,9 +207,10 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
     }
     guard.Set(dir);
     CrashPoint("prepare.renamed");
-    // One fsync of snapshots/ makes the rename durable before the record is;
-    // journaling filesystems order the skeleton's mkdirs before it.
-    if (opts_.sync) STRATA_RETURN_IF_ERROR(SyncDir(layout_.SnapshotsDir()));
+    // No fsync of snapshots/ here: if a crash loses the rename after the
+    // record became durable, recovery rebuilds the empty skeleton, which is
+    // all the rename carried (anything written into it later was not synced
+    // either). That saves one fsync per Prepare.
     return Status::Ok();
   });
   if (!s.ok()) return s;
@@ -288,7 +290,8 @@ Status Engine::Remove(std::string_view key) {
       trash.clear();
     }
     CrashPoint("remove.renamed");
-    if (opts_.sync && !trash.empty()) STRATA_RETURN_IF_ERROR(SyncDir(layout_.TrashDir()));
+    // No fsync: a lost rename leaves snapshots/<id> without a record, which
+    // recovery deletes; a lost record deletion is restored from trash/.
     return Status::Ok();
   }));
   CrashPoint("remove.committed");
@@ -409,9 +412,11 @@ Status Engine::Cleanup() {
 Status Engine::Recover() {
   RecoveryReport rep;
   std::set<uint64_t> live;
+  std::map<uint64_t, Kind> live_kinds;
   STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
     return WalkSnapshots(txn, [&](const SnapshotRecord& r) {
       live.insert(r.id);
+      live_kinds[r.id] = r.kind;
       return true;
     });
   }));
@@ -457,13 +462,22 @@ Status Engine::Recover() {
     unlink((layout_.LinksDir() + "/" + n).c_str());
     rep.links_removed++;
   }
-  // 5. Records whose directory is gone cannot be repaired: report them.
-  for (uint64_t id : live) {
-    if (!Exists(layout_.SnapshotDir(id))) {
-      rep.missing_dirs++;
-      Log(LogLevel::kError, "engine", "snapshot record has no directory",
-          {{"id", std::to_string(id)}, {"dir", layout_.SnapshotDir(id)}});
+  // 5. Records without their directory. Prepare does not fsync its rename, so
+  //    a crash can lose it after the record is durable: an active or view
+  //    snapshot gets its empty skeleton back. A committed layer's content
+  //    cannot be rebuilt: report it.
+  for (const auto& [id, kind] : live_kinds) {
+    std::string dir = layout_.SnapshotDir(id);
+    if (Exists(dir)) continue;
+    if (kind != Kind::kCommitted) {
+      STRATA_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+      STRATA_RETURN_IF_ERROR(backend_->BuildDir(dir, kind, {}));
+      rep.dirs_rebuilt++;
+      continue;
     }
+    rep.missing_dirs++;
+    Log(LogLevel::kError, "engine", "committed snapshot has no directory",
+        {{"id", std::to_string(id)}, {"dir", dir}});
   }
   if (opts_.sync) {
     for (const std::string& d : {layout_.StagingDir(), layout_.TrashDir(), layout_.SnapshotsDir()}) {

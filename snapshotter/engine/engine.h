@@ -3,7 +3,7 @@
 // Each operation runs exactly one metadata transaction; filesystem work sits
 // around it so slow work happens outside LMDB's writer lock:
 //   Prepare/View  build staging/new-XXXXXX, then in one write txn create the
-//                 record, rename staging to snapshots/<id>, fsync, commit.
+//                 record, rename staging to snapshots/<id>, commit.
 //   Commit        measure usage first, then write the record in one txn.
 //   Remove        in one txn delete the record and rename the directory to
 //                 trash/; delete the trash after commit (failures are logged).
@@ -46,7 +46,8 @@ struct RecoveryReport {
   int trash_removed = 0;     // removed snapshots awaiting deletion
   int trash_restored = 0;    // removals whose metadata never committed
   int links_removed = 0;     // short links to unrecorded ids
-  int missing_dirs = 0;      // records whose directory is gone (reported)
+  int dirs_rebuilt = 0;      // active/view records whose rename a crash lost
+  int missing_dirs = 0;      // committed records whose directory is gone
 };
 
 class Engine {

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "io/fs/fs_util.h"
 #include "snapshotter/engine/engine.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -140,6 +141,33 @@ TEST_F(RecoveryTest, CrashBetweenMeasureAndCommitKeepsTheActive) {
   EXPECT_EQ(e->Stat("n").status().code(), Code::kNotFound);
   ASSERT_TRUE(e->Commit("n", "k", {}).ok());
   ExpectConsistent(*e);
+}
+
+// A crash can lose Prepare's (unsynced) rename after its record is durable:
+// an active snapshot gets its empty skeleton back; a committed layer whose
+// directory vanished is reported, not invented.
+TEST_F(RecoveryTest, RecordWithoutDirectory) {
+  {
+    auto e = Open();
+    ASSERT_TRUE(e->Prepare("base", "", {}).ok());
+    ASSERT_TRUE(e->Commit("layer", "base", {}).ok());
+    ASSERT_TRUE(e->Prepare("active", "layer", {}).ok());
+  }
+  ASSERT_TRUE(RemoveAll(root() + "/snapshots/2").ok());  // "active"
+  {
+    auto e = Open();
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->recovery().dirs_rebuilt, 1);
+    EXPECT_EQ(e->recovery().missing_dirs, 0);
+    struct stat st;
+    EXPECT_EQ(stat((root() + "/snapshots/2/fs").c_str(), &st), 0);
+    EXPECT_EQ(stat((root() + "/snapshots/2/work").c_str(), &st), 0);
+  }
+  ASSERT_TRUE(RemoveAll(root() + "/snapshots/1").ok());  // committed "layer"
+  auto e = Open();
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->recovery().missing_dirs, 1);
+  EXPECT_EQ(e->recovery().dirs_rebuilt, 0);
 }
 
 // Many random crashes in a row: the store must converge every time.
