@@ -9,14 +9,15 @@ set -euo pipefail
 build_pkgs=(
   cmake g++ make pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  liblmdb-dev liburing-dev libzstd-dev zlib1g-dev libisal-dev libssl-dev
+  liblmdb-dev liburing-dev libzstd-dev zlib1g-dev libisal-dev libssl-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # Real peers and clients for the conformance and end-to-end tests.
 test_pkgs=(
   containerd runc busybox-static docker-registry skopeo jq
   golang-go golang-github-containerd-containerd-dev
-  e2fsprogs xfsprogs btrfs-progs util-linux attr zstd bc zstd
+  e2fsprogs xfsprogs btrfs-progs util-linux attr zstd bc
+  systemd  # systemd-socket-activate, systemd-analyze verify, systemd-tmpfiles
 )
 
 pkgs=("${build_pkgs[@]}")

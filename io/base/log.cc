@@ -12,16 +12,6 @@ namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 
-const char* LevelName(LogLevel l) {
-  switch (l) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
-  }
-  return "info";
-}
-
 // Quotes a value when it holds spaces, quotes or control bytes; escapes them.
 void AppendValue(std::string& out, std::string_view v) {
   bool plain = !v.empty();
@@ -53,6 +43,16 @@ void AppendValue(std::string& out, std::string_view v) {
 
 }  // namespace
 
+std::string_view LogLevelName(LogLevel l) {
+  switch (l) {
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarn: return "warn";
+    case LogLevel::kError: return "error";
+  }
+  return "info";
+}
+
 bool ParseLogLevel(std::string_view s, LogLevel& out) {
   if (s == "debug") out = LogLevel::kDebug;
   else if (s == "info") out = LogLevel::kInfo;
@@ -81,7 +81,7 @@ void Log(LogLevel level, std::string_view component, std::string_view msg,
   std::string line = "time=";
   line += ts;
   line += " level=";
-  line += LevelName(level);
+  line += LogLevelName(level);
   line += " component=";
   line.append(component);
   line += " msg=";

@@ -16,6 +16,8 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
 // Parses "debug", "info", "warn"/"warning", "error"; false on anything else.
 bool ParseLogLevel(std::string_view s, LogLevel& out);
+// "debug", "info", "warn" or "error": what ParseLogLevel reads and logs print.
+std::string_view LogLevelName(LogLevel level);
 void SetLogLevel(LogLevel level);
 bool LogEnabled(LogLevel level);
 

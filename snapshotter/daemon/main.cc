@@ -1,9 +1,11 @@
 // strata-snapshotter: containerd's Snapshots API on a unix socket.
 //
-// Startup order: parse flags, block SIGTERM/SIGINT (before gRPC starts
-// threads), lock the root, claim the socket, open the engine (recovery runs
-// before the socket opens), serve. A signal shuts the server down: in-flight
-// RPCs finish, then the metadata store closes and the socket is removed.
+// Startup order: parse flags and the config file, block SIGTERM/SIGINT (before
+// gRPC starts threads), lock the root, take systemd's socket or claim our own,
+// open the engine (recovery runs before the socket serves), serve, then tell
+// systemd READY=1. A signal shuts the server down: STOPPING=1, in-flight RPCs
+// finish, then the metadata store closes and our own socket is removed (never
+// systemd's).
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,12 +16,16 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
 #include "io/base/log.h"
 #include "io/fs/fs_util.h"
+#include "snapshotter/daemon/config.h"
 #include "snapshotter/daemon/root_lock.h"
+#include "snapshotter/daemon/sd_notify.h"
+#include "snapshotter/daemon/socket_activation.h"
 #include "snapshotter/engine/engine.h"
 #include "snapshotter/server/snapshots_service.h"
 
@@ -27,7 +33,8 @@ namespace strata {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: strata-snapshotter [--root DIR] [--address SOCK] [--log-level LEVEL]\n"
+    "usage: strata-snapshotter [--config FILE] [--root DIR] [--address SOCK]\n"
+    "                          [--log-level LEVEL] [--print-config]\n"
     "\n"
     "Serves containerd's Snapshots API (containerd.services.snapshots.v1) on a\n"
     "unix socket. Register it in containerd's config.toml:\n"
@@ -35,65 +42,17 @@ constexpr const char* kUsage =
     "    type = \"snapshot\"\n"
     "    address = \"/run/strata/strata.sock\"\n"
     "\n"
-    "  --root DIR         state directory (default /var/lib/strata)\n"
-    "  --address SOCK     unix socket path (default /run/strata/strata.sock)\n"
-    "  --log-level LEVEL  debug|info|warn|error (default info)\n";
-
-struct Flags {
-  std::string root = "/var/lib/strata";
-  std::string address = "/run/strata/strata.sock";
-  LogLevel log_level = LogLevel::kInfo;
-};
-
-// Returns 0 to run, or an exit code (2 for usage errors, 0 for --help).
-int ParseFlags(int argc, char** argv, Flags& flags) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    std::string_view value;
-    bool has_value = false;
-    if (size_t eq = arg.find('='); arg.substr(0, 2) == "--" && eq != std::string_view::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    auto take = [&](std::string_view name) -> bool {
-      if (has_value) return true;
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "strata-snapshotter: %s needs a value\n", std::string(name).c_str());
-        return false;
-      }
-      value = argv[++i];
-      return true;
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return -1;
-    } else if (arg == "--root") {
-      if (!take(arg)) return 2;
-      flags.root = value;
-    } else if (arg == "--address") {
-      if (!take(arg)) return 2;
-      flags.address = value;
-    } else if (arg == "--log-level") {
-      if (!take(arg)) return 2;
-      if (!ParseLogLevel(value, flags.log_level)) {
-        std::fprintf(stderr, "strata-snapshotter: bad --log-level \"%s\"\n",
-                     std::string(value).c_str());
-        return 2;
-      }
-    } else {
-      std::fprintf(stderr, "strata-snapshotter: unknown argument \"%s\"\n%s",
-                   std::string(arg).c_str(), kUsage);
-      return 2;
-    }
-  }
-  if (flags.root.empty() || flags.root[0] != '/') {
-    std::fprintf(stderr, "strata-snapshotter: --root must be an absolute path\n");
-    return 2;
-  }
-  while (flags.root.size() > 1 && flags.root.back() == '/') flags.root.pop_back();
-  return 0;
-}
+    "  --config FILE      TOML config file; flags override its keys (default\n"
+    "                     " STRATA_DEFAULT_CONFIG ", which may be absent)\n"
+    "  --root DIR         state directory (key root, default /var/lib/strata)\n"
+    "  --address SOCK     unix socket path (key address, default\n"
+    "                     /run/strata/strata.sock); ignored when systemd passes\n"
+    "                     the listening socket (socket activation)\n"
+    "  --log-level LEVEL  debug|info|warn|error (key log_level, default info)\n"
+    "  --print-config     print the effective configuration as TOML and exit\n"
+    "\n"
+    "Exit status: 0 after SIGTERM/SIGINT, 1 on a runtime failure, 2 on bad flags\n"
+    "or a bad config file.\n";
 
 int Fail(const std::string& what, const Status& s) {
   Log(LogLevel::kError, "daemon", what, {{"error", s.ToString()}});
@@ -101,11 +60,36 @@ int Fail(const std::string& what, const Status& s) {
   return 1;
 }
 
+void Notify(const std::string& state) {
+  if (Status s = SdNotify(state); !s.ok()) {
+    Log(LogLevel::kWarn, "daemon", "sd_notify", {{"error", s.ToString()}});
+  }
+}
+
 int Run(int argc, char** argv) {
   auto start = std::chrono::steady_clock::now();
-  Flags flags;
-  if (int rc = ParseFlags(argc, argv, flags); rc != 0) return rc < 0 ? 0 : rc;
-  SetLogLevel(flags.log_level);
+  auto flags = ParseFlags(std::vector<std::string_view>(argv + 1, argv + argc));
+  if (!flags.ok()) {
+    std::fprintf(stderr, "strata-snapshotter: %s\n%s", flags.status().message().c_str(), kUsage);
+    return 2;
+  }
+  if (flags->help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  auto config = ResolveConfig(*flags);
+  if (!config.ok()) {
+    std::fprintf(stderr, "strata-snapshotter: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  if (flags->print_config) {
+    bool found = access(flags->config_path.c_str(), F_OK) == 0;
+    std::printf(
+        "# strata-snapshotter: effective configuration (defaults, then %s%s, then flags)\n%s",
+        flags->config_path.c_str(), found ? "" : " (absent)", FormatConfig(*config).c_str());
+    return 0;
+  }
+  SetLogLevel(config->log_level);
 
   // Block the shutdown signals before any thread exists, so they are delivered
   // only to sigwait below.
@@ -116,20 +100,36 @@ int Run(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  if (Status s = MakeDirs(flags.root, 0700); !s.ok()) return Fail("create root", s);
-  auto lock = RootLock::Acquire(flags.root + "/lock");
+  const std::string& root = config->root;
+  if (Status s = MakeDirs(root, 0700); !s.ok()) return Fail("create root", s);
+  auto lock = RootLock::Acquire(root + "/lock");
   if (!lock.ok()) return Fail("lock root", lock.status());
-  if (Status s = ClaimSocketPath(flags.address); !s.ok()) return Fail("claim socket", s);
 
+  // With socket activation systemd owns the socket (and its path and mode);
+  // otherwise claim --address, refusing a live server and replacing a stale file.
+  auto listen_fd = TakeListenFd();
+  if (!listen_fd.ok()) return Fail("socket activation", listen_fd.status());
+  const bool activated = listen_fd->valid();
+  std::string address = activated ? SocketPath(listen_fd->get()) : config->address;
+  if (activated && address != config->address) {
+    Log(LogLevel::kWarn, "daemon", "serving the socket systemd passed, not the configured address",
+        {{"passed", address}, {"configured", config->address}});
+  }
+  if (!activated) {
+    if (Status s = ClaimSocketPath(address); !s.ok()) return Fail("claim socket", s);
+  }
+
+  Notify("STATUS=opening " + root + " and recovering");
   EngineOptions eopts;
-  eopts.root = flags.root;
+  eopts.root = root;
   auto engine = Engine::Open(eopts);
-  if (!engine.ok()) return Fail("open root " + flags.root, engine.status());
+  if (!engine.ok()) return Fail("open root " + root, engine.status());
   const RecoveryReport& rec = (*engine)->recovery();
 
   SnapshotsService service(**engine);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("unix:" + flags.address, grpc::InsecureServerCredentials());
+  // Activated: no listening port; the Acceptor hands connections over.
+  if (!activated) builder.AddListeningPort("unix:" + address, grpc::InsecureServerCredentials());
   builder.RegisterService(&service);
   builder.SetMaxReceiveMessageSize(16 << 20);
   // Sync-server pollers wake this often to notice shutdown; the default (10 s)
@@ -138,27 +138,43 @@ int Run(int argc, char** argv) {
   mode_t old_umask = umask(0117);  // socket mode 0660
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   umask(old_umask);
-  if (!server) return Fail("listen", Unavailable("cannot serve on unix:" + flags.address));
-  chmod(flags.address.c_str(), 0660);
+  if (!server) return Fail("listen", Unavailable("cannot serve on unix:" + address));
+  std::unique_ptr<Acceptor> acceptor;
+  if (activated) {
+    auto a = Acceptor::Start(std::move(*listen_fd), server.get());
+    if (!a.ok()) return Fail("accept on the passed socket", a.status());
+    acceptor = std::move(*a);
+  } else {
+    chmod(address.c_str(), 0660);
+  }
 
   auto ready_us = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - start)
                       .count();
   Log(LogLevel::kInfo, "daemon", "serving",
-      {{"address", flags.address},
-       {"root", flags.root},
+      {{"address", address},
+       {"socket", activated ? "systemd" : "own"},
+       {"root", root},
+       {"config", flags->config_path},
        {"backend", (*engine)->backend_name()},
        {"metadata_bytes", std::to_string((*engine)->MetadataBytes())},
        {"recovered_staging", std::to_string(rec.staging_removed)},
        {"recovered_orphans", std::to_string(rec.orphans_removed)},
-       {"recovered_trash", std::to_string(rec.trash_removed + rec.trash_restored)},
+       {"recovered_trash", std::to_string(rec.trash_removed)},
+       {"restored_removals", std::to_string(rec.trash_restored)},
+       {"recovered_links", std::to_string(rec.links_removed)},
        {"rebuilt_dirs", std::to_string(rec.dirs_rebuilt)},
        {"missing_dirs", std::to_string(rec.missing_dirs)},
        {"startup_us", std::to_string(ready_us)}});
+  // Only now: the store is open, recovery has run and the socket serves.
+  Notify("READY=1\nSTATUS=serving on " + address);
 
   int sig = 0;
   sigwait(&sigs, &sig);
+  Notify("STOPPING=1\nSTATUS=shutting down");
   Log(LogLevel::kInfo, "daemon", "shutting down", {{"signal", strsignal(sig)}});
+  // Connections not accepted yet wait on systemd's socket for the next daemon.
+  if (acceptor) acceptor->Stop();
   // Running RPCs get a grace period to finish; new ones are refused.
   if (!service.Drain(std::chrono::seconds(10))) {
     Log(LogLevel::kWarn, "daemon", "RPCs still running after 10s; cancelling them");
@@ -168,8 +184,9 @@ int Run(int argc, char** argv) {
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   server->Wait();
   server.reset();
-  engine->reset();  // closes LMDB
-  unlink(flags.address.c_str());
+  acceptor.reset();  // closes our copy of the listening socket; systemd keeps its own
+  engine->reset();   // closes LMDB
+  if (!activated) unlink(address.c_str());
   Log(LogLevel::kInfo, "daemon", "stopped");
   return 0;
 }

@@ -1,23 +1,15 @@
 // The strata-snapshotter binary as an operator runs it: start, refuse to
 // share a root or a socket, replace stale sockets, stop on SIGTERM.
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <cstring>
 #include <fstream>
-#include <sstream>
-#include <thread>
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
+#include "tests/daemon/daemon_process.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace strata {
@@ -25,72 +17,12 @@ namespace {
 
 namespace pb = containerd::services::snapshots::v1;
 
-struct Daemon {
-  pid_t pid = -1;
-  std::string log;
-};
-
-Daemon Start(const std::vector<std::string>& args, const std::string& log) {
-  Daemon d;
-  d.log = log;
-  d.pid = fork();
-  if (d.pid == 0) {
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<char*> argv{const_cast<char*>(STRATA_SNAPSHOTTER_BIN)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return d;
-}
-
-bool Connectable(const std::string& path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return ok;
-}
-
-bool WaitReady(const std::string& sock) {
-  for (int i = 0; i < 500; ++i) {
-    if (Connectable(sock)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
-}
-
-// Waits for exit; returns the exit code, or -1 on timeout / signal death.
-int WaitExit(pid_t pid, int seconds = 10) {
-  for (int i = 0; i < seconds * 100; ++i) {
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) {
-      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  return -1;
-}
-
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 class DaemonTest : public ::testing::Test {
  protected:
   std::string root() { return dir_ / "root"; }
   std::string sock() { return dir_ / "run/strata.sock"; }
   TempDir dir_;
+  struct stat st_;
 };
 
 TEST_F(DaemonTest, ServesStopsOnSigtermAndRemovesSocket) {
@@ -100,13 +32,8 @@ TEST_F(DaemonTest, ServesStopsOnSigtermAndRemovesSocket) {
   ASSERT_EQ(stat(sock().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0660u);
 
-  auto stub = pb::Snapshots::NewStub(
-      grpc::CreateChannel("unix:" + sock(), grpc::InsecureChannelCredentials()));
-  grpc::ClientContext ctx;
-  pb::PrepareSnapshotRequest req;
-  req.set_key("default/1/k");
   pb::PrepareSnapshotResponse resp;
-  ASSERT_TRUE(stub->Prepare(&ctx, req, &resp).ok());
+  ASSERT_TRUE(Prepare(sock(), "default/1/k", &resp).ok());
   ASSERT_EQ(resp.mounts_size(), 1);
 
   ASSERT_EQ(kill(d.pid, SIGTERM), 0);
@@ -119,18 +46,8 @@ TEST_F(DaemonTest, ServesStopsOnSigtermAndRemovesSocket) {
   // State persists across restarts.
   Daemon again = Start({"--root", root(), "--address", sock()}, dir_ / "log2");
   ASSERT_TRUE(WaitReady(sock())) << Slurp(again.log);
-  grpc::ClientContext sctx;
-  pb::StatSnapshotRequest sreq;
-  sreq.set_key("default/1/k");
   pb::StatSnapshotResponse sresp;
-  // A private subchannel pool: gRPC C++ would otherwise hand this channel the
-  // first daemon's dead connection (an idle C++ client notices GOAWAY only at
-  // its 5 s backup poll).
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto stub2 = pb::Snapshots::NewStub(grpc::CreateCustomChannel(
-      "unix:" + sock(), grpc::InsecureChannelCredentials(), args));
-  auto st2 = stub2->Stat(&sctx, sreq, &sresp);
+  auto st2 = Stat(sock(), "default/1/k", &sresp);
   EXPECT_TRUE(st2.ok()) << st2.error_code() << " " << st2.error_message() << Slurp(again.log);
   EXPECT_EQ(sresp.info().kind(), pb::ACTIVE);
   kill(again.pid, SIGINT);
@@ -176,6 +93,64 @@ TEST_F(DaemonTest, BadFlagsExitWithUsage) {
   EXPECT_EQ(WaitExit(rel.pid), 2);
   Daemon lvl = Start({"--log-level", "loud"}, dir_ / "log3");
   EXPECT_EQ(WaitExit(lvl.pid), 2);
+}
+
+TEST_F(DaemonTest, ConfigFileSetsKeysAndFlagsOverrideIt) {
+  std::ofstream(dir_ / "config.toml") << "root = \"" << root() << "\"\n"
+                                      << "address = \"" << (dir_ / "file.sock") << "\"\n"
+                                      << "log_level = \"warn\"\n";
+  // From the file: root, address and log level (warn hides the info lines).
+  Daemon d = Start({"--config", dir_ / "config.toml"}, dir_ / "log1");
+  ASSERT_TRUE(WaitReady(dir_ / "file.sock")) << Slurp(d.log);
+  kill(d.pid, SIGTERM);
+  EXPECT_EQ(WaitExit(d.pid), 0);
+  EXPECT_EQ(Slurp(d.log).find("msg=serving"), std::string::npos) << Slurp(d.log);
+  struct stat st;
+  EXPECT_EQ(stat((dir_ / "root/lock").c_str(), &st), 0);
+
+  // Flags win over the file.
+  Daemon f = Start({"--config", dir_ / "config.toml", "--address", sock(), "--log-level", "debug"},
+                   dir_ / "log2");
+  ASSERT_TRUE(WaitReady(sock())) << Slurp(f.log);
+  kill(f.pid, SIGTERM);
+  EXPECT_EQ(WaitExit(f.pid), 0);
+  std::string log = Slurp(f.log);
+  EXPECT_NE(log.find("msg=serving address=" + sock()), std::string::npos) << log;
+  EXPECT_NE(log.find("config=" + dir_ / "config.toml"), std::string::npos) << log;
+}
+
+TEST_F(DaemonTest, BadConfigIsRefusedNamingFileLineAndKey) {
+  std::ofstream(dir_ / "bad.toml") << "root = \"" << root() << "\"\nlog_lvl = \"debug\"\n";
+  Daemon d = Start({"--config", dir_ / "bad.toml"}, dir_ / "log1");
+  EXPECT_EQ(WaitExit(d.pid), 2);
+  EXPECT_NE(Slurp(d.log).find(dir_ / "bad.toml" + ":2:1: unknown key \"log_lvl\""),
+            std::string::npos)
+      << Slurp(d.log);
+
+  std::ofstream(dir_ / "type.toml") << "address = 7\n";
+  Daemon t = Start({"--config", dir_ / "type.toml"}, dir_ / "log2");
+  EXPECT_EQ(WaitExit(t.pid), 2);
+  EXPECT_NE(Slurp(t.log).find(":1:11: key \"address\": must be a string, not integer"),
+            std::string::npos)
+      << Slurp(t.log);
+
+  Daemon m = Start({"--config", dir_ / "missing.toml"}, dir_ / "log3");
+  EXPECT_EQ(WaitExit(m.pid), 2);
+  EXPECT_NE(Slurp(m.log).find(dir_ / "missing.toml"), std::string::npos) << Slurp(m.log);
+  EXPECT_NE(stat(root().c_str(), &st_), 0) << "started despite a bad config";
+}
+
+TEST_F(DaemonTest, PrintConfigPrintsTheEffectiveConfigAsToml) {
+  std::ofstream(dir_ / "c.toml") << "root = \"/srv/strata\"\nlog_level = \"error\"\n";
+  Daemon d = Start({"--config", dir_ / "c.toml", "--log-level=debug", "--print-config"},
+                   dir_ / "out");
+  EXPECT_EQ(WaitExit(d.pid), 0);
+  std::string out = Slurp(d.log);
+  EXPECT_NE(out.find("\nroot = \"/srv/strata\"\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\naddress = \"/run/strata/strata.sock\"\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\nlog_level = \"debug\"\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("# "), std::string::npos) << out;
+  EXPECT_NE(stat("/srv/strata/lock", &st_), 0) << "--print-config must not start the daemon";
 }
 
 }  // namespace

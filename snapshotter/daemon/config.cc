@@ -1,0 +1,187 @@
+#include "snapshotter/daemon/config.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <exception>
+#include <optional>
+#include <sstream>
+
+// Debian's libtomlplusplus is built with exceptions: toml::parse throws
+// toml::parse_error. Nothing escapes ParseConfig; see the catch there.
+#include <toml++/toml.h>
+
+#include "io/base/errno.h"
+#include "io/base/unique_fd.h"
+
+namespace strata {
+namespace {
+
+// One setting: its config key, its flag, and how a string value applies.
+// Flags and the file share these, so they validate alike.
+struct Key {
+  std::string_view name;
+  std::string_view flag;
+  Status (*set)(Config&, std::string_view);
+  std::string (*get)(const Config&);
+};
+
+Status SetRootKey(Config& c, std::string_view v) {
+  if (v.empty() || v[0] != '/') return InvalidArgument("must be an absolute path");
+  while (v.size() > 1 && v.back() == '/') v.remove_suffix(1);
+  c.root = v;
+  return Status::Ok();
+}
+
+Status SetAddressKey(Config& c, std::string_view v) {
+  if (v.empty()) return InvalidArgument("must be a unix socket path");
+  c.address = v;
+  return Status::Ok();
+}
+
+Status SetLogLevelKey(Config& c, std::string_view v) {
+  if (!ParseLogLevel(v, c.log_level)) {
+    return InvalidArgument("bad value \"" + std::string(v) + "\" (debug|info|warn|error)");
+  }
+  return Status::Ok();
+}
+
+constexpr Key kKeys[] = {
+    {"root", "--root", SetRootKey, [](const Config& c) { return c.root; }},
+    {"address", "--address", SetAddressKey, [](const Config& c) { return c.address; }},
+    {"log_level", "--log-level", SetLogLevelKey,
+     [](const Config& c) { return std::string(LogLevelName(c.log_level)); }},
+};
+
+const Key* FindKey(std::string_view name) {
+  for (const Key& k : kKeys) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+std::string KnownKeys() {
+  std::string out;
+  for (const Key& k : kKeys) {
+    if (!out.empty()) out += ", ";
+    out += k.name;
+  }
+  return out;
+}
+
+std::string Where(const std::string& source, const toml::source_region& r) {
+  return source + ":" + std::to_string(r.begin.line) + ":" + std::to_string(r.begin.column);
+}
+
+Result<Config> ParseTable(const toml::table& table, const std::string& source) {
+  Config config;
+  for (const auto& [key, node] : table) {
+    const Key* k = FindKey(key.str());
+    if (k == nullptr) {
+      return InvalidArgument(Where(source, key.source()) + ": unknown key \"" +
+                             std::string(key.str()) + "\" (known keys: " + KnownKeys() + ")");
+    }
+    std::string at = Where(source, node.source()) + ": key \"" + std::string(k->name) + "\"";
+    const std::string* value = node.is_string() ? &node.as_string()->get() : nullptr;
+    if (value == nullptr) {
+      std::ostringstream type;
+      type << node.type();
+      return InvalidArgument(at + ": must be a string, not " + type.str());
+    }
+    STRATA_RETURN_IF_ERROR(k->set(config, *value).WithContext(at));
+  }
+  return config;
+}
+
+}  // namespace
+
+Result<Flags> ParseFlags(const std::vector<std::string_view>& args) {
+  Flags flags;
+  Config scratch;  // validates flag values the way the file's are validated
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    std::optional<std::string_view> value;  // from --name=value
+    if (size_t eq = arg.find('='); arg.substr(0, 2) == "--" && eq != std::string_view::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    }
+    auto take = [&]() -> Result<std::string_view> {
+      if (value) return *value;
+      if (i + 1 >= args.size()) return InvalidArgument(std::string(arg) + " needs a value");
+      return args[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      flags.help = true;
+    } else if (arg == "--print-config") {
+      flags.print_config = true;
+    } else if (arg == "--config") {
+      STRATA_ASSIGN_OR_RETURN(std::string_view path, take());
+      flags.config_path = path;
+      flags.config_given = true;
+    } else {
+      const Key* key = nullptr;
+      for (const Key& k : kKeys) {
+        if (k.flag == arg) key = &k;
+      }
+      if (key == nullptr) return InvalidArgument("unknown argument \"" + std::string(arg) + "\"");
+      STRATA_ASSIGN_OR_RETURN(std::string_view v, take());
+      STRATA_RETURN_IF_ERROR(key->set(scratch, v).WithContext(arg));
+      flags.settings.emplace_back(key->name, v);
+    }
+  }
+  return flags;
+}
+
+Result<Config> ParseConfig(std::string_view toml_text, const std::string& source) {
+  // The boundary where toml++'s exceptions become a Status.
+  try {
+    toml::table table = toml::parse(toml_text, source);
+    return ParseTable(table, source);
+  } catch (const toml::parse_error& e) {
+    return InvalidArgument(Where(source, e.source()) + ": " + std::string(e.description()));
+  } catch (const std::exception& e) {
+    return Internal(source + ": " + e.what());
+  }
+}
+
+Result<Config> LoadConfig(const std::string& path, bool must_exist) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOENT && !must_exist) return Config{};
+    return PosixError("config file " + path, errno);
+  }
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return PosixError("read config file " + path, errno);
+    if (n == 0) break;
+    text.append(buf, n);
+  }
+  return ParseConfig(text, path);
+}
+
+Result<Config> ResolveConfig(const Flags& flags) {
+  STRATA_ASSIGN_OR_RETURN(Config config, LoadConfig(flags.config_path, flags.config_given));
+  for (const auto& [name, value] : flags.settings) {
+    STRATA_RETURN_IF_ERROR(FindKey(name)->set(config, value));
+  }
+  return config;
+}
+
+std::string FormatConfig(const Config& config) {
+  std::string out;
+  for (const Key& k : kKeys) {
+    // toml++ quotes and escapes the value as a TOML basic string ("...", as
+    // in the shipped config; no literal '...' strings).
+    std::ostringstream value;
+    toml::value<std::string> v(k.get(config));
+    value << toml::toml_formatter(v, toml::format_flags::none);
+    out += std::string(k.name) + " = " + value.str() + "\n";
+  }
+  return out;
+}
+
+}  // namespace strata

@@ -1,0 +1,66 @@
+// The daemon's configuration: defaults, then the TOML config file
+// (/etc/strata/config.toml unless --config names another), then command-line
+// flags, each overriding the one before. Every flag except --config and
+// --print-config has a key of the same name (dashes become underscores).
+//
+// Thread-safety: plain functions over values; no shared state.
+#ifndef STRATA_SNAPSHOTTER_DAEMON_CONFIG_H_
+#define STRATA_SNAPSHOTTER_DAEMON_CONFIG_H_
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "io/base/log.h"
+#include "io/base/result.h"
+
+namespace strata {
+
+// CMake sets it from CMAKE_INSTALL_FULL_SYSCONFDIR, where the default config
+// is installed.
+#ifndef STRATA_DEFAULT_CONFIG
+#define STRATA_DEFAULT_CONFIG "/etc/strata/config.toml"
+#endif
+inline constexpr const char* kDefaultConfigPath = STRATA_DEFAULT_CONFIG;
+
+struct Config {
+  std::string root = "/var/lib/strata";             // key root, flag --root
+  std::string address = "/run/strata/strata.sock";  // key address, flag --address
+  LogLevel log_level = LogLevel::kInfo;             // key log_level, flag --log-level
+};
+
+// What the command line asked for.
+struct Flags {
+  std::string config_path = kDefaultConfigPath;
+  bool config_given = false;  // --config: the file must then exist
+  bool print_config = false;
+  bool help = false;
+  // Settings given as flags, as (config key, value) in command-line order;
+  // already validated. They override the file.
+  std::vector<std::pair<std::string, std::string>> settings;
+};
+
+// Parses argv[1..] (`--name value` or `--name=value`). InvalidArgument names
+// the bad argument.
+Result<Flags> ParseFlags(const std::vector<std::string_view>& args);
+
+// Parses TOML text into a Config on top of the defaults. `source` names the
+// file in errors, which read "<source>:<line>:<column>: ..." and name the key:
+// syntax errors, unknown keys, wrong types and bad values are InvalidArgument.
+Result<Config> ParseConfig(std::string_view toml, const std::string& source);
+
+// Reads and parses `path`. A missing file yields the defaults unless
+// `must_exist`, when it is NotFound.
+Result<Config> LoadConfig(const std::string& path, bool must_exist);
+
+// The effective configuration: LoadConfig(flags.config_path) with the flags
+// applied on top, validated (root absolute, address non-empty).
+Result<Config> ResolveConfig(const Flags& flags);
+
+// `config` as TOML that ParseConfig accepts.
+std::string FormatConfig(const Config& config);
+
+}  // namespace strata
+
+#endif  // STRATA_SNAPSHOTTER_DAEMON_CONFIG_H_

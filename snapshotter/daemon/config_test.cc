@@ -1,0 +1,163 @@
+#include "snapshotter/daemon/config.h"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "tests/testutil/temp_dir.h"
+
+namespace strata {
+namespace {
+
+std::string Write(const TempDir& dir, const std::string& name, const std::string& text) {
+  std::string path = dir / name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+// The error's message, or "" when `r` is OK.
+template <typename T>
+std::string Error(const Result<T>& r) {
+  return r.ok() ? "" : r.status().message();
+}
+
+TEST(ConfigTest, GoodFileSetsEveryKey) {
+  auto c = ParseConfig(
+      "# comment\n"
+      "root = \"/srv/strata/\"\n"
+      "address = '/run/s.sock'\n"
+      "log_level = \"debug\"\n",
+      "good.toml");
+  ASSERT_TRUE(c.ok()) << Error(c);
+  EXPECT_EQ(c->root, "/srv/strata");  // trailing slash dropped, as for --root
+  EXPECT_EQ(c->address, "/run/s.sock");
+  EXPECT_EQ(c->log_level, LogLevel::kDebug);
+}
+
+TEST(ConfigTest, EmptyFileIsTheDefaults) {
+  auto c = ParseConfig("", "empty.toml");
+  ASSERT_TRUE(c.ok()) << Error(c);
+  EXPECT_EQ(c->root, "/var/lib/strata");
+  EXPECT_EQ(c->address, "/run/strata/strata.sock");
+  EXPECT_EQ(c->log_level, LogLevel::kInfo);
+}
+
+TEST(ConfigTest, ShippedDefaultConfigParsesToTheDefaults) {
+  auto c = LoadConfig(STRATA_SHIPPED_CONFIG, /*must_exist=*/true);
+  ASSERT_TRUE(c.ok()) << Error(c);
+  EXPECT_EQ(FormatConfig(*c), FormatConfig(Config{}));
+}
+
+TEST(ConfigTest, UnknownKeyNamesFileLineAndKey) {
+  auto c = ParseConfig("root = \"/r\"\n\nrot = \"/x\"\n", "/etc/strata/config.toml");
+  EXPECT_EQ(c.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(Error(c).rfind("/etc/strata/config.toml:3:1: unknown key \"rot\"", 0), 0u) << Error(c);
+  EXPECT_NE(Error(c).find("known keys: root, address, log_level"), std::string::npos);
+}
+
+TEST(ConfigTest, UnknownTableIsAnUnknownKey) {
+  auto c = ParseConfig("log_level = \"info\"\n[grpc]\nmax = 1\n", "f.toml");
+  EXPECT_EQ(Error(c).rfind("f.toml:2:2: unknown key \"grpc\"", 0), 0u) << Error(c);
+}
+
+TEST(ConfigTest, WrongTypeNamesFileLineKeyAndType) {
+  auto c = ParseConfig("address = \"/a\"\nroot = 42\n", "f.toml");
+  EXPECT_EQ(c.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(Error(c), "f.toml:2:8: key \"root\": must be a string, not integer");
+  auto t = ParseConfig("log_level = [\"debug\"]\n", "f.toml");
+  EXPECT_EQ(Error(t), "f.toml:1:13: key \"log_level\": must be a string, not array");
+}
+
+TEST(ConfigTest, BadValuesNameFileLineAndKey) {
+  EXPECT_EQ(Error(ParseConfig("\nlog_level = \"loud\"\n", "f.toml")),
+            "f.toml:2:13: key \"log_level\": bad value \"loud\" (debug|info|warn|error)");
+  EXPECT_EQ(Error(ParseConfig("root = \"var/lib\"\n", "f.toml")),
+            "f.toml:1:8: key \"root\": must be an absolute path");
+  EXPECT_EQ(Error(ParseConfig("address = \"\"\n", "f.toml")),
+            "f.toml:1:11: key \"address\": must be a unix socket path");
+}
+
+TEST(ConfigTest, SyntaxErrorsNameFileAndLine) {
+  auto c = ParseConfig("root = \"/r\"\nlog_level = \n", "f.toml");
+  EXPECT_EQ(c.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(Error(c).rfind("f.toml:2:", 0), 0u) << Error(c);
+  auto dup = ParseConfig("root = \"/a\"\nroot = \"/b\"\n", "f.toml");
+  EXPECT_EQ(Error(dup).rfind("f.toml:2:", 0), 0u) << Error(dup);
+  EXPECT_NE(Error(dup).find("root"), std::string::npos) << Error(dup);
+}
+
+TEST(ConfigTest, MissingFileIsDefaultsUnlessRequired) {
+  TempDir dir;
+  auto absent = LoadConfig(dir / "none.toml", /*must_exist=*/false);
+  ASSERT_TRUE(absent.ok()) << Error(absent);
+  EXPECT_EQ(absent->root, "/var/lib/strata");
+  auto required = LoadConfig(dir / "none.toml", /*must_exist=*/true);
+  EXPECT_EQ(required.status().code(), Code::kNotFound);
+  EXPECT_NE(Error(required).find(dir / "none.toml"), std::string::npos) << Error(required);
+}
+
+TEST(ConfigTest, LoadConfigNamesTheFileInErrors) {
+  TempDir dir;
+  std::string path = Write(dir, "c.toml", "root = true\n");
+  EXPECT_EQ(Error(LoadConfig(path, true)),
+            path + ":1:8: key \"root\": must be a string, not boolean");
+}
+
+TEST(ConfigTest, FlagsParseBothFormsAndValidateLikeTheFile) {
+  auto f = ParseFlags({"--root", "/r/", "--address=/a.sock", "--log-level", "warn", "--config",
+                       "/c.toml", "--print-config"});
+  ASSERT_TRUE(f.ok()) << Error(f);
+  EXPECT_EQ(f->config_path, "/c.toml");
+  EXPECT_TRUE(f->config_given);
+  EXPECT_TRUE(f->print_config);
+  using Settings = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(f->settings,
+            (Settings{{"root", "/r/"}, {"address", "/a.sock"}, {"log_level", "warn"}}));
+
+  auto none = ParseFlags({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->config_path, kDefaultConfigPath);
+  EXPECT_FALSE(none->config_given);
+
+  EXPECT_EQ(Error(ParseFlags({"--bogus"})), "unknown argument \"--bogus\"");
+  EXPECT_EQ(Error(ParseFlags({"--root"})), "--root needs a value");
+  EXPECT_EQ(Error(ParseFlags({"--root", "rel"})), "--root: must be an absolute path");
+  EXPECT_EQ(Error(ParseFlags({"--log-level=loud"})),
+            "--log-level: bad value \"loud\" (debug|info|warn|error)");
+}
+
+TEST(ConfigTest, FlagsOverrideTheFile) {
+  TempDir dir;
+  std::string path = Write(dir, "c.toml",
+                           "root = \"/from/file\"\n"
+                           "address = \"/file.sock\"\n"
+                           "log_level = \"error\"\n");
+  auto f = ParseFlags({"--config", path, "--address", "/flag.sock"});
+  ASSERT_TRUE(f.ok()) << Error(f);
+  auto c = ResolveConfig(*f);
+  ASSERT_TRUE(c.ok()) << Error(c);
+  EXPECT_EQ(c->root, "/from/file");
+  EXPECT_EQ(c->address, "/flag.sock");
+  EXPECT_EQ(c->log_level, LogLevel::kError);
+
+  auto missing = ParseFlags({"--config", dir / "missing.toml"});
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(ResolveConfig(*missing).status().code(), Code::kNotFound);
+}
+
+TEST(ConfigTest, PrintedConfigParsesBackToTheSame) {
+  Config c;
+  c.root = "/odd \"quoted\" \\ dir";
+  c.address = "/run/x.sock";
+  c.log_level = LogLevel::kWarn;
+  std::string text = FormatConfig(c);
+  EXPECT_NE(text.find("log_level = \"warn\"\n"), std::string::npos) << text;
+  auto back = ParseConfig(text, "printed");
+  ASSERT_TRUE(back.ok()) << Error(back) << "\n" << text;
+  EXPECT_EQ(back->root, c.root);
+  EXPECT_EQ(back->address, c.address);
+  EXPECT_EQ(back->log_level, c.log_level);
+}
+
+}  // namespace
+}  // namespace strata
