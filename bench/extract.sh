@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Layer extraction, side by side in one run: strata import (io_uring sink),
-# strata import with STRATA_IO=sync, and GNU tar -x, on the same layer and
-# filesystem, alternating A B C A B C ... Prints each run and the medians and
-# ratios. Times stop when the command returns (page cache, no final sync, as
+# strata import with STRATA_IO=sync, GNU tar -x, and containerd's own applier
+# (archive.Apply, bench/applier), on the same layer and filesystem,
+# alternating A B C D A B C D ... Prints each run and the medians and ratios. Times stop when the command returns (page cache, no final sync, as
 # containerd unpacks by default). Needs root; a daemon is started privately.
 #
 #   bench/extract.sh [--rounds N] [--src DIR] [--work DIR] [--compress gzip|zstd|none]
@@ -29,6 +29,7 @@ case $compress in
   none) ;;
 esac
 files=$(tar -tf "$layer" | wc -l)
+applier=$("$top/bench/build-go.sh" applier "$top/build/go" | tail -1)
 echo "layer: $src -> $layer ($(du -h "$layer" | cut -f1), $files entries), rounds: $rounds"
 
 sock=$work/s.sock
@@ -54,14 +55,19 @@ for r in $(seq "$rounds"); do
   STRATA_IO=sync run strata-sync "$bin/strata" --address "$sock" import --name "sync-$r" "$layer"
   rm -rf "$work/tar-$r"; mkdir "$work/tar-$r"
   run gnu-tar tar -C "$work/tar-$r" --xattrs --same-owner -xpf "$layer"
-  rm -rf "$work/tar-$r"
+  rm -rf "$work/tar-$r"; mkdir "$work/ctrd-$r"
+  run containerd "$applier" "$layer" "$work/ctrd-$r"
+  rm -rf "$work/ctrd-$r"
   for k in "uring-$r" "sync-$r"; do "$bin/strata" --address "$sock" ls "name==$k" >/dev/null; done
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 mu=$(echo "${times[strata-uring]}" | median)
 ms=$(echo "${times[strata-sync]}" | median)
 mt=$(echo "${times[gnu-tar]}" | median)
+mc=$(echo "${times[containerd]}" | median)
+best=$(printf '%s\n%s\n' "$mu" "$ms" | sort -n | head -1)
 echo
-printf 'median  strata-uring %.3fs  strata-sync %.3fs  gnu-tar %.3fs\n' "$mu" "$ms" "$mt"
-printf 'ratio   gnu-tar/strata-uring %.2fx  strata-sync/strata-uring %.2fx\n' \
-  "$(echo "$mt / $mu" | bc -l)" "$(echo "$ms / $mu" | bc -l)"
+printf 'median  strata-uring %.3fs  strata-sync %.3fs  gnu-tar %.3fs  containerd %.3fs\n' \
+  "$mu" "$ms" "$mt" "$mc"
+printf 'ratio   gnu-tar/strata %.2fx  containerd/strata %.2fx  (strata = faster sink)  sync/uring %.2fx\n' \
+  "$(echo "$mt / $best" | bc -l)" "$(echo "$mc / $best" | bc -l)" "$(echo "$ms / $mu" | bc -l)"
