@@ -13,6 +13,7 @@
 
 #include "io/base/errno.h"
 #include "io/base/unique_fd.h"
+#include "io/decompress/prefetch_source.h"
 #include "io/decompress/source.h"
 #include "io/extract/extractor.h"
 #include "io/extract/file_sink.h"
@@ -95,7 +96,9 @@ Result<Layer> Extract(const std::string& file, const std::string& dir, bool sync
   Layer layer;
   STRATA_ASSIGN_OR_RETURN(
       auto plain, OpenDecompressed(std::make_unique<FdSource>(fd.get()), {}, &layer.compression));
-  DigestingSource digesting(*plain);
+  // Decompression runs on its own thread, overlapping extraction.
+  PrefetchSource prefetched(std::move(plain));
+  DigestingSource digesting(prefetched);
   TarReader reader(digesting);
   TarEntryStream entries(reader);
   auto sink = MakeFileSink();
