@@ -52,7 +52,15 @@ struct Layer {
   Compression compression = Compression::kNone;
 };
 
-Result<Layer> Extract(const std::string& file, const std::string& dir) {
+// A bind mount is a full tree (the first layer of any backend, or a child of
+// the reflink/copy backends): whiteouts delete, as containerd's applier does
+// for bind mounts. An overlay upperdir keeps them as overlay whiteouts.
+WhiteoutMode WhiteoutsFor(const pb::PrepareSnapshotResponse& resp) {
+  return resp.mounts_size() == 1 && resp.mounts(0).type() == "bind" ? WhiteoutMode::kDelete
+                                                                     : WhiteoutMode::kOverlay;
+}
+
+Result<Layer> Extract(const std::string& file, const std::string& dir, WhiteoutMode whiteouts) {
   UniqueFd fd(open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return PosixError("open " + file, errno);
   Layer layer;
@@ -62,7 +70,9 @@ Result<Layer> Extract(const std::string& file, const std::string& dir) {
   TarReader reader(digesting);
   TarEntryStream entries(reader);
   auto sink = MakeFileSink();
-  Extractor extractor(dir, *sink);
+  ExtractOptions opts;
+  opts.whiteouts = whiteouts;
+  Extractor extractor(dir, *sink, opts);
   STRATA_ASSIGN_OR_RETURN(layer.stats, extractor.Apply(entries));
   STRATA_ASSIGN_OR_RETURN(layer.diff_id, digesting.Finish());
   layer.tar_bytes = digesting.bytes();
@@ -103,7 +113,7 @@ int RunImport(pb::Snapshots::Stub& stub, const std::vector<std::string>& args) {
       std::fprintf(stderr, "strata import: unexpected mounts from the daemon\n");
       return 1;
     }
-    auto layer = Extract(file, dir);
+    auto layer = Extract(file, dir, WhiteoutsFor(resp));
     if (!layer.ok()) {
       Remove(stub, key);
       std::fprintf(stderr, "strata import: %s: %s\n", file.c_str(), layer.status().ToString().c_str());
