@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--rounds N] [--n CALLS] [--work DIR]" >&2; exit 2 ;;
   esac
 done
-peer=$("$top/bench/peer/build.sh" "$top/build/peer" | tail -1)
+peer=$("$top/bench/build-go.sh" peer "$top/build/go" | tail -1)
 rm -rf "$work"; mkdir -p "$work"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT

@@ -1,8 +1,7 @@
 // Command strata-peer serves one of containerd's own snapshotters (overlayfs
 // by default, or native) over the same gRPC unix-socket API Strata serves,
 // through containerd's contrib/snapshotservice, so one client can measure
-// both side by side. Built in GOPATH mode from Debian's containerd sources by
-// build.sh.
+// both side by side. Built by bench/build-go.sh.
 package main
 
 import (

@@ -19,14 +19,8 @@ class GzipSourceTest : public ::testing::TestWithParam<GzipEngine> {
   }
   Result<std::string> Decode(std::string_view gz, size_t trickle = 0,
                              size_t chunk = 64 << 10) {
-    std::unique_ptr<Source> raw;
-    if (trickle > 0) {
-      raw = std::make_unique<TrickleSource>(gz, trickle);
-    } else {
-      raw = std::make_unique<MemorySource>(gz);
-    }
     STRATA_ASSIGN_OR_RETURN(auto src,
-                            NewGzipSource(std::move(raw), GetParam()));
+                            NewGzipSource(TestSource(gz, trickle), GetParam()));
     return ReadAll(*src, chunk);
   }
 };

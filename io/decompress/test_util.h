@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <string_view>
@@ -42,6 +43,13 @@ class TrickleSource final : public Source {
   std::string_view data_;
   size_t step_;
 };
+
+// data whole (trickle 0) or `trickle` bytes a read.
+inline std::unique_ptr<Source> TestSource(std::string_view data,
+                                          size_t trickle = 0) {
+  if (trickle == 0) return std::make_unique<MemorySource>(data);
+  return std::make_unique<TrickleSource>(data, trickle);
+}
 
 // Half compressible text, half random bytes.
 inline std::string TestPayload(size_t n, unsigned seed = 1) {

@@ -11,13 +11,7 @@ namespace {
 
 Result<std::string> Decode(std::string_view z, size_t trickle = 0,
                            size_t chunk = 64 << 10) {
-  std::unique_ptr<Source> raw;
-  if (trickle > 0) {
-    raw = std::make_unique<TrickleSource>(z, trickle);
-  } else {
-    raw = std::make_unique<MemorySource>(z);
-  }
-  STRATA_ASSIGN_OR_RETURN(auto src, NewZstdSource(std::move(raw)));
+  STRATA_ASSIGN_OR_RETURN(auto src, NewZstdSource(TestSource(z, trickle)));
   return ReadAll(*src, chunk);
 }
 

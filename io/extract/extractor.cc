@@ -70,6 +70,7 @@ Result<ExtractStats> Extractor::Apply(EntryStream& in) {
       sink_.Flush().IgnoreError();  // no SQE may outlive this call
       return s.WithContext("entry \"" + e.path + "\"");
     }
+    if (opts_.progress) opts_.progress(stats_);
   }
   STRATA_RETURN_IF_ERROR(sink_.Flush());
   STRATA_RETURN_IF_ERROR(FixupDirTimes());

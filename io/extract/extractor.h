@@ -23,6 +23,7 @@
 #define STRATA_IO_EXTRACT_EXTRACTOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -49,6 +50,8 @@ struct ExtractOptions {
   // Defaults follow the effective uid: root applies owners and makes devices.
   bool same_owner;
   bool allow_devices;
+  // Called after every entry with the running totals (progress display).
+  std::function<void(const struct ExtractStats&)> progress;
   ExtractOptions();
 };
 

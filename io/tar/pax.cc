@@ -23,6 +23,26 @@ Result<uint32_t> ParseId(std::string_view v) {
   return static_cast<uint32_t>(n);
 }
 
+Result<int64_t> ParseSize(std::string_view v) {
+  STRATA_ASSIGN_OR_RETURN(int64_t n, ParsePaxDecimal(v));
+  if (n > kMaxTarEntryBytes) {
+    return InvalidArgument("pax size " + std::to_string(n) +
+                           " exceeds the 1 TiB limit");
+  }
+  return n;
+}
+
+// An empty value clears the keyword; anything else must parse.
+template <typename T, typename Parse>
+Status SetOrClear(std::string_view v, std::optional<T>* field, Parse parse) {
+  if (v.empty()) {
+    field->reset();
+    return Status();
+  }
+  STRATA_ASSIGN_OR_RETURN(*field, parse(v));
+  return Status();
+}
+
 Status AddXattr(std::string name, std::string value, PaxOverrides* o) {
   if (name.empty()) return InvalidArgument("empty xattr name");
   if (name.size() > kMaxXattrNameBytes) {
@@ -235,47 +255,19 @@ Result<std::string> DecodePercentEscapes(std::string_view s) {
 Status ApplyPaxRecord(const PaxRecord& r, bool global, PaxOverrides* o) {
   const std::string_view key = r.key;
   const std::string_view v = r.value;
-  if (key == "path" || key == "linkpath") {
-    if (global) return Status();
-    std::optional<std::string>& field = key == "path" ? o->path : o->linkpath;
-    if (v.empty()) {
-      field.reset();
-    } else {
-      field = std::string(v);
-    }
-    return Status();
+  // path, linkpath and size describe one file: not from a global header.
+  if ((key == "path" || key == "linkpath") && !global) {
+    return SetOrClear(v, key == "path" ? &o->path : &o->linkpath,
+                      [](std::string_view s) -> Result<std::string> {
+                        return std::string(s);
+                      });
   }
-  if (key == "size") {
-    if (global) return Status();
-    if (v.empty()) {
-      o->size.reset();
-      return Status();
-    }
-    STRATA_ASSIGN_OR_RETURN(int64_t n, ParsePaxDecimal(v));
-    if (n > kMaxTarEntryBytes) {
-      return InvalidArgument("pax size " + std::to_string(n) +
-                             " exceeds the 1 TiB limit");
-    }
-    o->size = n;
-    return Status();
-  }
+  if (key == "size" && !global) return SetOrClear(v, &o->size, ParseSize);
   if (key == "uid" || key == "gid") {
-    std::optional<uint32_t>& field = key == "uid" ? o->uid : o->gid;
-    if (v.empty()) {
-      field.reset();
-      return Status();
-    }
-    STRATA_ASSIGN_OR_RETURN(field, ParseId(v));
-    return Status();
+    return SetOrClear(v, key == "uid" ? &o->uid : &o->gid, ParseId);
   }
   if (key == "mtime" || key == "atime") {
-    std::optional<TarTime>& field = key == "mtime" ? o->mtime : o->atime;
-    if (v.empty()) {
-      field.reset();
-      return Status();
-    }
-    STRATA_ASSIGN_OR_RETURN(field, ParsePaxTime(v));
-    return Status();
+    return SetOrClear(v, key == "mtime" ? &o->mtime : &o->atime, ParsePaxTime);
   }
   if (key.substr(0, kSchilyXattr.size()) == kSchilyXattr) {
     return AddXattr(std::string(key.substr(kSchilyXattr.size())),

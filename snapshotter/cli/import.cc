@@ -60,7 +60,45 @@ WhiteoutMode WhiteoutsFor(const pb::PrepareSnapshotResponse& resp) {
                                                                      : WhiteoutMode::kOverlay;
 }
 
-Result<Layer> Extract(const std::string& file, const std::string& dir, WhiteoutMode whiteouts) {
+// One line on a terminal, redrawn at most 10 times a second.
+class Progress {
+ public:
+  Progress(std::string file, const DigestingSource& in)
+      : file_(std::move(file)), in_(in), tty_(isatty(STDERR_FILENO)),
+        start_(std::chrono::steady_clock::now()) {}
+  ~Progress() {
+    if (drawn_) std::fputs("\r\033[K", stderr);
+  }
+  void Update(const ExtractStats& st) {
+    if (!tty_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    double secs = std::chrono::duration<double>(now - start_).count();
+    double mib = static_cast<double>(in_.bytes()) / (1 << 20);
+    std::fprintf(stderr, "\r\033[K%s: %.1f MiB, %lld entries, %.1f MiB/s", file_.c_str(), mib,
+                 static_cast<long long>(st.entries), secs > 0 ? mib / secs : 0.0);
+    drawn_ = true;
+  }
+
+ private:
+  std::string file_;
+  const DigestingSource& in_;
+  bool tty_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+// syncfs(2) of the filesystem holding dir: the layer is durable before Commit.
+Status SyncFilesystem(const std::string& dir) {
+  UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return PosixError("open " + dir, errno);
+  if (syncfs(fd.get()) != 0) return PosixError("syncfs " + dir, errno);
+  return Status::Ok();
+}
+
+Result<Layer> Extract(const std::string& file, const std::string& dir, bool sync,
+                      WhiteoutMode whiteouts) {
   UniqueFd fd(open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return PosixError("open " + file, errno);
   Layer layer;
@@ -70,12 +108,15 @@ Result<Layer> Extract(const std::string& file, const std::string& dir, WhiteoutM
   TarReader reader(digesting);
   TarEntryStream entries(reader);
   auto sink = MakeFileSink();
+  Progress progress(file, digesting);
   ExtractOptions opts;
+  opts.progress = [&](const ExtractStats& st) { progress.Update(st); };
   opts.whiteouts = whiteouts;
   Extractor extractor(dir, *sink, opts);
   STRATA_ASSIGN_OR_RETURN(layer.stats, extractor.Apply(entries));
   STRATA_ASSIGN_OR_RETURN(layer.diff_id, digesting.Finish());
   layer.tar_bytes = digesting.bytes();
+  if (sync) STRATA_RETURN_IF_ERROR(SyncFilesystem(dir));
   return layer;
 }
 
@@ -84,14 +125,18 @@ Result<Layer> Extract(const std::string& file, const std::string& dir, WhiteoutM
 int RunImport(pb::Snapshots::Stub& stub, const std::vector<std::string>& args) {
   std::string parent, name;
   std::vector<std::string> files;
+  bool sync = true;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--parent" && i + 1 < args.size()) parent = args[++i];
     else if (args[i] == "--name" && i + 1 < args.size()) name = args[++i];
+    else if (args[i] == "--no-sync") sync = false;
     else files.push_back(args[i]);
   }
   if (files.empty() || (!name.empty() && files.size() > 1)) {
-    std::fprintf(stderr, "usage: strata import [--parent NAME] [--name NAME] LAYER...\n"
-                         "  (--name only with one layer; default names are ChainIDs)\n");
+    std::fprintf(stderr,
+                 "usage: strata import [--parent NAME] [--name NAME] [--no-sync] LAYER...\n"
+                 "  --name only with one layer; default names are ChainIDs.\n"
+                 "  Each layer is synced (syncfs) before Commit unless --no-sync.\n");
     return 2;
   }
   for (const std::string& file : files) {
@@ -113,7 +158,7 @@ int RunImport(pb::Snapshots::Stub& stub, const std::vector<std::string>& args) {
       std::fprintf(stderr, "strata import: unexpected mounts from the daemon\n");
       return 1;
     }
-    auto layer = Extract(file, dir, WhiteoutsFor(resp));
+    auto layer = Extract(file, dir, sync, WhiteoutsFor(resp));
     if (!layer.ok()) {
       Remove(stub, key);
       std::fprintf(stderr, "strata import: %s: %s\n", file.c_str(), layer.status().ToString().c_str());

@@ -12,8 +12,9 @@
 
 namespace strata {
 
-// args: [--parent NAME] [--name NAME] LAYER... (applied in order, each on the
-// previous). Returns the process exit code.
+// args: [--parent NAME] [--name NAME] [--no-sync] LAYER... (applied in order,
+// each on the previous; each synced with syncfs before Commit unless
+// --no-sync). Returns the process exit code.
 int RunImport(containerd::services::snapshots::v1::Snapshots::Stub& stub,
               const std::vector<std::string>& args);
 

@@ -2,7 +2,7 @@
 //
 //   strata [--address SOCK] ls [FILTER...]
 //   strata [--address SOCK] stat KEY
-//   strata [--address SOCK] import [--parent NAME] [--name NAME] LAYER...
+//   strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync] LAYER...
 //   strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]
 //
 // `bench latency` drives the daemon like an image pull does (Prepare on the
@@ -33,7 +33,7 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kUsage =
     "usage: strata [--address SOCK] ls [FILTER...]\n"
     "       strata [--address SOCK] stat KEY\n"
-    "       strata [--address SOCK] import [--parent NAME] [--name NAME] LAYER...\n"
+    "       strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync] LAYER...\n"
     "       strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]\n";
 
 const char* KindName(pb::Kind k) {
