@@ -39,12 +39,12 @@ for d in $(seq 0 199); do
 done
 sync
 
-used() { sync; stat -f -c '%b %f %S' "$m" | awk '{print ($1-$2)*$3}'; }
+used() { sync; stat -f -c '%b %f %S' "$m" | awk '{printf "%d\n", ($1-$2)*$3}'; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# run LABEL INPUT CMD...: CMD gets the destination appended.
+# run INPUT LABEL CMD...: CMD gets the source and the destination appended.
 run() {
-  local label=$1 input=$2; shift 2
+  local input=$1 label=$2; shift 2
   local times=() deltas=()
   for _ in $(seq "$rounds"); do
     rm -rf "$m/out"; sync; echo 3 > /proc/sys/vm/drop_caches
