@@ -38,6 +38,10 @@ struct BackendParam {
   std::string backend;  // overlay, reflink, copy
   std::string fs;       // "" for the temp dir, else a LoopFs type
 };
+// Readable (and stable) test names in gtest and ctest.
+void PrintTo(const BackendParam& p, std::ostream* os) {
+  *os << p.backend << (p.fs.empty() ? "" : " on " + p.fs);
+}
 
 class EngineTest : public ::testing::TestWithParam<BackendParam> {
  protected:
