@@ -74,6 +74,19 @@ class EngineTest : public ::testing::TestWithParam<BackendParam> {
     EXPECT_TRUE(s.ok()) << s.ToString();
     return name;
   }
+  // Prepares a parentless active (a rw bind on every backend) and commits it
+  // as `name`; returns the active's mounts.
+  std::vector<Mount> BaseLayer(const std::string& name) {
+    auto base = engine_->Prepare("base-active", "", {});
+    EXPECT_TRUE(base.ok()) << base.status().ToString();
+    if (!base.ok()) return {};
+    EXPECT_EQ(base->size(), 1u);
+    EXPECT_EQ((*base)[0].type, "bind");
+    EXPECT_EQ((*base)[0].options, (std::vector<std::string>{"rw", "rbind"}));
+    Status s = engine_->Commit(name, "base-active", {});
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return *base;
+  }
   int CountDirs(const std::string& rel) {
     int n = 0;
     std::string path = engine_->layout().root() + "/" + rel;
@@ -92,18 +105,14 @@ class EngineTest : public ::testing::TestWithParam<BackendParam> {
 
 TEST_P(EngineTest, MountShapesFollowContainerdsOverlaySnapshotter) {
   if (FullTree()) GTEST_SKIP() << "overlay's mount shapes; FullTreeMountShapes covers the rest";
-  auto base = engine_->Prepare("base-active", "", {});
-  ASSERT_TRUE(base.ok());
-  ASSERT_EQ(base->size(), 1u);
-  EXPECT_EQ((*base)[0].type, "bind");
-  EXPECT_EQ((*base)[0].options, (std::vector<std::string>{"rw", "rbind"}));
-  ASSERT_TRUE(engine_->Commit("l1", "base-active", {}).ok());
+  std::vector<Mount> base = BaseLayer("l1");
+  ASSERT_EQ(base.size(), 1u);
 
   auto view1 = engine_->View("view1", "l1", {});
   ASSERT_TRUE(view1.ok());
   EXPECT_EQ((*view1)[0].type, "bind");
   EXPECT_EQ((*view1)[0].options, (std::vector<std::string>{"ro", "rbind"}));
-  EXPECT_EQ((*view1)[0].source, (*base)[0].source) << "view of one layer binds the parent";
+  EXPECT_EQ((*view1)[0].source, base[0].source) << "view of one layer binds the parent";
 
   Layer("l2", "l1");
   auto active = engine_->Prepare("active", "l2", {});
@@ -361,12 +370,8 @@ TEST_P(EngineTest, MountsWorkAndIsolateLayers) {
 
 TEST_P(EngineTest, FullTreeMountShapes) {
   if (!FullTree()) GTEST_SKIP() << "full-tree backends only";
-  auto base = engine_->Prepare("base-active", "", {});
-  ASSERT_TRUE(base.ok());
-  ASSERT_EQ(base->size(), 1u);
-  EXPECT_EQ((*base)[0].type, "bind");
-  EXPECT_EQ((*base)[0].options, (std::vector<std::string>{"rw", "rbind"}));
-  ASSERT_TRUE(engine_->Commit("l1", "base-active", {}).ok());
+  std::vector<Mount> base = BaseLayer("l1");
+  ASSERT_EQ(base.size(), 1u);
   Layer("l2", "l1");
   Layer("l3", "l2");
   auto active = engine_->Prepare("active", "l3", {});
