@@ -2,6 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +12,7 @@
 #include <cstring>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "io/base/errno.h"
 #include "io/base/unique_fd.h"
@@ -65,7 +69,7 @@ struct InodeKey {
   }
 };
 
-Status WalkUsage(int dirfd, const std::string& path, dev_t dev,
+Status WalkUsage(int dirfd, const std::string& path, dev_t dev, UsageMode mode,
                  std::set<InodeKey>& seen, DiskUsage& usage) {
   DIR* dir = fdopendir(dirfd);
   if (dir == nullptr) {
@@ -91,7 +95,22 @@ Status WalkUsage(int dirfd, const std::string& path, dev_t dev,
     }
     if (seen.insert({st.st_dev, st.st_ino}).second) {
       usage.inodes++;
-      usage.bytes += static_cast<int64_t>(st.st_blocks) * 512;
+      if (mode == UsageMode::kExclusiveExtents && S_ISREG(st.st_mode) && st.st_size > 0) {
+        UniqueFd f(openat(::dirfd(dir), name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+        if (!f.valid()) {
+          if (errno == ENOENT) continue;
+          status = PosixError("open " + path + "/" + name, errno);
+          break;
+        }
+        auto bytes = ExclusiveBytes(f.get());
+        if (!bytes.ok()) {
+          status = bytes.status().WithContext(path + "/" + name);
+          break;
+        }
+        usage.bytes += *bytes;
+      } else {
+        usage.bytes += static_cast<int64_t>(st.st_blocks) * 512;
+      }
     }
     if (S_ISDIR(st.st_mode) && st.st_dev == dev) {
       int child = openat(::dirfd(dir), name,
@@ -101,7 +120,7 @@ Status WalkUsage(int dirfd, const std::string& path, dev_t dev,
         status = PosixError("open " + path + "/" + name, errno);
         break;
       }
-      status = WalkUsage(child, path + "/" + name, dev, seen, usage);
+      status = WalkUsage(child, path + "/" + name, dev, mode, seen, usage);
       if (!status.ok()) break;
     }
   }
@@ -152,7 +171,33 @@ Status MakeDirs(const std::string& path, unsigned mode) {
   return Status::Ok();
 }
 
-Result<DiskUsage> MeasureDiskUsage(const std::string& path) {
+Result<int64_t> ExclusiveBytes(int fd) {
+  // Fetch extents in batches; the kernel fills fm_mapped_extents each call.
+  constexpr unsigned kBatch = 128;
+  std::vector<char> buf(sizeof(fiemap) + kBatch * sizeof(fiemap_extent));
+  auto* fm = reinterpret_cast<fiemap*>(buf.data());
+  int64_t exclusive = 0;
+  uint64_t start = 0;
+  for (;;) {
+    std::memset(buf.data(), 0, buf.size());
+    fm->fm_start = start;
+    fm->fm_length = FIEMAP_MAX_OFFSET - start;
+    fm->fm_extent_count = kBatch;
+    if (ioctl(fd, FS_IOC_FIEMAP, fm) != 0) return PosixError("FIEMAP", errno);
+    if (fm->fm_mapped_extents == 0) break;
+    bool last = false;
+    for (unsigned i = 0; i < fm->fm_mapped_extents; ++i) {
+      const fiemap_extent& e = fm->fm_extents[i];
+      if (!(e.fe_flags & FIEMAP_EXTENT_SHARED)) exclusive += static_cast<int64_t>(e.fe_length);
+      start = e.fe_logical + e.fe_length;
+      if (e.fe_flags & FIEMAP_EXTENT_LAST) last = true;
+    }
+    if (last || fm->fm_mapped_extents < kBatch) break;
+  }
+  return exclusive;
+}
+
+Result<DiskUsage> MeasureDiskUsage(const std::string& path, UsageMode mode) {
   int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return PosixError("open " + path, errno);
   struct stat st;
@@ -166,7 +211,7 @@ Result<DiskUsage> MeasureDiskUsage(const std::string& path) {
   seen.insert({st.st_dev, st.st_ino});
   usage.inodes = 1;
   usage.bytes = static_cast<int64_t>(st.st_blocks) * 512;
-  STRATA_RETURN_IF_ERROR(WalkUsage(fd, path, st.st_dev, seen, usage));
+  STRATA_RETURN_IF_ERROR(WalkUsage(fd, path, st.st_dev, mode, seen, usage));
   return usage;
 }
 

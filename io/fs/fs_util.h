@@ -30,10 +30,23 @@ struct DiskUsage {
   int64_t inodes = 0;  // distinct inodes, the root directory included
 };
 
+enum class UsageMode {
+  kAllocated,         // st_blocks * 512 for every inode (du)
+  kExclusiveExtents,  // regular files: FIEMAP extents without the SHARED flag
+};
+
 // Walks path like containerd's fs.DiskUsage: counts every distinct inode once
 // (hardlinks included once) with its allocated size. Does not cross into other
-// filesystems.
-Result<DiskUsage> MeasureDiskUsage(const std::string& path);
+// filesystems. With kExclusiveExtents a regular file counts only the bytes of
+// its extents not shared with another file (reflink clones, btrfs/XFS), so a
+// fresh clone of a tree measures its directories and inodes, not its data.
+Result<DiskUsage> MeasureDiskUsage(const std::string& path,
+                                   UsageMode mode = UsageMode::kAllocated);
+
+// Bytes of fd's extents without FIEMAP_EXTENT_SHARED (delayed-allocation
+// extents count: they are the file's own new data). Unimplemented where the
+// filesystem has no FIEMAP.
+Result<int64_t> ExclusiveBytes(int fd);
 
 }  // namespace strata
 

@@ -53,6 +53,14 @@ struct Layer {
   Compression compression = Compression::kNone;
 };
 
+// A bind mount is a full tree (the first layer of any backend, or a child of
+// the reflink/copy backends): whiteouts delete, as containerd's applier does
+// for bind mounts. An overlay upperdir keeps them as overlay whiteouts.
+WhiteoutMode WhiteoutsFor(const pb::PrepareSnapshotResponse& resp) {
+  return resp.mounts_size() == 1 && resp.mounts(0).type() == "bind" ? WhiteoutMode::kDelete
+                                                                     : WhiteoutMode::kOverlay;
+}
+
 // One line on a terminal, redrawn at most 10 times a second.
 class Progress {
  public:
@@ -90,7 +98,8 @@ Status SyncFilesystem(const std::string& dir) {
   return Status::Ok();
 }
 
-Result<Layer> Extract(const std::string& file, const std::string& dir, bool sync) {
+Result<Layer> Extract(const std::string& file, const std::string& dir, bool sync,
+                      WhiteoutMode whiteouts) {
   UniqueFd fd(open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return PosixError("open " + file, errno);
   Layer layer;
@@ -105,6 +114,7 @@ Result<Layer> Extract(const std::string& file, const std::string& dir, bool sync
   Progress progress(file, digesting);
   ExtractOptions opts;
   opts.progress = [&](const ExtractStats& st) { progress.Update(st); };
+  opts.whiteouts = whiteouts;
   Extractor extractor(dir, *sink, opts);
   STRATA_ASSIGN_OR_RETURN(layer.stats, extractor.Apply(entries));
   STRATA_ASSIGN_OR_RETURN(layer.diff_id, digesting.Finish());
@@ -151,7 +161,7 @@ int RunImport(pb::Snapshots::Stub& stub, const std::vector<std::string>& args) {
       std::fprintf(stderr, "strata import: unexpected mounts from the daemon\n");
       return 1;
     }
-    auto layer = Extract(file, dir, sync);
+    auto layer = Extract(file, dir, sync, WhiteoutsFor(resp));
     if (!layer.ok()) {
       Remove(stub, key);
       std::fprintf(stderr, "strata import: %s: %s\n", file.c_str(), layer.status().ToString().c_str());

@@ -47,11 +47,20 @@ Status SetLogLevelKey(Config& c, std::string_view v) {
   return Status::Ok();
 }
 
+Status SetBackendKey(Config& c, std::string_view v) {
+  if (v != "auto" && v != "overlay" && v != "reflink" && v != "copy") {
+    return InvalidArgument("bad value \"" + std::string(v) + "\" (auto|overlay|reflink|copy)");
+  }
+  c.backend = v;
+  return Status::Ok();
+}
+
 constexpr Key kKeys[] = {
     {"root", "--root", SetRootKey, [](const Config& c) { return c.root; }},
     {"address", "--address", SetAddressKey, [](const Config& c) { return c.address; }},
     {"log_level", "--log-level", SetLogLevelKey,
      [](const Config& c) { return std::string(LogLevelName(c.log_level)); }},
+    {"backend", "--backend", SetBackendKey, [](const Config& c) { return c.backend; }},
 };
 
 const Key* FindKey(std::string_view name) {

@@ -28,6 +28,9 @@ struct Config {
   std::string root = "/var/lib/strata";             // key root, flag --root
   std::string address = "/run/strata/strata.sock";  // key address, flag --address
   LogLevel log_level = LogLevel::kInfo;             // key log_level, flag --log-level
+  // auto|overlay|reflink|copy (key backend, flag --backend); auto probes a
+  // new root and keeps the backend recorded in an existing one.
+  std::string backend = "auto";
 };
 
 // What the command line asked for.

@@ -52,7 +52,7 @@ TEST(ConfigTest, UnknownKeyNamesFileLineAndKey) {
   auto c = ParseConfig("root = \"/r\"\n\nrot = \"/x\"\n", "/etc/strata/config.toml");
   EXPECT_EQ(c.status().code(), Code::kInvalidArgument);
   EXPECT_EQ(Error(c).rfind("/etc/strata/config.toml:3:1: unknown key \"rot\"", 0), 0u) << Error(c);
-  EXPECT_NE(Error(c).find("known keys: root, address, log_level"), std::string::npos);
+  EXPECT_NE(Error(c).find("known keys: root, address, log_level, backend"), std::string::npos);
 }
 
 TEST(ConfigTest, UnknownTableIsAnUnknownKey) {
@@ -157,6 +157,24 @@ TEST(ConfigTest, PrintedConfigParsesBackToTheSame) {
   EXPECT_EQ(back->root, c.root);
   EXPECT_EQ(back->address, c.address);
   EXPECT_EQ(back->log_level, c.log_level);
+}
+
+TEST(ConfigTest, BackendKeyAndFlag) {
+  EXPECT_EQ(Config{}.backend, "auto");
+  auto c = ParseConfig("backend = \"reflink\"\n", "f.toml");
+  ASSERT_TRUE(c.ok()) << Error(c);
+  EXPECT_EQ(c->backend, "reflink");
+  EXPECT_EQ(Error(ParseConfig("backend = \"zfs\"\n", "f.toml")),
+            "f.toml:1:11: key \"backend\": bad value \"zfs\" (auto|overlay|reflink|copy)");
+  auto f = ParseFlags({"--backend", "copy"});
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->settings, (std::vector<std::pair<std::string, std::string>>{{"backend", "copy"}}));
+  EXPECT_FALSE(ParseFlags({"--backend=btrfs"}).ok());
+  Config p;
+  p.backend = "copy";
+  auto back = ParseConfig(FormatConfig(p), "printed");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->backend, "copy");
 }
 
 }  // namespace

@@ -34,7 +34,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: strata-snapshotter [--config FILE] [--root DIR] [--address SOCK]\n"
-    "                          [--log-level LEVEL] [--print-config]\n"
+    "                          [--log-level LEVEL] [--backend NAME] [--print-config]\n"
     "\n"
     "Serves containerd's Snapshots API (containerd.services.snapshots.v1) on a\n"
     "unix socket. Register it in containerd's config.toml:\n"
@@ -49,6 +49,10 @@ constexpr const char* kUsage =
     "                     /run/strata/strata.sock); ignored when systemd passes\n"
     "                     the listening socket (socket activation)\n"
     "  --log-level LEVEL  debug|info|warn|error (key log_level, default info)\n"
+    "  --backend NAME     auto|overlay|reflink|copy (key backend, default auto):\n"
+    "                     auto probes a new root (overlay if it mounts there,\n"
+    "                     else reflink if FICLONE works, else copy) and keeps\n"
+    "                     the backend recorded in an existing root\n"
     "  --print-config     print the effective configuration as TOML and exit\n"
     "\n"
     "Exit status: 0 after SIGTERM/SIGINT, 1 on a runtime failure, 2 on bad flags\n"
@@ -122,6 +126,7 @@ int Run(int argc, char** argv) {
   Notify("STATUS=opening " + root + " and recovering");
   EngineOptions eopts;
   eopts.root = root;
+  eopts.backend = config->backend;
   auto engine = Engine::Open(eopts);
   if (!engine.ok()) return Fail("open root " + root, engine.status());
   const RecoveryReport& rec = (*engine)->recovery();

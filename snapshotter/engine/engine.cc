@@ -15,7 +15,8 @@
 #include "io/base/errno.h"
 #include "io/base/log.h"
 #include "io/fs/fs_util.h"
-#include "snapshotter/backend/overlay_backend.h"
+#include "snapshotter/backend/backend.h"
+#include "snapshotter/backend/probe.h"
 #include "snapshotter/meta/filter.h"
 #include "snapshotter/meta/metastore.h"
 #include "snapshotter/meta/snapshot_store.h"
@@ -126,10 +127,30 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
   }
   MetaStoreOptions mopts;
   mopts.sync = opts.sync;
+  if (!IsBackendName(opts.backend)) {
+    return InvalidArgument("unknown backend \"" + opts.backend +
+                           "\" (auto|overlay|reflink|copy)");
+  }
   STRATA_ASSIGN_OR_RETURN(auto store, MetaStore::Open(layout.MetadataDir(), mopts));
-  OverlayOptions oopts;
-  oopts.index_off = OverlayBackend::KernelHasIndexParam();
-  auto backend = std::make_unique<OverlayBackend>(layout, oopts);
+  std::string name = opts.backend;
+  if (name == "auto") {
+    std::string recorded;
+    STRATA_RETURN_IF_ERROR(store->View([&](ReadTxn& txn) -> Status {
+      STRATA_ASSIGN_OR_RETURN(recorded, GetMetaValue(txn, kBackendKey));
+      return Status::Ok();
+    }));
+    if (!recorded.empty()) {
+      name = recorded;
+      Log(LogLevel::kInfo, "engine", "backend auto: using the one recorded in the root",
+          {{"backend", name}, {"root", layout.root()}});
+    } else {
+      ProbeResult probe = ProbeBackend(layout.StagingDir());
+      name = probe.chosen;
+      Log(LogLevel::kInfo, "engine", "backend auto: probed the root's filesystem",
+          {{"backend", name}, {"probed", probe.detail}, {"root", layout.root()}});
+    }
+  }
+  auto backend = MakeBackend(name, layout);
   std::unique_ptr<Engine> engine(new Engine(opts, std::move(store), std::move(backend)));
   STRATA_RETURN_IF_ERROR(engine->CheckBackend());
   STRATA_RETURN_IF_ERROR(engine->Recover());
@@ -151,7 +172,9 @@ Status Engine::CheckBackend() {
     if (recorded != backend_->Name()) {
       return FailedPrecondition("root " + layout_.root() + " was created with backend \"" +
                                 recorded + "\"; refusing to open it with \"" +
-                                std::string(backend_->Name()) + "\"");
+                                std::string(backend_->Name()) +
+                                "\" (use --backend " + recorded +
+                                " or auto, or another --root)");
     }
     return Status::Ok();
   });
@@ -185,8 +208,30 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
         .WithContext(SnapshotName(key));
   }
   PathGuard guard(staging);
-  // BuildDir for overlay ignores parents; they are only known inside the txn.
-  STRATA_RETURN_IF_ERROR(backend_->BuildDir(staging, kind, {}));
+  // Full-tree backends clone the parent here, so its chain is read first in a
+  // short read txn. Committed snapshots are immutable and the write txn
+  // re-checks the chain; if the parent goes away meanwhile, the txn fails and
+  // the guard removes staging. Lookup errors are left to CreateSnapshot, which
+  // reports them with containerd's classes.
+  std::vector<uint64_t> parent_ids;
+  if (!parent.empty()) {
+    STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
+      auto p = GetSnapshot(txn, parent);
+      if (!p.ok() || p->kind != Kind::kCommitted) return Status::Ok();
+      STRATA_ASSIGN_OR_RETURN(parent_ids, ParentIds(txn, *p));
+      parent_ids.insert(parent_ids.begin(), p->id);
+      return Status::Ok();
+    }));
+  }
+  if (Status b = backend_->BuildDir(staging, kind, parent_ids); !b.ok()) {
+    // A parent removed under the clone is NotFound, as the txn would say.
+    if (!parent.empty()) {
+      STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
+        return GetSnapshot(txn, parent).status();
+      }));
+    }
+    return b.WithContext(SnapshotName(key));
+  }
   CrashPoint("prepare.staged");
 
   std::vector<Mount> mounts;
@@ -194,6 +239,11 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
     STRATA_ASSIGN_OR_RETURN(SnapshotRecord r,
                             CreateSnapshot(txn, kind, key, parent, labels, NowNs()));
     STRATA_ASSIGN_OR_RETURN(std::vector<uint64_t> parents, ParentIds(txn, r));
+    if (parents != parent_ids) {
+      // The parent was removed and re-created between the read and this txn.
+      return Unavailable(SnapshotName(key) + ": parent " + SnapshotName(parent) +
+                         " changed during prepare; retry");
+    }
     auto m = backend_->Mounts(r.id, kind, parents);
     if (!m.ok()) return m.status().WithContext(SnapshotName(key));
     mounts = std::move(*m);
@@ -413,12 +463,21 @@ Status Engine::Recover() {
   RecoveryReport rep;
   std::set<uint64_t> live;
   std::map<uint64_t, Kind> live_kinds;
+  std::map<uint64_t, std::vector<uint64_t>> live_parents;
   STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
-    return WalkSnapshots(txn, [&](const SnapshotRecord& r) {
+    Status inner;
+    STRATA_RETURN_IF_ERROR(WalkSnapshots(txn, [&](const SnapshotRecord& r) {
       live.insert(r.id);
       live_kinds[r.id] = r.kind;
+      auto parents = ParentIds(txn, r);
+      if (!parents.ok()) {
+        inner = parents.status();
+        return false;
+      }
+      live_parents[r.id] = std::move(*parents);
       return true;
-    });
+    }));
+    return inner;
   }));
 
   // 1. Staging: never recorded (renamed out before any commit).
@@ -464,14 +523,22 @@ Status Engine::Recover() {
   }
   // 5. Records without their directory. Prepare does not fsync its rename, so
   //    a crash can lose it after the record is durable: an active or view
-  //    snapshot gets its empty skeleton back. A committed layer's content
-  //    cannot be rebuilt: report it.
+  //    snapshot gets back what Prepare built (the empty skeleton, or for
+  //    full-tree backends a fresh clone of its committed parent). A committed
+  //    layer's content cannot be rebuilt: report it.
   for (const auto& [id, kind] : live_kinds) {
     std::string dir = layout_.SnapshotDir(id);
     if (Exists(dir)) continue;
     if (kind != Kind::kCommitted) {
       STRATA_RETURN_IF_ERROR(MakeDirs(dir, 0700));
-      STRATA_RETURN_IF_ERROR(backend_->BuildDir(dir, kind, {}));
+      if (Status b = backend_->BuildDir(dir, kind, live_parents[id]); !b.ok()) {
+        // Still serve the root: an empty skeleton keeps the invariant.
+        Log(LogLevel::kError, "engine", "rebuilding snapshot from its parent failed",
+            {{"id", std::to_string(id)}, {"error", b.ToString()}});
+        STRATA_RETURN_IF_ERROR(RemoveAll(dir));
+        STRATA_RETURN_IF_ERROR(MakeDirs(dir, 0700));
+        STRATA_RETURN_IF_ERROR(backend_->BuildDir(dir, kind, {}));
+      }
       rep.dirs_rebuilt++;
       continue;
     }

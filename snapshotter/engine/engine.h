@@ -37,6 +37,10 @@ struct EngineOptions {
   std::string root;
   // Durable metadata commits and directory fsyncs. Only tests turn this off.
   bool sync = true;
+  // "overlay", "reflink", "copy", or "auto": the backend recorded in an
+  // existing root, else the probe's choice (backend/probe.h). An explicit name
+  // different from the recorded one is refused (FailedPrecondition).
+  std::string backend = "overlay";
 };
 
 // What Recover() found and repaired.
@@ -52,8 +56,8 @@ struct RecoveryReport {
 
 class Engine {
  public:
-  // Opens (creating if needed) the store under opts.root with the overlay
-  // backend and runs recovery. REQUIRES: the caller holds the root lock.
+  // Opens (creating if needed) the store under opts.root with opts.backend
+  // and runs recovery. REQUIRES: the caller holds the root lock.
   static Result<std::unique_ptr<Engine>> Open(const EngineOptions& opts);
   ~Engine();
   Engine(const Engine&) = delete;

@@ -1,17 +1,26 @@
 // Engine semantics against containerd's rules, including every bad input the
-// daemon must survive, plus real overlay mounts when running as root.
+// daemon must survive, plus real mounts when running as root. The suite runs
+// over every backend: overlay and copy on the temp dir, reflink on
+// loop-mounted XFS (reflink=1) and btrfs.
 #include "snapshotter/engine/engine.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "io/extract/extractor.h"
+#include "io/extract/file_sink.h"
+#include "tests/testutil/fake_stream.h"
+#include "tests/testutil/loop_fs.h"
 #include "tests/testutil/mounter.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -25,12 +34,35 @@ Info Named(std::string name, Labels labels = {}) {
   return i;
 }
 
-class EngineTest : public ::testing::Test {
+struct BackendParam {
+  std::string backend;  // overlay, reflink, copy
+  std::string fs;       // "" for the temp dir, else a LoopFs type
+};
+// Readable (and stable) test names in gtest and ctest.
+void PrintTo(const BackendParam& p, std::ostream* os) {
+  *os << p.backend << (p.fs.empty() ? "" : " on " + p.fs);
+}
+
+class EngineTest : public ::testing::TestWithParam<BackendParam> {
  protected:
-  void SetUp() override { Reopen(); }
+  void SetUp() override {
+    base_ = dir_.path();
+    if (!GetParam().fs.empty()) {
+      loop_ = std::make_unique<LoopFs>(GetParam().fs);
+      if (!loop_->ok()) GTEST_SKIP() << loop_->reason();
+      base_ = loop_->path();
+    }
+    Reopen();
+  }
+  void TearDown() override {
+    engine_.reset();
+    loop_.reset();
+  }
+  bool FullTree() const { return GetParam().backend != "overlay"; }
+  std::string Root() const { return base_ + "/root"; }
   void Reopen() {
     engine_.reset();
-    auto e = Engine::Open({.root = dir_ / "root", .sync = false});
+    auto e = Engine::Open({.root = Root(), .sync = false, .backend = GetParam().backend});
     ASSERT_TRUE(e.ok()) << e.status().ToString();
     engine_ = std::move(*e);
   }
@@ -41,6 +73,19 @@ class EngineTest : public ::testing::Test {
     Status s = engine_->Commit(name, "extract " + name, {});
     EXPECT_TRUE(s.ok()) << s.ToString();
     return name;
+  }
+  // Prepares a parentless active (a rw bind on every backend) and commits it
+  // as `name`; returns the active's mounts.
+  std::vector<Mount> BaseLayer(const std::string& name) {
+    auto base = engine_->Prepare("base-active", "", {});
+    EXPECT_TRUE(base.ok()) << base.status().ToString();
+    if (!base.ok()) return {};
+    EXPECT_EQ(base->size(), 1u);
+    EXPECT_EQ((*base)[0].type, "bind");
+    EXPECT_EQ((*base)[0].options, (std::vector<std::string>{"rw", "rbind"}));
+    Status s = engine_->Commit(name, "base-active", {});
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return *base;
   }
   int CountDirs(const std::string& rel) {
     int n = 0;
@@ -53,22 +98,21 @@ class EngineTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::unique_ptr<LoopFs> loop_;
+  std::string base_;
   std::unique_ptr<Engine> engine_;
 };
 
-TEST_F(EngineTest, MountShapesFollowContainerdsOverlaySnapshotter) {
-  auto base = engine_->Prepare("base-active", "", {});
-  ASSERT_TRUE(base.ok());
-  ASSERT_EQ(base->size(), 1u);
-  EXPECT_EQ((*base)[0].type, "bind");
-  EXPECT_EQ((*base)[0].options, (std::vector<std::string>{"rw", "rbind"}));
-  ASSERT_TRUE(engine_->Commit("l1", "base-active", {}).ok());
+TEST_P(EngineTest, MountShapesFollowContainerdsOverlaySnapshotter) {
+  if (FullTree()) GTEST_SKIP() << "overlay's mount shapes; FullTreeMountShapes covers the rest";
+  std::vector<Mount> base = BaseLayer("l1");
+  ASSERT_EQ(base.size(), 1u);
 
   auto view1 = engine_->View("view1", "l1", {});
   ASSERT_TRUE(view1.ok());
   EXPECT_EQ((*view1)[0].type, "bind");
   EXPECT_EQ((*view1)[0].options, (std::vector<std::string>{"ro", "rbind"}));
-  EXPECT_EQ((*view1)[0].source, (*base)[0].source) << "view of one layer binds the parent";
+  EXPECT_EQ((*view1)[0].source, base[0].source) << "view of one layer binds the parent";
 
   Layer("l2", "l1");
   auto active = engine_->Prepare("active", "l2", {});
@@ -97,7 +141,7 @@ TEST_F(EngineTest, MountShapesFollowContainerdsOverlaySnapshotter) {
   EXPECT_EQ(engine_->Mounts("nope").status().code(), Code::kNotFound);
 }
 
-TEST_F(EngineTest, BadInputsGetContainerdsCodesAndChangeNothing) {
+TEST_P(EngineTest, BadInputsGetContainerdsCodesAndChangeNothing) {
   Layer("committed", "");
   ASSERT_TRUE(engine_->Prepare("active", "committed", {}).ok());
   ASSERT_TRUE(engine_->View("view", "committed", {}).ok());
@@ -169,7 +213,7 @@ TEST_F(EngineTest, BadInputsGetContainerdsCodesAndChangeNothing) {
   EXPECT_EQ(CountDirs("staging"), 0) << "a failed Prepare left staging behind";
 }
 
-TEST_F(EngineTest, KeysAreNeverPaths) {
+TEST_P(EngineTest, KeysAreNeverPaths) {
   for (std::string key : {std::string("../../etc"), std::string("/abs/path"),
                           std::string("default/40/extract-1700000000123-AbCd sha256:0123"),
                           std::string("a\0b", 3), std::string(10 * 1024, 'k')}) {
@@ -179,11 +223,11 @@ TEST_F(EngineTest, KeysAreNeverPaths) {
     EXPECT_EQ(info->name, key);
   }
   struct stat st;
-  EXPECT_NE(stat((dir_.path() + "/etc").c_str(), &st), 0);
+  EXPECT_NE(stat((base_ + "/etc").c_str(), &st), 0);
   EXPECT_EQ(CountDirs("snapshots"), 5);
 }
 
-TEST_F(EngineTest, CommitStoresUsageAndItsOwnLabels) {
+TEST_P(EngineTest, CommitStoresUsageAndItsOwnLabels) {
   ASSERT_TRUE(engine_->Prepare("a", "", {{"prepare", "1"}}).ok());
   auto mounts = engine_->Mounts("a");
   ASSERT_TRUE(mounts.ok());
@@ -210,7 +254,7 @@ TEST_F(EngineTest, CommitStoresUsageAndItsOwnLabels) {
   EXPECT_EQ((*view)[0].source, upper);
 }
 
-TEST_F(EngineTest, RemoveDeletesDirectoryAndRecord) {
+TEST_P(EngineTest, RemoveDeletesDirectoryAndRecord) {
   ASSERT_TRUE(engine_->Prepare("a", "", {}).ok());
   EXPECT_EQ(CountDirs("snapshots"), 1);
   ASSERT_TRUE(engine_->Remove("a").ok());
@@ -220,7 +264,7 @@ TEST_F(EngineTest, RemoveDeletesDirectoryAndRecord) {
   ASSERT_TRUE(engine_->Prepare("a", "", {}).ok()) << "key is reusable after remove";
 }
 
-TEST_F(EngineTest, ListFiltersAndUpdate) {
+TEST_P(EngineTest, ListFiltersAndUpdate) {
   Layer("base", "");
   ASSERT_TRUE(engine_->Prepare("a1", "base", {{"containerd.io/snapshot.ref", "r1"}}).ok());
   ASSERT_TRUE(engine_->View("v1", "base", {}).ok());
@@ -244,7 +288,7 @@ TEST_F(EngineTest, ListFiltersAndUpdate) {
   EXPECT_EQ(names({"labels.\"containerd.io/gc.root\""}), (std::vector<std::string>{"base"}));
 }
 
-TEST_F(EngineTest, ConcurrentPreparesOfOneKeyCreateOne) {
+TEST_P(EngineTest, ConcurrentPreparesOfOneKeyCreateOne) {
   std::vector<std::thread> threads;
   std::atomic<int> ok{0}, exists{0};
   for (int i = 0; i < 8; ++i) {
@@ -261,7 +305,7 @@ TEST_F(EngineTest, ConcurrentPreparesOfOneKeyCreateOne) {
   EXPECT_EQ(CountDirs("staging"), 0);
 }
 
-TEST_F(EngineTest, CleanupRemovesUnreferencedDirectories) {
+TEST_P(EngineTest, CleanupRemovesUnreferencedDirectories) {
   ASSERT_TRUE(engine_->Prepare("a", "", {}).ok());
   std::string root = engine_->layout().root();
   ASSERT_EQ(mkdir((root + "/snapshots/999").c_str(), 0755), 0);
@@ -273,7 +317,7 @@ TEST_F(EngineTest, CleanupRemovesUnreferencedDirectories) {
   EXPECT_TRUE(engine_->Mounts("a").ok());
 }
 
-TEST_F(EngineTest, StateSurvivesReopen) {
+TEST_P(EngineTest, StateSurvivesReopen) {
   Layer("l1", "");
   ASSERT_TRUE(engine_->Prepare("a", "l1", {{"k", "v"}}).ok());
   Reopen();
@@ -287,8 +331,8 @@ TEST_F(EngineTest, StateSurvivesReopen) {
   EXPECT_NE((*next)[0].source, (*engine_->Mounts("a"))[0].source) << "id reused";
 }
 
-TEST_F(EngineTest, OverlayMountsWorkAndIsolateLayers) {
-  if (geteuid() != 0) GTEST_SKIP() << "mounting overlayfs needs root (CI runs as root)";
+TEST_P(EngineTest, MountsWorkAndIsolateLayers) {
+  if (geteuid() != 0) GTEST_SKIP() << "mounting needs root (CI runs as root)";
   std::string mnt = dir_ / "mnt";
   ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
   auto write_in = [&](const std::vector<Mount>& m, const std::string& file,
@@ -323,6 +367,171 @@ TEST_F(EngineTest, OverlayMountsWorkAndIsolateLayers) {
   EXPECT_LT(open((mnt + "/new").c_str(), O_CREAT | O_WRONLY, 0644), 0) << "view is writable";
   Unmount(mnt);
 }
+
+TEST_P(EngineTest, FullTreeMountShapes) {
+  if (!FullTree()) GTEST_SKIP() << "full-tree backends only";
+  std::vector<Mount> base = BaseLayer("l1");
+  ASSERT_EQ(base.size(), 1u);
+  Layer("l2", "l1");
+  Layer("l3", "l2");
+  auto active = engine_->Prepare("active", "l3", {});
+  ASSERT_TRUE(active.ok());
+  ASSERT_EQ(active->size(), 1u);
+  EXPECT_EQ((*active)[0].type, "bind") << "a child is its own full tree: no overlay";
+  EXPECT_EQ((*active)[0].options, (std::vector<std::string>{"rw", "rbind"}));
+  EXPECT_EQ((*active)[0].source, Root() + "/snapshots/4/fs");
+  auto view = engine_->View("view", "l3", {});
+  ASSERT_TRUE(view.ok());
+  EXPECT_EQ((*view)[0].type, "bind");
+  EXPECT_EQ((*view)[0].options, (std::vector<std::string>{"ro", "rbind"}));
+  EXPECT_EQ((*view)[0].source, Root() + "/snapshots/3/fs") << "a view binds its parent";
+  auto empty_view = engine_->View("empty-view", "", {});
+  ASSERT_TRUE(empty_view.ok());
+  EXPECT_EQ((*empty_view)[0].options, (std::vector<std::string>{"ro", "rbind"}));
+}
+
+void WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary) << data;
+}
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+TEST_P(EngineTest, ChildIsACloneAndNeverChangesItsParent) {
+  if (!FullTree()) GTEST_SKIP() << "full-tree backends only";
+  auto m = engine_->Prepare("x1", "", {});
+  ASSERT_TRUE(m.ok());
+  std::string fs1 = (*m)[0].source;
+  ASSERT_EQ(mkdir((fs1 + "/bin").c_str(), 0755), 0);
+  WriteFile(fs1 + "/bin/tool", std::string(200000, 't'));
+  ASSERT_EQ(chmod((fs1 + "/bin/tool").c_str(), 04755), 0);
+  ASSERT_EQ(link((fs1 + "/bin/tool").c_str(), (fs1 + "/bin/alias").c_str()), 0);
+  ASSERT_EQ(symlink("bin/tool", (fs1 + "/link").c_str()), 0);
+  ASSERT_EQ(setxattr((fs1 + "/bin/tool").c_str(), "user.k", "v", 1, 0), 0);
+  timespec t[2] = {{1234567890, 5}, {1234567890, 6}};
+  ASSERT_EQ(utimensat(AT_FDCWD, (fs1 + "/bin").c_str(), t, 0), 0);
+  ASSERT_TRUE(engine_->Commit("l1", "x1", {}).ok());
+
+  auto c = engine_->Prepare("child", "l1", {});
+  ASSERT_TRUE(c.ok());
+  std::string fs2 = (*c)[0].source;
+  ASSERT_NE(fs2, fs1);
+  EXPECT_EQ(ReadFile(fs2 + "/bin/tool"), std::string(200000, 't'));
+  struct stat a, b;
+  ASSERT_EQ(lstat((fs2 + "/bin/tool").c_str(), &a), 0);
+  ASSERT_EQ(lstat((fs2 + "/bin/alias").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino) << "hardlink group split";
+  EXPECT_EQ(a.st_mode & 07777, 04755u);
+  char v[8] = {};
+  EXPECT_EQ(getxattr((fs2 + "/bin/tool").c_str(), "user.k", v, sizeof(v)), 1);
+  char target[64] = {};
+  EXPECT_GT(readlink((fs2 + "/link").c_str(), target, sizeof(target)), 0);
+  EXPECT_STREQ(target, "bin/tool");
+  ASSERT_EQ(stat((fs2 + "/bin").c_str(), &a), 0);
+  EXPECT_EQ(a.st_mtim.tv_sec, 1234567890);
+  EXPECT_EQ(a.st_mtim.tv_nsec, 6);
+
+  // A fresh reflink clone shares its data: usage is metadata only.
+  auto u = engine_->GetUsage("child");
+  ASSERT_TRUE(u.ok()) << u.status().ToString();
+  EXPECT_EQ(u->inodes, 4);  // fs, bin, tool(+alias), link
+  if (GetParam().backend == "reflink") {
+    EXPECT_LT(u->size, 100000) << "shared extents counted as the child's";
+  } else {
+    EXPECT_GE(u->size, 200000);
+  }
+
+  WriteFile(fs2 + "/bin/tool", "child");
+  ASSERT_EQ(unlink((fs2 + "/link").c_str()), 0);
+  EXPECT_EQ(ReadFile(fs1 + "/bin/tool"), std::string(200000, 't'));
+  EXPECT_EQ(lstat((fs1 + "/link").c_str(), &a), 0);
+  EXPECT_EQ(ReadFile(fs2 + "/bin/alias"), "child");
+}
+
+TEST_P(EngineTest, ExtractionIntoAFullTreeChildDeletesWhiteouts) {
+  if (!FullTree()) GTEST_SKIP() << "full-tree backends only";
+  auto m = engine_->Prepare("x1", "", {});
+  ASSERT_TRUE(m.ok());
+  auto sink = MakeFileSink();
+  ExtractOptions del;
+  del.whiteouts = WhiteoutMode::kDelete;
+  FakeStream lower;
+  lower.Dir("etc").File("etc/gone", "g").File("etc/kept", "k").Dir("opq").File("opq/a", "a");
+  ASSERT_TRUE(Extractor((*m)[0].source, *sink, del).Apply(lower).ok());
+  ASSERT_TRUE(engine_->Commit("l1", "x1", {}).ok());
+  auto c = engine_->Prepare("x2", "l1", {});
+  ASSERT_TRUE(c.ok());
+  FakeStream upper;
+  upper.File("etc/.wh.gone", "").File("opq/.wh..wh..opq", "").File("new", "n");
+  auto r = Extractor((*c)[0].source, *sink, del).Apply(upper);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  struct stat st;
+  std::string fs2 = (*c)[0].source, fs1 = (*m)[0].source;
+  EXPECT_NE(lstat((fs2 + "/etc/gone").c_str(), &st), 0);
+  EXPECT_EQ(lstat((fs2 + "/etc/kept").c_str(), &st), 0);
+  EXPECT_NE(lstat((fs2 + "/opq/a").c_str(), &st), 0);
+  EXPECT_EQ(lstat((fs2 + "/new").c_str(), &st), 0);
+  EXPECT_EQ(lstat((fs1 + "/etc/gone").c_str(), &st), 0) << "the parent lost a file";
+  EXPECT_EQ(lstat((fs1 + "/opq/a").c_str(), &st), 0);
+}
+
+TEST_P(EngineTest, DeepChainsNeedNoOverlay) {
+  if (!FullTree()) GTEST_SKIP() << "overlay stops at 500 layers (OverlayBackendTest)";
+  std::string parent;
+  for (int i = 0; i < 40; ++i) {
+    std::string key = "k" + std::to_string(i);
+    auto m = engine_->Prepare(key, parent, {});
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    WriteFile((*m)[0].source + "/f" + std::to_string(i), std::to_string(i));
+    parent = "l" + std::to_string(i);
+    ASSERT_TRUE(engine_->Commit(parent, key, {}).ok());
+  }
+  auto top = engine_->Prepare("top", parent, {});
+  ASSERT_TRUE(top.ok());
+  EXPECT_EQ((*top)[0].type, "bind");
+  EXPECT_EQ(ReadFile((*top)[0].source + "/f0"), "0");
+  EXPECT_EQ(ReadFile((*top)[0].source + "/f39"), "39");
+}
+
+TEST_P(EngineTest, BackendIsRecordedAndAnotherIsRefused) {
+  EXPECT_EQ(engine_->backend_name(), GetParam().backend);
+  engine_.reset();
+  std::string other = GetParam().backend == "overlay" ? "copy" : "overlay";
+  auto refused = Engine::Open({.root = Root(), .sync = false, .backend = other});
+  ASSERT_EQ(refused.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("created with backend \"" + GetParam().backend),
+            std::string::npos)
+      << refused.status().message();
+  auto autod = Engine::Open({.root = Root(), .sync = false, .backend = "auto"});
+  ASSERT_TRUE(autod.ok()) << autod.status().ToString();
+  EXPECT_EQ((*autod)->backend_name(), GetParam().backend) << "auto keeps the recorded backend";
+  autod->reset();
+  EXPECT_EQ(Engine::Open({.root = Root(), .sync = false, .backend = "zfs"}).status().code(),
+            Code::kInvalidArgument);
+  Reopen();
+}
+
+TEST_P(EngineTest, AutoOnANewRootProbesTheFilesystem) {
+  engine_.reset();
+  auto e = Engine::Open({.root = base_ + "/fresh", .sync = false, .backend = "auto"});
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  std::string_view name = (*e)->backend_name();
+  if (geteuid() == 0) {
+    EXPECT_EQ(name, "overlay") << "overlayfs mounts on ext4, XFS and btrfs as root";
+  } else {
+    EXPECT_NE(name, "overlay") << "overlay cannot mount without root";
+  }
+  Reopen();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, EngineTest,
+    ::testing::Values(BackendParam{"overlay", ""}, BackendParam{"copy", ""},
+                      BackendParam{"reflink", "xfs"}, BackendParam{"reflink", "btrfs"}),
+    [](const auto& info) {
+      return info.param.backend + (info.param.fs.empty() ? "" : "_" + info.param.fs);
+    });
 
 }  // namespace
 }  // namespace strata

@@ -170,6 +170,30 @@ TEST_F(RecoveryTest, RecordWithoutDirectory) {
   EXPECT_EQ(e->recovery().dirs_rebuilt, 0);
 }
 
+// A full-tree backend's lost active directory comes back as a clone of its
+// parent (what Prepare built), not as an empty tree.
+TEST_F(RecoveryTest, FullTreeRecordWithoutDirectoryIsClonedAgain) {
+  auto open_copy = [&] {
+    auto e = Engine::Open({.root = root(), .sync = true, .backend = "copy"});
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    return e.ok() ? std::move(*e) : nullptr;
+  };
+  {
+    auto e = open_copy();
+    auto m = e->Prepare("base", "", {});
+    ASSERT_TRUE(m.ok());
+    ASSERT_EQ(mkdir(((*m)[0].source + "/etc").c_str(), 0755), 0);
+    ASSERT_TRUE(e->Commit("layer", "base", {}).ok());
+    ASSERT_TRUE(e->Prepare("active", "layer", {}).ok());
+  }
+  ASSERT_TRUE(RemoveAll(root() + "/snapshots/2").ok());  // "active"
+  auto e = open_copy();
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->recovery().dirs_rebuilt, 1);
+  struct stat st;
+  EXPECT_EQ(stat((root() + "/snapshots/2/fs/etc").c_str(), &st), 0) << "not cloned again";
+}
+
 // Many random crashes in a row: the store must converge every time.
 TEST_F(RecoveryTest, RepeatedCrashesConverge) {
   { auto e = Open(); }

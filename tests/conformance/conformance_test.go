@@ -108,10 +108,15 @@ func startDaemon(ctx context.Context, root string) (*daemon, error) {
 	if level == "" {
 		level = "info"
 	}
-	cmd := exec.Command(daemonBin,
+	args := []string{
 		"--root", root,
 		"--address", filepath.Join(sockDir, "strata.sock"),
-		"--log-level", level)
+		"--log-level", level}
+	// STRATA_BACKEND (overlay|reflink|copy|auto) picks the daemon's backend.
+	if b := os.Getenv("STRATA_BACKEND"); b != "" {
+		args = append(args, "--backend", b)
+	}
+	cmd := exec.Command(daemonBin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	r, w, err := os.Pipe()
 	if err != nil {

@@ -1,7 +1,14 @@
 #!/bin/bash
 # Run containerd's snapshotter conformance suite against strata-snapshotter.
 # Usage: run.sh <path-to-strata-snapshotter> <work-dir> [extra go test args...]
-# Exit status: go test's; 77 (ctest skip) when not root.
+# Environment:
+#   STRATA_BACKEND    the daemon's --backend (default: the daemon's own, auto)
+#   STRATA_LOOP_FS    xfs or btrfs: run on a loop-mounted image of that type
+#                     (xfs with reflink=1), made under <work-dir> and removed
+#   STRATA_ROOT_BASE  directory the suite's roots go under (TMPDIR); set by
+#                     STRATA_LOOP_FS
+#   STRATA_GOCACHE    Go build cache (default <work-dir>/gocache)
+# Exit status: go test's; 77 (ctest skip) when not root or no loop filesystem.
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -41,10 +48,36 @@ ln -sfn "$here" "$work/gopath/src/strata.dev/conformance"
 
 export GO111MODULE=off
 export GOPATH="$work/gopath:/usr/share/gocode"
-export GOCACHE="$work/gocache"
+export GOCACHE="${STRATA_GOCACHE:-$work/gocache}"
 export GOTMPDIR="$work/tmp"
 export GOFLAGS=
 export STRATA_SNAPSHOTTER="$bin"
+
+if [ -n "${STRATA_LOOP_FS:-}" ]; then
+	case "$STRATA_LOOP_FS" in
+	xfs) mkfs=(mkfs.xfs -q -f -m reflink=1) ;;
+	btrfs) mkfs=(mkfs.btrfs -q -f) ;;
+	*) echo "conformance: STRATA_LOOP_FS=$STRATA_LOOP_FS: want xfs or btrfs" >&2; exit 2 ;;
+	esac
+	if ! command -v "${mkfs[0]}" >/dev/null || [ ! -e /dev/loop-control ]; then
+		echo "conformance: skipped: ${mkfs[0]} or loop devices unavailable" >&2
+		exit 77
+	fi
+	loop="$work/loop-$STRATA_LOOP_FS"
+	umount "$loop/mnt" 2>/dev/null || true
+	rm -rf "$loop"
+	mkdir -p "$loop/mnt"
+	truncate -s 2G "$loop/img"
+	"${mkfs[@]}" "$loop/img" >/dev/null
+	mount -o loop "$loop/img" "$loop/mnt"
+	trap 'umount "$loop/mnt" 2>/dev/null || umount -l "$loop/mnt"; rm -rf "$loop"' EXIT
+	export STRATA_ROOT_BASE="$loop/mnt"
+fi
+if [ -n "${STRATA_ROOT_BASE:-}" ]; then
+	# containerd's testsuite makes each root with os.MkdirTemp("", ...).
+	export TMPDIR="$STRATA_ROOT_BASE"
+fi
+echo "conformance: backend=${STRATA_BACKEND:-default} roots under ${TMPDIR:-/tmp}" >&2
 
 cd "$work/gopath/src/strata.dev/conformance"
 status=0

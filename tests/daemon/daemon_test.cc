@@ -95,6 +95,35 @@ TEST_F(DaemonTest, BadFlagsExitWithUsage) {
   EXPECT_EQ(WaitExit(lvl.pid), 2);
 }
 
+TEST_F(DaemonTest, BackendIsRecordedAndAnotherIsRefused) {
+  Daemon d = Start({"--root", root(), "--address", sock(), "--backend", "copy"}, dir_ / "log1");
+  ASSERT_TRUE(WaitReady(sock())) << Slurp(d.log);
+  pb::PrepareSnapshotResponse resp;
+  ASSERT_TRUE(Prepare(sock(), "default/1/k", &resp).ok());
+  ASSERT_EQ(resp.mounts_size(), 1);
+  EXPECT_EQ(resp.mounts(0).type(), "bind");
+  kill(d.pid, SIGTERM);
+  ASSERT_EQ(WaitExit(d.pid), 0);
+  EXPECT_NE(Slurp(d.log).find("backend=copy"), std::string::npos) << Slurp(d.log);
+
+  Daemon other = Start({"--root", root(), "--address", sock(), "--backend", "overlay"},
+                       dir_ / "log2");
+  EXPECT_EQ(WaitExit(other.pid), 1);
+  EXPECT_NE(Slurp(other.log).find("was created with backend \"copy\""), std::string::npos)
+      << Slurp(other.log);
+
+  Daemon autod = Start({"--root", root(), "--address", sock(), "--backend", "auto"},
+                       dir_ / "log3");
+  ASSERT_TRUE(WaitReady(sock())) << Slurp(autod.log);
+  kill(autod.pid, SIGTERM);
+  ASSERT_EQ(WaitExit(autod.pid), 0);
+  EXPECT_NE(Slurp(autod.log).find("recorded in the root\" backend=copy"), std::string::npos)
+      << Slurp(autod.log);
+
+  Daemon bad = Start({"--backend", "zfs"}, dir_ / "log4");
+  EXPECT_EQ(WaitExit(bad.pid), 2);
+}
+
 TEST_F(DaemonTest, ConfigFileSetsKeysAndFlagsOverrideIt) {
   std::ofstream(dir_ / "config.toml") << "root = \"" << root() << "\"\n"
                                       << "address = \"" << (dir_ / "file.sock") << "\"\n"

@@ -1,6 +1,8 @@
 // `strata import` against a running daemon: a two-layer chain named by
-// ChainIDs, whiteouts as overlay whiteouts, the result mounted; a hostile or
-// broken layer fails loudly and leaves no snapshot behind.
+// ChainIDs, whiteouts as overlay whiteouts (overlay backend) or deletions
+// (full-tree backends: copy on the temp dir, reflink on a loop XFS), the
+// result mounted; a hostile or broken layer fails loudly and leaves no
+// snapshot behind.
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -12,6 +14,7 @@
 
 #include "io/base/sha256.h"
 #include "tests/daemon/daemon_process.h"
+#include "tests/testutil/loop_fs.h"
 #include "tests/testutil/mounter.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -39,12 +42,22 @@ std::string Sha256File(const std::string& path) {
   return "sha256:" + std::string(hex, n);
 }
 
-class ImportTest : public ::testing::Test {
+// Backend, and the LoopFs type its root lives on ("" for the temp dir).
+using ImportParam = std::pair<std::string, std::string>;
+
+class ImportTest : public ::testing::TestWithParam<ImportParam> {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "whiteouts and mounts need root (CI runs as root)";
+    root_ = dir_ / "root";
+    if (!GetParam().second.empty()) {
+      loop_ = std::make_unique<LoopFs>(GetParam().second);
+      if (!loop_->ok()) GTEST_SKIP() << loop_->reason();
+      root_ = loop_->path() + "/root";
+    }
     sock_ = dir_ / "s.sock";
-    daemon_ = Start({"--root", dir_ / "root", "--address", sock_}, dir_ / "log");
+    daemon_ = Start({"--root", root_, "--address", sock_, "--backend", GetParam().first},
+                    dir_ / "log");
     ASSERT_TRUE(WaitReady(sock_)) << Slurp(daemon_.log);
     // Layer 1: a small rootfs; layer 2: a new file, a whiteout, an opaque dir.
     ASSERT_EQ(Sh("set -e; cd " + dir_.path() +
@@ -60,21 +73,24 @@ class ImportTest : public ::testing::Test {
       kill(daemon_.pid, SIGTERM);
       WaitExit(daemon_.pid);
     }
+    loop_.reset();
   }
   int Dirs() {
     int n = 0;
-    if (DIR* d = opendir((dir_ / "root/snapshots").c_str())) {
+    if (DIR* d = opendir((root_ + "/snapshots").c_str())) {
       while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
       closedir(d);
     }
     return n;
   }
   TempDir dir_;
+  std::unique_ptr<LoopFs> loop_;
+  std::string root_;
   std::string sock_;
   Daemon daemon_;
 };
 
-TEST_F(ImportTest, ChainNamedByChainIdsMountsWithWhiteouts) {
+TEST_P(ImportTest, ChainNamedByChainIdsMountsWithWhiteouts) {
   std::string out;
   ASSERT_EQ(Cli(sock_, "import " + (dir_ / "layer1.tar") + " " + (dir_ / "layer2.tar.gz"), &out), 0)
       << out;
@@ -112,10 +128,16 @@ TEST_F(ImportTest, ChainNamedByChainIdsMountsWithWhiteouts) {
   EXPECT_NE(lstat((mnt + "/etc/gone").c_str(), &st), 0) << "whiteout not applied";
   EXPECT_NE(lstat((mnt + "/opaque/old").c_str(), &st), 0) << "opaque dir shows the lower";
   EXPECT_EQ(Slurp(mnt + "/opaque/fresh"), "e\n");
+  if (GetParam().first != "overlay") {
+    // A full tree holds deletions, never overlay whiteout devices.
+    EXPECT_EQ(resp.mounts(0).type(), "bind");
+    EXPECT_NE(lstat((resp.mounts(0).source() + "/etc/.wh.gone").c_str(), &st), 0);
+    EXPECT_NE(lstat((resp.mounts(0).source() + "/etc/gone").c_str(), &st), 0);
+  }
   Unmount(mnt);
 }
 
-TEST_F(ImportTest, BrokenLayersLeaveNothingBehind) {
+TEST_P(ImportTest, BrokenLayersLeaveNothingBehind) {
   ASSERT_EQ(Sh("cd " + dir_.path() + " && head -c $(( $(stat -c %s layer2.tar.gz) / 2 )) layer2.tar.gz > cut.tar.gz &&"
                " head -c 700 layer1.tar > cut.tar"),
             0);
@@ -129,6 +151,14 @@ TEST_F(ImportTest, BrokenLayersLeaveNothingBehind) {
     EXPECT_EQ(out, "") << bad << " left a snapshot record";
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ImportTest,
+                         ::testing::Values(ImportParam{"overlay", ""}, ImportParam{"copy", ""},
+                                           ImportParam{"reflink", "xfs"}),
+                         [](const auto& info) {
+                           return info.param.first +
+                                  (info.param.second.empty() ? "" : "_" + info.param.second);
+                         });
 
 }  // namespace
 }  // namespace strata
