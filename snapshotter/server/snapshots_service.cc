@@ -114,6 +114,12 @@ grpc::Status SnapshotsService::Mounts(Ctx*, const pb::MountsRequest* req,
 grpc::Status SnapshotsService::Commit(Ctx*, const pb::CommitSnapshotRequest* req,
                                       google::protobuf::Empty*) {
   STRATA_ADMIT();
+  if (!req->parent().empty()) {
+    // containerd 2.x's "rebase" capability, which Strata does not advertise:
+    // ignoring the parent would commit a wrong chain.
+    return Finish("Commit", req->key(),
+                  Unimplemented("commit onto a new parent (\"rebase\") is not supported"));
+  }
   return Finish("Commit", req->key(),
                 engine_.Commit(req->name(), req->key(), ToLabels(req->labels())));
 }
