@@ -28,6 +28,10 @@ struct Config {
   std::string root = "/var/lib/strata";             // key root, flag --root
   std::string address = "/run/strata/strata.sock";  // key address, flag --address
   LogLevel log_level = LogLevel::kInfo;             // key log_level, flag --log-level
+  // containerd's own socket, where the diff service reads layer blobs
+  // (Content API). Empty: no diff service. Key containerd_address, flag
+  // --containerd-address.
+  std::string containerd_address = "/run/containerd/containerd.sock";
 };
 
 // What the command line asked for.
