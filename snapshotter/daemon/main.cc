@@ -195,7 +195,9 @@ int Run(int argc, char** argv) {
   // Connections not accepted yet wait on systemd's socket for the next daemon.
   if (acceptor) acceptor->Stop();
   // Running RPCs get a grace period to finish; new ones are refused.
-  if (!service.Drain(std::chrono::seconds(10))) {
+  bool drained = service.Drain(std::chrono::seconds(10));
+  if (diff) drained = diff->Drain(std::chrono::seconds(10)) && drained;
+  if (!drained) {
     Log(LogLevel::kWarn, "daemon", "RPCs still running after 10s; cancelling them");
   }
   // Nothing runs now; the short deadline lets connected clients see GOAWAY

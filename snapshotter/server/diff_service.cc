@@ -100,6 +100,8 @@ DiffService::DiffService(std::string root, ContentClient& content)
     : root_(std::move(root)), content_(content) {}
 
 grpc::Status DiffService::Apply(Ctx* ctx, const pb::ApplyRequest* req, pb::ApplyResponse* resp) {
+  RpcGate::Pass pass(gate_);
+  if (!pass.admitted()) return RpcGate::Refused();
   auto t0 = std::chrono::steady_clock::now();
   const std::string& digest = req->diff().digest();
   std::string ns = IncomingNamespace(*ctx);

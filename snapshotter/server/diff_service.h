@@ -18,11 +18,13 @@
 #define STRATA_SNAPSHOTTER_SERVER_DIFF_SERVICE_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "containerd/services/diff/v1/diff.grpc.pb.h"
+#include "snapshotter/server/rpc_gate.h"
 
 namespace strata {
 
@@ -34,6 +36,10 @@ class DiffService final : public containerd::services::diff::v1::Diff::Service {
   // written); `content` reads blobs from containerd. REQUIRES: content
   // outlives the service.
   DiffService(std::string root, ContentClient& content);
+
+  // Graceful stop: new RPCs get Unavailable; waits for running Applies to
+  // finish (true) or `timeout` (false).
+  bool Drain(std::chrono::milliseconds timeout) { return gate_.Drain(timeout); }
 
   using Ctx = grpc::ServerContext;
   grpc::Status Apply(Ctx*, const containerd::services::diff::v1::ApplyRequest*,
@@ -49,6 +55,7 @@ class DiffService final : public containerd::services::diff::v1::Diff::Service {
  private:
   std::string root_;
   ContentClient& content_;
+  RpcGate gate_;
   std::atomic<uint64_t> applied_{0};
   std::atomic<uint64_t> failed_{0};
 };

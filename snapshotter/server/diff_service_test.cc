@@ -353,5 +353,14 @@ TEST_F(DiffServiceTest, UnreachableContainerdFallsBackWithUnimplemented) {
   EXPECT_EQ(Apply(l, Prepare("k", ""), "default", &resp).error_code(), grpc::UNIMPLEMENTED);
 }
 
+TEST_F(DiffServiceTest, AfterDrainApplyIsUnavailable) {
+  Layer l = GzipLayer({{Spec("f"), "x"}});
+  containerd_.Put("default", l.digest, l.blob);
+  auto m = Prepare("k", "");
+  EXPECT_TRUE(service_->Drain(std::chrono::seconds(1)));
+  dpb::ApplyResponse resp;
+  EXPECT_EQ(Apply(l, m, "default", &resp).error_code(), grpc::UNAVAILABLE);
+}
+
 }  // namespace
 }  // namespace strata
