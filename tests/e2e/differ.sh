@@ -137,14 +137,28 @@ write_config() {
 [proxy_plugins.strata-diff]
   type = \"diff\"
   address = \"$STRATA_SOCK\""
+    local version disabled
     case "$ver" in
-    1.*) cat >"$CTD_CONFIG" <<EOF
-version = 2
+    1.*) version=2
+        disabled='"io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs"' ;;
+    *) version=3
+        disabled='"io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images",
+  "io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox",
+  "io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.blockfile", "io.containerd.snapshotter.v1.erofs",
+  "io.containerd.differ.v1.erofs"' ;;
+    esac
+    # The same keys in both config versions; the transfer service's
+    # unpack_config (2.x pull/import; 1.7 when asked for it) names each
+    # snapshotter's differ.
+    cat >"$CTD_CONFIG" <<EOF
+version = $version
 root = "$CTD_ROOT"
 state = "$CTD_STATE"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs"]
+disabled_plugins = [$disabled]
 [grpc]
   address = "$CTD_SOCK"
 [plugins."io.containerd.service.v1.diff-service"]
@@ -160,34 +174,6 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
     differ = "walking"
 $proxies
 EOF
-    ;;
-    *) cat >"$CTD_CONFIG" <<EOF
-version = 3
-root = "$CTD_ROOT"
-state = "$CTD_STATE"
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images",
-  "io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox",
-  "io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.snapshotter.v1.blockfile", "io.containerd.snapshotter.v1.erofs",
-  "io.containerd.differ.v1.erofs"]
-[grpc]
-  address = "$CTD_SOCK"
-[plugins.'io.containerd.service.v1.diff-service']
-  default = ["strata-diff", "walking"]
-[plugins.'io.containerd.transfer.v1.local']
-  [[plugins.'io.containerd.transfer.v1.local'.unpack_config]]
-    platform = "linux/$ARCH"
-    snapshotter = "strata"
-    differ = "strata-diff"
-  [[plugins.'io.containerd.transfer.v1.local'.unpack_config]]
-    platform = "linux/$ARCH"
-    snapshotter = "overlayfs"
-    differ = "walking"
-$proxies
-EOF
-    ;;
-    esac
 }
 
 start() {
