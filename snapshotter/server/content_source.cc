@@ -53,7 +53,12 @@ Result<size_t> BlobSource::Read(char* buf, size_t n) {
   if (!error_.ok()) return error_;
   while (pos_ == resp_.data().size()) {
     if (done_) return size_t{0};
-    if (!reader_->Read(&resp_)) {
+    auto t0 = std::chrono::steady_clock::now();
+    bool got = reader_->Read(&resp_);
+    wait_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::steady_clock::now() - t0)
+                    .count();
+    if (!got) {
       done_ = true;
       error_ = EndOfStream();
       if (!error_.ok()) return error_;

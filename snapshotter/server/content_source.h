@@ -50,6 +50,8 @@ class BlobSource final : public Source {
   int64_t bytes() const { return bytes_; }
   // Response messages received (one per gRPC message).
   int64_t messages() const { return messages_; }
+  // Time spent waiting for containerd's messages, in nanoseconds.
+  int64_t wait_ns() const { return wait_ns_; }
 
  private:
   Status EndOfStream();
@@ -64,6 +66,7 @@ class BlobSource final : public Source {
   Sha256 hash_;
   int64_t bytes_ = 0;
   int64_t messages_ = 0;
+  int64_t wait_ns_ = 0;
   bool done_ = false;
   Status error_;
 };

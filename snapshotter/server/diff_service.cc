@@ -172,6 +172,7 @@ grpc::Status DiffService::Apply(Ctx* ctx, const pb::ApplyRequest* req, pb::Apply
        {"compression", CompressionName(applied->compression)},
        {"blob_bytes", std::to_string(blob->bytes())},
        {"blob_messages", std::to_string(applied->blob_messages)},
+       {"blob_wait_ms", std::to_string(blob->wait_ns() / 1000000)},
        {"tar_bytes", std::to_string(applied->tar_bytes)},
        {"entries", std::to_string(applied->stats.entries)},
        {"sync_fs", req->sync_fs() ? "true" : "false"},
