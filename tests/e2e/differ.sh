@@ -130,9 +130,13 @@ skopeo copy --quiet --dest-tls-verify=false "oci:$IMG/layout:v1" "docker://$REF"
 # --- containerd -----------------------------------------------------------------
 write_config() {
     local ver=$1
+    # 2.x: exports.root tells CRI's image-filesystem stats where Strata's disk is.
+    local exports=""
+    [[ "$ver" == 1.* ]] || exports="  exports = { root = \"$STRATA_ROOT\" }"
     local proxies="[proxy_plugins.strata]
   type = \"snapshot\"
   address = \"$STRATA_SOCK\"
+$exports
 
 [proxy_plugins.strata-diff]
   type = \"diff\"
