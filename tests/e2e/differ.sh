@@ -17,7 +17,8 @@
 #      link targets, file digests);
 #   4. run a container from the Strata-unpacked image;
 #   5. restart both with fresh roots and `ctr images import` the image tar:
-#      again every layer is applied by Strata, and a container runs.
+#      again every layer is applied by Strata, and a container runs;
+#   6. (2.x) `ctr images import --local --sync-fs`: sync_fs reaches Strata.
 #
 # Exit status: 0 passed, 1 failed, 77 skipped (not root, no overlayfs, no
 # network for the containerd .debs). STRATA_DIFFER_VERSIONS="1.7 2.1" selects.
@@ -284,6 +285,14 @@ scenario() {
     check_eq "import: Strata applied every layer (Apply count == $LAYERS)" "$LAYERS" "$(applied)"
     run_container "$NAME" "differ-import-$VER"
     grep -q 'level=error' "$STRATA_LOG" && fail "no errors in Strata's log" "$(grep 'level=error' "$STRATA_LOG")"
+    if [[ "$VER" != 1.* ]]; then
+        # Client-side unpack through the diff service, with ApplyRequest.sync_fs.
+        start sync || return 0
+        out=$(ctr_ images import --local --sync-fs --snapshotter strata --platform "linux/$ARCH" \
+            "$IMG/image.tar" 2>&1) || fail "import --local --sync-fs" "$out"
+        check_eq "import --local --sync-fs: every Apply had sync_fs=true" "$LAYERS" \
+            "$(grep 'msg=applied' "$STRATA_LOG" | grep -c 'sync_fs=true')"
+    fi
     stop_daemons
 }
 
