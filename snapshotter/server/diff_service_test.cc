@@ -362,5 +362,24 @@ TEST_F(DiffServiceTest, AfterDrainApplyIsUnavailable) {
   EXPECT_EQ(Apply(l, m, "default", &resp).error_code(), grpc::UNAVAILABLE);
 }
 
+TEST_F(DiffServiceTest, HostileLayerWritesNothingOutsideTheSnapshot) {
+  // ".." entries and a symlink pointing out of the layer, then a file through
+  // it: the extractor resolves every path inside the snapshot's directory.
+  HeaderSpec link = Spec("link", '2');
+  link.linkname = dir_.path();
+  Layer l = GzipLayer({{Spec("../../../escaped-dotdot"), "x"},
+                       {link, ""},
+                       {Spec("link/escaped-symlink"), "x"}});
+  containerd_.Put("default", l.digest, l.blob);
+  auto m = Prepare("k", "");
+  dpb::ApplyResponse resp;
+  grpc::Status s = Apply(l, m, "default", &resp);
+  EXPECT_NE(s.error_code(), grpc::UNIMPLEMENTED) << s.error_message();
+  EXPECT_EQ(access((dir_ / "escaped-dotdot").c_str(), F_OK), -1);
+  EXPECT_EQ(access((dir_ / "escaped-symlink").c_str(), F_OK), -1);
+  EXPECT_EQ(access((dir_ / "root/escaped-dotdot").c_str(), F_OK), -1);
+  EXPECT_EQ(access((dir_ / "root/snapshots/escaped-dotdot").c_str(), F_OK), -1);
+}
+
 }  // namespace
 }  // namespace strata
