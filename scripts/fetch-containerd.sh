@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Fetch containerd 2.1 from Debian's unstable suite into a cache directory,
-# without touching the system's apt state or installing anything.
+# Fetch containerd 2.1 from Debian's unstable suite (or 1.7 from trixie) into
+# a cache directory, without touching the system's apt state or installing
+# anything.
 #
 #   scripts/fetch-containerd.sh <cache-dir>
 #
 # Result: <cache-dir>/root/usr/bin/{containerd,ctr,containerd-shim-runc-v2,...}
 # The Debian mirror is taken from the system's configured apt sources; the
-# suite is always "unstable".  Idempotent: if the binaries are already
+# suite is STRATA_CONTAINERD_SUITE, by default "trixie" for
+# STRATA_CONTAINERD_SERIES=1.7 and "unstable" otherwise.  Use one cache
+# directory per series.  Idempotent: if the binaries are already
 # unpacked (and run), nothing is downloaded.
 set -euo pipefail
 
 want_series="${STRATA_CONTAINERD_SERIES:-2.1}"
+case "$want_series" in
+    1.7) default_suite=trixie ;;
+    *) default_suite=unstable ;;
+esac
+suite="${STRATA_CONTAINERD_SUITE:-$default_suite}"
 
 die() { echo "fetch-containerd: error: $*" >&2; exit 1; }
 trap 'echo "fetch-containerd: error: command failed (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
@@ -86,24 +94,25 @@ mirror_uri() {
 }
 
 uri=$(mirror_uri) || die "no Debian mirror found in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list"
-log "Debian mirror from apt sources: $uri (suite unstable)"
+log "Debian mirror from apt sources: $uri (suite $suite)"
 
 # --- private apt state --------------------------------------------------------
 apt_dir="$cache/apt"
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/debs" "$apt_dir/etc/preferences.d"
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 [ -f "$keyring" ] || die "missing $keyring (install debian-archive-keyring)"
-cat > "$apt_dir/unstable.sources" <<SRC
+rm -f "$apt_dir/sources.list.d/"*.sources
+cat > "$apt_dir/$suite.sources" <<SRC
 Types: deb
 URIs: $uri
-Suites: unstable
+Suites: $suite
 Components: main
 Signed-By: $keyring
 SRC
 # apt only reads deb822 files ending in .sources; SourceList wants one-line format,
 # so point SourceParts at a private directory holding the deb822 file.
 mkdir -p "$apt_dir/sources.list.d"
-cp "$apt_dir/unstable.sources" "$apt_dir/sources.list.d/unstable.sources"
+cp "$apt_dir/$suite.sources" "$apt_dir/sources.list.d/$suite.sources"
 : > "$apt_dir/sources.list"
 
 apt_opts=(
@@ -125,15 +134,15 @@ apt_opts=(
 )
 
 log "apt-get update (private state in $apt_dir)"
-apt-get "${apt_opts[@]}" -q update >&2 || die "apt-get update (unstable) failed"
+apt-get "${apt_opts[@]}" -q update >&2 || die "apt-get update ($suite) failed"
 
 # (awk reads all of its input: an early exit would SIGPIPE apt-cache and fail the pipeline)
 ver=$(apt-cache "${apt_opts[@]}" show containerd 2>/dev/null | awk '/^Version:/ && !v { v = $2 } END { print v }') || true
-[ -n "$ver" ] || die "containerd not found in unstable"
-log "unstable has containerd $ver"
+[ -n "$ver" ] || die "containerd not found in $suite"
+log "$suite has containerd $ver"
 case "$ver" in
     "$want_series".*|*:"$want_series".*) ;;
-    *) log "warning: unstable's containerd is $ver, not $want_series.x" ;;
+    *) log "warning: $suite's containerd is $ver, not $want_series.x" ;;
 esac
 
 # What the package needs at run time besides libc: containerd's Debian

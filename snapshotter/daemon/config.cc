@@ -40,6 +40,14 @@ Status SetAddressKey(Config& c, std::string_view v) {
   return Status::Ok();
 }
 
+Status SetContainerdAddressKey(Config& c, std::string_view v) {
+  if (!v.empty() && v[0] != '/') {
+    return InvalidArgument("must be an absolute unix socket path, or empty");
+  }
+  c.containerd_address = v;
+  return Status::Ok();
+}
+
 Status SetLogLevelKey(Config& c, std::string_view v) {
   if (!ParseLogLevel(v, c.log_level)) {
     return InvalidArgument("bad value \"" + std::string(v) + "\" (debug|info|warn|error)");
@@ -58,6 +66,8 @@ Status SetBackendKey(Config& c, std::string_view v) {
 constexpr Key kKeys[] = {
     {"root", "--root", SetRootKey, [](const Config& c) { return c.root; }},
     {"address", "--address", SetAddressKey, [](const Config& c) { return c.address; }},
+    {"containerd_address", "--containerd-address", SetContainerdAddressKey,
+     [](const Config& c) { return c.containerd_address; }},
     {"log_level", "--log-level", SetLogLevelKey,
      [](const Config& c) { return std::string(LogLevelName(c.log_level)); }},
     {"backend", "--backend", SetBackendKey, [](const Config& c) { return c.backend; }},

@@ -31,6 +31,10 @@ struct Config {
   // auto|overlay|reflink|copy (key backend, flag --backend); auto probes a
   // new root and keeps the backend recorded in an existing one.
   std::string backend = "auto";
+  // containerd's own socket, where the diff service reads layer blobs
+  // (Content API). Empty: no diff service. Key containerd_address, flag
+  // --containerd-address.
+  std::string containerd_address = "/run/containerd/containerd.sock";
 };
 
 // What the command line asked for.

@@ -39,7 +39,22 @@ TEST(ConfigTest, EmptyFileIsTheDefaults) {
   ASSERT_TRUE(c.ok()) << Error(c);
   EXPECT_EQ(c->root, "/var/lib/strata");
   EXPECT_EQ(c->address, "/run/strata/strata.sock");
+  EXPECT_EQ(c->containerd_address, "/run/containerd/containerd.sock");
   EXPECT_EQ(c->log_level, LogLevel::kInfo);
+}
+
+TEST(ConfigTest, ContainerdAddressIsAbsoluteOrEmpty) {
+  auto c = ParseConfig("containerd_address = \"\"\n", "f.toml");
+  ASSERT_TRUE(c.ok()) << Error(c);
+  EXPECT_EQ(c->containerd_address, "");
+  EXPECT_EQ(Error(ParseConfig("containerd_address = \"run/c.sock\"\n", "f.toml")),
+            "f.toml:1:22: key \"containerd_address\": must be an absolute unix socket path, "
+            "or empty");
+  auto f = ParseFlags({"--containerd-address", "/run/k/c.sock"});
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->settings.size(), 1u);
+  EXPECT_EQ(f->settings[0].first, "containerd_address");
+  EXPECT_EQ(f->settings[0].second, "/run/k/c.sock");
 }
 
 TEST(ConfigTest, ShippedDefaultConfigParsesToTheDefaults) {
@@ -52,7 +67,8 @@ TEST(ConfigTest, UnknownKeyNamesFileLineAndKey) {
   auto c = ParseConfig("root = \"/r\"\n\nrot = \"/x\"\n", "/etc/strata/config.toml");
   EXPECT_EQ(c.status().code(), Code::kInvalidArgument);
   EXPECT_EQ(Error(c).rfind("/etc/strata/config.toml:3:1: unknown key \"rot\"", 0), 0u) << Error(c);
-  EXPECT_NE(Error(c).find("known keys: root, address, log_level, backend"), std::string::npos);
+  EXPECT_NE(Error(c).find("known keys: root, address, containerd_address, log_level, backend"),
+            std::string::npos);
 }
 
 TEST(ConfigTest, UnknownTableIsAnUnknownKey) {
@@ -149,6 +165,7 @@ TEST(ConfigTest, PrintedConfigParsesBackToTheSame) {
   Config c;
   c.root = "/odd \"quoted\" \\ dir";
   c.address = "/run/x.sock";
+  c.containerd_address = "/run/c/c.sock";
   c.log_level = LogLevel::kWarn;
   std::string text = FormatConfig(c);
   EXPECT_NE(text.find("log_level = \"warn\"\n"), std::string::npos) << text;
@@ -156,6 +173,7 @@ TEST(ConfigTest, PrintedConfigParsesBackToTheSame) {
   ASSERT_TRUE(back.ok()) << Error(back) << "\n" << text;
   EXPECT_EQ(back->root, c.root);
   EXPECT_EQ(back->address, c.address);
+  EXPECT_EQ(back->containerd_address, c.containerd_address);
   EXPECT_EQ(back->log_level, c.log_level);
 }
 

@@ -27,6 +27,8 @@
 #include "snapshotter/daemon/sd_notify.h"
 #include "snapshotter/daemon/socket_activation.h"
 #include "snapshotter/engine/engine.h"
+#include "snapshotter/server/content_source.h"
+#include "snapshotter/server/diff_service.h"
 #include "snapshotter/server/snapshots_service.h"
 
 namespace strata {
@@ -34,12 +36,17 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: strata-snapshotter [--config FILE] [--root DIR] [--address SOCK]\n"
-    "                          [--log-level LEVEL] [--backend NAME] [--print-config]\n"
+    "                          [--containerd-address SOCK] [--log-level LEVEL]\n"
+    "                          [--backend NAME] [--print-config]\n"
     "\n"
     "Serves containerd's Snapshots API (containerd.services.snapshots.v1) on a\n"
     "unix socket. Register it in containerd's config.toml:\n"
     "  [proxy_plugins.strata]\n"
     "    type = \"snapshot\"\n"
+    "    address = \"/run/strata/strata.sock\"\n"
+    "It also serves containerd's Diff API (containerd >= 1.7.4) there:\n"
+    "  [proxy_plugins.strata-diff]\n"
+    "    type = \"diff\"\n"
     "    address = \"/run/strata/strata.sock\"\n"
     "\n"
     "  --config FILE      TOML config file; flags override its keys (default\n"
@@ -48,6 +55,10 @@ constexpr const char* kUsage =
     "  --address SOCK     unix socket path (key address, default\n"
     "                     /run/strata/strata.sock); ignored when systemd passes\n"
     "                     the listening socket (socket activation)\n"
+    "  --containerd-address SOCK\n"
+    "                     containerd's socket, where the diff service reads layer\n"
+    "                     blobs (key containerd_address, default\n"
+    "                     /run/containerd/containerd.sock; empty: no diff service)\n"
     "  --log-level LEVEL  debug|info|warn|error (key log_level, default info)\n"
     "  --backend NAME     auto|overlay|reflink|copy (key backend, default auto):\n"
     "                     auto probes a new root (overlay if it mounts there,\n"
@@ -132,10 +143,17 @@ int Run(int argc, char** argv) {
   const RecoveryReport& rec = (*engine)->recovery();
 
   SnapshotsService service(**engine);
+  std::unique_ptr<ContentClient> content;
+  std::unique_ptr<DiffService> diff;
+  if (!config->containerd_address.empty()) {
+    content = std::make_unique<ContentClient>(config->containerd_address);
+    diff = std::make_unique<DiffService>(root, *content);
+  }
   grpc::ServerBuilder builder;
   // Activated: no listening port; the Acceptor hands connections over.
   if (!activated) builder.AddListeningPort("unix:" + address, grpc::InsecureServerCredentials());
   builder.RegisterService(&service);
+  if (diff) builder.RegisterService(diff.get());
   builder.SetMaxReceiveMessageSize(16 << 20);
   // Sync-server pollers wake this often to notice shutdown; the default (10 s)
   // would hold SIGTERM that long while containerd keeps its connection open.
@@ -162,6 +180,7 @@ int Run(int argc, char** argv) {
        {"root", root},
        {"config", flags->config_path},
        {"backend", (*engine)->backend_name()},
+       {"diff_service", diff ? "on, content from " + config->containerd_address : "off"},
        {"metadata_bytes", std::to_string((*engine)->MetadataBytes())},
        {"recovered_staging", std::to_string(rec.staging_removed)},
        {"recovered_orphans", std::to_string(rec.orphans_removed)},
@@ -181,7 +200,9 @@ int Run(int argc, char** argv) {
   // Connections not accepted yet wait on systemd's socket for the next daemon.
   if (acceptor) acceptor->Stop();
   // Running RPCs get a grace period to finish; new ones are refused.
-  if (!service.Drain(std::chrono::seconds(10))) {
+  bool drained = service.Drain(std::chrono::seconds(10));
+  if (diff) drained = diff->Drain(std::chrono::seconds(10)) && drained;
+  if (!drained) {
     Log(LogLevel::kWarn, "daemon", "RPCs still running after 10s; cancelling them");
   }
   // Nothing runs now; the short deadline lets connected clients see GOAWAY

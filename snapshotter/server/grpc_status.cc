@@ -1,5 +1,7 @@
 #include "snapshotter/server/grpc_status.h"
 
+#include <string>
+
 namespace strata {
 
 static_assert(static_cast<int>(Code::kInvalidArgument) == grpc::INVALID_ARGUMENT);
@@ -14,6 +16,26 @@ static_assert(static_cast<int>(Code::kUnavailable) == grpc::UNAVAILABLE);
 grpc::Status ToGrpc(const Status& s) {
   if (s.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), s.message());
+}
+
+Status FromGrpc(const grpc::Status& s, std::string_view context) {
+  if (s.ok()) return Status::Ok();
+  std::string msg = std::string(context) + ": " + s.error_message();
+  switch (s.error_code()) {
+    case grpc::CANCELLED:
+    case grpc::INVALID_ARGUMENT:
+    case grpc::DEADLINE_EXCEEDED:
+    case grpc::NOT_FOUND:
+    case grpc::ALREADY_EXISTS:
+    case grpc::RESOURCE_EXHAUSTED:
+    case grpc::FAILED_PRECONDITION:
+    case grpc::UNIMPLEMENTED:
+    case grpc::UNAVAILABLE:
+    case grpc::DATA_LOSS:
+      return Status(static_cast<Code>(s.error_code()), msg);
+    default:
+      return Internal(msg + " (grpc code " + std::to_string(s.error_code()) + ")");
+  }
 }
 
 }  // namespace strata

@@ -1,5 +1,5 @@
-// The only place a strata::Status becomes a grpc::Status. Codes are equal by
-// construction (status.h), so this is a cast plus the message.
+// The only place a strata::Status becomes a grpc::Status, and back. Codes are
+// equal by construction (status.h), so this is a cast plus the message.
 #ifndef STRATA_SNAPSHOTTER_SERVER_GRPC_STATUS_H_
 #define STRATA_SNAPSHOTTER_SERVER_GRPC_STATUS_H_
 
@@ -10,6 +10,10 @@
 namespace strata {
 
 grpc::Status ToGrpc(const Status& s);
+
+// A status from a gRPC call Strata made (as a client), prefixed with
+// `context`. Codes outside containerd's errdefs classes become Internal.
+Status FromGrpc(const grpc::Status& s, std::string_view context);
 
 }  // namespace strata
 

@@ -55,37 +55,11 @@ grpc::Status Finish(std::string_view method, std::string_view key, const Status&
 
 }  // namespace
 
-class SnapshotsService::Admission {
- public:
-  explicit Admission(SnapshotsService& s) : s_(s) {
-    std::lock_guard<std::mutex> lock(s_.mu_);
-    admitted_ = !s_.draining_;
-    if (admitted_) s_.inflight_++;
-  }
-  ~Admission() {
-    if (!admitted_) return;
-    std::lock_guard<std::mutex> lock(s_.mu_);
-    if (--s_.inflight_ == 0) s_.idle_.notify_all();
-  }
-  bool admitted() const { return admitted_; }
-  static grpc::Status Refused() {
-    return grpc::Status(grpc::UNAVAILABLE, "strata-snapshotter is shutting down");
-  }
+#define STRATA_ADMIT()                \
+  RpcGate::Pass admission(gate_);     \
+  if (!admission.admitted()) return RpcGate::Refused()
 
- private:
-  SnapshotsService& s_;
-  bool admitted_;
-};
-
-#define STRATA_ADMIT()                                          \
-  Admission admission(*this);                                   \
-  if (!admission.admitted()) return Admission::Refused()
-
-bool SnapshotsService::Drain(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  draining_ = true;
-  return idle_.wait_for(lock, timeout, [this] { return inflight_ == 0; });
-}
+bool SnapshotsService::Drain(std::chrono::milliseconds timeout) { return gate_.Drain(timeout); }
 
 grpc::Status SnapshotsService::Prepare(Ctx*, const pb::PrepareSnapshotRequest* req,
                                        pb::PrepareSnapshotResponse* resp) {
@@ -114,6 +88,12 @@ grpc::Status SnapshotsService::Mounts(Ctx*, const pb::MountsRequest* req,
 grpc::Status SnapshotsService::Commit(Ctx*, const pb::CommitSnapshotRequest* req,
                                       google::protobuf::Empty*) {
   STRATA_ADMIT();
+  if (!req->parent().empty()) {
+    // containerd 2.x's "rebase" capability, which Strata does not advertise:
+    // ignoring the parent would commit a wrong chain.
+    return Finish("Commit", req->key(),
+                  Unimplemented("commit onto a new parent (\"rebase\") is not supported"));
+  }
   return Finish("Commit", req->key(),
                 engine_.Commit(req->name(), req->key(), ToLabels(req->labels())));
 }

@@ -11,12 +11,10 @@
 #ifndef STRATA_SNAPSHOTTER_SERVER_SNAPSHOTS_SERVICE_H_
 #define STRATA_SNAPSHOTTER_SERVER_SNAPSHOTS_SERVICE_H_
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
+#include "snapshotter/server/rpc_gate.h"
 
 namespace strata {
 
@@ -60,13 +58,8 @@ class SnapshotsService final : public containerd::services::snapshots::v1::Snaps
                        google::protobuf::Empty*) override;
 
  private:
-  class Admission;  // RAII: counts one running RPC, refuses while draining
-
   Engine& engine_;
-  std::mutex mu_;
-  std::condition_variable idle_;
-  int inflight_ = 0;     // GUARDED_BY(mu_)
-  bool draining_ = false;  // GUARDED_BY(mu_)
+  RpcGate gate_;
 };
 
 }  // namespace strata

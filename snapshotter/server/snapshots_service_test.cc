@@ -182,5 +182,20 @@ TEST_F(ServiceTest, ErrorCodesOnTheWire) {
   EXPECT_EQ(stub_->Update(&uctx, ureq, &uresp).error_code(), grpc::INVALID_ARGUMENT);
 }
 
+TEST_F(ServiceTest, CommitWithParentIsUnimplementedSinceRebaseIsNotAdvertised) {
+  ASSERT_TRUE(Prepare("base-key", "").ok());
+  ASSERT_TRUE(Commit("base", "base-key").ok());
+  ASSERT_TRUE(Prepare("layer-key", "").ok());
+  grpc::ClientContext ctx;
+  pb::CommitSnapshotRequest req;
+  req.set_key("layer-key");
+  req.set_name("layer");
+  req.set_parent("base");  // field 5, containerd 2.x rebase
+  google::protobuf::Empty resp;
+  EXPECT_EQ(stub_->Commit(&ctx, req, &resp).error_code(), grpc::UNIMPLEMENTED);
+  EXPECT_EQ(Stat("layer").error_code(), grpc::NOT_FOUND);
+  EXPECT_TRUE(Stat("layer-key").ok()) << "the active snapshot is untouched";
+}
+
 }  // namespace
 }  // namespace strata

@@ -1,0 +1,65 @@
+// DiffService: containerd.services.diff.v1.Diff, served on the daemon's
+// socket beside Snapshots, for containerd's `type = "diff"` proxy plugin
+// (containerd >= 1.7.4).
+//
+// Apply extracts a layer straight into a Strata snapshot's directory with the
+// io/ engine (no mounting): the blob streams from containerd's content store
+// (ContentClient), is verified against its digest, decompressed (gzip, zstd
+// or plain), and the tar applied with overlay whiteouts into an upperdir, or
+// deleting whiteouts into a bind source. The answer is the uncompressed
+// descriptor (media type application/vnd.oci.image.layer.v1.tar, the diffID,
+// the tar's length), as containerd's own applier gives. Requests Strata does
+// not serve (foreign mounts, unknown or encrypted media types, payloads, a
+// containerd that cannot be reached) get Unimplemented, so containerd falls
+// back to its next differ. Diff is Unimplemented.
+//
+// Thread-safety: thread-safe; each Apply works on its own snapshot directory.
+#ifndef STRATA_SNAPSHOTTER_SERVER_DIFF_SERVICE_H_
+#define STRATA_SNAPSHOTTER_SERVER_DIFF_SERVICE_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "containerd/services/diff/v1/diff.grpc.pb.h"
+#include "snapshotter/server/rpc_gate.h"
+
+namespace strata {
+
+class ContentClient;
+
+class DiffService final : public containerd::services::diff::v1::Diff::Service {
+ public:
+  // `root` is Strata's root (only directories under <root>/snapshots/ are
+  // written); `content` reads blobs from containerd. REQUIRES: content
+  // outlives the service.
+  DiffService(std::string root, ContentClient& content);
+
+  // Graceful stop: new RPCs get Unavailable; waits for running Applies to
+  // finish (true) or `timeout` (false).
+  bool Drain(std::chrono::milliseconds timeout) { return gate_.Drain(timeout); }
+
+  using Ctx = grpc::ServerContext;
+  grpc::Status Apply(Ctx*, const containerd::services::diff::v1::ApplyRequest*,
+                     containerd::services::diff::v1::ApplyResponse*) override;
+  grpc::Status Diff(Ctx*, const containerd::services::diff::v1::DiffRequest*,
+                    containerd::services::diff::v1::DiffResponse*) override;
+
+  // Layers applied successfully since start, and Apply calls that failed
+  // (Unimplemented fallbacks not counted).
+  uint64_t applied() const { return applied_.load(); }
+  uint64_t failed() const { return failed_.load(); }
+
+ private:
+  std::string root_;
+  ContentClient& content_;
+  RpcGate gate_;
+  std::atomic<uint64_t> applied_{0};
+  std::atomic<uint64_t> failed_{0};
+};
+
+}  // namespace strata
+
+#endif  // STRATA_SNAPSHOTTER_SERVER_DIFF_SERVICE_H_

@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# End-to-end test of Strata's diff service (the fast unpack path) with real
+# containerd 1.7 (Debian trixie) and 2.1 (Debian unstable), both unpacked from
+# Debian's .debs by scripts/fetch-containerd.sh, never installed.
+#
+#   tests/e2e/differ.sh <path-to-strata-snapshotter> <work-dir>
+#
+# For each version, with fresh containerd and Strata roots: containerd is
+# configured with Strata as snapshotter ([proxy_plugins.strata]) and differ
+# ([proxy_plugins.strata-diff], first in the diff service's default list and,
+# for 2.x, the transfer service's unpack_config differ). Then:
+#   1. pull the e2e image from a local registry: Strata's Apply count must
+#      equal the image's layer count (every layer applied by Strata);
+#   2. pull it again into containerd's overlayfs snapshotter: Strata declines
+#      those foreign mounts and containerd's walking differ unpacks them;
+#   3. compare the two root filesystems (paths, types, modes, owners, sizes,
+#      link targets, file digests);
+#   4. run a container from the Strata-unpacked image;
+#   5. restart both with fresh roots and `ctr images import` the image tar:
+#      again every layer is applied by Strata, and a container runs;
+#   6. (2.x) `ctr images import --local --sync-fs`: sync_fs reaches Strata.
+#
+# Exit status: 0 passed, 1 failed, 77 skipped (not root, no overlayfs, no
+# network for the containerd .debs). STRATA_DIFFER_VERSIONS="1.7 2.1" selects.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+[ $# -eq 2 ] || { echo "usage: $0 <path-to-strata-snapshotter> <work-dir>" >&2; exit 2; }
+if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root (containerd, overlayfs, runc)"; exit 77; fi
+if ! grep -qw overlay /proc/filesystems && ! modprobe overlay 2>/dev/null; then
+    echo "SKIP: the kernel has no overlayfs"; exit 77
+fi
+for t in jq skopeo docker-registry runc busybox; do
+    command -v "$t" >/dev/null || { echo "SKIP: $t missing (scripts/install-deps.sh installs the e2e peers)"; exit 77; }
+done
+
+STRATA_BIN=$(realpath "$1")
+mkdir -p "$2" && WORK=$(cd "$2" && pwd)
+VERSIONS=${STRATA_DIFFER_VERSIONS:-1.7 2.1}
+cp "$STRATA_BIN" "$WORK/strata-snapshotter.under-test" || exit 1
+STRATA_BIN=$WORK/strata-snapshotter.under-test
+
+PASS=0 FAIL=0
+FAILED=()
+pass() { PASS=$((PASS + 1)); echo "  ok   $1"; }
+fail() {
+    FAIL=$((FAIL + 1)); FAILED+=("[$VER] $1"); echo "  FAIL $1"
+    [ -n "${2:-}" ] && printf '%s\n' "$2" | head -40 | sed 's/^/       /'
+    return 0
+}
+check_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected: $2
+got:      $3"; fi; }
+
+declare -a PIDS=()
+TMP=$(mktemp -d /tmp/sdiff.XXXXXX)
+CTD_SOCK=/nonexistent
+REG_PID=
+stop_pid() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+}
+unmount_under() {
+    local m
+    for m in $(awk -v d="$1" 'index($5, d "/") == 1 || $5 == d { print $5 }' /proc/self/mountinfo | sort -r); do
+        umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+    done
+}
+kill_shims() {
+    local p cmd
+    for p in /proc/[0-9]*; do
+        cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+        [[ "$cmd" == *containerd-shim*" -address $CTD_SOCK "* ]] && kill -KILL "${p#/proc/}" 2>/dev/null
+    done
+    return 0
+}
+stop_daemons() {
+    local p
+    for p in "${PIDS[@]}"; do stop_pid "$p"; done
+    PIDS=()
+    kill_shims
+    unmount_under "$WORK"
+}
+cleanup() {
+    local rc=$?
+    stop_daemons
+    [ -n "$REG_PID" ] && stop_pid "$REG_PID"
+    unmount_under "$TMP"
+    rm -rf "$TMP"
+    exit "$rc"
+}
+trap cleanup EXIT
+wait_for() { local t=$1 i; shift; for ((i = 0; i < t * 10; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+
+# --- image and registry ---------------------------------------------------------
+IMG=$WORK/image
+NAME=localhost/strata-e2e:v1
+MANIFEST=$("$HERE/build-image.sh" "$IMG" "$NAME") || { echo "FAIL: build-image.sh"; exit 1; }
+blob() { echo "$IMG/layout/blobs/sha256/${1#sha256:}"; }
+LAYERS=$(jq '.layers | length' "$(blob "$MANIFEST")")
+ARCH=$(jq -r .architecture "$(blob "$(jq -r .config.digest "$(blob "$MANIFEST")")")")
+TOP_CHAIN=
+for d in $(jq -r '.rootfs.diff_ids[]' "$(blob "$(jq -r .config.digest "$(blob "$MANIFEST")")")"); do
+    if [ -z "$TOP_CHAIN" ]; then TOP_CHAIN=$d; else TOP_CHAIN=sha256:$(printf '%s %s' "$TOP_CHAIN" "$d" | sha256sum | cut -d' ' -f1); fi
+done
+echo "image: $LAYERS layers ($(jq -r '[.layers[].mediaType] | unique | join(", ")' "$(blob "$MANIFEST")")), top chain $TOP_CHAIN"
+
+port=$((20000 + RANDOM % 40000))
+REG=127.0.0.1:$port
+mkdir -p "$TMP/registry"
+cat >"$TMP/registry/config.yml" <<EOF
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $TMP/registry/storage
+http:
+  addr: $REG
+EOF
+docker-registry serve "$TMP/registry/config.yml" >"$WORK/registry.log" 2>&1 &
+REG_PID=$!
+wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" || { echo "FAIL: registry did not start"; exit 1; }
+REF=$REG/strata-e2e:v1
+skopeo copy --quiet --dest-tls-verify=false "oci:$IMG/layout:v1" "docker://$REF" >"$WORK/skopeo.log" 2>&1 \
+    || { echo "FAIL: skopeo push"; cat "$WORK/skopeo.log"; exit 1; }
+
+# --- containerd -----------------------------------------------------------------
+write_config() {
+    local ver=$1
+    # 2.x: exports.root tells CRI's image-filesystem stats where Strata's disk is.
+    local exports=""
+    [[ "$ver" == 1.* ]] || exports="  exports = { root = \"$STRATA_ROOT\" }"
+    local proxies="[proxy_plugins.strata]
+  type = \"snapshot\"
+  address = \"$STRATA_SOCK\"
+$exports
+
+[proxy_plugins.strata-diff]
+  type = \"diff\"
+  address = \"$STRATA_SOCK\""
+    local version disabled
+    case "$ver" in
+    1.*) version=2
+        disabled='"io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs"' ;;
+    *) version=3
+        disabled='"io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images",
+  "io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox",
+  "io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.blockfile", "io.containerd.snapshotter.v1.erofs",
+  "io.containerd.differ.v1.erofs"' ;;
+    esac
+    # The same keys in both config versions; the transfer service's
+    # unpack_config (2.x pull/import; 1.7 when asked for it) names each
+    # snapshotter's differ.
+    cat >"$CTD_CONFIG" <<EOF
+version = $version
+root = "$CTD_ROOT"
+state = "$CTD_STATE"
+disabled_plugins = [$disabled]
+[grpc]
+  address = "$CTD_SOCK"
+[plugins."io.containerd.service.v1.diff-service"]
+  default = ["strata-diff", "walking"]
+[plugins."io.containerd.transfer.v1.local"]
+  [[plugins."io.containerd.transfer.v1.local".unpack_config]]
+    platform = "linux/$ARCH"
+    snapshotter = "strata"
+    differ = "strata-diff"
+  [[plugins."io.containerd.transfer.v1.local".unpack_config]]
+    platform = "linux/$ARCH"
+    snapshotter = "overlayfs"
+    differ = "walking"
+$proxies
+EOF
+}
+
+start() {
+    # start <tag>: fresh roots, Strata then containerd
+    local tag=$1
+    stop_daemons
+    VDIR=$WORK/$VER-$tag
+    rm -rf "$VDIR"; mkdir -p "$VDIR"
+    CTD_ROOT=$VDIR/containerd-root CTD_STATE=$TMP/$VER-$tag-state CTD_SOCK=$TMP/$VER-$tag-c.sock
+    CTD_CONFIG=$VDIR/config.toml STRATA_SOCK=$TMP/$VER-$tag-s.sock STRATA_ROOT=$VDIR/strata-root
+    STRATA_LOG=$VDIR/strata.log CTD_LOG=$VDIR/containerd.log
+    write_config "$VER"
+    "$STRATA_BIN" --root "$STRATA_ROOT" --address "$STRATA_SOCK" --containerd-address "$CTD_SOCK" \
+        >"$STRATA_LOG" 2>&1 &
+    PIDS+=($!)
+    wait_for 20 test -S "$STRATA_SOCK" || { fail "strata-snapshotter starts" "$(tail "$STRATA_LOG")"; return 1; }
+    PATH="$CTD_BIN:$PATH" "$CTD_BIN/containerd" --config "$CTD_CONFIG" --log-level debug >"$CTD_LOG" 2>&1 &
+    PIDS=($! "${PIDS[@]}")  # containerd stops first
+    wait_for 30 ctr_ version || { fail "containerd $VER starts" "$(tail "$CTD_LOG")"; return 1; }
+    local plugins
+    plugins=$(ctr_ plugins ls)
+    if grep -qE 'io\.containerd\.differ\.v1[[:space:]]+strata-diff[[:space:]].*ok' <<<"$plugins"; then
+        pass "containerd $VER loaded the strata-diff proxy differ"
+    else
+        fail "containerd $VER loaded the strata-diff proxy differ" "$(grep -E 'differ|strata' <<<"$plugins")"
+    fi
+}
+ctr_() { "$CTD_BIN/ctr" --address "$CTD_SOCK" "$@"; }
+applied() { grep -c 'msg=applied' "$STRATA_LOG"; }
+declined() { grep -c 'msg="apply declined' "$STRATA_LOG"; }
+
+# tree_of <snapshotter> <key>: a listing of the image's top layer as mounted
+tree_of() {
+    local sn=$1 mnt=$TMP/mnt-$1 out
+    mkdir -p "$mnt"
+    out=$(ctr_ snapshots --snapshotter "$sn" view "cmp-$sn" "$TOP_CHAIN" 2>&1) || { echo "view: $out" >&2; return 1; }
+    out=$(ctr_ snapshots --snapshotter "$sn" mounts "$mnt" "cmp-$sn" 2>&1) || { echo "mounts: $out" >&2; return 1; }
+    sh -c "$out" || { echo "mount: $out" >&2; return 1; }
+    (cd "$mnt" && find . -mindepth 1 -printf '%p %y %m %U:%G %s %l\n' | sort \
+        && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+    umount "$mnt"
+    ctr_ snapshots --snapshotter "$sn" rm "cmp-$sn" >/dev/null 2>&1
+    return 0
+}
+# containerd's GC may collect the unlabelled view between the ctr calls: retry.
+tree_of_retry() {
+    local i
+    for i in 1 2 3; do tree_of "$1" && return 0; sleep 0.5; done
+    return 1
+}
+
+run_container() {
+    local ref=$1 id=$2 out
+    out=$(ctr_ run --rm --snapshotter strata "$ref" "$id" sh -c \
+        'cat /etc/keep.txt /etc/added.txt; ls /opaque | paste -sd, -; test ! -e /etc/gone.txt && echo gone' 2>&1)
+    if [ $? -eq 0 ] && grep -q '^gone$' <<<"$out"; then pass "ctr run --rm $id: whiteouts applied, files there"
+    else fail "ctr run --rm $id" "$out"; fi
+}
+
+scenario() {
+    VER=$1
+    echo
+    echo "=== containerd $VER"
+    local cache=$WORK/containerd-cache-$VER
+    if ! STRATA_CONTAINERD_SERIES=$VER "$REPO/scripts/fetch-containerd.sh" "$cache" >"$WORK/fetch-$VER.log" 2>&1; then
+        echo "SKIP containerd $VER: could not fetch it: $(tail -n 2 "$WORK/fetch-$VER.log")"
+        SKIPPED+=("$VER")
+        return 0
+    fi
+    CTD_BIN=$cache/root/usr/bin
+    echo "$("$CTD_BIN/containerd" --version)"
+
+    start pull || return 0
+    local t0 t1 out
+    t0=$(date +%s%N)
+    out=$(ctr_ images pull --plain-http --snapshotter strata --platform "linux/$ARCH" "$REF" 2>&1) \
+        || fail "pull $REF with snapshotter strata" "$out"
+    t1=$(date +%s%N)
+    check_eq "pull: Strata applied every layer (Apply count == $LAYERS)" "$LAYERS" "$(applied)"
+    grep 'msg=applied' "$STRATA_LOG" | sed -E 's/.*(digest=[^ ]+).*(compression=[^ ]+).*(ms=[^ ]+).*/    \1 \2 \3/'
+    echo "    pull+unpack: $(((t1 - t0) / 1000000)) ms"
+    out=$(ctr_ images pull --plain-http --snapshotter overlayfs --platform "linux/$ARCH" "$REF" 2>&1) \
+        || fail "pull $REF with snapshotter overlayfs" "$out"
+    check_eq "overlayfs pull: Strata applied nothing more" "$LAYERS" "$(applied)"
+    # 1.7's ctr unpacks client-side through the diff service's default list
+    # (strata-diff, then walking); 2.x's transfer service names its differ.
+    if [[ "$VER" == 1.* ]]; then
+        check_eq "overlayfs pull: Strata declined each foreign layer (walking differ fallback)" \
+            "$LAYERS" "$(declined)"
+    fi
+    local a b
+    a=$(tree_of_retry strata) || fail "mount a view of the Strata-unpacked image"
+    b=$(tree_of_retry overlayfs) || fail "mount a view of the overlayfs-unpacked image"
+    if [ -n "$a" ] && [ "$a" = "$b" ]; then
+        pass "root filesystems equal: Strata's differ vs containerd's walking differ ($(wc -l <<<"$a") lines)"
+    else
+        fail "root filesystems equal (Strata vs walking)" "$(diff <(echo "$b") <(echo "$a") | head -30)"
+    fi
+    run_container "$REF" "differ-run-$VER"
+
+    start import || return 0
+    out=$(ctr_ images import --snapshotter strata --platform "linux/$ARCH" "$IMG/image.tar" 2>&1) \
+        || fail "import image.tar with snapshotter strata" "$out"
+    check_eq "import: Strata applied every layer (Apply count == $LAYERS)" "$LAYERS" "$(applied)"
+    run_container "$NAME" "differ-import-$VER"
+    grep -q 'level=error' "$STRATA_LOG" && fail "no errors in Strata's log" "$(grep 'level=error' "$STRATA_LOG")"
+    if [[ "$VER" != 1.* ]]; then
+        # Client-side unpack through the diff service, with ApplyRequest.sync_fs.
+        start sync || return 0
+        out=$(ctr_ images import --local --sync-fs --snapshotter strata --platform "linux/$ARCH" \
+            "$IMG/image.tar" 2>&1) || fail "import --local --sync-fs" "$out"
+        check_eq "import --local --sync-fs: every Apply had sync_fs=true" "$LAYERS" \
+            "$(grep 'msg=applied' "$STRATA_LOG" | grep -c 'sync_fs=true')"
+    fi
+    stop_daemons
+}
+
+SKIPPED=()
+for v in $VERSIONS; do scenario "$v"; done
+echo
+[ ${#SKIPPED[@]} -gt 0 ] && echo "skipped containerd versions: ${SKIPPED[*]}"
+[ "$FAIL" -gt 0 ] && printf 'failed: %s\n' "${FAILED[@]}"
+echo "differ e2e: $PASS passed, $FAIL failed"
+[ "$FAIL" -gt 0 ] && exit 1
+[ "$PASS" -eq 0 ] && exit 77
+exit 0
