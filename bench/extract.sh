@@ -51,7 +51,7 @@ run() {  # name, command...
   printf '%-12s %6.3fs\n' "$name" "$dt"
 }
 for r in $(seq "$rounds"); do
-  run strata-uring "$bin/strata" --address "$sock" import --name "uring-$r" "$layer"
+  STRATA_IO=uring run strata-uring "$bin/strata" --address "$sock" import --name "uring-$r" "$layer"
   STRATA_IO=sync run strata-sync "$bin/strata" --address "$sock" import --name "sync-$r" "$layer"
   rm -rf "$work/tar-$r"; mkdir "$work/tar-$r"
   run gnu-tar tar -C "$work/tar-$r" --xattrs --same-owner -xpf "$layer"

@@ -90,8 +90,11 @@ Status SyncFileSink::Submit(FileJob job, char* buf, size_t len) {
 namespace strata {
 
 std::unique_ptr<FileSink> MakeFileSink() {
-  const char* force = std::getenv("STRATA_IO");
-  if (force == nullptr || std::string_view(force) != "sync") {
+  // Plain syscalls by default: on the hosts measured so far (ext4, 2 cores)
+  // the io_uring sink was slower, since every O_CREAT openat is punted to an
+  // io-wq worker (README "Benchmarks"). STRATA_IO=uring selects it.
+  const char* mode = std::getenv("STRATA_IO");
+  if (mode != nullptr && std::string_view(mode) == "uring") {
     auto uring = UringFileSink::Create();
     if (uring.ok()) return std::move(*uring);
     Log(LogLevel::kInfo, "extract", "io_uring unavailable; using plain syscalls",
