@@ -461,23 +461,12 @@ Status Engine::Cleanup() {
 
 Status Engine::Recover() {
   RecoveryReport rep;
-  std::set<uint64_t> live;
-  std::map<uint64_t, Kind> live_kinds;
-  std::map<uint64_t, std::vector<uint64_t>> live_parents;
+  std::map<uint64_t, Kind> live;  // every recorded id and its kind
   STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
-    Status inner;
-    STRATA_RETURN_IF_ERROR(WalkSnapshots(txn, [&](const SnapshotRecord& r) {
-      live.insert(r.id);
-      live_kinds[r.id] = r.kind;
-      auto parents = ParentIds(txn, r);
-      if (!parents.ok()) {
-        inner = parents.status();
-        return false;
-      }
-      live_parents[r.id] = std::move(*parents);
+    return WalkSnapshots(txn, [&](const SnapshotRecord& r) {
+      live[r.id] = r.kind;
       return true;
-    }));
-    return inner;
+    });
   }));
 
   // 1. Staging: never recorded (renamed out before any commit).
@@ -526,12 +515,20 @@ Status Engine::Recover() {
   //    snapshot gets back what Prepare built (the empty skeleton, or for
   //    full-tree backends a fresh clone of its committed parent). A committed
   //    layer's content cannot be rebuilt: report it.
-  for (const auto& [id, kind] : live_kinds) {
+  for (const auto& [id, kind] : live) {
     std::string dir = layout_.SnapshotDir(id);
     if (Exists(dir)) continue;
     if (kind != Kind::kCommitted) {
+      // Parent chains are read only here, for the rare record to rebuild, so
+      // a normal start-up stays one walk over the records.
+      std::vector<uint64_t> parents;
+      STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
+        STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshotById(txn, id));
+        STRATA_ASSIGN_OR_RETURN(parents, ParentIds(txn, r));
+        return Status::Ok();
+      }));
       STRATA_RETURN_IF_ERROR(MakeDirs(dir, 0700));
-      if (Status b = backend_->BuildDir(dir, kind, live_parents[id]); !b.ok()) {
+      if (Status b = backend_->BuildDir(dir, kind, parents); !b.ok()) {
         // Still serve the root: an empty skeleton keeps the invariant.
         Log(LogLevel::kError, "engine", "rebuilding snapshot from its parent failed",
             {{"id", std::to_string(id)}, {"error", b.ToString()}});
