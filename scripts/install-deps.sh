@@ -17,6 +17,7 @@ test_pkgs=(
   containerd runc busybox-static docker-registry skopeo jq
   golang-go golang-github-containerd-containerd-dev
   e2fsprogs xfsprogs btrfs-progs util-linux attr zstd bc
+  python3 gnuplot-nox  # bench/report.py: Markdown tables and PNG plots
   systemd  # systemd-socket-activate, systemd-analyze verify, systemd-tmpfiles
 )
 
