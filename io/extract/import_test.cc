@@ -16,6 +16,7 @@
 
 #include "io/base/errno.h"
 #include "io/extract/extractor.h"
+#include "io/extract/layer_stream.h"
 #include "io/extract/tar_entry_stream.h"
 #include "io/extract/sink_test_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -80,7 +81,7 @@ Result<ExtractStats> ExtractFile(const std::string& file, const std::string& roo
   if (fd < 0) return PosixError("open " + file, errno);
   UniqueFd owned(fd);
   STRATA_ASSIGN_OR_RETURN(auto plain, OpenDecompressed(std::make_unique<FdSource>(fd)));
-  DigestingSource digest(*plain);
+  LayerStream digest(std::move(plain), /*prefetch=*/false);
   TarReader reader(digest);
   TarEntryStream entries(reader);
   Extractor x(root, sink);

@@ -3,8 +3,8 @@
 //
 //   extract_layer [--delete-whiteouts] LAYER DIR
 //
-// Decompresses LAYER (plain, gzip or zstd, by magic bytes) on a prefetch
-// thread and extracts it into DIR with the default file sink (STRATA_IO
+// Decompresses LAYER (plain, gzip or zstd, by magic bytes; compressed ones
+// on a prefetch thread) and extracts it into DIR with the default file sink (STRATA_IO
 // picks another: uring, threads, sync). Whiteouts become overlayfs
 // whiteouts, or with --delete-whiteouts delete what they name (full-tree
 // backends). Prints the counts and the sink used; exits 1 with the error.
@@ -16,10 +16,10 @@
 #include <string>
 
 #include "io/base/errno.h"
-#include "io/decompress/prefetch_source.h"
 #include "io/decompress/source.h"
 #include "io/extract/extractor.h"
 #include "io/extract/file_sink.h"
+#include "io/extract/layer_stream.h"
 #include "io/extract/tar_entry_stream.h"
 #include "io/tar/tar_reader.h"
 
@@ -30,9 +30,10 @@ Result<ExtractStats> Run(const std::string& layer, const std::string& dir, White
                          const char** sink_name) {
   int fd = open(layer.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return PosixError("open " + layer, errno);
-  STRATA_ASSIGN_OR_RETURN(auto plain, OpenDecompressed(std::make_unique<FdSource>(fd)));
-  PrefetchSource prefetched(std::move(plain));
-  TarReader reader(prefetched);
+  Compression z = Compression::kNone;
+  STRATA_ASSIGN_OR_RETURN(auto plain, OpenDecompressed(std::make_unique<FdSource>(fd), {}, &z));
+  LayerStream layer_stream(std::move(plain), /*prefetch=*/z != Compression::kNone);
+  TarReader reader(layer_stream);
   TarEntryStream entries(reader);
   auto sink = MakeFileSink();
   *sink_name = sink->Name();
