@@ -38,6 +38,7 @@ struct OpsResults {
   std::vector<PhaseRun> runs;
   std::vector<double> fsync_p50_us;  // one per round (empty without --fsync-dir)
   std::vector<double> fsync_p99_us;
+  std::vector<double> fdatasync_p50_us;
 };
 
 // One of issue #7's targets, evaluated on the medians.

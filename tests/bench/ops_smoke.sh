@@ -35,8 +35,8 @@ for (server, c, ph), ops in runs.items():
         bad.append(f"{server} c{c} {ph}: {ops} calls, want {want}")
 if not res.get("targets") or any("met" not in t for t in res["targets"]):
     bad.append(f"targets missing: {res.get('targets')}")
-if res.get("fsync_p50_us", 0) <= 0:
-    bad.append("no fsync floor")
+if res.get("fsync_p50_us", 0) <= 0 or res.get("fdatasync_p50_us", 0) <= 0:
+    bad.append("no fsync/fdatasync floor")
 for f in ["ops.md", "ops_c1.png", "ops_c16.png", "ops_ratio.png"]:
     p = os.path.join(out, f)
     if not os.path.exists(p) or os.path.getsize(p) == 0:
