@@ -23,6 +23,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
+#include "snapshotter/cli/bench_ops.h"
 #include "snapshotter/cli/import.h"
 
 namespace {
@@ -34,7 +35,8 @@ constexpr const char* kUsage =
     "usage: strata [--address SOCK] ls [FILTER...]\n"
     "       strata [--address SOCK] stat KEY\n"
     "       strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync] LAYER...\n"
-    "       strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]\n";
+    "       strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]\n"
+    "       strata bench ops --address SOCK --peer-address SOCK [--n N] [--rounds R] ...\n";
 
 const char* KindName(pb::Kind k) {
   switch (k) {
@@ -196,6 +198,9 @@ int main(int argc, char** argv) {
     } else {
       args.push_back(a);
     }
+  }
+  if (argc > 2 && std::string(argv[1]) == "bench" && std::string(argv[2]) == "ops") {
+    return strata::RunBenchOps({argv + 3, argv + argc}, argv[0]);
   }
   if (args.empty()) {
     std::fputs(kUsage, stderr);
