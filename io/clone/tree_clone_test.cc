@@ -272,6 +272,59 @@ TEST_P(ReflinkFsTest, CloneOf256MiBSharesExtentsAndCostsNoSpace) {
   EXPECT_LT(usage->bytes, 2 << 20);
 }
 
+// Usage of a fresh clone is its metadata: every inode costs the filesystem's
+// inode size even though its data is shared, and only the blocks a child
+// rewrites become its own.
+TEST_P(ReflinkFsTest, ExclusiveUsageCountsInodeOverheadNotSharedData) {
+  LoopFs fs(GetParam());
+  if (!fs.ok()) GTEST_SKIP() << fs.reason();
+  std::string src = fs.path() + "/src", dst = fs.path() + "/dst";
+  constexpr int kDirs = 10, kFiles = 100, kFileBytes = 16384;
+  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
+  for (int d = 0; d < kDirs; ++d) {
+    std::string dir = src + "/d" + std::to_string(d);
+    ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+    for (int f = 0; f < kFiles; ++f) {
+      Write(dir + "/f" + std::to_string(f), std::string(kFileBytes, static_cast<char>('a' + f % 26)));
+    }
+  }
+  sync();
+  int root = open(fs.path().c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(root, 0);
+  int64_t overhead = InodeOverhead(root);
+  close(root);
+  EXPECT_EQ(overhead, GetParam() == "xfs" ? 512 : 160) << "inode size of a default mkfs";
+
+  auto stats = CloneTree(src, dst);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  ASSERT_EQ(stats->cloned, kDirs * kFiles);
+  sync();
+  const int64_t inodes = 1 + kDirs + kDirs * kFiles;
+  const int64_t data = int64_t{kDirs} * kFiles * kFileBytes;  // 16 MB
+  auto src_du = MeasureDiskUsage(src);
+  auto clone = MeasureDiskUsage(dst, UsageMode::kExclusiveExtents);
+  ASSERT_TRUE(src_du.ok() && clone.ok());
+  EXPECT_EQ(clone->inodes, inodes);
+  EXPECT_GE(src_du->bytes, data);
+  EXPECT_GE(clone->bytes, inodes * overhead) << "inode overhead missing";
+  EXPECT_LT(clone->bytes, data / 8) << "shared data counted as the clone's";
+
+  // Rewriting 20 files of the child makes exactly their blocks its own.
+  for (int f = 0; f < 20; ++f) {
+    int fd = open((dst + "/d3/f" + std::to_string(f)).c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(pwrite(fd, "child!", 6, 0), 6);
+    close(fd);
+  }
+  sync();
+  auto after = MeasureDiskUsage(dst, UsageMode::kExclusiveExtents);
+  ASSERT_TRUE(after.ok());
+  int64_t grew = after->bytes - clone->bytes;
+  EXPECT_GE(grew, 20 * 4096) << "rewritten blocks not counted";
+  EXPECT_LE(grew, 20 * kFileBytes) << "more than the rewritten files counted";
+  EXPECT_EQ(Read(src + "/d3/f0"), std::string(kFileBytes, 'a')) << "child write reached the parent";
+}
+
 INSTANTIATE_TEST_SUITE_P(Fs, ReflinkFsTest, ::testing::Values("xfs", "btrfs"),
                          [](const auto& info) { return info.param; });
 
