@@ -195,6 +195,61 @@ TEST(TreeCloneTest, ErrorsNameThePathAndStop) {
   EXPECT_EQ(CloneTree(dir / "missing", dir / "x").status().code(), Code::kNotFound);
 }
 
+// Directories over one chunk (64 entries) are cloned by several jobs at once;
+// hardlinks cross directories cloned by different jobs; every directory's
+// times are set after its contents, whichever job finishes last.
+TEST(TreeCloneTest, WideTreeWithCrossDirectoryHardlinks) {
+  TempDir dir;
+  std::string src = dir / "src";
+  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
+  for (int d = 0; d < 4; ++d) {
+    std::string sub = src + "/d" + std::to_string(d);
+    ASSERT_EQ(mkdir(sub.c_str(), 0750), 0);
+    ASSERT_EQ(mkdir((sub + "/deep").c_str(), 0700), 0);
+    Write(sub + "/deep/leaf", "leaf");
+    for (int f = 0; f < 300; ++f) Write(sub + "/f" + std::to_string(f), std::to_string(d * f));
+  }
+  for (int f = 0; f < 50; ++f) {
+    ASSERT_EQ(link((src + "/d0/f" + std::to_string(f)).c_str(),
+                   (src + "/d3/h" + std::to_string(f)).c_str()), 0);
+    ASSERT_EQ(link((src + "/d0/f" + std::to_string(f)).c_str(),
+                   (src + "/d1/h" + std::to_string(f)).c_str()), 0);
+  }
+  ASSERT_EQ(chmod((src + "/d2/f7").c_str(), 0604), 0);
+  for (int d = 0; d < 4; ++d) {
+    SetTimes(src + "/d" + std::to_string(d) + "/deep", 900000000 + d);
+    SetTimes(src + "/d" + std::to_string(d), 800000000 + d);
+  }
+  SetTimes(src, 700000000);
+  for (int workers : {0, 1, 3, 8}) {
+    SCOPED_TRACE("workers=" + std::to_string(workers));
+    std::string dst = dir / ("dst" + std::to_string(workers));
+    auto stats = CloneTree(src, dst, {.data = DataMode::kCopy, .workers = workers});
+    ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+    EXPECT_EQ(stats->files, 4 * 301);
+    EXPECT_EQ(stats->hardlinks, 100);
+    EXPECT_EQ(stats->dirs, 1 + 4 * 2);
+    std::map<ino_t, ino_t> inodes;
+    ExpectSameTree(src, dst, inodes);
+  }
+}
+
+// New entries in a setgid directory take its group: the clone must still
+// give every entry its source's group.
+TEST(TreeCloneTest, SetgidDestinationParentKeepsSourceOwners) {
+  if (!IsRoot()) GTEST_SKIP() << "chown to another group needs root";
+  TempDir dir;
+  MakeRichTree(dir / "src");
+  std::string parent = dir / "sgid";
+  ASSERT_EQ(mkdir(parent.c_str(), 0755), 0);
+  ASSERT_EQ(chown(parent.c_str(), 0, 4321), 0);
+  ASSERT_EQ(chmod(parent.c_str(), 02775), 0);
+  auto stats = CloneTree(dir / "src", parent + "/dst");
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  std::map<ino_t, ino_t> inodes;
+  ExpectSameTree(dir / "src", parent + "/dst", inodes);
+}
+
 class ReflinkFsTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ReflinkFsTest, ClonesShareExtentsAndPreserveEverything) {
