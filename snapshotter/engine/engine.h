@@ -44,6 +44,10 @@ struct EngineOptions {
   // existing root, else the probe's choice (backend/probe.h). An explicit name
   // different from the recorded one is refused (FailedPrecondition).
   std::string backend = "overlay";
+  // overlay backend: mount with metacopy=on (chmod/chown copy up metadata
+  // only). Ignored, with a warning, where the kernel lacks it or the backend
+  // is not overlay. Safe only for layers Strata extracted (README).
+  bool overlay_metacopy = false;
 };
 
 // What Recover() found and repaired.
