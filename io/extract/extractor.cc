@@ -204,7 +204,7 @@ Status Extractor::WriteFile(const TarEntry& e, FileJob job, EntryStream& in) {
   stats_.files++;
   stats_.file_bytes += e.size;
   if (e.sparse.empty() && static_cast<uint64_t>(e.size) <= sink_.max_file_size()) {
-    STRATA_ASSIGN_OR_RETURN(char* buf, sink_.AcquireBuffer());
+    STRATA_ASSIGN_OR_RETURN(char* buf, sink_.AcquireBuffer(static_cast<size_t>(e.size)));
     size_t got = 0;
     while (got < static_cast<size_t>(e.size)) {
       STRATA_ASSIGN_OR_RETURN(size_t n, in.ReadData(buf + got, e.size - got));

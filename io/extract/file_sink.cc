@@ -104,7 +104,7 @@ Status FinishFileByName(const FileJob& job, CreatePlan::Needs needs) {
   return Status::Ok();
 }
 
-Result<char*> SyncFileSink::AcquireBuffer() {
+Result<char*> SyncFileSink::AcquireBuffer(size_t) {
   if (!buf_) buf_.reset(new char[kBufferSize]);
   return buf_.get();
 }

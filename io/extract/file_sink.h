@@ -43,9 +43,9 @@ class FileSink {
   virtual const char* Name() const = 0;
   // Largest file Submit takes; bigger ones the extractor streams itself.
   virtual size_t max_file_size() const = 0;
-  // A buffer of max_file_size() bytes for the next Submit; may wait for
-  // running writes to free one.
-  virtual Result<char*> AcquireBuffer() = 0;
+  // A buffer of at least len (<= max_file_size()) bytes for the next Submit;
+  // may wait for running writes to free one.
+  virtual Result<char*> AcquireBuffer(size_t len) = 0;
   // Creates job's file with the first len bytes of buf (from AcquireBuffer).
   // May complete later: errors can surface from a later call or Flush().
   virtual Status Submit(FileJob job, char* buf, size_t len) = 0;
@@ -99,7 +99,7 @@ class SyncFileSink final : public FileSink {
   static constexpr size_t kBufferSize = 1 << 20;
   const char* Name() const override { return "sync"; }
   size_t max_file_size() const override { return kBufferSize; }
-  Result<char*> AcquireBuffer() override;
+  Result<char*> AcquireBuffer(size_t len) override;
   Status Submit(FileJob job, char* buf, size_t len) override;
   Status Flush() override { return Status::Ok(); }
   bool Busy(const std::string&) const override { return false; }

@@ -12,7 +12,8 @@ ThreadedFileSink::ThreadedFileSink(unsigned workers) {
     if (workers == 0) workers = std::clamp(std::thread::hardware_concurrency(), 2u, 8u);
   }
   workers = std::clamp(workers, 1u, 64u);
-  for (unsigned i = 0; i < workers; ++i) threads_.emplace_back([this] { Work(); });
+  for (unsigned i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>());
+  for (auto& w : workers_) w->thread = std::thread([this, &w = *w] { Work(w); });
 }
 
 ThreadedFileSink::~ThreadedFileSink() {
@@ -21,44 +22,64 @@ ThreadedFileSink::~ThreadedFileSink() {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
-  work_cv_.notify_all();
-  for (auto& t : threads_) t.join();
+  for (auto& w : workers_) w->cv.notify_all();
+  for (auto& w : workers_) w->thread.join();
 }
 
-Result<char*> ThreadedFileSink::AcquireBuffer() {
+Result<char*> ThreadedFileSink::AcquireBuffer(size_t len) {
+  if (len > kMaxFile) return Internal("threaded sink: file over max_file_size()");
+  len = std::max<size_t>(len, 1);
   std::unique_lock<std::mutex> lock(mu_);
-  if (acquired_ != nullptr) return acquired_;  // the last one was not submitted
-  if (free_.empty() && buffers_.size() < kSlots) {
-    buffers_.emplace_back(new char[kBufferSize]);
-    free_.push_back(buffers_.back().get());
+  if (acquired_ && acquired_len_ >= len) return acquired_.get();
+  waiting_ = true;
+  done_cv_.wait(lock, [&] {
+    return inflight_ < kMaxJobs && inflight_bytes_ + len <= kMaxBytes;
+  });
+  waiting_ = false;
+  lock.unlock();
+  acquired_.reset(new char[len]);
+  acquired_len_ = len;
+  return acquired_.get();
+}
+
+unsigned ThreadedFileSink::RouteFor(const SharedFd& dir) {
+  auto it = routes_.find(dir.get());
+  if (it == routes_.end()) {
+    unsigned best = 0;
+    for (unsigned i = 1; i < workers_.size(); ++i) {
+      if (workers_[i]->queue.size() < workers_[best]->queue.size()) best = i;
+    }
+    it = routes_.emplace(dir.get(), Route{best, 0, dir}).first;
   }
-  done_cv_.wait(lock, [this] { return !free_.empty(); });
-  acquired_ = free_.back();
-  free_.pop_back();
-  return acquired_;
+  it->second.inflight++;
+  return it->second.worker;
 }
 
 Status ThreadedFileSink::Submit(FileJob job, char* buf, size_t len) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (buf == nullptr || buf != acquired_ || len > kBufferSize) {
+  if (buf == nullptr || buf != acquired_.get() || len > acquired_len_) {
     return Internal("threaded sink: buffer not acquired");
   }
-  acquired_ = nullptr;
-  if (!first_error_.ok()) {
-    free_.push_back(buf);
-    return first_error_;
-  }
+  std::unique_ptr<char[]> owned = std::move(acquired_);
+  size_t cost = acquired_len_;
+  acquired_len_ = 0;
+  if (!first_error_.ok()) return first_error_;
   busy_.insert(job.path);
   inflight_++;
-  queue_.push_back({std::move(job), buf, len});
+  inflight_bytes_ += cost;
+  Worker& w = *workers_[RouteFor(job.parent)];
+  w.queue.push_back({std::move(job), std::move(owned), len, cost});
+  bool wake = w.idle;  // a busy worker finds the task without a wake-up
   lock.unlock();
-  work_cv_.notify_one();
+  if (wake) w.cv.notify_one();
   return Status::Ok();
 }
 
 Status ThreadedFileSink::Flush() {
   std::unique_lock<std::mutex> lock(mu_);
+  waiting_ = true;
   done_cv_.wait(lock, [this] { return inflight_ == 0; });
+  waiting_ = false;
   return first_error_;
 }
 
@@ -67,24 +88,33 @@ bool ThreadedFileSink::Busy(const std::string& path) const {
   return busy_.count(path) > 0;
 }
 
-void ThreadedFileSink::Work() {
+void ThreadedFileSink::Work(Worker& w) {
   CreatePlan plan;
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    work_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stop_ and nothing left
-    Task t = std::move(queue_.front());
-    queue_.pop_front();
+    if (!stop_ && w.queue.empty()) {
+      w.idle = true;
+      w.cv.wait(lock, [&] { return stop_ || !w.queue.empty(); });
+      w.idle = false;
+    }
+    if (w.queue.empty()) return;  // stop_ and nothing left
+    Task t = std::move(w.queue.front());
+    w.queue.pop_front();
     lock.unlock();
-    Status s = WriteFileNow(t.job, t.buf, t.len, plan);
+    Status s = WriteFileNow(t.job, t.buf.get(), t.len, plan);
     std::string path = std::move(t.job.path);
-    t.job = FileJob();  // drop the parent descriptor outside the lock
+    const UniqueFd* dir = t.job.parent.get();
+    t.job = FileJob();  // the route still holds the directory
+    t.buf.reset();
     lock.lock();
     if (!s.ok() && first_error_.ok()) first_error_ = s.WithContext("file \"" + path + "\"");
     busy_.erase(busy_.find(path));
-    free_.push_back(t.buf);
+    auto route = routes_.find(dir);
+    if (--route->second.inflight == 0) routes_.erase(route);
     inflight_--;
-    done_cv_.notify_all();
+    inflight_bytes_ -= t.cost;
+    // The extractor waits only for room in the window or for everything.
+    if (waiting_) done_cv_.notify_all();
   }
 }
 

@@ -43,7 +43,7 @@ UringFileSink::~UringFileSink() {
   io_uring_queue_exit(&ring_);
 }
 
-Result<char*> UringFileSink::AcquireBuffer() {
+Result<char*> UringFileSink::AcquireBuffer(size_t) {
   while (free_.empty()) {
     if (unsubmitted_ > 0) {
       io_uring_submit(&ring_);

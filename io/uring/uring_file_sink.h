@@ -37,7 +37,7 @@ class UringFileSink final : public FileSink {
 
   const char* Name() const override { return "io_uring"; }
   size_t max_file_size() const override { return kBufferSize; }
-  Result<char*> AcquireBuffer() override;
+  Result<char*> AcquireBuffer(size_t len) override;
   Status Submit(FileJob job, char* buf, size_t len) override;
   Status Flush() override;
   bool Busy(const std::string& path) const override { return busy_.count(path) > 0; }
