@@ -118,6 +118,10 @@ std::map<std::string, std::string> Machine(const std::string& work) {
   if (!mem.empty())
     m["memory"] = std::to_string(std::atoll(mem.c_str()) / (1 << 20)) + " GiB";
   m["loop images on"] = work;
+  // The machine may be shared: say how busy it was.
+  std::ifstream load("/proc/loadavg");
+  std::string l1, l5;
+  if (load >> l1 >> l5) m["load average at start"] = l1 + " " + l5;
   return m;
 }
 
@@ -271,34 +275,43 @@ Status RunConfig(const Options& o, const CowConfig& cfg, uint64_t image_bytes,
                        {o.daemon, "--root", fs->path() + "/strata", "--address",
                         sock, "--backend", cfg.backend, "--log-level", "warn"},
                        sock, dir + "/daemon.log"));
-  {
-    SnapshotClient client(sock);
-    CowRunner runner(client, fs->path(), mnt, o.run, step);
-    STRATA_RETURN_IF_ERROR(runner.FirstOps(cfg.name, res.cells, res.prepares));
-    STRATA_RETURN_IF_ERROR(runner.Images(cfg.name, res.prepares));
-    if (o.run.layers > 0) {
+  SnapshotClient client(sock);
+  CowRunner runner(client, fs->path(), mnt, o.run, step);
+  STRATA_RETURN_IF_ERROR(runner.FirstOps(cfg.name, res.cells, res.prepares));
+  STRATA_RETURN_IF_ERROR(runner.Images(cfg.name, res.prepares));
+  if (o.run.layers > 0) {
+    // containerd's overlayfs on the same filesystem, once per filesystem,
+    // alternating with Strata rep by rep (A B A B).
+    std::unique_ptr<ServerProcess> peer;
+    std::unique_ptr<SnapshotClient> peer_client;
+    std::unique_ptr<CowRunner> peer_runner;
+    if (o.peer != "none" && peer_done.insert(cfg.fs).second) {
+      std::string psock = dir + "/peer.sock";
       STRATA_ASSIGN_OR_RETURN(
-          SuiteRun run, runner.Benchsuite("strata " + cfg.backend, cfg.fs));
-      res.suites.push_back(std::move(run));
+          peer, ServerProcess::Start(
+                    {o.peer, "--root", fs->path() + "/peer", "--address", psock,
+                     "--snapshotter", "overlayfs"},
+                    psock, dir + "/peer.log"));
+      peer_client = std::make_unique<SnapshotClient>(psock);
+      peer_runner = std::make_unique<CowRunner>(
+          *peer_client, fs->path(), mnt, o.run,
+          [&](const std::string& s) { return step("peer overlayfs: " + s); });
     }
+    for (int rep = 0; rep < o.run.reps; ++rep) {
+      STRATA_ASSIGN_OR_RETURN(
+          SuiteRun run,
+          runner.Benchsuite("strata " + cfg.backend, cfg.fs, rep));
+      res.suites.push_back(std::move(run));
+      if (peer_runner) {
+        STRATA_ASSIGN_OR_RETURN(
+            SuiteRun prun,
+            peer_runner->Benchsuite("peer overlayfs", cfg.fs, rep));
+        res.suites.push_back(std::move(prun));
+      }
+    }
+    if (peer) STRATA_RETURN_IF_ERROR(StopServer(peer));
   }
   STRATA_RETURN_IF_ERROR(StopServer(server));
-  if (o.peer != "none" && o.run.layers > 0 && peer_done.insert(cfg.fs).second) {
-    std::string psock = dir + "/peer.sock";
-    STRATA_ASSIGN_OR_RETURN(
-        auto peer,
-        ServerProcess::Start({o.peer, "--root", fs->path() + "/peer",
-                              "--address", psock, "--snapshotter", "overlayfs"},
-                             psock, dir + "/peer.log"));
-    SnapshotClient client(psock);
-    CowRunner runner(client, fs->path(), mnt, o.run, [&](const std::string& s) {
-      return step("peer overlayfs: " + s);
-    });
-    STRATA_ASSIGN_OR_RETURN(SuiteRun run,
-                            runner.Benchsuite("peer overlayfs", cfg.fs));
-    res.suites.push_back(std::move(run));
-    STRATA_RETURN_IF_ERROR(StopServer(peer));
-  }
   rmdir(mnt.c_str());
   return Status::Ok();
 }

@@ -114,40 +114,97 @@ std::string PrepareTable(const CowResults& r) {
              "100 per directory); the child is prepared on the top layer."})}});
 }
 
+// The reps of one server on one filesystem, in run order.
+struct SuiteGroup {
+  std::string server, fs;
+  std::vector<const SuiteRun*> runs;
+};
+
+std::vector<SuiteGroup> GroupSuites(const CowResults& r) {
+  std::vector<SuiteGroup> groups;
+  for (const auto& s : r.suites) {
+    auto it =
+        std::find_if(groups.begin(), groups.end(), [&](const SuiteGroup& g) {
+          return g.server == s.server && g.fs == s.fs;
+        });
+    if (it == groups.end()) {
+      groups.push_back({s.server, s.fs, {}});
+      it = groups.end() - 1;
+    }
+    it->runs.push_back(&s);
+  }
+  return groups;
+}
+
+double MedianTotal(const SuiteGroup& g) {
+  std::vector<double> t;
+  for (const SuiteRun* s : g.runs) t.push_back(s->total_us);
+  return Median(t);
+}
+
+// Median over the reps of total(Strata) / total(peer) on the same fs, paired
+// by rep (they ran back to back); NaN without a peer.
+double PeerRatio(const SuiteGroup& g, const std::vector<SuiteGroup>& groups) {
+  for (const auto& p : groups) {
+    if (p.fs != g.fs || p.server.rfind("peer", 0) != 0 || &p == &g) continue;
+    std::vector<double> ratios;
+    for (const SuiteRun* s : g.runs) {
+      for (const SuiteRun* q : p.runs) {
+        if (q->rep == s->rep && q->total_us > 0) {
+          ratios.push_back(s->total_us / q->total_us);
+        }
+      }
+    }
+    return Median(ratios);
+  }
+  return 0.0 / 0.0;
+}
+
 std::string SuiteTable(const CowResults& r) {
   std::vector<std::string> rows;
-  for (const auto& s : r.suites) {
-    std::vector<double> layer;
-    double prep = 0, write = 0, commit = 0;
-    for (size_t i = 0; i < s.prepare_us.size(); ++i) {
-      layer.push_back(s.prepare_us[i] + s.write_us[i] + s.commit_us[i]);
-      prep += s.prepare_us[i];
-      write += s.write_us[i];
-      commit += s.commit_us[i];
+  auto groups = GroupSuites(r);
+  for (const auto& g : groups) {
+    std::vector<double> layer, prep, write, commit, bytes;
+    for (const SuiteRun* s : g.runs) {
+      double p = 0, w = 0, c = 0;
+      for (size_t i = 0; i < s->prepare_us.size(); ++i) {
+        layer.push_back(s->prepare_us[i] + s->write_us[i] + s->commit_us[i]);
+        p += s->prepare_us[i];
+        w += s->write_us[i];
+        c += s->commit_us[i];
+      }
+      prep.push_back(p);
+      write.push_back(w);
+      commit.push_back(c);
+      bytes.push_back(static_cast<double>(s->bytes));
     }
-    rows.push_back(Arr({Str(s.server), Str(s.fs), Num(s.total_us / 1e6),
-                        Num(Median(layer) / 1000), Num(prep / 1000),
-                        Num(write / 1000), Num(commit / 1000),
-                        Num(static_cast<double>(s.bytes) / (1 << 20))}));
+    rows.push_back(
+        Arr({Str(g.server), Str(g.fs), Num(MedianTotal(g) / 1e6),
+             Num(PeerRatio(g, groups)), Num(Median(layer) / 1000),
+             Num(Median(prep) / 1000), Num(Median(write) / 1000),
+             Num(Median(commit) / 1000), Num(Median(bytes) / (1 << 20)),
+             Num(static_cast<double>(g.runs.size()))}));
   }
   return Obj(
       {{"title", Str("containerd snapshots/benchsuite workload")},
-       {"columns", Strs({"server", "fs", "total s", "layer ms (median)",
-                         "Prepare ms (sum)", "mount+write+unmount ms (sum)",
-                         "Commit ms (sum)", "MiB consumed"})},
+       {"columns",
+        Strs({"server", "fs", "total s", "total / peer's", "layer ms",
+              "Prepare ms (sum)", "mount+write+unmount ms (sum)",
+              "Commit ms (sum)", "MiB consumed", "reps"})},
        {"rows", Arr(rows)},
-       {"notes", Strs({"16 layers, each Prepare -> mount -> write -> unmount "
-                       "-> Commit on the "
-                       "previous: create 1 MiB random files among /a../j, "
-                       "update 4 bytes in the "
-                       "middle of others, remove others (benchmark.go's "
-                       "makeApplier). No sync, "
-                       "as in containerd's suite; MiB consumed is the statfs "
-                       "delta after a "
-                       "final syncfs.",
-                       "peer = strata-peer (bench/peer): containerd 1.6's own "
-                       "snapshotter over "
-                       "the same gRPC API, on the same loop filesystem."})}});
+       {"notes",
+        Strs({"16 layers, each Prepare -> mount -> write -> unmount -> Commit "
+              "on the previous: create 1 MiB random files among /a../j, update "
+              "4 bytes in the middle of others, remove others (benchmark.go's "
+              "makeApplier). No sync, as in containerd's suite; MiB consumed "
+              "is the statfs delta after a final syncfs.",
+              "Medians over the reps; layer ms is the median layer of all "
+              "reps. Strata and the peer alternate rep by rep on the same "
+              "filesystem; total / peer's is the median of the per-rep "
+              "ratios (< 1: Strata faster).",
+              "peer = strata-peer (bench/peer): containerd 1.6's own overlayfs "
+              "snapshotter over the same gRPC API, on the same loop "
+              "filesystem."})}});
 }
 
 std::string Plots(const CowResults& r) {
@@ -227,13 +284,13 @@ std::string Plots(const CowResults& r) {
   if (!r.suites.empty()) {
     std::vector<std::string> cats;
     std::vector<double> v;
-    for (const auto& s : r.suites) {
-      cats.push_back(s.server + " (" + s.fs + ")");
-      v.push_back(s.total_us / 1e6);
+    for (const auto& g : GroupSuites(r)) {
+      cats.push_back(g.server + " (" + g.fs + ")");
+      v.push_back(MedianTotal(g) / 1e6);
     }
     plots.push_back(
         Obj({{"file", Str("cow_benchsuite.png")},
-             {"title", Str("containerd benchsuite: 16 layers, total")},
+             {"title", Str("containerd benchsuite: 16 layers, total (median)")},
              {"ylabel", Str("s")},
              {"categories", Strs(cats)},
              {"series",
@@ -264,6 +321,7 @@ std::string Raw(const CowResults& r) {
   for (const auto& s : r.suites) {
     suites.push_back(Obj({{"server", Str(s.server)},
                           {"fs", Str(s.fs)},
+                          {"rep", Num(s.rep)},
                           {"prepare_us", Nums(s.prepare_us)},
                           {"write_us", Nums(s.write_us)},
                           {"commit_us", Nums(s.commit_us)},

@@ -41,10 +41,12 @@ struct PrepareCell {
   std::vector<int64_t> bytes;
 };
 
-// containerd's benchsuite on one server.
+// One run of containerd's benchsuite on one server (rep `rep`; reps of the
+// servers sharing a filesystem alternate: A B A B).
 struct SuiteRun {
-  std::string server;  // "strata overlay-ext4", "peer overlayfs"
+  std::string server;  // "strata overlay", "peer overlayfs"
   std::string fs;
+  int rep = 0;
   std::vector<double> prepare_us, write_us, commit_us;  // per layer
   double total_us = 0;
   int64_t bytes = 0;

@@ -150,20 +150,29 @@ Status CowRunner::Images(const std::string& config,
       STRATA_RETURN_IF_ERROR(client_.Remove(key));
     }
     prepares.push_back(std::move(prep));
+    // Free the space before the next image (the copy backend holds a full
+    // copy per layer).
+    for (int l = kLayers - 1; l >= 0; --l) {
+      STRATA_RETURN_IF_ERROR(
+          client_.Remove("img/" + n + "/layer-" + std::to_string(l)));
+    }
   }
   return Status::Ok();
 }
 
 Result<SuiteRun> CowRunner::Benchsuite(const std::string& server,
-                                       const std::string& fs) {
-  SuiteRun run{server, fs, {}, {}, {}, 0, 0};
+                                       const std::string& fs, int rep) {
+  SuiteRun run{server, fs, rep, {}, {}, {}, 0, 0};
+  std::string prefix = "bench/" + std::to_string(rep) + "/";
+  std::vector<std::string> made;
   STRATA_ASSIGN_OR_RETURN(int64_t used0, SyncedUsedBytes(fs_dir_));
   std::string parent;
   auto start = Clock::now();
   for (int l = 1; l <= opts_.layers; ++l) {
-    STRATA_RETURN_IF_ERROR(progress_("benchsuite layer " + std::to_string(l) +
-                                     "/" + std::to_string(opts_.layers)));
-    std::string key = "bench/prepare-layer-" + std::to_string(l);
+    STRATA_RETURN_IF_ERROR(
+        progress_("benchsuite rep " + std::to_string(rep + 1) + " layer " +
+                  std::to_string(l) + "/" + std::to_string(opts_.layers)));
+    std::string key = prefix + "prepare-layer-" + std::to_string(l);
     auto t0 = Clock::now();
     STRATA_ASSIGN_OR_RETURN(SnapshotMounts mounts,
                             client_.Prepare(key, parent));
@@ -179,15 +188,19 @@ Result<SuiteRun> CowRunner::Benchsuite(const std::string& server,
       STRATA_RETURN_IF_ERROR(guard.Release());
     }
     run.write_us.push_back(Us(t1));
-    std::string name = "bench/committed-" + std::to_string(l);
+    std::string name = prefix + "committed-" + std::to_string(l);
     auto t2 = Clock::now();
     STRATA_RETURN_IF_ERROR(client_.Commit(name, key));
     run.commit_us.push_back(Us(t2));
+    made.push_back(name);
     parent = name;
   }
   run.total_us = Us(start);
   STRATA_ASSIGN_OR_RETURN(int64_t used1, SyncedUsedBytes(fs_dir_));
   run.bytes = used1 - used0;
+  for (auto it = made.rbegin(); it != made.rend(); ++it) {
+    STRATA_RETURN_IF_ERROR(client_.Remove(*it));
+  }
   return run;
 }
 

@@ -52,8 +52,10 @@ class CowRunner {
   Status Images(const std::string& config, std::vector<PrepareCell>& prepares);
 
   // containerd's benchsuite: `layers` layers of Prepare -> mount -> write ->
-  // unmount -> Commit.
-  Result<SuiteRun> Benchsuite(const std::string& server, const std::string& fs);
+  // unmount -> Commit, under keys of their own for `rep`; the chain is
+  // removed afterwards (untimed) so every rep starts from the same state.
+  Result<SuiteRun> Benchsuite(const std::string& server, const std::string& fs,
+                              int rep);
 
  private:
   // Prepare(key, parent), write with fill(dir) into its writable directory
