@@ -257,8 +257,7 @@ Status StopServer(std::unique_ptr<ServerProcess>& s) {
 }
 
 Status RunConfig(const Options& o, const CowConfig& cfg, uint64_t image_bytes,
-                 std::set<std::string>& peer_done, ProgressLine& progress,
-                 CowResults& res) {
+                 ProgressLine& progress, CowResults& res) {
   std::string dir = o.work + "/" + cfg.name;
   STRATA_RETURN_IF_ERROR(MakeDirs(dir));
   auto step = [&](const std::string& s) { return progress.Update(s); };
@@ -280,12 +279,12 @@ Status RunConfig(const Options& o, const CowConfig& cfg, uint64_t image_bytes,
   STRATA_RETURN_IF_ERROR(runner.FirstOps(cfg.name, res.cells, res.prepares));
   STRATA_RETURN_IF_ERROR(runner.Images(cfg.name, res.prepares));
   if (o.run.layers > 0) {
-    // containerd's overlayfs on the same filesystem, once per filesystem,
-    // alternating with Strata rep by rep (A B A B).
+    // containerd's overlayfs on the same filesystem, alternating with
+    // Strata rep by rep (A B A B).
     std::unique_ptr<ServerProcess> peer;
     std::unique_ptr<SnapshotClient> peer_client;
     std::unique_ptr<CowRunner> peer_runner;
-    if (o.peer != "none" && peer_done.insert(cfg.fs).second) {
+    if (o.peer != "none") {
       std::string psock = dir + "/peer.sock";
       STRATA_ASSIGN_OR_RETURN(
           peer, ServerProcess::Start(
@@ -301,11 +300,13 @@ Status RunConfig(const Options& o, const CowConfig& cfg, uint64_t image_bytes,
       STRATA_ASSIGN_OR_RETURN(
           SuiteRun run,
           runner.Benchsuite("strata " + cfg.backend, cfg.fs, rep));
+      run.config = cfg.name;
       res.suites.push_back(std::move(run));
       if (peer_runner) {
         STRATA_ASSIGN_OR_RETURN(
             SuiteRun prun,
             peer_runner->Benchsuite("peer overlayfs", cfg.fs, rep));
+        prun.config = cfg.name;
         res.suites.push_back(std::move(prun));
       }
     }
@@ -371,13 +372,12 @@ int RunBenchCow(const std::vector<std::string>& args) {
         "(bench/build-go.sh peer build/bin, or --peer PATH).");
   }
   ProgressLine progress;
-  std::set<std::string> peer_done;
   auto t0 = std::chrono::steady_clock::now();
   for (size_t i = 0; i < o.configs.size(); ++i) {
     const CowConfig& cfg = o.configs[i];
     progress.SetPrefix("[" + std::to_string(i + 1) + "/" +
                        std::to_string(o.configs.size()) + "] " + cfg.name);
-    Status s = RunConfig(o, cfg, image_bytes, peer_done, progress, res);
+    Status s = RunConfig(o, cfg, image_bytes, progress, res);
     if (!s.ok()) {
       progress.Done();
       return Fail(s.WithContext(cfg.name));

@@ -116,7 +116,7 @@ std::string PrepareTable(const CowResults& r) {
 
 // The reps of one server on one filesystem, in run order.
 struct SuiteGroup {
-  std::string server, fs;
+  std::string config, server, fs;
   std::vector<const SuiteRun*> runs;
 };
 
@@ -125,10 +125,10 @@ std::vector<SuiteGroup> GroupSuites(const CowResults& r) {
   for (const auto& s : r.suites) {
     auto it =
         std::find_if(groups.begin(), groups.end(), [&](const SuiteGroup& g) {
-          return g.server == s.server && g.fs == s.fs;
+          return g.config == s.config && g.server == s.server;
         });
     if (it == groups.end()) {
-      groups.push_back({s.server, s.fs, {}});
+      groups.push_back({s.config, s.server, s.fs, {}});
       it = groups.end() - 1;
     }
     it->runs.push_back(&s);
@@ -146,7 +146,9 @@ double MedianTotal(const SuiteGroup& g) {
 // by rep (they ran back to back); NaN without a peer.
 double PeerRatio(const SuiteGroup& g, const std::vector<SuiteGroup>& groups) {
   for (const auto& p : groups) {
-    if (p.fs != g.fs || p.server.rfind("peer", 0) != 0 || &p == &g) continue;
+    if (p.config != g.config || p.server.rfind("peer", 0) != 0 || &p == &g) {
+      continue;
+    }
     std::vector<double> ratios;
     for (const SuiteRun* s : g.runs) {
       for (const SuiteRun* q : p.runs) {
@@ -179,7 +181,7 @@ std::string SuiteTable(const CowResults& r) {
       bytes.push_back(static_cast<double>(s->bytes));
     }
     rows.push_back(
-        Arr({Str(g.server), Str(g.fs), Num(MedianTotal(g) / 1e6),
+        Arr({Str(g.config), Str(g.server), Num(MedianTotal(g) / 1e6),
              Num(PeerRatio(g, groups)), Num(Median(layer) / 1000),
              Num(Median(prep) / 1000), Num(Median(write) / 1000),
              Num(Median(commit) / 1000), Num(Median(bytes) / (1 << 20)),
@@ -188,8 +190,8 @@ std::string SuiteTable(const CowResults& r) {
   return Obj(
       {{"title", Str("containerd snapshots/benchsuite workload")},
        {"columns",
-        Strs({"server", "fs", "total s", "total / peer's", "layer ms",
-              "Prepare ms (sum)", "mount+write+unmount ms (sum)",
+        Strs({"filesystem of", "server", "total s", "total / peer's",
+              "layer ms", "Prepare ms (sum)", "mount+write+unmount ms (sum)",
               "Commit ms (sum)", "MiB consumed", "reps"})},
        {"rows", Arr(rows)},
        {"notes",
@@ -200,7 +202,8 @@ std::string SuiteTable(const CowResults& r) {
               "is the statfs delta after a final syncfs.",
               "Medians over the reps; layer ms is the median layer of all "
               "reps. Strata and the peer alternate rep by rep on the same "
-              "filesystem; total / peer's is the median of the per-rep "
+              "loop filesystem (the configuration's); total / peer's is the "
+              "median of the per-rep "
               "ratios (< 1: Strata faster).",
               "peer = strata-peer (bench/peer): containerd 1.6's own overlayfs "
               "snapshotter over the same gRPC API, on the same loop "
@@ -285,7 +288,7 @@ std::string Plots(const CowResults& r) {
     std::vector<std::string> cats;
     std::vector<double> v;
     for (const auto& g : GroupSuites(r)) {
-      cats.push_back(g.server + " (" + g.fs + ")");
+      cats.push_back(g.config + ": " + g.server);
       v.push_back(MedianTotal(g) / 1e6);
     }
     plots.push_back(
@@ -321,6 +324,7 @@ std::string Raw(const CowResults& r) {
   for (const auto& s : r.suites) {
     suites.push_back(Obj({{"server", Str(s.server)},
                           {"fs", Str(s.fs)},
+                          {"config", Str(s.config)},
                           {"rep", Num(s.rep)},
                           {"prepare_us", Nums(s.prepare_us)},
                           {"write_us", Nums(s.write_us)},

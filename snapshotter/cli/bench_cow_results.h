@@ -46,6 +46,7 @@ struct PrepareCell {
 struct SuiteRun {
   std::string server;  // "strata overlay", "peer overlayfs"
   std::string fs;
+  std::string config;  // the CowConfig whose filesystem it ran on
   int rep = 0;
   std::vector<double> prepare_us, write_us, commit_us;  // per layer
   double total_us = 0;

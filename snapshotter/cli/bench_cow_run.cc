@@ -162,7 +162,7 @@ Status CowRunner::Images(const std::string& config,
 
 Result<SuiteRun> CowRunner::Benchsuite(const std::string& server,
                                        const std::string& fs, int rep) {
-  SuiteRun run{server, fs, rep, {}, {}, {}, 0, 0};
+  SuiteRun run{server, fs, "", rep, {}, {}, {}, 0, 0};
   std::string prefix = "bench/" + std::to_string(rep) + "/";
   std::vector<std::string> made;
   STRATA_ASSIGN_OR_RETURN(int64_t used0, SyncedUsedBytes(fs_dir_));
