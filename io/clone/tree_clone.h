@@ -10,10 +10,15 @@
 // device nodes need CAP_CHOWN/CAP_SYS_ADMIN/CAP_MKNOD: the daemon runs as root.
 // Other filesystems mounted below src are not crossed.
 //
-// File data goes through a small pool of worker threads (FICLONE is one ioctl
-// per file and the kernel work overlaps well); the walk itself and the
-// namespace operations stay on the calling thread, so directory entries are
-// created in walk order.
+// The walk itself runs on a small pool of worker threads: each directory is
+// listed by one job and its entries are cloned in chunks of 64 (stat, create,
+// FICLONE, metadata, close) by as many jobs, so both the namespace work and
+// the FICLONE ioctls overlap across directories and within big ones. Jobs run
+// depth first and hold a directory's fds only while its chunks run, so open
+// fds stay proportional to the workers. A directory's own metadata (times) is
+// applied when everything below it is done. Per file the clone skips what
+// would change nothing: chown/chmod when the new file already has the owner
+// and mode, xattr reads when flistxattr finds none, FICLONE of empty files.
 //
 // The first error stops the clone and is returned naming the path; dst is
 // left partial, the caller removes it.
@@ -32,7 +37,7 @@ namespace strata {
 
 struct CloneOptions {
   DataMode data = DataMode::kAuto;
-  int workers = 3;  // threads for file data and file metadata; 0: inline
+  int workers = 3;  // threads walking and cloning; 0: the caller alone
 };
 
 struct CloneStats {

@@ -195,6 +195,61 @@ TEST(TreeCloneTest, ErrorsNameThePathAndStop) {
   EXPECT_EQ(CloneTree(dir / "missing", dir / "x").status().code(), Code::kNotFound);
 }
 
+// Directories over one chunk (64 entries) are cloned by several jobs at once;
+// hardlinks cross directories cloned by different jobs; every directory's
+// times are set after its contents, whichever job finishes last.
+TEST(TreeCloneTest, WideTreeWithCrossDirectoryHardlinks) {
+  TempDir dir;
+  std::string src = dir / "src";
+  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
+  for (int d = 0; d < 4; ++d) {
+    std::string sub = src + "/d" + std::to_string(d);
+    ASSERT_EQ(mkdir(sub.c_str(), 0750), 0);
+    ASSERT_EQ(mkdir((sub + "/deep").c_str(), 0700), 0);
+    Write(sub + "/deep/leaf", "leaf");
+    for (int f = 0; f < 300; ++f) Write(sub + "/f" + std::to_string(f), std::to_string(d * f));
+  }
+  for (int f = 0; f < 50; ++f) {
+    ASSERT_EQ(link((src + "/d0/f" + std::to_string(f)).c_str(),
+                   (src + "/d3/h" + std::to_string(f)).c_str()), 0);
+    ASSERT_EQ(link((src + "/d0/f" + std::to_string(f)).c_str(),
+                   (src + "/d1/h" + std::to_string(f)).c_str()), 0);
+  }
+  ASSERT_EQ(chmod((src + "/d2/f7").c_str(), 0604), 0);
+  for (int d = 0; d < 4; ++d) {
+    SetTimes(src + "/d" + std::to_string(d) + "/deep", 900000000 + d);
+    SetTimes(src + "/d" + std::to_string(d), 800000000 + d);
+  }
+  SetTimes(src, 700000000);
+  for (int workers : {0, 1, 3, 8}) {
+    SCOPED_TRACE("workers=" + std::to_string(workers));
+    std::string dst = dir / ("dst" + std::to_string(workers));
+    auto stats = CloneTree(src, dst, {.data = DataMode::kCopy, .workers = workers});
+    ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+    EXPECT_EQ(stats->files, 4 * 301);
+    EXPECT_EQ(stats->hardlinks, 100);
+    EXPECT_EQ(stats->dirs, 1 + 4 * 2);
+    std::map<ino_t, ino_t> inodes;
+    ExpectSameTree(src, dst, inodes);
+  }
+}
+
+// New entries in a setgid directory take its group: the clone must still
+// give every entry its source's group.
+TEST(TreeCloneTest, SetgidDestinationParentKeepsSourceOwners) {
+  if (!IsRoot()) GTEST_SKIP() << "chown to another group needs root";
+  TempDir dir;
+  MakeRichTree(dir / "src");
+  std::string parent = dir / "sgid";
+  ASSERT_EQ(mkdir(parent.c_str(), 0755), 0);
+  ASSERT_EQ(chown(parent.c_str(), 0, 4321), 0);
+  ASSERT_EQ(chmod(parent.c_str(), 02775), 0);
+  auto stats = CloneTree(dir / "src", parent + "/dst");
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  std::map<ino_t, ino_t> inodes;
+  ExpectSameTree(dir / "src", parent + "/dst", inodes);
+}
+
 class ReflinkFsTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ReflinkFsTest, ClonesShareExtentsAndPreserveEverything) {
@@ -270,6 +325,59 @@ TEST_P(ReflinkFsTest, CloneOf256MiBSharesExtentsAndCostsNoSpace) {
   ASSERT_TRUE(usage.ok());
   EXPECT_GT(usage->bytes, 0);
   EXPECT_LT(usage->bytes, 2 << 20);
+}
+
+// Usage of a fresh clone is its metadata: every inode costs the filesystem's
+// inode size even though its data is shared, and only the blocks a child
+// rewrites become its own.
+TEST_P(ReflinkFsTest, ExclusiveUsageCountsInodeOverheadNotSharedData) {
+  LoopFs fs(GetParam());
+  if (!fs.ok()) GTEST_SKIP() << fs.reason();
+  std::string src = fs.path() + "/src", dst = fs.path() + "/dst";
+  constexpr int kDirs = 10, kFiles = 100, kFileBytes = 16384;
+  ASSERT_EQ(mkdir(src.c_str(), 0755), 0);
+  for (int d = 0; d < kDirs; ++d) {
+    std::string dir = src + "/d" + std::to_string(d);
+    ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+    for (int f = 0; f < kFiles; ++f) {
+      Write(dir + "/f" + std::to_string(f), std::string(kFileBytes, static_cast<char>('a' + f % 26)));
+    }
+  }
+  sync();
+  int root = open(fs.path().c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(root, 0);
+  int64_t overhead = InodeOverhead(root);
+  close(root);
+  EXPECT_EQ(overhead, GetParam() == "xfs" ? 512 : 160) << "inode size of a default mkfs";
+
+  auto stats = CloneTree(src, dst);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  ASSERT_EQ(stats->cloned, kDirs * kFiles);
+  sync();
+  const int64_t inodes = 1 + kDirs + kDirs * kFiles;
+  const int64_t data = int64_t{kDirs} * kFiles * kFileBytes;  // 16 MB
+  auto src_du = MeasureDiskUsage(src);
+  auto clone = MeasureDiskUsage(dst, UsageMode::kExclusiveExtents);
+  ASSERT_TRUE(src_du.ok() && clone.ok());
+  EXPECT_EQ(clone->inodes, inodes);
+  EXPECT_GE(src_du->bytes, data);
+  EXPECT_GE(clone->bytes, inodes * overhead) << "inode overhead missing";
+  EXPECT_LT(clone->bytes, data / 8) << "shared data counted as the clone's";
+
+  // Rewriting 20 files of the child makes exactly their blocks its own.
+  for (int f = 0; f < 20; ++f) {
+    int fd = open((dst + "/d3/f" + std::to_string(f)).c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(pwrite(fd, "child!", 6, 0), 6);
+    close(fd);
+  }
+  sync();
+  auto after = MeasureDiskUsage(dst, UsageMode::kExclusiveExtents);
+  ASSERT_TRUE(after.ok());
+  int64_t grew = after->bytes - clone->bytes;
+  EXPECT_GE(grew, 20 * 4096) << "rewritten blocks not counted";
+  EXPECT_LE(grew, 20 * kFileBytes) << "more than the rewritten files counted";
+  EXPECT_EQ(Read(src + "/d3/f0"), std::string(kFileBytes, 'a')) << "child write reached the parent";
 }
 
 INSTANTIATE_TEST_SUITE_P(Fs, ReflinkFsTest, ::testing::Values("xfs", "btrfs"),

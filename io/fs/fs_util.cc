@@ -3,9 +3,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fiemap.h>
+#include <linux/btrfs_tree.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -69,8 +72,28 @@ struct InodeKey {
   }
 };
 
+// XFS's struct xfs_fsop_geom_v1 (xfs_fs.h, not shipped with the kernel's
+// uapi headers; only the leading fields are read).
+struct XfsGeometryV1 {
+  uint32_t blocksize, rtextsize, agblocks, agcount, logblocks, sectsize, inodesize, imaxpct;
+  uint64_t datablocks, rtblocks, rtextents, logstart;
+  unsigned char uuid[16];
+  uint32_t sunit, swidth;
+  int32_t version;
+  uint32_t flags, logsectsize, rtsectsize, dirblocksize;
+};
+static_assert(sizeof(XfsGeometryV1) == 112, "xfs_fsop_geom_v1 layout");
+constexpr unsigned long kXfsIocFsGeometryV1 = _IOR('X', 100, XfsGeometryV1);
+
+// What one inode of `st` costs besides shared data (see UsageMode).
+int64_t InodeCost(const struct stat& st, int64_t overhead) {
+  int64_t cost = overhead;
+  if (S_ISDIR(st.st_mode) && st.st_blocks == 0) cost += st.st_size;
+  return cost;
+}
+
 Status WalkUsage(int dirfd, const std::string& path, dev_t dev, UsageMode mode,
-                 std::set<InodeKey>& seen, DiskUsage& usage) {
+                 int64_t overhead, std::set<InodeKey>& seen, DiskUsage& usage) {
   DIR* dir = fdopendir(dirfd);
   if (dir == nullptr) {
     int err = errno;
@@ -95,6 +118,7 @@ Status WalkUsage(int dirfd, const std::string& path, dev_t dev, UsageMode mode,
     }
     if (seen.insert({st.st_dev, st.st_ino}).second) {
       usage.inodes++;
+      if (mode == UsageMode::kExclusiveExtents) usage.bytes += InodeCost(st, overhead);
       if (mode == UsageMode::kExclusiveExtents && S_ISREG(st.st_mode) && st.st_size > 0) {
         UniqueFd f(openat(::dirfd(dir), name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
         if (!f.valid()) {
@@ -120,7 +144,7 @@ Status WalkUsage(int dirfd, const std::string& path, dev_t dev, UsageMode mode,
         status = PosixError("open " + path + "/" + name, errno);
         break;
       }
-      status = WalkUsage(child, path + "/" + name, dev, mode, seen, usage);
+      status = WalkUsage(child, path + "/" + name, dev, mode, overhead, seen, usage);
       if (!status.ok()) break;
     }
   }
@@ -171,6 +195,19 @@ Status MakeDirs(const std::string& path, unsigned mode) {
   return Status::Ok();
 }
 
+int64_t InodeOverhead(int fd) {
+  struct statfs sf;
+  if (fstatfs(fd, &sf) == 0) {
+    if (sf.f_type == XFS_SUPER_MAGIC) {
+      XfsGeometryV1 geo{};
+      if (ioctl(fd, kXfsIocFsGeometryV1, &geo) == 0 && geo.inodesize > 0) return geo.inodesize;
+      return 512;
+    }
+    if (sf.f_type == BTRFS_SUPER_MAGIC) return sizeof(btrfs_inode_item);
+  }
+  return 256;
+}
+
 Result<int64_t> ExclusiveBytes(int fd) {
   // Fetch extents in batches; the kernel fills fm_mapped_extents each call.
   constexpr unsigned kBatch = 128;
@@ -211,7 +248,12 @@ Result<DiskUsage> MeasureDiskUsage(const std::string& path, UsageMode mode) {
   seen.insert({st.st_dev, st.st_ino});
   usage.inodes = 1;
   usage.bytes = static_cast<int64_t>(st.st_blocks) * 512;
-  STRATA_RETURN_IF_ERROR(WalkUsage(fd, path, st.st_dev, mode, seen, usage));
+  int64_t overhead = 0;
+  if (mode == UsageMode::kExclusiveExtents) {
+    overhead = InodeOverhead(fd);
+    usage.bytes += InodeCost(st, overhead);
+  }
+  STRATA_RETURN_IF_ERROR(WalkUsage(fd, path, st.st_dev, mode, overhead, seen, usage));
   return usage;
 }
 

@@ -32,16 +32,26 @@ struct DiskUsage {
 
 enum class UsageMode {
   kAllocated,         // st_blocks * 512 for every inode (du)
-  kExclusiveExtents,  // regular files: FIEMAP extents without the SHARED flag
+  kExclusiveExtents,  // regular files: FIEMAP extents without the SHARED flag,
+                      // plus every inode's own metadata (InodeOverhead)
 };
 
 // Walks path like containerd's fs.DiskUsage: counts every distinct inode once
 // (hardlinks included once) with its allocated size. Does not cross into other
 // filesystems. With kExclusiveExtents a regular file counts only the bytes of
-// its extents not shared with another file (reflink clones, btrfs/XFS), so a
-// fresh clone of a tree measures its directories and inodes, not its data.
+// its extents not shared with another file (reflink clones, btrfs/XFS), and
+// every inode adds what it costs even when its data is shared: the on-disk
+// inode (InodeOverhead) and, for a directory whose entries live inside its
+// inode or the metadata tree (XFS short form, btrfs: st_blocks == 0), its
+// st_size. So a fresh clone of a tree measures its directories and inodes,
+// not its data, and 50 clones of one image cost 50 x that, not 50 x the data.
 Result<DiskUsage> MeasureDiskUsage(const std::string& path,
                                    UsageMode mode = UsageMode::kAllocated);
+
+// Bytes one inode occupies on fd's filesystem besides its data and directory
+// blocks: the inode size XFS reports (XFS_IOC_FSGEOMETRY_V1, 512 by default on
+// v5), sizeof(btrfs_inode_item) on btrfs, 256 (ext4's default) elsewhere.
+int64_t InodeOverhead(int fd);
 
 // Bytes of fd's extents without FIEMAP_EXTENT_SHARED (delayed-allocation
 // extents count: they are the file's own new data). Unimplemented where the

@@ -57,6 +57,23 @@ TEST_F(FsUtilTest, DiskUsageCountsHardlinksOnce) {
   EXPECT_LT(du->bytes, 2 << 20) << "hardlink counted twice";
 }
 
+TEST_F(FsUtilTest, ExclusiveUsageCountsEveryInodesOverhead) {
+  std::string tree = dir_ + "/t";
+  ASSERT_TRUE(MakeDirs(tree + "/sub").ok());
+  for (int i = 0; i < 100; ++i) WriteFile(tree + "/sub/e" + std::to_string(i), 0);
+  int fd = open(tree.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(fd, 0);
+  int64_t overhead = InodeOverhead(fd);
+  close(fd);
+  EXPECT_GT(overhead, 0);
+  auto plain = MeasureDiskUsage(tree);
+  auto excl = MeasureDiskUsage(tree, UsageMode::kExclusiveExtents);
+  ASSERT_TRUE(plain.ok() && excl.ok());
+  EXPECT_EQ(excl->inodes, 102);
+  // Empty files have no data: only their inodes make up the difference.
+  EXPECT_GE(excl->bytes, plain->bytes + 102 * overhead);
+}
+
 TEST_F(FsUtilTest, DiskUsageOfMissingDirIsNotFound) {
   auto du = MeasureDiskUsage(dir_ + "/nope");
   ASSERT_FALSE(du.ok());

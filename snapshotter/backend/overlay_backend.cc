@@ -25,6 +25,10 @@ bool OverlayBackend::KernelHasIndexParam() {
   return access("/sys/module/overlay/parameters/index", F_OK) == 0;
 }
 
+bool OverlayBackend::KernelHasMetacopy() {
+  return access("/sys/module/overlay/parameters/metacopy", F_OK) == 0;
+}
+
 Status OverlayBackend::BuildDir(const std::string& dir, Kind kind,
                                 const std::vector<uint64_t>& /*parent_ids*/) {
   if (mkdir((dir + "/fs").c_str(), 0755) != 0) {
@@ -73,6 +77,9 @@ Result<std::vector<Mount>> OverlayBackend::Mounts(
   }
   std::vector<std::string> options;
   if (opts_.index_off) options.push_back("index=off");
+  // On every overlay mount, views too: a committed layer may hold metadata-only
+  // copies whose data lives in its lowers, which only metacopy=on follows.
+  if (opts_.metacopy) options.push_back("metacopy=on");
   if (kind == Kind::kActive) {
     options.push_back("workdir=" + layout_.WorkDir(id));
     options.push_back("upperdir=" + layout_.FsDir(id));

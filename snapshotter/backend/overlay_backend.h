@@ -30,6 +30,10 @@ struct OverlayOptions {
   // Add index=off (containerd does when /sys/module/overlay/parameters/index
   // exists). Decided once at startup by the caller.
   bool index_off = false;
+  // Add metacopy=on to every overlay mount, so chmod/chown in a container
+  // copy up metadata only (no data). REQUIRES: KernelHasMetacopy(). Safe
+  // only while no layer can carry trusted.overlay.* xattrs (README).
+  bool metacopy = false;
 };
 
 class OverlayBackend final : public Backend {
@@ -43,6 +47,8 @@ class OverlayBackend final : public Backend {
 
   // Whether this kernel has index= (decides OverlayOptions::index_off).
   static bool KernelHasIndexParam();
+  // Whether this kernel's overlayfs has metacopy= (its module parameter).
+  static bool KernelHasMetacopy();
 
   std::string_view Name() const override { return "overlay"; }
   Status BuildDir(const std::string& dir, Kind kind,

@@ -1,9 +1,12 @@
 #include "snapshotter/backend/overlay_backend.h"
 
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 
 #include <gtest/gtest.h>
 
@@ -113,6 +116,78 @@ TEST(OverlayBackendTest, ChainOf128LayersMounts) {
   EXPECT_EQ(stat((mnt + "/layer0").c_str(), &st), 0);
   EXPECT_EQ(stat((mnt + "/layer127").c_str(), &st), 0);
   Unmount(mnt);
+}
+
+TEST(OverlayBackendTest, MetacopyOptionOnEveryOverlayMountOnlyWhenAsked) {
+  Layout layout("/var/lib/strata");
+  OverlayBackend plain(layout, {.index_off = true});
+  OverlayBackend meta(layout, {.index_off = true, .metacopy = true});
+  auto has = [](const Result<std::vector<Mount>>& m) {
+    EXPECT_TRUE(m.ok());
+    if (!m.ok()) return false;
+    const auto& o = m->at(0).options;
+    return std::find(o.begin(), o.end(), "metacopy=on") != o.end();
+  };
+  EXPECT_FALSE(has(plain.Mounts(3, Kind::kActive, {2, 1})));
+  EXPECT_TRUE(has(meta.Mounts(3, Kind::kActive, {2, 1})));
+  EXPECT_TRUE(has(meta.Mounts(3, Kind::kActive, {1})));
+  // A view of several layers may show metadata-only copies of a lower layer.
+  EXPECT_TRUE(has(meta.Mounts(3, Kind::kView, {2, 1})));
+  // Bind mounts take no overlay options.
+  EXPECT_FALSE(has(meta.Mounts(3, Kind::kActive, {})));
+}
+
+// chmod of a big lower file in a container: with metacopy=on the upper copy
+// holds the metadata only (trusted.overlay.metacopy, no data blocks) and the
+// data still reads back; without it the whole file is copied up.
+TEST(OverlayBackendTest, MetacopyChmodCopiesUpMetadataOnly) {
+  if (geteuid() != 0) GTEST_SKIP() << "mounting overlayfs needs root (CI runs as root)";
+  if (!OverlayBackend::KernelHasMetacopy()) {
+    GTEST_SKIP() << "this kernel's overlayfs has no metacopy (/sys/module/overlay/parameters)";
+  }
+  for (bool metacopy : {false, true}) {
+    SCOPED_TRACE(metacopy ? "metacopy=on" : "default");
+    TempDir dir;
+    auto engine = Engine::Open(
+        {.root = dir / "root", .sync = false, .backend = "overlay", .overlay_metacopy = metacopy});
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    auto base = (*engine)->Prepare("b", "", {});
+    ASSERT_TRUE(base.ok());
+    const std::string data(4 << 20, 'd');
+    std::ofstream(base->at(0).source + "/big", std::ios::binary) << data;
+    ASSERT_TRUE((*engine)->Commit("base", "b", {}).ok());
+    auto child = (*engine)->Prepare("c", "base", {});
+    ASSERT_TRUE(child.ok()) << child.status().ToString();
+    const auto& o = child->at(0).options;
+    ASSERT_EQ(std::find(o.begin(), o.end(), "metacopy=on") != o.end(), metacopy);
+    std::string upper;
+    for (const auto& opt : o) {
+      if (opt.rfind("upperdir=", 0) == 0) upper = opt.substr(9);
+    }
+    std::string mnt = dir / "mnt";
+    ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
+    Status s = MountAll(*child, mnt);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_EQ(chmod((mnt + "/big").c_str(), 0600), 0);
+    struct stat st;
+    ASSERT_EQ(lstat((upper + "/big").c_str(), &st), 0) << "chmod did not copy up";
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    char v[8];
+    bool has_xattr = lgetxattr((upper + "/big").c_str(), "trusted.overlay.metacopy", v, sizeof(v)) >= 0;
+    EXPECT_EQ(has_xattr, metacopy);
+    if (metacopy) {
+      // At most an xattr block (ext4 keeps overlay's xattrs outside a small
+      // inode), never the 4 MiB of data.
+      EXPECT_LE(st.st_blocks * 512, 8192) << "metacopy=on still copied the data up";
+    } else {
+      EXPECT_GE(st.st_blocks * 512, static_cast<int64_t>(data.size()));
+    }
+    std::ifstream f(mnt + "/big", std::ios::binary);
+    std::string back((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    EXPECT_TRUE(back == data) << "data lost through the metadata-only copy";
+    f.close();
+    Unmount(mnt);
+  }
 }
 
 }  // namespace

@@ -50,13 +50,15 @@ ProbeResult ProbeBackend(const std::string& dir) {
   return {"copy", detail + "; FICLONE unsupported"};
 }
 
-std::unique_ptr<Backend> MakeBackend(std::string_view name, const Layout& layout) {
+std::unique_ptr<Backend> MakeBackend(std::string_view name, const Layout& layout,
+                                     const BackendOptions& opts) {
   if (name == "reflink") {
     return std::make_unique<ReflinkBackend>(layout, ReflinkBackend::Mode::kReflink);
   }
   if (name == "copy") return std::make_unique<ReflinkBackend>(layout, ReflinkBackend::Mode::kCopy);
   OverlayOptions oopts;
   oopts.index_off = OverlayBackend::KernelHasIndexParam();
+  oopts.metacopy = opts.overlay_metacopy;
   return std::make_unique<OverlayBackend>(layout, oopts);
 }
 

@@ -30,8 +30,15 @@ struct ProbeResult {
 // Probes under dir (an existing directory on the root's filesystem).
 ProbeResult ProbeBackend(const std::string& dir);
 
+struct BackendOptions {
+  // overlay: metacopy=on (OverlayOptions::metacopy). REQUIRES: the kernel
+  // has it (OverlayBackend::KernelHasMetacopy()).
+  bool overlay_metacopy = false;
+};
+
 // REQUIRES: name is "overlay", "reflink" or "copy".
-std::unique_ptr<Backend> MakeBackend(std::string_view name, const Layout& layout);
+std::unique_ptr<Backend> MakeBackend(std::string_view name, const Layout& layout,
+                                     const BackendOptions& opts = {});
 
 }  // namespace strata
 

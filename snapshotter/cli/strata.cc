@@ -3,6 +3,7 @@
 //   strata [--address SOCK] ls [FILTER...]
 //   strata [--address SOCK] stat KEY
 //   strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync] LAYER...
+//   strata [--address SOCK] df [--root DIR] [--bytes]
 //   strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]
 //   strata bench cow [OPTIONS]   (snapshotter/cli/bench_cow.h)
 //
@@ -25,6 +26,8 @@
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "snapshotter/cli/bench_cow.h"
+#include "snapshotter/cli/bench_ops.h"
+#include "snapshotter/cli/df.h"
 #include "snapshotter/cli/import.h"
 
 namespace {
@@ -36,7 +39,9 @@ constexpr const char* kUsage =
     "usage: strata [--address SOCK] ls [FILTER...]\n"
     "       strata [--address SOCK] stat KEY\n"
     "       strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync] LAYER...\n"
+    "       strata [--address SOCK] df [--root DIR] [--bytes]\n"
     "       strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]\n"
+    "       strata bench ops --address SOCK --peer-address SOCK [--n N] [--rounds R] ...\n"
     "       strata bench cow [OPTIONS]   (`strata bench cow help` lists them)\n";
 
 const char* KindName(pb::Kind k) {
@@ -200,6 +205,9 @@ int main(int argc, char** argv) {
       args.push_back(a);
     }
   }
+  if (argc > 2 && std::string(argv[1]) == "bench" && std::string(argv[2]) == "ops") {
+    return strata::RunBenchOps({argv + 3, argv + argc}, argv[0]);
+  }
   if (args.empty()) {
     std::fputs(kUsage, stderr);
     return 2;
@@ -214,6 +222,7 @@ int main(int argc, char** argv) {
   if (cmd == "ls") return Ls(*stub, {args.begin() + 1, args.end()});
   if (cmd == "stat" && args.size() == 2) return Stat(*stub, args[1]);
   if (cmd == "import") return strata::RunImport(*stub, {args.begin() + 1, args.end()});
+  if (cmd == "df") return strata::RunDf(*stub, {args.begin() + 1, args.end()});
   if (cmd == "bench" && args.size() >= 2 && args[1] == "latency") {
     int n = 1000;
     std::string fsync_dir;

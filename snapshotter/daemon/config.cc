@@ -63,6 +63,12 @@ Status SetBackendKey(Config& c, std::string_view v) {
   return Status::Ok();
 }
 
+Status SetOverlayMetacopyKey(Config& c, std::string_view v) {
+  if (v != "on" && v != "off") return InvalidArgument("bad value \"" + std::string(v) + "\" (on|off)");
+  c.overlay_metacopy = v == "on";
+  return Status::Ok();
+}
+
 constexpr Key kKeys[] = {
     {"root", "--root", SetRootKey, [](const Config& c) { return c.root; }},
     {"address", "--address", SetAddressKey, [](const Config& c) { return c.address; }},
@@ -71,6 +77,8 @@ constexpr Key kKeys[] = {
     {"log_level", "--log-level", SetLogLevelKey,
      [](const Config& c) { return std::string(LogLevelName(c.log_level)); }},
     {"backend", "--backend", SetBackendKey, [](const Config& c) { return c.backend; }},
+    {"overlay_metacopy", "--overlay-metacopy", SetOverlayMetacopyKey,
+     [](const Config& c) { return std::string(c.overlay_metacopy ? "on" : "off"); }},
 };
 
 const Key* FindKey(std::string_view name) {

@@ -35,6 +35,9 @@ struct Config {
   // (Content API). Empty: no diff service. Key containerd_address, flag
   // --containerd-address.
   std::string containerd_address = "/run/containerd/containerd.sock";
+  // "on": overlay mounts get metacopy=on where the kernel has it (key
+  // overlay_metacopy, flag --overlay-metacopy on|off; default off).
+  bool overlay_metacopy = false;
 };
 
 // What the command line asked for.

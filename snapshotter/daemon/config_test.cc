@@ -195,5 +195,24 @@ TEST(ConfigTest, BackendKeyAndFlag) {
   EXPECT_EQ(back->backend, "copy");
 }
 
+TEST(ConfigTest, OverlayMetacopyKeyAndFlag) {
+  EXPECT_FALSE(Config{}.overlay_metacopy) << "metacopy must be off by default";
+  auto c = ParseConfig("overlay_metacopy = \"on\"\n", "f.toml");
+  ASSERT_TRUE(c.ok()) << Error(c);
+  EXPECT_TRUE(c->overlay_metacopy);
+  EXPECT_EQ(Error(ParseConfig("overlay_metacopy = \"yes\"\n", "f.toml")),
+            "f.toml:1:20: key \"overlay_metacopy\": bad value \"yes\" (on|off)");
+  auto f = ParseFlags({"--overlay-metacopy", "on"});
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->settings,
+            (std::vector<std::pair<std::string, std::string>>{{"overlay_metacopy", "on"}}));
+  EXPECT_FALSE(ParseFlags({"--overlay-metacopy=1"}).ok());
+  Config p;
+  p.overlay_metacopy = true;
+  auto back = ParseConfig(FormatConfig(p), "printed");
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(back->overlay_metacopy);
+}
+
 }  // namespace
 }  // namespace strata

@@ -37,7 +37,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: strata-snapshotter [--config FILE] [--root DIR] [--address SOCK]\n"
     "                          [--containerd-address SOCK] [--log-level LEVEL]\n"
-    "                          [--backend NAME] [--print-config]\n"
+    "                          [--backend NAME] [--overlay-metacopy on|off]\n"
+    "                          [--print-config]\n"
     "\n"
     "Serves containerd's Snapshots API (containerd.services.snapshots.v1) on a\n"
     "unix socket. Register it in containerd's config.toml:\n"
@@ -64,6 +65,10 @@ constexpr const char* kUsage =
     "                     auto probes a new root (overlay if it mounts there,\n"
     "                     else reflink if FICLONE works, else copy) and keeps\n"
     "                     the backend recorded in an existing root\n"
+    "  --overlay-metacopy on|off\n"
+    "                     overlay mounts with metacopy=on where the kernel has it\n"
+    "                     (key overlay_metacopy, default off); safe only when\n"
+    "                     Strata applies every layer (see README)\n"
     "  --print-config     print the effective configuration as TOML and exit\n"
     "\n"
     "Exit status: 0 after SIGTERM/SIGINT, 1 on a runtime failure, 2 on bad flags\n"
@@ -138,6 +143,7 @@ int Run(int argc, char** argv) {
   EngineOptions eopts;
   eopts.root = root;
   eopts.backend = config->backend;
+  eopts.overlay_metacopy = config->overlay_metacopy;
   auto engine = Engine::Open(eopts);
   if (!engine.ok()) return Fail("open root " + root, engine.status());
   const RecoveryReport& rec = (*engine)->recovery();
