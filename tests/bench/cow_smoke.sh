@@ -11,13 +11,15 @@
 #   tests/bench/cow_smoke.sh STRATA_BIN WORK_DIR
 set -euo pipefail
 strata=$1 work=$2
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (loop devices, mounts)"; exit 77; }
 [ -e /dev/loop-control ] || { echo "SKIP: no loop devices (/dev/loop-control)"; exit 77; }
 rm -rf "$work"
 mkdir -p "$work"
 configs=overlay-ext4,reflink-xfs,copy-ext4,reflink-btrfs
 "$strata" bench cow --work "$work" --out "$work/results" --configs "$configs" \
-  --sizes 4K,1M --reps 1 --images 200 --layers 4 --peer none
+  --sizes 4K,1M --reps 1 --images 200 --layers 4 --peer none \
+  --report "$top/bench/report.py"
 python3 - "$work/results" "$configs" <<'PY'
 import json, os, sys
 out, configs = sys.argv[1], sys.argv[2].split(",")
