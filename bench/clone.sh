@@ -7,10 +7,12 @@
 # reflink backend against containerd's native snapshotter (bench/peer
 # --snapshotter native, whose Prepare copies the parent with fs.CopyDir:
 # copy_file_range, which reflinks on XFS). Prints wall time (median of the
-# rounds, caches dropped before each run) and the statfs delta each cost. Then the first-write latency
-# (4 KiB at offset 40 KiB, O_SYNC-ish via conv=fsync) into the 1 GiB file: in
-# a reflink clone, and through an overlay mount (copy-up) on XFS and on ext4.
+# rounds, caches dropped before each run) and the statfs delta each cost.
 # Needs root.
+#
+# The first write after a clone (reflink CoW of one block vs overlay copy-up,
+# on XFS, ext4 and btrfs, through the daemon's own mounts) is measured by
+# `strata bench cow`, which replaced this script's first-write section.
 #
 #   bench/clone.sh [--rounds N] [--work DIR] [--fs xfs|btrfs]
 set -euo pipefail
@@ -38,10 +40,8 @@ pids=()
 cleanup() {
   set +e
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  for d in "$work/mnt/ovl/m" "$work/ext4/ovl/m" "$work/ext4" "$work/mnt"; do
-    mountpoint -q "$d" && { umount "$d" || umount -l "$d"; }
-  done
-  rm -f "$work/img" "$work/ext4.img"
+  mountpoint -q "$work/mnt" && { umount "$work/mnt" || umount -l "$work/mnt"; }
+  rm -f "$work/img"
 }
 trap cleanup EXIT
 m=$work/mnt
@@ -121,42 +121,3 @@ for input in big tree; do
 done
 for p in "${pids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
 pids=()
-
-# first_write LABEL FILE: median wall time of a 4 KiB in-place write + fsync.
-first_write() {
-  local label=$1 file=$2
-  sync; echo 3 > /proc/sys/vm/drop_caches
-  local t0; t0=$(date +%s.%N)
-  dd if=/dev/zero of="$file" bs=4k count=1 seek=10 conv=notrunc,fsync status=none
-  local t1; t1=$(date +%s.%N)
-  printf '%-40s %10.4f s\n' "$label" "$(echo "$t1 - $t0" | bc)"
-}
-
-# overlay_first_write FSLABEL DIR: the big file as an overlay lower on DIR's fs.
-overlay_first_write() {
-  local fslabel=$1 d=$2
-  mkdir -p "$d/ovl/u" "$d/ovl/w" "$d/ovl/m"
-  mount -t overlay overlay -o "lowerdir=$d/big,upperdir=$d/ovl/u,workdir=$d/ovl/w" "$d/ovl/m"
-  first_write "overlay copy-up on $fslabel" "$d/ovl/m/file"
-  umount "$d/ovl/m" || umount -l "$d/ovl/m"
-  rm -rf "$d/ovl"
-}
-
-echo
-printf '%-40s %12s\n' "first write into the 1 GiB file" time
-for _ in $(seq "$rounds"); do
-  rm -rf "$m/out"
-  "$bin/strata-clone" "$m/big" "$m/out" > /dev/null
-  first_write "reflink clone on $fs (CoW of one block)" "$m/out/file"
-  rm -rf "$m/out"
-  overlay_first_write "$fs" "$m"
-done
-mkdir -p "$work/ext4"
-truncate -s 0 "$work/ext4.img"; truncate -s 3G "$work/ext4.img"
-mkfs.ext4 -q -F "$work/ext4.img"
-mount -o loop "$work/ext4.img" "$work/ext4"
-mkdir -p "$work/ext4/big"
-cp "$m/big/file" "$work/ext4/big/file"
-for _ in $(seq "$rounds"); do
-  overlay_first_write ext4 "$work/ext4"
-done

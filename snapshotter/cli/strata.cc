@@ -5,6 +5,7 @@
 //   strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync] LAYER...
 //   strata [--address SOCK] df [--root DIR] [--bytes]
 //   strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]
+//   strata bench cow [OPTIONS]   (snapshotter/cli/bench_cow.h)
 //
 // `bench latency` drives the daemon like an image pull does (Prepare on the
 // previous layer, Commit, Stat), then removes the chain, and prints the median
@@ -24,6 +25,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
+#include "snapshotter/cli/bench_cow.h"
 #include "snapshotter/cli/bench_ops.h"
 #include "snapshotter/cli/df.h"
 #include "snapshotter/cli/import.h"
@@ -39,7 +41,8 @@ constexpr const char* kUsage =
     "       strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync] LAYER...\n"
     "       strata [--address SOCK] df [--root DIR] [--bytes]\n"
     "       strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]\n"
-    "       strata bench ops --address SOCK --peer-address SOCK [--n N] [--rounds R] ...\n";
+    "       strata bench ops --address SOCK --peer-address SOCK [--n N] [--rounds R] ...\n"
+    "       strata bench cow [OPTIONS]   (`strata bench cow help` lists them)\n";
 
 const char* KindName(pb::Kind k) {
   switch (k) {
@@ -208,6 +211,10 @@ int main(int argc, char** argv) {
   if (args.empty()) {
     std::fputs(kUsage, stderr);
     return 2;
+  }
+  // Before the channel: bench cow starts its own servers in a private mount namespace.
+  if (args.size() >= 2 && args[0] == "bench" && args[1] == "cow") {
+    return strata::RunBenchCow({args.begin() + 2, args.end()});
   }
   auto channel = grpc::CreateChannel("unix:" + address, grpc::InsecureChannelCredentials());
   auto stub = pb::Snapshots::NewStub(channel);
