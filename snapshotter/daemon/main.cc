@@ -147,7 +147,12 @@ int Run(int argc, char** argv) {
   std::unique_ptr<DiffService> diff;
   if (!config->containerd_address.empty()) {
     content = std::make_unique<ContentClient>(config->containerd_address);
-    diff = std::make_unique<DiffService>(root, *content);
+    // The overlay backend binds only parentless layers, which a rebase may
+    // stack later: their whiteouts stay overlay whiteouts (apply_target.h).
+    diff = std::make_unique<DiffService>(root, *content,
+                                         (*engine)->backend_name() == "overlay"
+                                             ? WhiteoutMode::kOverlay
+                                             : WhiteoutMode::kDelete);
   }
   grpc::ServerBuilder builder;
   // Activated: no listening port; the Acceptor hands connections over.
