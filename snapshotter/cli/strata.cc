@@ -4,6 +4,7 @@
 //   strata [--address SOCK] stat KEY
 //   strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync] LAYER...
 //   strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]
+//   strata [--address SOCK] status [--json]
 //
 // `bench latency` drives the daemon like an image pull does (Prepare on the
 // previous layer, Commit, Stat), then removes the chain, and prints the median
@@ -24,6 +25,7 @@
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "snapshotter/cli/import.h"
+#include "snapshotter/cli/status.h"
 
 namespace {
 
@@ -34,7 +36,8 @@ constexpr const char* kUsage =
     "usage: strata [--address SOCK] ls [FILTER...]\n"
     "       strata [--address SOCK] stat KEY\n"
     "       strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync] LAYER...\n"
-    "       strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]\n";
+    "       strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]\n"
+    "       strata [--address SOCK] status [--json]\n";
 
 const char* KindName(pb::Kind k) {
   switch (k) {
@@ -207,6 +210,7 @@ int main(int argc, char** argv) {
   if (cmd == "ls") return Ls(*stub, {args.begin() + 1, args.end()});
   if (cmd == "stat" && args.size() == 2) return Stat(*stub, args[1]);
   if (cmd == "import") return strata::RunImport(*stub, {args.begin() + 1, args.end()});
+  if (cmd == "status") return strata::RunStatus(channel, {args.begin() + 1, args.end()});
   if (cmd == "bench" && args.size() >= 2 && args[1] == "latency") {
     int n = 1000;
     std::string fsync_dir;
