@@ -19,6 +19,15 @@
 #   5. restart both with fresh roots and `ctr images import` the image tar:
 #      again every layer is applied by Strata, and a container runs;
 #   6. (2.x) `ctr images import --local --sync-fs`: sync_fs reaches Strata.
+# The Apply counts come from `strata status --json` (Strata's own Status
+# service on its socket), cross-checked against the daemon's Apply log lines.
+# For 2.x, Strata's proxy plugin is configured as for parallel unpack:
+# `capabilities = ["rebase"]` and the transfer service's
+# `max_concurrent_unpacks = 4`. containerd 2.1 (the newest Debian ships)
+# loads that config (it logs "Ignoring unknown key in TOML" for
+# max_concurrent_unpacks) but unpacks sequentially: parallel unpack with rebase
+# arrives in containerd 2.2, and server_test/engine_test replay its sequence
+# (parentless Prepare, Apply, Commit with parent) instead.
 #
 # Exit status: 0 passed, 1 failed, 77 skipped (not root, no overlayfs, no
 # network for the containerd .debs). STRATA_DIFFER_VERSIONS="1.7 2.1" selects.
@@ -38,6 +47,9 @@ done
 STRATA_BIN=$(realpath "$1")
 mkdir -p "$2" && WORK=$(cd "$2" && pwd)
 VERSIONS=${STRATA_DIFFER_VERSIONS:-1.7 2.1}
+# The CLI sits beside the daemon (build/bin/strata).
+STRATA_CLI=$(dirname "$STRATA_BIN")/strata
+[ -x "$STRATA_CLI" ] || { echo "FAIL: $STRATA_CLI missing (the strata CLI, for strata status)"; exit 1; }
 cp "$STRATA_BIN" "$WORK/strata-snapshotter.under-test" || exit 1
 STRATA_BIN=$WORK/strata-snapshotter.under-test
 
@@ -132,8 +144,14 @@ skopeo copy --quiet --dest-tls-verify=false "oci:$IMG/layout:v1" "docker://$REF"
 write_config() {
     local ver=$1
     # 2.x: exports.root tells CRI's image-filesystem stats where Strata's disk is.
-    local exports=""
-    [[ "$ver" == 1.* ]] || exports="  exports = { root = \"$STRATA_ROOT\" }"
+    # rebase: Commit with a parent, which lets 2.2+ unpack layers in parallel
+    # (max_concurrent_unpacks below); advertise it only with the overlay backend.
+    local exports="" transfer_opts=""
+    if [[ "$ver" != 1.* ]]; then
+        exports="  capabilities = [\"rebase\"]
+  exports = { root = \"$STRATA_ROOT\" }"
+        transfer_opts="  max_concurrent_unpacks = 4"
+    fi
     local proxies="[proxy_plugins.strata]
   type = \"snapshot\"
   address = \"$STRATA_SOCK\"
@@ -169,6 +187,7 @@ disabled_plugins = [$disabled]
 [plugins."io.containerd.service.v1.diff-service"]
   default = ["strata-diff", "walking"]
 [plugins."io.containerd.transfer.v1.local"]
+$transfer_opts
   [[plugins."io.containerd.transfer.v1.local".unpack_config]]
     platform = "linux/$ARCH"
     snapshotter = "strata"
@@ -205,10 +224,32 @@ start() {
     else
         fail "containerd $VER loaded the strata-diff proxy differ" "$(grep -E 'differ|strata' <<<"$plugins")"
     fi
+    if [[ "$VER" != 1.* ]]; then
+        local detail
+        detail=$(ctr_ plugins ls -d id==strata 2>&1)
+        if grep -qi 'rebase' <<<"$detail"; then pass "containerd $VER sees Strata's rebase capability"
+        else fail "containerd $VER sees Strata's rebase capability" "$detail"; fi
+    fi
 }
 ctr_() { "$CTD_BIN/ctr" --address "$CTD_SOCK" "$@"; }
-applied() { grep -c 'msg=applied' "$STRATA_LOG"; }
-declined() { grep -c 'msg="apply declined' "$STRATA_LOG"; }
+# Apply counters from `strata status --json`; each must agree with the log.
+status_field() {
+    local json
+    json=$("$STRATA_CLI" --address "$STRATA_SOCK" status --json 2>&1) || { echo "status: $json" >&2; echo -1; return; }
+    jq -r ".diff.$1 | tonumber" <<<"$json"
+}
+applied() {
+    local n logged
+    n=$(status_field applied) logged=$(grep -c 'msg=applied' "$STRATA_LOG")
+    [ "$n" = "$logged" ] || echo "strata status says $n applied, the log $logged" >&2
+    echo "$n"
+}
+declined() {
+    local n logged
+    n=$(status_field declined) logged=$(grep -c 'msg="apply declined' "$STRATA_LOG")
+    [ "$n" = "$logged" ] || echo "strata status says $n declined, the log $logged" >&2
+    echo "$n"
+}
 
 # tree_of <snapshotter> <key>: a listing of the image's top layer as mounted
 tree_of() {
