@@ -26,8 +26,11 @@
 # `max_concurrent_unpacks = 4`. containerd 2.1 (the newest Debian ships)
 # loads that config (it logs "Ignoring unknown key in TOML" for
 # max_concurrent_unpacks) but unpacks sequentially: parallel unpack with rebase
-# arrives in containerd 2.2, and server_test/engine_test replay its sequence
-# (parentless Prepare, Apply, Commit with parent) instead.
+# arrives in containerd 2.2. So step 7 (2.x) replays 2.2's sequence with
+# rebase_replay (beside the daemon binary) against the real daemon, blobs from
+# 2.1's content store: every layer Prepared without a parent, all Applied at
+# once by Strata's differ, Committed in order with `parent`; the view of the
+# top must equal the walking differ's tree from step 3.
 #
 # Exit status: 0 passed, 1 failed, 77 skipped (not root, no overlayfs, no
 # network for the containerd .debs). STRATA_DIFFER_VERSIONS="1.7 2.1" selects.
@@ -50,6 +53,8 @@ VERSIONS=${STRATA_DIFFER_VERSIONS:-1.7 2.1}
 # The CLI sits beside the daemon (build/bin/strata).
 STRATA_CLI=$(dirname "$STRATA_BIN")/strata
 [ -x "$STRATA_CLI" ] || { echo "FAIL: $STRATA_CLI missing (the strata CLI, for strata status)"; exit 1; }
+REPLAY=$(dirname "$STRATA_BIN")/rebase_replay
+[ -x "$REPLAY" ] || { echo "FAIL: $REPLAY missing (build target rebase_replay)"; exit 1; }
 cp "$STRATA_BIN" "$WORK/strata-snapshotter.under-test" || exit 1
 STRATA_BIN=$WORK/strata-snapshotter.under-test
 
@@ -251,6 +256,10 @@ declined() {
     echo "$n"
 }
 
+list_tree() {
+    (cd "$1" && find . -mindepth 1 -printf '%p %y %m %U:%G %s %l\n' | sort \
+        && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+}
 # tree_of <snapshotter> <key>: a listing of the image's top layer as mounted
 tree_of() {
     local sn=$1 mnt=$TMP/mnt-$1 out
@@ -258,8 +267,7 @@ tree_of() {
     out=$(ctr_ snapshots --snapshotter "$sn" view "cmp-$sn" "$TOP_CHAIN" 2>&1) || { echo "view: $out" >&2; return 1; }
     out=$(ctr_ snapshots --snapshotter "$sn" mounts "$mnt" "cmp-$sn" 2>&1) || { echo "mounts: $out" >&2; return 1; }
     sh -c "$out" || { echo "mount: $out" >&2; return 1; }
-    (cd "$mnt" && find . -mindepth 1 -printf '%p %y %m %U:%G %s %l\n' | sort \
-        && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+    list_tree "$mnt"
     umount "$mnt"
     ctr_ snapshots --snapshotter "$sn" rm "cmp-$sn" >/dev/null 2>&1
     return 0
@@ -313,6 +321,7 @@ scenario() {
     local a b
     a=$(tree_of_retry strata) || fail "mount a view of the Strata-unpacked image"
     b=$(tree_of_retry overlayfs) || fail "mount a view of the overlayfs-unpacked image"
+    WALKING_TREE=$b
     if [ -n "$a" ] && [ "$a" = "$b" ]; then
         pass "root filesystems equal: Strata's differ vs containerd's walking differ ($(wc -l <<<"$a") lines)"
     else
@@ -333,11 +342,48 @@ scenario() {
             "$IMG/image.tar" 2>&1) || fail "import --local --sync-fs" "$out"
         check_eq "import --local --sync-fs: every Apply had sync_fs=true" "$LAYERS" \
             "$(grep 'msg=applied' "$STRATA_LOG" | grep -c 'sync_fs=true')"
+        replay_rebase
     fi
     stop_daemons
 }
 
+# containerd 2.2's parallel unpack with rebase, replayed (see the header).
+replay_rebase() {
+    start rebase || return 0
+    local out
+    out=$(ctr_ images import --local --no-unpack --platform "linux/$ARCH" "$IMG/image.tar" 2>&1) \
+        || { fail "import --no-unpack (content only)" "$out"; return 0; }
+    local man cfg args=() chain= i did
+    man=$(blob "$MANIFEST") cfg=$(blob "$(jq -r .config.digest "$man")")
+    for ((i = 0; i < LAYERS; i++)); do
+        did=$(jq -r ".rootfs.diff_ids[$i]" "$cfg")
+        if [ -z "$chain" ]; then chain=$did
+        else chain=sha256:$(printf '%s %s' "$chain" "$did" | sha256sum | cut -d' ' -f1); fi
+        args+=("$(jq -r ".layers[$i].mediaType" "$man")" "$(jq -r ".layers[$i].digest" "$man")" \
+               "$(jq -r ".layers[$i].size" "$man")" "$did" "$chain")
+    done
+    out=$("$REPLAY" "$STRATA_SOCK" default replay-view "${args[@]}" 2>&1)
+    if [ $? -ne 0 ]; then fail "rebase replay: parentless Prepare, parallel Apply, Commit with parent" "$out"; return 0; fi
+    pass "rebase replay: parentless Prepare, parallel Apply, Commit with parent"
+    check_eq "rebase replay: Strata applied every layer (Apply count == $LAYERS)" "$LAYERS" "$(applied)"
+    local mnt=$TMP/mnt-replay type src opts tree
+    mkdir -p "$mnt"
+    read -r type src opts <<<"$out"
+    if ! mount -t "$type" -o "$opts" "$src" "$mnt" 2>"$TMP/mount.err"; then
+        fail "mount the rebased chain's view" "$out $(cat "$TMP/mount.err")"; return 0
+    fi
+    tree=$(list_tree "$mnt")
+    umount "$mnt"
+    if [ -n "$tree" ] && [ "$tree" = "$WALKING_TREE" ]; then
+        pass "rebased chain equals the walking differ's sequential unpack ($(wc -l <<<"$tree") lines)"
+    else
+        fail "rebased chain equals the walking differ's sequential unpack" \
+            "$(diff <(echo "$WALKING_TREE") <(echo "$tree") | head -30)"
+    fi
+}
+
 SKIPPED=()
+WALKING_TREE=
 for v in $VERSIONS; do scenario "$v"; done
 echo
 [ ${#SKIPPED[@]} -gt 0 ] && echo "skipped containerd versions: ${SKIPPED[*]}"
