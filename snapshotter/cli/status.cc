@@ -1,10 +1,10 @@
 #include "snapshotter/cli/status.h"
 
-#include <chrono>
-#include <cstdio>
-
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <cstdio>
 
 #include "strata/services/status/v1/status.grpc.pb.h"
 
@@ -28,9 +28,10 @@ std::string Bytes(uint64_t n) {
 
 std::string Duration(int64_t s) {
   char buf[48];
-  std::snprintf(buf, sizeof(buf), "%lldd %02lld:%02lld:%02lld", static_cast<long long>(s / 86400),
-                static_cast<long long>(s / 3600 % 24), static_cast<long long>(s / 60 % 60),
-                static_cast<long long>(s % 60));
+  std::snprintf(
+      buf, sizeof(buf), "%lldd %02lld:%02lld:%02lld",
+      static_cast<long long>(s / 86400), static_cast<long long>(s / 3600 % 24),
+      static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
   return buf;
 }
 
@@ -43,7 +44,9 @@ int RunStatus(const std::shared_ptr<grpc::Channel>& channel,
     if (a == "--json") {
       json = true;
     } else {
-      std::fprintf(stderr, "strata status: unknown argument \"%s\" (usage: strata status [--json])\n",
+      std::fprintf(stderr,
+                   "strata status: unknown argument \"%s\" (usage: strata "
+                   "status [--json])\n",
                    a.c_str());
       return 2;
     }
@@ -63,7 +66,8 @@ int RunStatus(const std::shared_ptr<grpc::Channel>& channel,
     google::protobuf::util::JsonPrintOptions opts;
     opts.always_print_primitive_fields = true;
     opts.preserve_proto_field_names = true;
-    if (!google::protobuf::util::MessageToJsonString(r, &out, opts).ok()) return 1;
+    if (!google::protobuf::util::MessageToJsonString(r, &out, opts).ok())
+      return 1;
     std::printf("%s\n", out.c_str());
     return 0;
   }
@@ -72,20 +76,23 @@ int RunStatus(const std::shared_ptr<grpc::Channel>& channel,
   std::printf("backend:    %s\n", r.backend().c_str());
   std::printf("pid:        %lld, up %s\n", static_cast<long long>(r.pid()),
               Duration(r.uptime_seconds()).c_str());
-  std::printf("snapshots:  %lld committed, %lld active, %lld views; metadata %s\n",
-              static_cast<long long>(r.committed()), static_cast<long long>(r.active()),
-              static_cast<long long>(r.views()), Bytes(r.metadata_bytes()).c_str());
+  std::printf(
+      "snapshots:  %lld committed, %lld active, %lld views; metadata %s\n",
+      static_cast<long long>(r.committed()), static_cast<long long>(r.active()),
+      static_cast<long long>(r.views()), Bytes(r.metadata_bytes()).c_str());
   if (!d.enabled()) {
     std::printf("differ:     off (no containerd address)\n");
     return 0;
   }
-  std::printf("differ:     on, content from %s\n", d.containerd_address().c_str());
+  std::printf("differ:     on, content from %s\n",
+              d.containerd_address().c_str());
   std::printf("  applied:  %llu layers (%s compressed, %s uncompressed)\n",
-              static_cast<unsigned long long>(d.applied()), Bytes(d.blob_bytes()).c_str(),
-              Bytes(d.tar_bytes()).c_str());
+              static_cast<unsigned long long>(d.applied()),
+              Bytes(d.blob_bytes()).c_str(), Bytes(d.tar_bytes()).c_str());
   std::printf("  declined: %llu (containerd used its next differ)\n",
               static_cast<unsigned long long>(d.declined()));
-  std::printf("  failed:   %llu\n", static_cast<unsigned long long>(d.failed()));
+  std::printf("  failed:   %llu\n",
+              static_cast<unsigned long long>(d.failed()));
   return 0;
 }
 

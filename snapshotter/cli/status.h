@@ -5,17 +5,18 @@
 #ifndef STRATA_SNAPSHOTTER_CLI_STATUS_H_
 #define STRATA_SNAPSHOTTER_CLI_STATUS_H_
 
+#include <grpcpp/channel.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/channel.h>
 
 namespace strata {
 
 // args: [--json]. Returns the process exit code (1 if the daemon cannot be
 // asked, 2 on bad arguments).
-int RunStatus(const std::shared_ptr<grpc::Channel>& channel, const std::vector<std::string>& args);
+int RunStatus(const std::shared_ptr<grpc::Channel>& channel,
+              const std::vector<std::string>& args);
 
 }  // namespace strata
 

@@ -19,16 +19,25 @@ StatusService::StatusService(Engine& engine, const DiffService* diff,
       containerd_address_(std::move(containerd_address)),
       start_(std::chrono::steady_clock::now()) {}
 
-grpc::Status StatusService::Get(grpc::ServerContext*, const spb::GetStatusRequest*,
+grpc::Status StatusService::Get(grpc::ServerContext*,
+                                const spb::GetStatusRequest*,
                                 spb::GetStatusResponse* resp) {
   auto all = engine_.List({});
-  if (!all.ok()) return ToGrpc(all.status().WithContext("status: list snapshots"));
+  if (!all.ok())
+    return ToGrpc(all.status().WithContext("status: list snapshots"));
   for (const Info& info : *all) {
     switch (info.kind) {
-      case Kind::kActive: resp->set_active(resp->active() + 1); break;
-      case Kind::kView: resp->set_views(resp->views() + 1); break;
-      case Kind::kCommitted: resp->set_committed(resp->committed() + 1); break;
-      default: break;
+      case Kind::kActive:
+        resp->set_active(resp->active() + 1);
+        break;
+      case Kind::kView:
+        resp->set_views(resp->views() + 1);
+        break;
+      case Kind::kCommitted:
+        resp->set_committed(resp->committed() + 1);
+        break;
+      default:
+        break;
     }
   }
   resp->set_root(engine_.layout().root());

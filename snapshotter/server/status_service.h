@@ -18,13 +18,16 @@ namespace strata {
 class DiffService;
 class Engine;
 
-class StatusService final : public strata::services::status::v1::Status::Service {
+class StatusService final
+    : public strata::services::status::v1::Status::Service {
  public:
   // `diff` may be null (no diff service). Uptime counts from construction.
   // REQUIRES: engine and diff outlive the service.
-  StatusService(Engine& engine, const DiffService* diff, std::string containerd_address);
+  StatusService(Engine& engine, const DiffService* diff,
+                std::string containerd_address);
 
-  grpc::Status Get(grpc::ServerContext*, const strata::services::status::v1::GetStatusRequest*,
+  grpc::Status Get(grpc::ServerContext*,
+                   const strata::services::status::v1::GetStatusRequest*,
                    strata::services::status::v1::GetStatusResponse*) override;
 
  private:

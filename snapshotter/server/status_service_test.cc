@@ -2,10 +2,9 @@
 // the engine and the diff service's counters reach the client.
 #include "snapshotter/server/status_service.h"
 
-#include <unistd.h>
-
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "containerd/services/diff/v1/diff.grpc.pb.h"
 #include "snapshotter/engine/engine.h"
@@ -29,8 +28,8 @@ class StatusServiceTest : public ::testing::Test {
       content_ = std::make_unique<ContentClient>(dir_ / "no-containerd.sock");
       diff_ = std::make_unique<DiffService>(dir_ / "root", *content_);
     }
-    status_ = std::make_unique<StatusService>(*engine_, diff_.get(),
-                                              with_diff ? dir_ / "no-containerd.sock" : "");
+    status_ = std::make_unique<StatusService>(
+        *engine_, diff_.get(), with_diff ? dir_ / "no-containerd.sock" : "");
     std::string addr = "unix:" + (dir_ / "s.sock");
     grpc::ServerBuilder b;
     b.AddListeningPort(addr, grpc::InsecureServerCredentials());
@@ -46,7 +45,8 @@ class StatusServiceTest : public ::testing::Test {
   spb::GetStatusResponse Get() {
     grpc::ClientContext ctx;
     spb::GetStatusResponse r;
-    grpc::Status s = spb::Status::NewStub(channel_)->Get(&ctx, spb::GetStatusRequest(), &r);
+    grpc::Status s =
+        spb::Status::NewStub(channel_)->Get(&ctx, spb::GetStatusRequest(), &r);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return r;
   }
@@ -88,7 +88,8 @@ TEST_F(StatusServiceTest, ReportsTheDiffServicesCounters) {
   // A foreign mount: declined (Unimplemented), and counted.
   grpc::ClientContext ctx;
   dpb::ApplyRequest req;
-  req.mutable_diff()->set_media_type("application/vnd.oci.image.layer.v1.tar+gzip");
+  req.mutable_diff()->set_media_type(
+      "application/vnd.oci.image.layer.v1.tar+gzip");
   req.mutable_diff()->set_digest("sha256:" + std::string(64, 'a'));
   auto* m = req.add_mounts();
   m->set_type("bind");

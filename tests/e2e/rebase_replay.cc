@@ -16,13 +16,13 @@
 //
 // Exit status 0 if every step succeeded, 1 otherwise (the failing call, its
 // gRPC code and message on stderr).
+#include <grpcpp/grpcpp.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "containerd/services/diff/v1/diff.grpc.pb.h"
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
@@ -42,8 +42,8 @@ struct Layer {
 
 bool Check(const grpc::Status& s, const std::string& what) {
   if (s.ok()) return true;
-  std::fprintf(stderr, "rebase_replay: %s: code %d: %s\n", what.c_str(), s.error_code(),
-               s.error_message().c_str());
+  std::fprintf(stderr, "rebase_replay: %s: code %d: %s\n", what.c_str(),
+               s.error_code(), s.error_message().c_str());
   return false;
 }
 
@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
     l.size = std::atoll(argv[i + 2]);
     l.diff_id = argv[i + 3];
     l.chain_id = argv[i + 4];
-    l.key = ns + "/replay/extract-" + std::to_string(layers.size()) + " " + l.chain_id;
+    l.key = ns + "/replay/extract-" + std::to_string(layers.size()) + " " +
+            l.chain_id;
     layers.push_back(std::move(l));
   }
 
@@ -83,9 +84,12 @@ int main(int argc, char** argv) {
     req.set_key(l.key);
     (*req.mutable_labels())["containerd.io/snapshot.ref"] = l.chain_id;
     (*req.mutable_labels())["containerd.io/snapshot/diff-id"] = l.diff_id;
-    if (i > 0) (*req.mutable_labels())["containerd.io/snapshot/parent-chain-id"] = layers[i - 1].chain_id;
+    if (i > 0)
+      (*req.mutable_labels())["containerd.io/snapshot/parent-chain-id"] =
+          layers[i - 1].chain_id;
     spb::PrepareSnapshotResponse resp;
-    if (!Check(snapshots->Prepare(&ctx, req, &resp), "prepare " + l.key)) return 1;
+    if (!Check(snapshots->Prepare(&ctx, req, &resp), "prepare " + l.key))
+      return 1;
     l.mounts = resp.mounts();
   }
 
@@ -111,8 +115,8 @@ int main(int argc, char** argv) {
   for (const Layer& l : layers) {
     if (!Check(l.applied, "apply " + l.digest)) return 1;
     if (l.got_diff_id != l.diff_id) {
-      std::fprintf(stderr, "rebase_replay: apply %s: diff id %s, want %s\n", l.digest.c_str(),
-                   l.got_diff_id.c_str(), l.diff_id.c_str());
+      std::fprintf(stderr, "rebase_replay: apply %s: diff id %s, want %s\n",
+                   l.digest.c_str(), l.got_diff_id.c_str(), l.diff_id.c_str());
       return 1;
     }
   }
@@ -126,7 +130,8 @@ int main(int argc, char** argv) {
     req.set_name(ns + "/replay/" + layers[i].chain_id);
     if (i > 0) req.set_parent(ns + "/replay/" + layers[i - 1].chain_id);
     google::protobuf::Empty resp;
-    if (!Check(snapshots->Commit(&ctx, req, &resp), "commit " + layers[i].key)) return 1;
+    if (!Check(snapshots->Commit(&ctx, req, &resp), "commit " + layers[i].key))
+      return 1;
   }
 
   // 5. A view of the top, for the caller to mount and compare.
@@ -140,7 +145,8 @@ int main(int argc, char** argv) {
   for (const auto& m : resp.mounts()) {
     std::string opts;
     for (const auto& o : m.options()) opts += (opts.empty() ? "" : ",") + o;
-    std::printf("%s %s %s\n", m.type().c_str(), m.source().c_str(), opts.c_str());
+    std::printf("%s %s %s\n", m.type().c_str(), m.source().c_str(),
+                opts.c_str());
   }
   return 0;
 }
