@@ -18,6 +18,7 @@ test_pkgs=(
   golang-go golang-github-containerd-containerd-dev
   e2fsprogs xfsprogs btrfs-progs util-linux attr zstd bc
   python3 gnuplot-nox  # bench/report.py: Markdown tables and PNG plots
+  pigz time  # bench/extract.py peers
   systemd  # systemd-socket-activate, systemd-analyze verify, systemd-tmpfiles
 )
 

@@ -240,7 +240,7 @@ Status Extractor::WriteFile(const TarEntry& e, FileJob job, EntryStream& in) {
   }
   if (!e.sparse.empty() && ftruncate(fd.get(), e.size) != 0) return PosixError("truncate", errno);
   fd.reset();
-  return FinishFileByName(job, /*mode_ok=*/false);
+  return FinishFileByName(job, {.chown = job.chown, .chmod = true});
 }
 
 Status Extractor::ApplyEntry(TarEntry& e, EntryStream& in) {

@@ -1,4 +1,4 @@
-// Extraction semantics and safety, on both file sinks (io_uring and sync).
+// Extraction semantics and safety, on every file sink (io_uring, threads, sync).
 #include "io/extract/extractor.h"
 
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 
 #include <gtest/gtest.h>
 
-#include "io/uring/uring_file_sink.h"
+#include "io/extract/sink_test_util.h"
 #include "tests/testutil/fake_stream.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -32,16 +32,11 @@ bool Exists(const std::string& path) {
   return lstat(path.c_str(), &st) == 0;
 }
 
-class ExtractorTest : public ::testing::TestWithParam<bool> {
+class ExtractorTest : public ::testing::TestWithParam<SinkKind> {
  protected:
   void SetUp() override {
-    if (GetParam()) {
-      auto u = UringFileSink::Create();
-      if (!u.ok()) GTEST_SKIP() << "io_uring unavailable here: " << u.status().message();
-      sink_ = std::move(*u);
-    } else {
-      sink_ = std::make_unique<SyncFileSink>();
-    }
+    sink_ = MakeTestSink(GetParam());
+    if (!sink_) GTEST_SKIP() << "io_uring unavailable here (io_uring_setup failed)";
     root_ = dir_ / "layer";
     ASSERT_EQ(mkdir(root_.c_str(), 0755), 0);
   }
@@ -222,8 +217,8 @@ TEST_P(ExtractorTest, DeleteModeAppliesWhiteoutsToAFullTree) {
   EXPECT_EQ(Read(root_ + "/opaque/c"), "c");
 }
 
-INSTANTIATE_TEST_SUITE_P(Sinks, ExtractorTest, ::testing::Values(true, false),
-                         [](const auto& info) { return info.param ? "uring" : "sync"; });
+INSTANTIATE_TEST_SUITE_P(Sinks, ExtractorTest, ::testing::ValuesIn(kAllSinks),
+                         [](const auto& info) { return SinkName(info.param); });
 
 TEST(CleanArchivePathTest, ChrootSemantics) {
   EXPECT_EQ(*CleanArchivePath("./a/b/"), "a/b");

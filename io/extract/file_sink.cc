@@ -1,6 +1,7 @@
 #include "io/extract/file_sink.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -10,7 +11,10 @@
 #include <fstream>
 
 #include "io/base/errno.h"
+#include "io/base/log.h"
 #include "io/base/unique_fd.h"
+#include "io/extract/threaded_file_sink.h"
+#include "io/uring/uring_file_sink.h"
 
 namespace strata {
 
@@ -23,9 +27,36 @@ mode_t CurrentUmask() {
   return 022;
 }
 
-Status WriteFileNow(const FileJob& job, const char* data, size_t len) {
+CreatePlan::CreatePlan() : uid_(geteuid()), gid_(getegid()), umask_(CurrentUmask()) {}
+
+CreatePlan::Needs CreatePlan::For(const FileJob& job) {
+  if (parent_ != job.parent) {
+    parent_ = job.parent;
+    struct stat st;
+    if (fstat(parent_->get(), &st) == 0) {
+      parent_setgid_ = (st.st_mode & S_ISGID) != 0;
+      parent_gid_ = st.st_gid;
+      // A default ACL replaces the umask for new files: trust no create mode.
+      std::string proc = "/proc/self/fd/" + std::to_string(parent_->get());
+      parent_keeps_mode_ = getxattr(proc.c_str(), "system.posix_acl_default", nullptr, 0) < 0;
+    } else {
+      parent_setgid_ = true;  // unknown: assume the worst, make every call
+      parent_keeps_mode_ = false;
+    }
+  }
+  Needs n;
+  if (job.chown) {
+    gid_t got = parent_setgid_ ? parent_gid_ : gid_;
+    n.chown = job.uid != uid_ || job.gid != got;
+  }
+  n.chmod = (job.mode & ~0777u) != 0 || (job.mode & umask_) != 0 || !parent_keeps_mode_;
+  return n;
+}
+
+Status WriteFileNow(const FileJob& job, const char* data, size_t len, CreatePlan& plan) {
+  CreatePlan::Needs needs = plan.For(job);
   UniqueFd fd(openat(job.parent->get(), job.name.c_str(),
-                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, job.mode & 0777));
   if (!fd.valid()) return PosixError("create", errno);
   while (len > 0) {
     ssize_t n = write(fd.get(), data, len);
@@ -36,8 +67,11 @@ Status WriteFileNow(const FileJob& job, const char* data, size_t len) {
     data += n;
     len -= static_cast<size_t>(n);
   }
-  if (job.chown && fchown(fd.get(), job.uid, job.gid) != 0) return PosixError("chown", errno);
-  if (fchmod(fd.get(), job.mode) != 0) return PosixError("chmod", errno);
+  if (needs.chown && fchown(fd.get(), job.uid, job.gid) != 0) return PosixError("chown", errno);
+  // chown clears setuid/setgid, so chmod comes after it.
+  if ((needs.chmod || needs.chown) && fchmod(fd.get(), job.mode) != 0) {
+    return PosixError("chmod", errno);
+  }
   for (const auto& [k, v] : job.xattrs) {
     if (fsetxattr(fd.get(), k.c_str(), v.data(), v.size(), 0) != 0) {
       return PosixError("set xattr " + k, errno);
@@ -47,14 +81,13 @@ Status WriteFileNow(const FileJob& job, const char* data, size_t len) {
   return Status::Ok();
 }
 
-Status FinishFileByName(const FileJob& job, bool mode_ok) {
+Status FinishFileByName(const FileJob& job, CreatePlan::Needs needs) {
   int dir = job.parent->get();
   const char* name = job.name.c_str();
-  if (job.chown && fchownat(dir, name, job.uid, job.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (needs.chown && fchownat(dir, name, job.uid, job.gid, AT_SYMLINK_NOFOLLOW) != 0) {
     return PosixError("chown", errno);
   }
-  // chown clears setuid/setgid, so chmod comes after it.
-  if ((!mode_ok || job.chown) && fchmodat(dir, name, job.mode, 0) != 0) {
+  if ((needs.chmod || needs.chown) && fchmodat(dir, name, job.mode, 0) != 0) {
     return PosixError("chmod", errno);
   }
   if (!job.xattrs.empty()) {
@@ -77,30 +110,38 @@ Result<char*> SyncFileSink::AcquireBuffer() {
 }
 
 Status SyncFileSink::Submit(FileJob job, char* buf, size_t len) {
-  Status s = WriteFileNow(job, buf, len);
+  Status s = WriteFileNow(job, buf, len, plan_);
   if (!s.ok()) return s.WithContext("file \"" + job.path + "\"");
   return s;
 }
 
-}  // namespace strata
+namespace {
 
-#include "io/base/log.h"
-#include "io/uring/uring_file_sink.h"
+// Measured with bench/extract.sh (README "Benchmarks"): see the commit that
+// set it.
+constexpr SinkKind kDefaultSink = SinkKind::kThreads;
 
-namespace strata {
+}  // namespace
 
-std::unique_ptr<FileSink> MakeFileSink() {
-  // Plain syscalls by default: on the hosts measured so far (ext4, 2 cores)
-  // the io_uring sink was slower, since every O_CREAT openat is punted to an
-  // io-wq worker (README "Benchmarks"). STRATA_IO=uring selects it.
-  const char* mode = std::getenv("STRATA_IO");
-  if (mode != nullptr && std::string_view(mode) == "uring") {
+std::unique_ptr<FileSink> MakeFileSink(SinkKind kind) {
+  if (kind == SinkKind::kUring) {
     auto uring = UringFileSink::Create();
     if (uring.ok()) return std::move(*uring);
     Log(LogLevel::kInfo, "extract", "io_uring unavailable; using plain syscalls",
         {{"reason", uring.status().message()}});
+    kind = SinkKind::kThreads;
   }
+  if (kind == SinkKind::kThreads) return std::make_unique<ThreadedFileSink>();
   return std::make_unique<SyncFileSink>();
+}
+
+std::unique_ptr<FileSink> MakeFileSink() {
+  const char* env = std::getenv("STRATA_IO");
+  std::string_view mode = env != nullptr ? env : "";
+  if (mode == "uring") return MakeFileSink(SinkKind::kUring);
+  if (mode == "sync") return MakeFileSink(SinkKind::kSync);
+  if (mode == "threads") return MakeFileSink(SinkKind::kThreads);
+  return MakeFileSink(kDefaultSink);
 }
 
 }  // namespace strata

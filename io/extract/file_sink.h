@@ -55,17 +55,44 @@ class FileSink {
   virtual bool Busy(const std::string& path) const = 0;
 };
 
-// Writes a file synchronously: content from `data`, then ownership, mode,
-// xattrs and times via the open descriptor. Shared by both sinks' fallbacks.
-Status WriteFileNow(const FileJob& job, const char* data, size_t len);
-
-// Sets ownership, mode, xattrs and times of job's file by name (after an
-// io_uring chain created and closed it). `mode_ok` skips chmod when the
-// create mode already applied exactly.
-Status FinishFileByName(const FileJob& job, bool mode_ok);
-
 // The process umask, read without changing it (umask(2) races in threads).
 mode_t CurrentUmask();
+
+// Decides which metadata calls a new file still needs after it was created
+// with mode `job.mode & 0777`: chown only when the owner the kernel gave it
+// (our fsuid, and our fsgid or a setgid parent's group) differs from the
+// archive's; chmod only for setuid/setgid/sticky bits, bits the umask
+// removed, or a parent whose default ACL overrides the umask. GNU tar makes
+// both calls for every file; in a root-owned layer most files need neither.
+// Caches what it learnt about the last parent directory.
+// Thread-safety: one per thread.
+class CreatePlan {
+ public:
+  CreatePlan();
+  struct Needs {
+    bool chown = false;
+    bool chmod = false;
+  };
+  Needs For(const FileJob& job);
+
+ private:
+  SharedFd parent_;  // holds the descriptor so its number is not reused
+  bool parent_keeps_mode_ = true;
+  bool parent_setgid_ = false;
+  gid_t parent_gid_ = 0;
+  uid_t uid_;
+  gid_t gid_;
+  mode_t umask_;
+};
+
+// Writes a file synchronously: creates it with its mode, writes `data`, then
+// the ownership, mode, xattrs and times the plan says it needs, via the open
+// descriptor. Used by the sync and threaded sinks and the uring fallbacks.
+Status WriteFileNow(const FileJob& job, const char* data, size_t len, CreatePlan& plan);
+
+// Sets ownership, mode (as `needs` says), xattrs and times of job's file by
+// name, after an io_uring chain created and closed it.
+Status FinishFileByName(const FileJob& job, CreatePlan::Needs needs);
 
 class SyncFileSink final : public FileSink {
  public:
@@ -79,10 +106,17 @@ class SyncFileSink final : public FileSink {
 
  private:
   std::unique_ptr<char[]> buf_;
+  CreatePlan plan_;
 };
 
-// The sync sink, or io_uring when STRATA_IO=uring and the kernel allows it.
+// Which sink MakeFileSink builds. STRATA_IO (environment) overrides the
+// default: "uring", "threads" or "sync".
+enum class SinkKind { kUring, kThreads, kSync };
+
+// The default sink (see file_sink.cc for the measurement behind it), falling
+// back to plain syscalls when io_uring is unavailable.
 std::unique_ptr<FileSink> MakeFileSink();
+std::unique_ptr<FileSink> MakeFileSink(SinkKind kind);
 
 }  // namespace strata
 

@@ -16,8 +16,9 @@
 
 #include "io/base/errno.h"
 #include "io/extract/extractor.h"
+#include "io/extract/layer_stream.h"
 #include "io/extract/tar_entry_stream.h"
-#include "io/uring/uring_file_sink.h"
+#include "io/extract/sink_test_util.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace strata {
@@ -80,7 +81,7 @@ Result<ExtractStats> ExtractFile(const std::string& file, const std::string& roo
   if (fd < 0) return PosixError("open " + file, errno);
   UniqueFd owned(fd);
   STRATA_ASSIGN_OR_RETURN(auto plain, OpenDecompressed(std::make_unique<FdSource>(fd)));
-  DigestingSource digest(*plain);
+  LayerStream digest(std::move(plain), /*prefetch=*/false);
   TarReader reader(digest);
   TarEntryStream entries(reader);
   Extractor x(root, sink);
@@ -90,21 +91,14 @@ Result<ExtractStats> ExtractFile(const std::string& file, const std::string& roo
   return stats;
 }
 
-std::unique_ptr<FileSink> Sink(bool uring) {
-  if (uring) {
-    auto u = UringFileSink::Create();
-    if (u.ok()) return std::move(*u);
-    return nullptr;
-  }
-  return std::make_unique<SyncFileSink>();
-}
 
-class OracleTest : public ::testing::TestWithParam<bool> {};
+
+class OracleTest : public ::testing::TestWithParam<SinkKind> {};
 
 TEST_P(OracleTest, SameTreeAsGnuTar) {
   if (geteuid() != 0) GTEST_SKIP() << "owners and devices need root (CI runs as root)";
-  auto sink = Sink(GetParam());
-  if (!sink) GTEST_SKIP() << "io_uring unavailable here";
+  auto sink = MakeTestSink(GetParam());
+  if (!sink) GTEST_SKIP() << "io_uring unavailable here (io_uring_setup failed)";
   TempDir dir;
   std::string src = dir / "src";
   // A tree with what layers hold: nested dirs, many small files, a large
@@ -119,7 +113,10 @@ TEST_P(OracleTest, SameTreeAsGnuTar) {
                " ln usr/bin/tool usr/bin/hard; mkfifo var/fifo; chown 1234:567 etc/deep/f7;"
                " echo long > " + long_name + "; setfattr -n user.k -v v etc/deep/f1;"
                " truncate -s 10M var/sparse; echo tail >> var/sparse;"
-               " touch -d @1600000000 etc/deep etc var usr usr/bin"),
+               " mkdir sg; chown 0:567 sg; chmod 2775 sg; echo g > sg/f; chown 0:0 sg/f;"
+               " echo o > sg/own; chown 1:567 sg/own; echo m > etc/ro; chmod 0444 etc/ro;"
+               " echo w > etc/gw; chmod 0664 etc/gw;"
+               " touch -d @1600000000 etc/deep etc var usr usr/bin sg"),
             0);
   for (const char* fmt : {"gnu", "posix"}) {
     for (const char* z : {"", "gzip", "zstd"}) {
@@ -158,13 +155,15 @@ TEST_P(OracleTest, SameTreeAsGnuTar) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Sinks, OracleTest, ::testing::Values(true, false),
-                         [](const auto& info) { return info.param ? "uring" : "sync"; });
+INSTANTIATE_TEST_SUITE_P(Sinks, OracleTest, ::testing::ValuesIn(kAllSinks),
+                         [](const auto& info) { return SinkName(info.param); });
 
 // Every corpus archive, extracted into a root inside a sandbox: malformed ones
 // fail with an error naming the entry, hostile ones succeed or fail, and
 // nothing outside the root changes.
-TEST(CorpusExtractTest, NothingOutsideTheRootChanges) {
+class CorpusExtractTest : public ::testing::TestWithParam<SinkKind> {};
+
+TEST_P(CorpusExtractTest, NothingOutsideTheRootChanges) {
   if (geteuid() != 0) GTEST_SKIP() << "whiteouts and devices need root (CI runs as root)";
   if (Sh("command -v zstd >/dev/null") != 0) GTEST_SKIP() << "zstd CLI not installed";
   TempDir dir;
@@ -186,7 +185,8 @@ TEST(CorpusExtractTest, NothingOutsideTheRootChanges) {
                  "/x && echo keep > " + sandbox + "/etc/passwd"),
               0);
     auto before = Describe(sandbox + "/etc");
-    auto sink = std::make_unique<SyncFileSink>();
+    auto sink = MakeTestSink(GetParam());
+    if (!sink) GTEST_SKIP() << "io_uring unavailable here (io_uring_setup failed)";
     auto r = ExtractFile(corpus + "/" + file, root, *sink);
     if (outcome != "ok") {
       EXPECT_FALSE(r.ok()) << "malformed archive extracted";
@@ -213,6 +213,9 @@ TEST(CorpusExtractTest, NothingOutsideTheRootChanges) {
   }
   EXPECT_GE(n, 30);
 }
+
+INSTANTIATE_TEST_SUITE_P(Sinks, CorpusExtractTest, ::testing::ValuesIn(kAllSinks),
+                         [](const auto& info) { return SinkName(info.param); });
 
 }  // namespace
 }  // namespace strata

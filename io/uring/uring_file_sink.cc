@@ -33,7 +33,6 @@ Result<std::unique_ptr<UringFileSink>> UringFileSink::Create() {
     return Unimplemented(std::string("io_uring direct descriptors: ") + std::strerror(-rc));
   }
   for (unsigned i = kSlots; i > 0; --i) s->free_.push_back(i - 1);
-  s->umask_ = CurrentUmask();
   return s;
 }
 
@@ -145,8 +144,7 @@ void UringFileSink::Complete(unsigned slot) {
   if (job.error != 0) {
     s = PosixError(job.failed, job.error);
   } else {
-    bool mode_ok = (job.file.mode & ~0777u) == 0 && (job.file.mode & umask_) == 0;
-    s = FinishFileByName(job.file, mode_ok);
+    s = FinishFileByName(job.file, plan_.For(job.file));
   }
   if (!s.ok() && first_error_.ok()) first_error_ = s.WithContext("file \"" + job.file.path + "\"");
   auto it = busy_.find(job.file.path);

@@ -65,7 +65,7 @@ class UringFileSink final : public FileSink {
   unsigned inflight_ = 0;
   unsigned unsubmitted_ = 0;
   int next_acquired_ = -1;
-  mode_t umask_ = 022;
+  CreatePlan plan_;
   Status first_error_;
 };
 

@@ -13,10 +13,10 @@
 
 #include "io/base/errno.h"
 #include "io/base/unique_fd.h"
-#include "io/decompress/prefetch_source.h"
 #include "io/decompress/source.h"
 #include "io/extract/extractor.h"
 #include "io/extract/file_sink.h"
+#include "io/extract/layer_stream.h"
 #include "io/extract/tar_entry_stream.h"
 #include "io/tar/tar_reader.h"
 
@@ -64,7 +64,7 @@ WhiteoutMode WhiteoutsFor(const pb::PrepareSnapshotResponse& resp) {
 // One line on a terminal, redrawn at most 10 times a second.
 class Progress {
  public:
-  Progress(std::string file, const DigestingSource& in)
+  Progress(std::string file, const LayerStream& in)
       : file_(std::move(file)), in_(in), tty_(isatty(STDERR_FILENO)),
         start_(std::chrono::steady_clock::now()) {}
   ~Progress() {
@@ -84,7 +84,7 @@ class Progress {
 
  private:
   std::string file_;
-  const DigestingSource& in_;
+  const LayerStream& in_;
   bool tty_;
   bool drawn_ = false;
   std::chrono::steady_clock::time_point start_, last_;
@@ -105,9 +105,8 @@ Result<Layer> Extract(const std::string& file, const std::string& dir, bool sync
   Layer layer;
   STRATA_ASSIGN_OR_RETURN(
       auto plain, OpenDecompressed(std::make_unique<FdSource>(fd.get()), {}, &layer.compression));
-  // Decompression runs on its own thread, overlapping extraction.
-  PrefetchSource prefetched(std::move(plain));
-  DigestingSource digesting(prefetched);
+  // Decompression and digest on their own thread when compressed.
+  LayerStream digesting(std::move(plain), layer.compression != Compression::kNone);
   TarReader reader(digesting);
   TarEntryStream entries(reader);
   auto sink = MakeFileSink();

@@ -24,6 +24,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
+#include "snapshotter/cli/bench_ops.h"
 #include "snapshotter/cli/import.h"
 #include "snapshotter/cli/status.h"
 
@@ -37,6 +38,7 @@ constexpr const char* kUsage =
     "       strata [--address SOCK] stat KEY\n"
     "       strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync] LAYER...\n"
     "       strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]\n"
+    "       strata bench ops --address SOCK --peer-address SOCK [--n N] [--rounds R] ...\n"
     "       strata [--address SOCK] status [--json]\n";
 
 const char* KindName(pb::Kind k) {
@@ -199,6 +201,9 @@ int main(int argc, char** argv) {
     } else {
       args.push_back(a);
     }
+  }
+  if (argc > 2 && std::string(argv[1]) == "bench" && std::string(argv[2]) == "ops") {
+    return strata::RunBenchOps({argv + 3, argv + argc}, argv[0]);
   }
   if (args.empty()) {
     std::fputs(kUsage, stderr);

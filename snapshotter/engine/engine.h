@@ -7,6 +7,9 @@
 //   Commit        measure usage first, then write the record in one txn.
 //   Remove        in one txn delete the record and rename the directory to
 //                 trash/; delete the trash after commit (failures are logged).
+// Concurrent operations' transactions are group-committed by MetaStore (one
+// durable sync per group, each still atomic on its own); an operation returns
+// only after the commit holding its transaction is durable.
 // Invariant, restored by Recover() at startup after any crash: every record's
 // directory exists, and every directory without a record is garbage.
 //

@@ -3,7 +3,9 @@
 #include <lmdb.h>
 #include <sys/stat.h>
 
+#include <cassert>
 #include <string>
+#include <vector>
 
 #include "io/base/errno.h"
 
@@ -102,7 +104,7 @@ Result<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& dir,
   MDB_env* env = nullptr;
   int rc = mdb_env_create(&env);
   if (rc != 0) return LmdbError("mdb_env_create", rc);
-  std::unique_ptr<MetaStore> store(new MetaStore(env, dir));
+  std::unique_ptr<MetaStore> store(new MetaStore(env, dir, opts.max_group));
   if ((rc = mdb_env_set_maxdbs(env, kTableCount)) != 0 ||
       (rc = mdb_env_set_mapsize(env, opts.map_size)) != 0 ||
       (rc = mdb_env_set_maxreaders(env, 1024)) != 0) {
@@ -145,19 +147,103 @@ Status MetaStore::View(const std::function<Status(ReadTxn&)>& fn) {
   return status;
 }
 
+// One queued Update call. Lives on its caller's stack until done.
+struct MetaStore::Writer {
+  explicit Writer(const std::function<Status(WriteTxn&)>* f) : fn(f) {}
+  const std::function<Status(WriteTxn&)>* fn;
+  Status status;
+  bool done = false;  // GUARDED_BY(mu_)
+  std::condition_variable cv;
+};
+
 Status MetaStore::Update(const std::function<Status(WriteTxn&)>& fn) {
+  Writer w(&fn);
+  std::unique_lock<std::mutex> lock(mu_);
+  writers_.push_back(&w);
+  while (!w.done && &w != writers_.front()) w.cv.wait(lock);
+  if (w.done) return std::move(w.status);
+  // Leader: everyone queued behind us so far joins this commit.
+  std::vector<Writer*> group;
+  for (Writer* x : writers_) {
+    if (group.size() == max_group_) break;
+    group.push_back(x);
+  }
+  lock.unlock();
+  CommitGroup(group);
+  lock.lock();
+  for (Writer* x : group) {
+    assert(writers_.front() == x);
+    writers_.pop_front();
+    if (x != &w) {
+      x->done = true;
+      x->cv.notify_one();  // under mu_: x cannot return (and free cv) before
+    }
+  }
+  if (!writers_.empty()) writers_.front()->cv.notify_one();  // the next leader
+  return std::move(w.status);
+}
+
+void MetaStore::CommitGroup(const std::vector<Writer*>& group) {
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
-  if (rc != 0) return LmdbError("begin write transaction", rc);
-  WriteTxn t(txn, dbis_);
-  Status status = fn(t);
-  if (!status.ok()) {
+  if (rc != 0) {
+    Status s = LmdbError("begin write transaction", rc);
+    for (Writer* x : group) x->status = s;
+    return;
+  }
+  if (group.size() == 1) {
+    // Alone: no nested txn needed, fn's error aborts the whole txn.
+    WriteTxn t(txn, dbis_);
+    Writer* x = group[0];
+    x->status = (*x->fn)(t);
+    if (!x->status.ok()) {
+      mdb_txn_abort(txn);
+      return;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) x->status = LmdbError("commit", rc);
+    commits_++;
+    return;
+  }
+  // Each member in a nested txn: a failing fn aborts only its child, and the
+  // members after it see exactly what a serial order would have shown them.
+  bool any = false;
+  for (Writer* x : group) {
+    MDB_txn* child = nullptr;
+    rc = mdb_txn_begin(env_, txn, 0, &child);
+    if (rc != 0) {
+      x->status = LmdbError("begin nested write transaction", rc);
+      continue;
+    }
+    WriteTxn t(child, dbis_);
+    x->status = (*x->fn)(t);
+    if (!x->status.ok()) {
+      mdb_txn_abort(child);
+      continue;
+    }
+    rc = mdb_txn_commit(child);  // into txn: no I/O
+    if (rc != 0) {
+      // The parent may hold part of the child now: give up on the whole group
+      // (every member sees the error and undoes its own filesystem steps).
+      Status s = LmdbError("commit nested write transaction", rc);
+      mdb_txn_abort(txn);
+      for (Writer* y : group) y->status = s;
+      return;
+    }
+    any = true;
+  }
+  if (!any) {
     mdb_txn_abort(txn);
-    return status;
+    return;
   }
   rc = mdb_txn_commit(txn);
-  if (rc != 0) return LmdbError("commit", rc);
-  return Status::Ok();
+  commits_++;
+  if (rc != 0) {
+    Status s = LmdbError("commit", rc);
+    for (Writer* x : group) {
+      if (x->status.ok()) x->status = s;
+    }
+  }
 }
 
 int64_t MetaStore::FileSize() const {

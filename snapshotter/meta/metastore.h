@@ -6,18 +6,32 @@
 // transaction explicitly, so "no transaction" is a compile error. LMDB types do
 // not leave meta/: callers see ReadTxn/WriteTxn and byte-string tables.
 //
-// Thread-safety: MetaStore is thread-safe. LMDB admits one writer at a time
-// (Update calls serialise); readers never block. A transaction object must stay
-// on the thread that runs fn and must not outlive fn.
+// Group commit: LMDB admits one writer at a time and a durable commit costs
+// two fdatasyncs, so Update calls that arrive while another group commits
+// queue up and the next one commits them together (leveldb's writer queue):
+// one LMDB write txn in which each caller's fn runs in its own nested txn, so
+// a failing fn rolls back only its own changes, then one durable commit. Each
+// Update returns only after the commit that holds its changes is durable (or
+// failed), so callers keep "one transaction per operation" semantics. fn may
+// run on another caller's thread (the group's leader); it must not call
+// Update or View itself.
+//
+// Thread-safety: MetaStore is thread-safe. Readers never block. A transaction
+// object must not outlive fn.
 #ifndef STRATA_SNAPSHOTTER_META_METASTORE_H_
 #define STRATA_SNAPSHOTTER_META_METASTORE_H_
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "io/base/result.h"
 #include "io/base/status.h"
@@ -74,6 +88,8 @@ struct MetaStoreOptions {
   size_t map_size = size_t{8} << 30;
   // Durable commits (fsync). Only tests turn this off.
   bool sync = true;
+  // Most Update calls committed together (group commit); 1 turns grouping off.
+  size_t max_group = 64;
 };
 
 class MetaStore {
@@ -86,16 +102,37 @@ class MetaStore {
   MetaStore& operator=(const MetaStore&) = delete;
 
   Status View(const std::function<Status(ReadTxn&)>& fn);
+  // Runs fn in a write transaction and commits (durably unless !opts.sync) iff
+  // fn returns OK; returns fn's error, or the commit's. Concurrent calls share
+  // one commit (see above); fn's changes are atomic either way.
   Status Update(const std::function<Status(WriteTxn&)>& fn);
 
   // Bytes of the data file (for startup logs).
   int64_t FileSize() const;
 
+  // Test seams: Update calls queued or running, and write txns committed
+  // (one per group).
+  size_t TEST_QueuedWriters() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return writers_.size();
+  }
+  uint64_t TEST_Commits() const { return commits_.load(); }
+
  private:
-  MetaStore(MDB_env* env, std::string dir) : env_(env), dir_(std::move(dir)) {}
+  struct Writer;
+  MetaStore(MDB_env* env, std::string dir, size_t max_group)
+      : env_(env), dir_(std::move(dir)), max_group_(max_group < 1 ? 1 : max_group) {}
+  // Runs every writer's fn in one write txn and commits it; sets each
+  // writer's status. Called by the group's leader only.
+  void CommitGroup(const std::vector<Writer*>& group);
+
   MDB_env* env_;
   std::string dir_;
+  const size_t max_group_;
   unsigned dbis_[kTableCount] = {};
+  std::mutex mu_;
+  std::deque<Writer*> writers_;  // GUARDED_BY(mu_); the front one leads
+  std::atomic<uint64_t> commits_{0};
 };
 
 // Maps an LMDB return code to a Status (MDB_NOTFOUND->NotFound,

@@ -13,7 +13,7 @@
 #include "io/decompress/source.h"
 #include "io/extract/extractor.h"
 #include "io/extract/file_sink.h"
-#include "io/decompress/prefetch_source.h"
+#include "io/extract/layer_stream.h"
 #include "io/extract/tar_entry_stream.h"
 #include "io/tar/tar_reader.h"
 #include "snapshotter/server/apply_target.h"
@@ -69,9 +69,9 @@ Result<Applied> Extract(BlobSource& blob, const ApplyTarget& target) {
     STRATA_ASSIGN_OR_RETURN(
         auto plain,
         OpenDecompressed(std::make_unique<SourceRef>(blob), {}, &a.compression));
-    // Decompression on its own thread, overlapping extraction.
-    PrefetchSource prefetched(std::move(plain));
-    DigestingSource digesting(prefetched);
+    // Blob reads, decompression and digest on their own thread, overlapping
+    // extraction.
+    LayerStream digesting(std::move(plain), /*prefetch=*/true);
     TarReader reader(digesting);
     TarEntryStream entries(reader);
     auto sink = MakeFileSink();

@@ -1,0 +1,42 @@
+// Test helpers: every extraction test runs on each file sink.
+#ifndef STRATA_IO_EXTRACT_SINK_TEST_UTIL_H_
+#define STRATA_IO_EXTRACT_SINK_TEST_UTIL_H_
+
+#include <memory>
+#include <string>
+
+#include "io/extract/file_sink.h"
+#include "io/extract/threaded_file_sink.h"
+#include "io/uring/uring_file_sink.h"
+
+namespace strata {
+
+inline constexpr SinkKind kAllSinks[] = {SinkKind::kUring, SinkKind::kThreads, SinkKind::kSync};
+
+inline std::string SinkName(SinkKind k) {
+  switch (k) {
+    case SinkKind::kUring: return "uring";
+    case SinkKind::kThreads: return "threads";
+    case SinkKind::kSync: return "sync";
+  }
+  return "unknown";
+}
+
+// Exactly the sink asked for (no fallback); nullptr when io_uring is
+// unavailable here, so the test can skip saying why.
+inline std::unique_ptr<FileSink> MakeTestSink(SinkKind k) {
+  switch (k) {
+    case SinkKind::kUring: {
+      auto u = UringFileSink::Create();
+      if (!u.ok()) return nullptr;
+      return std::move(*u);
+    }
+    case SinkKind::kThreads: return std::make_unique<ThreadedFileSink>(3);
+    case SinkKind::kSync: return std::make_unique<SyncFileSink>();
+  }
+  return nullptr;
+}
+
+}  // namespace strata
+
+#endif  // STRATA_IO_EXTRACT_SINK_TEST_UTIL_H_

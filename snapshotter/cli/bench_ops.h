@@ -1,0 +1,34 @@
+// `strata bench ops`: throughput and latency of every snapshot operation on
+// Strata and on a peer server (bench/peer: containerd's own overlayfs
+// snapshotter behind the same gRPC API), driven by one client, alternating
+// A B A B for several rounds on the same filesystem.
+//
+//   strata bench ops --address A --peer-address B [--n 2000] [--rounds 3]
+//                    [--concurrency 1,16] [--fsync-dir DIR] [--out DIR]
+//                    [--report PATH]
+//
+// Per server, round and concurrency it creates N committed snapshots (half as
+// chains, half as trees: many children of a few bases), then runs Stat, List,
+// View, Mounts, Usage and Remove over them, each phase with that many RPCs in
+// flight. It prints per phase ops/s, p50 and p99 and the ratio Strata/peer
+// (medians over rounds), the fsync floor of --fsync-dir, and whether each of
+// issue #7's targets is met; it writes OUT/ops.json (bench/report.py's schema)
+// and runs report.py on it (Markdown + PNG).
+//
+// Thread-safety: RunBenchOps runs on the calling thread and owns its workers.
+#ifndef STRATA_SNAPSHOTTER_CLI_BENCH_OPS_H_
+#define STRATA_SNAPSHOTTER_CLI_BENCH_OPS_H_
+
+#include <string>
+#include <vector>
+
+namespace strata {
+
+// args: the words after "bench ops"; argv0 locates report.py
+// (<dir of argv0>/../../bench/report.py) when --report is not given.
+// Returns the process exit code (0 ok, 1 failure, 2 bad usage).
+int RunBenchOps(const std::vector<std::string>& args, const std::string& argv0);
+
+}  // namespace strata
+
+#endif  // STRATA_SNAPSHOTTER_CLI_BENCH_OPS_H_
