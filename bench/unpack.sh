@@ -45,7 +45,9 @@ stop() {
     PIDS=()
     for m in $(awk -v d="$WORK/run" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do umount -l "$m"; done
 }
-trap 'stop; rm -rf "$TMP" "$WORK"/run*' EXIT
+# The deletion at exit stamps .deleted-at, so the next invocation on this
+# work dir waits the window out too.
+trap 'stop; rm -rf "$TMP" "$WORK"/run*; date +%s >"$WORK/.deleted-at"' EXIT
 trap 'exit 130' INT TERM
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
@@ -91,8 +93,11 @@ median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int(
 
 if compgen -G "$WORK/run*" >/dev/null; then
     rm -rf "$WORK"/run*
-    sync
-    sleep 31  # past ext4's recently-deleted window (see above)
+    date +%s >"$WORK/.deleted-at"
+fi
+if [ -f "$WORK/.deleted-at" ]; then
+    wait_s=$(($(cat "$WORK/.deleted-at") + 31 - $(date +%s)))
+    [ "$wait_s" -gt 0 ] && { sync; sleep "$wait_s"; }  # past ext4's recently-deleted window
 fi
 MODES=${STRATA_BENCH_MODES:-content overlayfs+walking strata+walking strata+strata}
 declare -A T
