@@ -36,6 +36,13 @@ class Backend {
 
   // Bytes and inodes the snapshot's own layer holds now.
   virtual Result<Usage> MeasureUsage(uint64_t id) = 0;
+
+  // Whether snapshot `id`, built and filled without a parent, can be
+  // committed onto `parent_ids` (nearest first; containerd 2.x's "rebase").
+  // OK only where a layer is a diff that keeps its whiteouts (overlay);
+  // FailedPrecondition, naming why, otherwise. Never touches the filesystem:
+  // the engine calls it inside the commit transaction.
+  virtual Status CheckRebase(uint64_t id, const std::vector<uint64_t>& parent_ids) const = 0;
 };
 
 }  // namespace strata

@@ -111,6 +111,16 @@ Result<std::vector<Mount>> OverlayBackend::Mounts(
   return std::vector<Mount>{{"overlay", "overlay", std::move(options)}};
 }
 
+Status OverlayBackend::CheckRebase(uint64_t /*id*/,
+                                   const std::vector<uint64_t>& parent_ids) const {
+  // A view of the committed layer stacks it over its whole chain.
+  if (parent_ids.size() + 1 > kMaxLayers) {
+    return FailedPrecondition("rebased chain would have " + std::to_string(parent_ids.size() + 1) +
+                              " layers; overlayfs stacks at most " + std::to_string(kMaxLayers));
+  }
+  return Status::Ok();
+}
+
 Result<Usage> OverlayBackend::MeasureUsage(uint64_t id) {
   STRATA_ASSIGN_OR_RETURN(DiskUsage du, MeasureDiskUsage(layout_.FsDir(id)));
   return Usage{du.bytes, du.inodes};

@@ -83,6 +83,19 @@ TEST(OverlayBackendTest, ClearErrorBeyondTheLimits) {
 
 // 128 layers through the engine under a root as short as /var/lib/strata: the
 // mount must fit in a page and really mount, with the deepest layer visible.
+// Rebase (Commit with a parent) links a committed layer over a chain; a view
+// of it stacks 1 + chain layers, which must stay within overlayfs's 500.
+TEST(OverlayBackendTest, RebaseChecksTheLayerLimit) {
+  OverlayBackend backend(Layout("/nonexistent"), {});
+  std::vector<uint64_t> parents(OverlayBackend::kMaxLayers - 1);
+  EXPECT_TRUE(backend.CheckRebase(1, parents).ok()) << "500 layers is the limit, not over it";
+  EXPECT_TRUE(backend.CheckRebase(1, {}).ok());
+  parents.push_back(7);
+  Status over = backend.CheckRebase(1, parents);
+  EXPECT_EQ(over.code(), Code::kFailedPrecondition) << over.ToString();
+  EXPECT_NE(over.message().find("501 layers"), std::string::npos) << over.message();
+}
+
 TEST(OverlayBackendTest, ChainOf128LayersMounts) {
   ShortTempDir dir;
   std::string root = dir.path + "/strata1";

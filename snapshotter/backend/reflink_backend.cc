@@ -51,6 +51,15 @@ Result<std::vector<Mount>> ReflinkBackend::Mounts(uint64_t id, Kind kind,
   return std::vector<Mount>{{"bind", layout_.FsDir(id), {"rw", "rbind"}}};
 }
 
+Status ReflinkBackend::CheckRebase(uint64_t /*id*/,
+                                   const std::vector<uint64_t>& /*parent_ids*/) const {
+  return FailedPrecondition(
+      "the " + std::string(Name()) +
+      " backend keeps full trees: a layer extracted without its parent has lost its "
+      "whiteouts, so it cannot be committed onto a parent (\"rebase\" needs the overlay "
+      "backend; do not list the rebase capability for this daemon)");
+}
+
 Result<Usage> ReflinkBackend::MeasureUsage(uint64_t id) {
   STRATA_ASSIGN_OR_RETURN(
       DiskUsage du,

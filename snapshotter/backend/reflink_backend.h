@@ -39,6 +39,9 @@ class ReflinkBackend final : public Backend {
   Result<std::vector<Mount>> Mounts(uint64_t id, Kind kind,
                                     const std::vector<uint64_t>& parent_ids) override;
   Result<Usage> MeasureUsage(uint64_t id) override;
+  // Always FailedPrecondition: a tree extracted without its parent applied
+  // whiteouts as deletions of nothing, so it cannot become a child.
+  Status CheckRebase(uint64_t id, const std::vector<uint64_t>& parent_ids) const override;
 
  private:
   Layout layout_;

@@ -5,6 +5,7 @@
 //   strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync] LAYER...
 //   strata [--address SOCK] df [--root DIR] [--bytes]
 //   strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]
+//   strata [--address SOCK] status [--json]
 //   strata bench cow [OPTIONS]   (snapshotter/cli/bench_cow.h)
 //
 // `bench latency` drives the daemon like an image pull does (Prepare on the
@@ -29,6 +30,7 @@
 #include "snapshotter/cli/bench_ops.h"
 #include "snapshotter/cli/df.h"
 #include "snapshotter/cli/import.h"
+#include "snapshotter/cli/status.h"
 
 namespace {
 
@@ -42,6 +44,7 @@ constexpr const char* kUsage =
     "       strata [--address SOCK] df [--root DIR] [--bytes]\n"
     "       strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]\n"
     "       strata bench ops --address SOCK --peer-address SOCK [--n N] [--rounds R] ...\n"
+    "       strata [--address SOCK] status [--json]\n"
     "       strata bench cow [OPTIONS]   (`strata bench cow help` lists them)\n";
 
 const char* KindName(pb::Kind k) {
@@ -223,6 +226,7 @@ int main(int argc, char** argv) {
   if (cmd == "stat" && args.size() == 2) return Stat(*stub, args[1]);
   if (cmd == "import") return strata::RunImport(*stub, {args.begin() + 1, args.end()});
   if (cmd == "df") return strata::RunDf(*stub, {args.begin() + 1, args.end()});
+  if (cmd == "status") return strata::RunStatus(channel, {args.begin() + 1, args.end()});
   if (cmd == "bench" && args.size() >= 2 && args[1] == "latency") {
     int n = 1000;
     std::string fsync_dir;

@@ -30,6 +30,7 @@
 #include "snapshotter/server/content_source.h"
 #include "snapshotter/server/diff_service.h"
 #include "snapshotter/server/snapshots_service.h"
+#include "snapshotter/server/status_service.h"
 
 namespace strata {
 namespace {
@@ -153,13 +154,20 @@ int Run(int argc, char** argv) {
   std::unique_ptr<DiffService> diff;
   if (!config->containerd_address.empty()) {
     content = std::make_unique<ContentClient>(config->containerd_address);
-    diff = std::make_unique<DiffService>(root, *content);
+    // The overlay backend binds only parentless layers, which a rebase may
+    // stack later: their whiteouts stay overlay whiteouts (apply_target.h).
+    diff = std::make_unique<DiffService>(root, *content,
+                                         (*engine)->backend_name() == "overlay"
+                                             ? WhiteoutMode::kOverlay
+                                             : WhiteoutMode::kDelete);
   }
+  StatusService status(**engine, diff.get(), config->containerd_address);
   grpc::ServerBuilder builder;
   // Activated: no listening port; the Acceptor hands connections over.
   if (!activated) builder.AddListeningPort("unix:" + address, grpc::InsecureServerCredentials());
   builder.RegisterService(&service);
   if (diff) builder.RegisterService(diff.get());
+  builder.RegisterService(&status);
   builder.SetMaxReceiveMessageSize(16 << 20);
   // Sync-server pollers wake this often to notice shutdown; the default (10 s)
   // would hold SIGTERM that long while containerd keeps its connection open.

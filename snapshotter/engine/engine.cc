@@ -302,9 +302,11 @@ Result<std::vector<Mount>> Engine::Mounts(std::string_view key) {
   return mounts;
 }
 
-Status Engine::Commit(std::string_view name, std::string_view key, const Labels& labels) {
+Status Engine::Commit(std::string_view name, std::string_view key, const Labels& labels,
+                      std::string_view parent) {
   STRATA_RETURN_IF_ERROR(ValidateKey("name", name));
   STRATA_RETURN_IF_ERROR(ValidateKey("key", key));
+  if (!parent.empty()) STRATA_RETURN_IF_ERROR(ValidateKey("parent", parent));
   STRATA_RETURN_IF_ERROR(ValidateLabels(name, labels));
 
   // Measure before the write transaction: containerd commits inside its own
@@ -327,11 +329,20 @@ Status Engine::Commit(std::string_view name, std::string_view key, const Labels&
   }
   CrashPoint("commit.measured");
   return store_->Update([&](WriteTxn& txn) -> Status {
-    STRATA_ASSIGN_OR_RETURN(SnapshotRecord r,
-                            CommitActive(txn, key, name, usage, labels, NowNs()));
+    bool rebased = false;
+    STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, CommitActive(txn, key, name, usage, labels,
+                                                           NowNs(), parent, &rebased));
     if (r.id != id) {
       // Removed and re-prepared between measuring and committing.
       return FailedPrecondition(SnapshotName(key) + " changed during commit; retry");
+    }
+    if (rebased) {
+      STRATA_ASSIGN_OR_RETURN(std::vector<uint64_t> parents, ParentIds(txn, r));
+      Status ok = backend_->CheckRebase(r.id, parents);
+      if (!ok.ok()) {
+        return ok.WithContext("commit " + SnapshotName(key) + " onto parent " +
+                              SnapshotName(parent));
+      }
     }
     return Status::Ok();
   });

@@ -75,7 +75,12 @@ class Engine {
   Result<std::vector<Mount>> View(std::string_view key, std::string_view parent,
                                   const Labels& labels);
   Result<std::vector<Mount>> Mounts(std::string_view key);
-  Status Commit(std::string_view name, std::string_view key, const Labels& labels);
+  // `parent` is containerd 2.x's Commit WithParent ("rebase"): a snapshot
+  // prepared without a parent is committed as a child of `parent`, in the
+  // same transaction (meta CommitActive has the classes). Backends that keep
+  // full trees refuse it (FailedPrecondition).
+  Status Commit(std::string_view name, std::string_view key, const Labels& labels,
+                std::string_view parent = {});
   Status Remove(std::string_view key);
   Result<Info> Stat(std::string_view key);
   Result<Info> Update(const Info& info, const std::vector<std::string>& fieldpaths);

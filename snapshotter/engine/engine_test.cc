@@ -493,6 +493,135 @@ TEST_P(FullTreeEngineTest, DeepChainsNeedNoOverlay) {
   EXPECT_EQ(ReadFile((*top)[0].source + "/f39"), "39");
 }
 
+// Commit with a parent (containerd 2.x "rebase"), the cases of containerd's
+// metastore testRebase and overlay snapshotter test that do not depend on
+// the backend: they change no chain, or are refused before any backend check.
+TEST_P(EngineTest, CommitWithParentFollowsContainerdsRules) {
+  Layer("base", "");
+  Layer("other", "");
+  ASSERT_TRUE(engine_->Prepare("active-parent", "", {}).ok());
+  ASSERT_TRUE(engine_->View("view-parent", "base", {}).ok());
+  struct Case {
+    std::string old_parent, new_parent;
+    Code want;
+  } cases[] = {
+      {"", "", Code::kOk},
+      {"base", "base", Code::kOk},
+      {"base", "", Code::kOk},
+      {"base", "other", Code::kInvalidArgument},
+      {"", "nonexist", Code::kNotFound},
+      {"", "active-parent", Code::kFailedPrecondition},
+      {"", "view-parent", Code::kFailedPrecondition},
+  };
+  int i = 0;
+  for (const Case& c : cases) {
+    std::string key = "rebase-active-" + std::to_string(i), name = "rebase-" + std::to_string(i);
+    ++i;
+    SCOPED_TRACE(key + ": prepared on \"" + c.old_parent + "\", committed onto \"" +
+                 c.new_parent + "\"");
+    ASSERT_TRUE(engine_->Prepare(key, c.old_parent, {}).ok());
+    Status s = engine_->Commit(name, key, {}, c.new_parent);
+    EXPECT_EQ(s.code(), c.want) << s.ToString();
+    if (!s.ok()) {
+      EXPECT_NE(s.message().find("\"" + key + "\""), std::string::npos) << s.message();
+      auto still = engine_->Stat(key);
+      ASSERT_TRUE(still.ok()) << "a refused commit must leave the active snapshot";
+      EXPECT_EQ(still->kind, Kind::kActive);
+      EXPECT_EQ(still->parent, c.old_parent);
+      EXPECT_EQ(engine_->Stat(name).status().code(), Code::kNotFound);
+      continue;
+    }
+    auto info = engine_->Stat(name);
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    EXPECT_EQ(info->kind, Kind::kCommitted);
+    EXPECT_EQ(info->parent, c.old_parent);
+  }
+  // The name is checked first, as bolt.go does: containerd's unpacker reads
+  // AlreadyExists from Commit as "layer already there", rebase or not.
+  ASSERT_TRUE(engine_->Prepare("dup", "", {}).ok());
+  EXPECT_EQ(engine_->Commit("base", "dup", {}, "other").code(), Code::kAlreadyExists);
+  EXPECT_EQ(engine_->Commit("x", "dup", {}, std::string(kMaxKeyBytes + 1, 'p')).code(),
+            Code::kInvalidArgument);
+}
+
+// containerd 2.x parallel unpack: each layer is prepared without a parent,
+// extracted (overlay whiteouts into its upperdir), then committed onto the
+// previous layer. The result must be the chain a sequential unpack builds.
+TEST_P(OverlayEngineTest, RebaseLinksAParentlessLayerIntoTheChain) {
+  auto m1 = engine_->Prepare("x1", "", {});
+  ASSERT_TRUE(m1.ok());
+  auto m2 = engine_->Prepare("x2", "", {});  // prepared before l1 exists
+  ASSERT_TRUE(m2.ok());
+  ASSERT_EQ((*m2)[0].type, "bind");
+  auto sink = MakeFileSink();
+  FakeStream lower;
+  lower.Dir("etc").File("etc/gone", "g").File("etc/kept", "k").Dir("opq").File("opq/a", "a");
+  ASSERT_TRUE(Extractor((*m1)[0].source, *sink, {}).Apply(lower).ok());
+  const bool root = geteuid() == 0;  // overlay whiteouts are mknod 0:0
+  FakeStream upper;
+  upper.File("new", "n");
+  if (root) upper.Dir("etc").File("etc/.wh.gone", "").Dir("opq").File("opq/.wh..wh..opq", "");
+  ExtractOptions ovl;
+  ovl.whiteouts = WhiteoutMode::kOverlay;
+  auto r = Extractor((*m2)[0].source, *sink, ovl).Apply(upper);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(engine_->Commit("l1", "x1", {}).ok());
+  Status s = engine_->Commit("l2", "x2", {}, "l1");
+  ASSERT_TRUE(s.ok()) << s.ToString();
+
+  auto info = engine_->Stat("l2");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->parent, "l1");
+  EXPECT_GT(engine_->Stat("l2").value().created_ns, 0);
+  auto listed = engine_->List({"parent==l1"});
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].name, "l2");
+  EXPECT_EQ(engine_->Remove("l1").code(), Code::kFailedPrecondition)
+      << "the rebased child must pin its parent (children index)";
+
+  auto view = engine_->View("v", "l2", {});
+  ASSERT_TRUE(view.ok());
+  ASSERT_EQ((*view)[0].type, "overlay");
+  std::string lowers;
+  for (const std::string& o : (*view)[0].options) {
+    if (o.rfind("lowerdir=", 0) == 0) lowers = o;
+  }
+  EXPECT_EQ(lowers, "lowerdir=" + (*m2)[0].source + ":" + (*m1)[0].source);
+  if (root) {
+    std::string mnt = dir_ / "mnt";
+    ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
+    Status ms = MountAll(*view, mnt);
+    ASSERT_TRUE(ms.ok()) << ms.ToString();
+    struct stat st;
+    EXPECT_EQ(lstat((mnt + "/etc/kept").c_str(), &st), 0);
+    EXPECT_EQ(lstat((mnt + "/new").c_str(), &st), 0);
+    EXPECT_NE(lstat((mnt + "/etc/gone").c_str(), &st), 0) << "whiteout lost in the rebase";
+    EXPECT_NE(lstat((mnt + "/opq/a").c_str(), &st), 0) << "opaque directory lost";
+    Unmount(mnt);
+  }
+  // The rebased chain survives a restart (it lives in the record).
+  Reopen();
+  EXPECT_EQ(engine_->Stat("l2").value().parent, "l1");
+  ASSERT_TRUE(engine_->Remove("v").ok());
+  ASSERT_TRUE(engine_->Remove("l2").ok());
+  EXPECT_TRUE(engine_->Remove("l1").ok());
+}
+
+TEST_P(FullTreeEngineTest, RebaseIsRefusedSinceWhiteoutsAreGone) {
+  Layer("l1", "");
+  ASSERT_TRUE(engine_->Prepare("x2", "", {}).ok());
+  Status s = engine_->Commit("l2", "x2", {}, "l1");
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s.ToString();
+  EXPECT_NE(s.message().find("rebase"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("\"x2\""), std::string::npos) << s.message();
+  EXPECT_EQ(engine_->Stat("x2").value().kind, Kind::kActive);
+  EXPECT_EQ(engine_->Stat("l2").status().code(), Code::kNotFound);
+  EXPECT_TRUE(engine_->Remove("l1").ok()) << "no child link may remain";
+  // Without a parent (or with the one it was prepared on) commit still works.
+  EXPECT_TRUE(engine_->Commit("l2", "x2", {}, "").ok());
+}
+
 TEST_P(EngineTest, BackendIsRecordedAndAnotherIsRefused) {
   EXPECT_EQ(engine_->backend_name(), GetParam().backend);
   engine_.reset();

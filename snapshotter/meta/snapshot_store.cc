@@ -162,7 +162,9 @@ Result<SnapshotRecord> CreateSnapshot(WriteTxn& txn, Kind kind, std::string_view
 
 Result<SnapshotRecord> CommitActive(WriteTxn& txn, std::string_view key,
                                     std::string_view name, const Usage& usage,
-                                    const Labels& labels, int64_t now_ns) {
+                                    const Labels& labels, int64_t now_ns,
+                                    std::string_view parent, bool* rebased) {
+  if (rebased != nullptr) *rebased = false;
   // Name first, as bolt.go does: containerd's unpacker reads AlreadyExists here
   // as "this layer is already committed".
   STRATA_ASSIGN_OR_RETURN(uint64_t existing, LookupId(txn, name));
@@ -174,12 +176,41 @@ Result<SnapshotRecord> CommitActive(WriteTxn& txn, std::string_view key,
     return FailedPrecondition(SnapshotName(key) + " is not active (it is " +
                               std::string(KindName(r.kind)) + ")");
   }
+  uint64_t new_parent = 0;
+  if (!parent.empty()) {
+    auto p = GetSnapshot(txn, parent);
+    if (!p.ok()) {
+      if (p.status().code() == Code::kNotFound) {
+        return NotFound("commit " + SnapshotName(key) + " onto parent " + SnapshotName(parent) +
+                        ": parent does not exist");
+      }
+      return p.status();
+    }
+    if (r.parent_id != 0 && r.parent_id != p->id) {
+      return InvalidArgument("cannot change the parent of active " + SnapshotName(key) +
+                             " on commit (it was prepared with another parent than " +
+                             SnapshotName(parent) + ")");
+    }
+    if (r.parent_id == 0) {
+      if (p->kind != Kind::kCommitted) {
+        return FailedPrecondition("commit " + SnapshotName(key) + " onto parent " +
+                                  SnapshotName(parent) + ": parent is not committed (it is " +
+                                  std::string(KindName(p->kind)) + ")");
+      }
+      new_parent = p->id;
+    }
+  }
   STRATA_RETURN_IF_ERROR(txn.Delete(Table::kKeyIndex, HashKey(key), EncodeId(r.id)));
   r.key = std::string(name);
   r.kind = Kind::kCommitted;
   r.usage = usage;
   r.labels = labels;
   r.created_ns = r.updated_ns = now_ns;
+  if (new_parent != 0) {
+    r.parent_id = new_parent;
+    STRATA_RETURN_IF_ERROR(txn.Put(Table::kChildren, EncodeId(r.parent_id), EncodeId(r.id)));
+    if (rebased != nullptr) *rebased = true;
+  }
   STRATA_RETURN_IF_ERROR(PutRecord(txn, r));
   STRATA_RETURN_IF_ERROR(txn.Put(Table::kKeyIndex, HashKey(name), EncodeId(r.id)));
   return r;

@@ -47,9 +47,18 @@ Result<SnapshotRecord> CreateSnapshot(WriteTxn& txn, Kind kind, std::string_view
 
 // Turns active snapshot `key` into committed snapshot `name`, keeping its id
 // (and so its directory). Labels are replaced by `labels`.
+//
+// `parent` (containerd 2.x's Commit WithParent, the "rebase" capability, as
+// bolt.go): empty or equal to the snapshot's parent changes nothing; a
+// snapshot prepared without a parent gets `parent` (NotFound if it does not
+// exist, FailedPrecondition unless committed) and is linked as its child;
+// changing an existing parent is InvalidArgument. `*rebased` (if given) says
+// whether the parent was set here; the caller decides whether its backend
+// can present the rebased chain, inside the same transaction.
 Result<SnapshotRecord> CommitActive(WriteTxn& txn, std::string_view key,
                                     std::string_view name, const Usage& usage,
-                                    const Labels& labels, int64_t now_ns);
+                                    const Labels& labels, int64_t now_ns,
+                                    std::string_view parent = {}, bool* rebased = nullptr);
 
 // Deletes the record of `key`; FailedPrecondition while it has children.
 Result<SnapshotRecord> RemoveSnapshot(WriteTxn& txn, std::string_view key);

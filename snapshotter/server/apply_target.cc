@@ -52,7 +52,8 @@ Result<std::string> OwnDir(const std::string& dir, const std::string& root) {
 
 }  // namespace
 
-Result<ApplyTarget> ClassifyMounts(const std::vector<Mount>& mounts, const std::string& root) {
+Result<ApplyTarget> ClassifyMounts(const std::vector<Mount>& mounts, const std::string& root,
+                                   WhiteoutMode bind_whiteouts) {
   if (mounts.size() != 1) {
     return Unimplemented("want exactly one mount, got " + std::to_string(mounts.size()));
   }
@@ -69,7 +70,7 @@ Result<ApplyTarget> ClassifyMounts(const std::vector<Mount>& mounts, const std::
   if (m.type == "bind" || HasOption(m.options, "bind") || HasOption(m.options, "rbind")) {
     if (HasOption(m.options, "ro")) return Unimplemented("read-only bind mount");
     STRATA_ASSIGN_OR_RETURN(t.dir, OwnDir(m.source, root));
-    t.whiteouts = WhiteoutMode::kDelete;
+    t.whiteouts = bind_whiteouts;
     return t;
   }
   return Unimplemented("mount type \"" + m.type + "\"");

@@ -6,8 +6,12 @@
 //     lies under <root>/snapshots/ (with or without lowerdir=, the latter
 //     being the shape containerd 2.x's parallel unpack sends), written into
 //     directly with overlay whiteouts; or a read-write bind mount whose source
-//     lies under <root>/snapshots/, where whiteouts delete. Paths are checked
-//     with realpath(3) against realpath(root), so symlinks cannot lead out.
+//     lies under <root>/snapshots/, with the caller's `bind_whiteouts`: the
+//     overlay backend binds only parentless layers, which containerd 2.x's
+//     parallel unpack commits onto a parent later ("rebase"), so their
+//     whiteouts must stay overlay whiteouts; full-tree backends delete.
+//     Paths are checked with realpath(3) against realpath(root), so symlinks
+//     cannot lead out.
 //   - Media types: OCI layer tar, +gzip, +zstd (and their nondistributable
 //     twins), Docker rootfs diff tar and tar.gzip. "+encrypted" and anything
 //     unknown are Unimplemented.
@@ -32,7 +36,8 @@ struct ApplyTarget {
 };
 
 // Unimplemented (naming why) unless `mounts` are Strata's own under `root`.
-Result<ApplyTarget> ClassifyMounts(const std::vector<Mount>& mounts, const std::string& root);
+Result<ApplyTarget> ClassifyMounts(const std::vector<Mount>& mounts, const std::string& root,
+                                   WhiteoutMode bind_whiteouts = WhiteoutMode::kDelete);
 
 // OK for the layer media types Strata extracts; Unimplemented otherwise.
 Status CheckLayerMediaType(std::string_view media_type);

@@ -52,6 +52,11 @@ TEST_F(ApplyTargetTest, RwBindUnderRootIsOursAndDeletesWhiteouts) {
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   EXPECT_EQ(t->dir, root_ + "/snapshots/7/fs");
   EXPECT_EQ(t->whiteouts, WhiteoutMode::kDelete);
+  // The overlay backend's parentless layers (rebase may stack them later).
+  auto o = ClassifyMounts({{"bind", root_ + "/snapshots/7/fs", {"rw", "rbind"}}}, root_,
+                          WhiteoutMode::kOverlay);
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->whiteouts, WhiteoutMode::kOverlay);
 }
 
 TEST_F(ApplyTargetTest, ForeignShapesAreUnimplemented) {

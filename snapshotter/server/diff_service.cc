@@ -99,8 +99,8 @@ Status SyncFs(const std::string& dir) {
 
 }  // namespace
 
-DiffService::DiffService(std::string root, ContentClient& content)
-    : root_(std::move(root)), content_(content) {}
+DiffService::DiffService(std::string root, ContentClient& content, WhiteoutMode bind_whiteouts)
+    : root_(std::move(root)), content_(content), bind_whiteouts_(bind_whiteouts) {}
 
 grpc::Status DiffService::Apply(Ctx* ctx, const pb::ApplyRequest* req, pb::ApplyResponse* resp) {
   RpcGate::Pass pass(gate_);
@@ -110,6 +110,7 @@ grpc::Status DiffService::Apply(Ctx* ctx, const pb::ApplyRequest* req, pb::Apply
   std::string ns = IncomingNamespace(*ctx);
   std::string target_dir;
   auto decline = [&](const Status& why) {
+    ++declined_;
     Log(LogLevel::kInfo, "diff", "apply declined; containerd uses its next differ",
         {{"digest", digest}, {"media_type", req->diff().media_type()}, {"reason", why.message()}});
     return ToGrpc(why);
@@ -130,7 +131,7 @@ grpc::Status DiffService::Apply(Ctx* ctx, const pb::ApplyRequest* req, pb::Apply
   if (Status s = CheckSha256Digest(digest); !s.ok()) {
     return s.code() == Code::kUnimplemented ? decline(s) : fail(s);
   }
-  auto target = ClassifyMounts(ToMounts(req->mounts()), root_);
+  auto target = ClassifyMounts(ToMounts(req->mounts()), root_, bind_whiteouts_);
   if (!target.ok()) return decline(target.status());
   target_dir = target->dir;
 
@@ -165,6 +166,8 @@ grpc::Status DiffService::Apply(Ctx* ctx, const pb::ApplyRequest* req, pb::Apply
   out->set_digest(applied->diff_id);
   out->set_size(applied->tar_bytes);
 
+  blob_bytes_ += static_cast<uint64_t>(blob->bytes());
+  tar_bytes_ += static_cast<uint64_t>(applied->tar_bytes);
   uint64_t n = ++applied_;
   auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0);
   Log(LogLevel::kInfo, "diff", "applied",

@@ -5,8 +5,10 @@
 // Apply extracts a layer straight into a Strata snapshot's directory with the
 // io/ engine (no mounting): the blob streams from containerd's content store
 // (ContentClient), is verified against its digest, decompressed (gzip, zstd
-// or plain), and the tar applied with overlay whiteouts into an upperdir, or
-// deleting whiteouts into a bind source. The answer is the uncompressed
+// or plain), and the tar applied with overlay whiteouts into an upperdir, and
+// into a bind source with the whiteouts its backend needs (overlay: overlay
+// whiteouts, since the layer may be committed onto a parent later; full
+// trees: deletions). The answer is the uncompressed
 // descriptor (media type application/vnd.oci.image.layer.v1.tar, the diffID,
 // the tar's length), as containerd's own applier gives. Requests Strata does
 // not serve (foreign mounts, unknown or encrypted media types, payloads, a
@@ -24,6 +26,7 @@
 #include <string>
 
 #include "containerd/services/diff/v1/diff.grpc.pb.h"
+#include "io/extract/extractor.h"
 #include "snapshotter/server/rpc_gate.h"
 
 namespace strata {
@@ -33,9 +36,11 @@ class ContentClient;
 class DiffService final : public containerd::services::diff::v1::Diff::Service {
  public:
   // `root` is Strata's root (only directories under <root>/snapshots/ are
-  // written); `content` reads blobs from containerd. REQUIRES: content
-  // outlives the service.
-  DiffService(std::string root, ContentClient& content);
+  // written); `content` reads blobs from containerd; `bind_whiteouts` is how
+  // whiteouts land in a bind-mounted snapshot (apply_target.h). REQUIRES:
+  // content outlives the service.
+  DiffService(std::string root, ContentClient& content,
+              WhiteoutMode bind_whiteouts = WhiteoutMode::kDelete);
 
   // Graceful stop: new RPCs get Unavailable; waits for running Applies to
   // finish (true) or `timeout` (false).
@@ -47,17 +52,25 @@ class DiffService final : public containerd::services::diff::v1::Diff::Service {
   grpc::Status Diff(Ctx*, const containerd::services::diff::v1::DiffRequest*,
                     containerd::services::diff::v1::DiffResponse*) override;
 
-  // Layers applied successfully since start, and Apply calls that failed
-  // (Unimplemented fallbacks not counted).
+  // Since start: layers applied, Apply calls declined (Unimplemented, so
+  // containerd used its next differ), Apply calls that failed otherwise, and
+  // the compressed and uncompressed bytes of the applied layers.
   uint64_t applied() const { return applied_.load(); }
+  uint64_t declined() const { return declined_.load(); }
   uint64_t failed() const { return failed_.load(); }
+  uint64_t blob_bytes() const { return blob_bytes_.load(); }
+  uint64_t tar_bytes() const { return tar_bytes_.load(); }
 
  private:
   std::string root_;
   ContentClient& content_;
+  WhiteoutMode bind_whiteouts_;
   RpcGate gate_;
   std::atomic<uint64_t> applied_{0};
+  std::atomic<uint64_t> declined_{0};
   std::atomic<uint64_t> failed_{0};
+  std::atomic<uint64_t> blob_bytes_{0};
+  std::atomic<uint64_t> tar_bytes_{0};
 };
 
 }  // namespace strata

@@ -139,7 +139,8 @@ class DiffServiceTest : public ::testing::Test {
     ASSERT_NE(containerd_server_, nullptr);
 
     content_ = std::make_unique<ContentClient>(dir_ / "containerd.sock");
-    service_ = std::make_unique<DiffService>(dir_ / "root", *content_);
+    // As the daemon sets it up for the overlay backend (main.cc).
+    service_ = std::make_unique<DiffService>(dir_ / "root", *content_, WhiteoutMode::kOverlay);
     std::string addr = "unix:" + (dir_ / "strata.sock");
     grpc::ServerBuilder b;
     b.AddListeningPort(addr, grpc::InsecureServerCredentials());
@@ -250,6 +251,40 @@ TEST_F(DiffServiceTest, ParallelUnpackShapeWritesIntoUpperdir) {
   EXPECT_EQ(ReadFile(Option(overlay, "upperdir") + "/a"), "A");
 }
 
+// containerd 2.x parallel unpack ("rebase"): every layer is prepared without
+// a parent (a bind mount), applied, then committed onto the previous layer.
+// Whiteouts in a bind-mounted overlay snapshot must stay overlay whiteouts,
+// or the rebased chain would show files the layer deleted.
+TEST_F(DiffServiceTest, ParallelUnpackWithRebaseKeepsWhiteouts) {
+  Layer l1 = GzipLayer({{Spec("etc/", '5'), ""}, {Spec("etc/gone"), "g"}, {Spec("etc/kept"), "k"}});
+  Layer l2 = GzipLayer({{Spec("etc/", '5'), ""}, {Spec("etc/.wh.gone"), ""}, {Spec("new"), "n"}});
+  containerd_.Put("default", l1.digest, l1.blob);
+  containerd_.Put("default", l2.digest, l2.blob);
+  auto m1 = Prepare("extract-1 l1", "");
+  auto m2 = Prepare("extract-2 l2", "");
+  ASSERT_EQ(m2.type(), "bind");
+  dpb::ApplyResponse resp;
+  // Applied out of order, as parallel unpack may.
+  grpc::Status s = Apply(l2, m2, "default", &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.applied().digest(), l2.diff_id);
+  s = Apply(l1, m1, "default", &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(engine_->Commit("l1", "extract-1 l1", {}).ok());
+  Status c = engine_->Commit("l2", "extract-2 l2", {}, "l1");
+  ASSERT_TRUE(c.ok()) << c.ToString();
+  struct stat st;
+  ASSERT_EQ(lstat((m2.source() + "/etc/gone").c_str(), &st), 0) << "whiteout deleted, not kept";
+  if (geteuid() == 0) {
+    EXPECT_TRUE(S_ISCHR(st.st_mode));
+    EXPECT_EQ(st.st_rdev, makedev(0, 0));
+  }
+  EXPECT_EQ(engine_->Stat("l2").value().parent, "l1");
+  EXPECT_EQ(service_->applied(), 2u);
+  EXPECT_EQ(service_->tar_bytes(), l1.tar.size() + l2.tar.size());
+  EXPECT_EQ(service_->blob_bytes(), l1.blob.size() + l2.blob.size());
+}
+
 TEST_F(DiffServiceTest, FindsTheBlobInAnyNamespaceWhenNoHeaderIsSent) {
   Layer l = GzipLayer({{Spec("f"), "from k8s.io"}});
   containerd_.Put("default", Sha256::Of("other"), "other");
@@ -342,6 +377,8 @@ TEST_F(DiffServiceTest, WhatStrataDoesNotServeIsUnimplemented) {
   // Nothing was written into the snapshot.
   EXPECT_EQ(access((mine.source() + "/f").c_str(), F_OK), -1);
   EXPECT_EQ(service_->applied(), 0u);
+  EXPECT_EQ(service_->declined(), 5u) << "two mounts, two media types, payloads";
+  EXPECT_EQ(service_->failed(), 0u);
 }
 
 TEST_F(DiffServiceTest, UnreachableContainerdFallsBackWithUnimplemented) {

@@ -88,14 +88,9 @@ grpc::Status SnapshotsService::Mounts(Ctx*, const pb::MountsRequest* req,
 grpc::Status SnapshotsService::Commit(Ctx*, const pb::CommitSnapshotRequest* req,
                                       google::protobuf::Empty*) {
   STRATA_ADMIT();
-  if (!req->parent().empty()) {
-    // containerd 2.x's "rebase" capability, which Strata does not advertise:
-    // ignoring the parent would commit a wrong chain.
-    return Finish("Commit", req->key(),
-                  Unimplemented("commit onto a new parent (\"rebase\") is not supported"));
-  }
+  // parent: containerd 2.x's "rebase" (parallel unpack), see Engine::Commit.
   return Finish("Commit", req->key(),
-                engine_.Commit(req->name(), req->key(), ToLabels(req->labels())));
+                engine_.Commit(req->name(), req->key(), ToLabels(req->labels()), req->parent()));
 }
 
 grpc::Status SnapshotsService::Remove(Ctx*, const pb::RemoveSnapshotRequest* req,

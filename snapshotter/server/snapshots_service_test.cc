@@ -182,19 +182,29 @@ TEST_F(ServiceTest, ErrorCodesOnTheWire) {
   EXPECT_EQ(stub_->Update(&uctx, ureq, &uresp).error_code(), grpc::INVALID_ARGUMENT);
 }
 
-TEST_F(ServiceTest, CommitWithParentIsUnimplementedSinceRebaseIsNotAdvertised) {
+TEST_F(ServiceTest, CommitWithParentRebasesOverTheWire) {
   ASSERT_TRUE(Prepare("base-key", "").ok());
   ASSERT_TRUE(Commit("base", "base-key").ok());
   ASSERT_TRUE(Prepare("layer-key", "").ok());
-  grpc::ClientContext ctx;
-  pb::CommitSnapshotRequest req;
-  req.set_key("layer-key");
-  req.set_name("layer");
-  req.set_parent("base");  // field 5, containerd 2.x rebase
-  google::protobuf::Empty resp;
-  EXPECT_EQ(stub_->Commit(&ctx, req, &resp).error_code(), grpc::UNIMPLEMENTED);
-  EXPECT_EQ(Stat("layer").error_code(), grpc::NOT_FOUND);
-  EXPECT_TRUE(Stat("layer-key").ok()) << "the active snapshot is untouched";
+  auto commit = [&](const std::string& name, const std::string& parent) {
+    grpc::ClientContext ctx;
+    pb::CommitSnapshotRequest req;
+    req.set_key("layer-key");
+    req.set_name(name);
+    req.set_parent(parent);  // field 5, containerd 2.x rebase
+    google::protobuf::Empty resp;
+    return stub_->Commit(&ctx, req, &resp);
+  };
+  grpc::Status missing = commit("layer", "no-such-parent");
+  EXPECT_EQ(missing.error_code(), grpc::NOT_FOUND);
+  EXPECT_NE(missing.error_message().find("\"layer-key\""), std::string::npos)
+      << missing.error_message();
+  EXPECT_TRUE(Stat("layer-key").ok()) << "a refused rebase leaves the active snapshot";
+  ASSERT_TRUE(commit("layer", "base").ok());
+  pb::Info info;
+  ASSERT_TRUE(Stat("layer", &info).ok());
+  EXPECT_EQ(info.parent(), "base");
+  EXPECT_EQ(info.kind(), pb::COMMITTED);
 }
 
 }  // namespace

@@ -19,6 +19,18 @@
 #   5. restart both with fresh roots and `ctr images import` the image tar:
 #      again every layer is applied by Strata, and a container runs;
 #   6. (2.x) `ctr images import --local --sync-fs`: sync_fs reaches Strata.
+# The Apply counts come from `strata status --json` (Strata's own Status
+# service on its socket), cross-checked against the daemon's Apply log lines.
+# For 2.x, Strata's proxy plugin is configured as for parallel unpack:
+# `capabilities = ["rebase"]` and the transfer service's
+# `max_concurrent_unpacks = 4`. containerd 2.1 (the newest Debian ships)
+# loads that config (it logs "Ignoring unknown key in TOML" for
+# max_concurrent_unpacks) but unpacks sequentially: parallel unpack with rebase
+# arrives in containerd 2.2. So step 7 (2.x) replays 2.2's sequence with
+# rebase_replay (beside the daemon binary) against the real daemon, blobs from
+# 2.1's content store: every layer Prepared without a parent, all Applied at
+# once by Strata's differ, Committed in order with `parent`; the view of the
+# top must equal the walking differ's tree from step 3.
 #
 # Exit status: 0 passed, 1 failed, 77 skipped (not root, no overlayfs, no
 # network for the containerd .debs). STRATA_DIFFER_VERSIONS="1.7 2.1" selects.
@@ -38,6 +50,11 @@ done
 STRATA_BIN=$(realpath "$1")
 mkdir -p "$2" && WORK=$(cd "$2" && pwd)
 VERSIONS=${STRATA_DIFFER_VERSIONS:-1.7 2.1}
+# The CLI sits beside the daemon (build/bin/strata).
+STRATA_CLI=$(dirname "$STRATA_BIN")/strata
+[ -x "$STRATA_CLI" ] || { echo "FAIL: $STRATA_CLI missing (the strata CLI, for strata status)"; exit 1; }
+REPLAY=$(dirname "$STRATA_BIN")/rebase_replay
+[ -x "$REPLAY" ] || { echo "FAIL: $REPLAY missing (build target rebase_replay)"; exit 1; }
 cp "$STRATA_BIN" "$WORK/strata-snapshotter.under-test" || exit 1
 STRATA_BIN=$WORK/strata-snapshotter.under-test
 
@@ -132,8 +149,14 @@ skopeo copy --quiet --dest-tls-verify=false "oci:$IMG/layout:v1" "docker://$REF"
 write_config() {
     local ver=$1
     # 2.x: exports.root tells CRI's image-filesystem stats where Strata's disk is.
-    local exports=""
-    [[ "$ver" == 1.* ]] || exports="  exports = { root = \"$STRATA_ROOT\" }"
+    # rebase: Commit with a parent, which lets 2.2+ unpack layers in parallel
+    # (max_concurrent_unpacks below); advertise it only with the overlay backend.
+    local exports="" transfer_opts=""
+    if [[ "$ver" != 1.* ]]; then
+        exports="  capabilities = [\"rebase\"]
+  exports = { root = \"$STRATA_ROOT\" }"
+        transfer_opts="  max_concurrent_unpacks = 4"
+    fi
     local proxies="[proxy_plugins.strata]
   type = \"snapshot\"
   address = \"$STRATA_SOCK\"
@@ -169,6 +192,7 @@ disabled_plugins = [$disabled]
 [plugins."io.containerd.service.v1.diff-service"]
   default = ["strata-diff", "walking"]
 [plugins."io.containerd.transfer.v1.local"]
+$transfer_opts
   [[plugins."io.containerd.transfer.v1.local".unpack_config]]
     platform = "linux/$ARCH"
     snapshotter = "strata"
@@ -205,11 +229,37 @@ start() {
     else
         fail "containerd $VER loaded the strata-diff proxy differ" "$(grep -E 'differ|strata' <<<"$plugins")"
     fi
+    if [[ "$VER" != 1.* ]]; then
+        local detail
+        detail=$(ctr_ plugins ls -d id==strata 2>&1)
+        if grep -qi 'rebase' <<<"$detail"; then pass "containerd $VER sees Strata's rebase capability"
+        else fail "containerd $VER sees Strata's rebase capability" "$detail"; fi
+    fi
 }
 ctr_() { "$CTD_BIN/ctr" --address "$CTD_SOCK" "$@"; }
-applied() { grep -c 'msg=applied' "$STRATA_LOG"; }
-declined() { grep -c 'msg="apply declined' "$STRATA_LOG"; }
+# Apply counters from `strata status --json`; each must agree with the log.
+status_field() {
+    local json
+    json=$("$STRATA_CLI" --address "$STRATA_SOCK" status --json 2>&1) || { echo "status: $json" >&2; echo -1; return; }
+    jq -r ".diff.$1 | tonumber" <<<"$json"
+}
+applied() {
+    local n logged
+    n=$(status_field applied) logged=$(grep -c 'msg=applied' "$STRATA_LOG")
+    [ "$n" = "$logged" ] || echo "strata status says $n applied, the log $logged" >&2
+    echo "$n"
+}
+declined() {
+    local n logged
+    n=$(status_field declined) logged=$(grep -c 'msg="apply declined' "$STRATA_LOG")
+    [ "$n" = "$logged" ] || echo "strata status says $n declined, the log $logged" >&2
+    echo "$n"
+}
 
+list_tree() {
+    (cd "$1" && find . -mindepth 1 -printf '%p %y %m %U:%G %s %l\n' | sort \
+        && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+}
 # tree_of <snapshotter> <key>: a listing of the image's top layer as mounted
 tree_of() {
     local sn=$1 mnt=$TMP/mnt-$1 out
@@ -217,8 +267,7 @@ tree_of() {
     out=$(ctr_ snapshots --snapshotter "$sn" view "cmp-$sn" "$TOP_CHAIN" 2>&1) || { echo "view: $out" >&2; return 1; }
     out=$(ctr_ snapshots --snapshotter "$sn" mounts "$mnt" "cmp-$sn" 2>&1) || { echo "mounts: $out" >&2; return 1; }
     sh -c "$out" || { echo "mount: $out" >&2; return 1; }
-    (cd "$mnt" && find . -mindepth 1 -printf '%p %y %m %U:%G %s %l\n' | sort \
-        && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+    list_tree "$mnt"
     umount "$mnt"
     ctr_ snapshots --snapshotter "$sn" rm "cmp-$sn" >/dev/null 2>&1
     return 0
@@ -272,6 +321,7 @@ scenario() {
     local a b
     a=$(tree_of_retry strata) || fail "mount a view of the Strata-unpacked image"
     b=$(tree_of_retry overlayfs) || fail "mount a view of the overlayfs-unpacked image"
+    WALKING_TREE=$b
     if [ -n "$a" ] && [ "$a" = "$b" ]; then
         pass "root filesystems equal: Strata's differ vs containerd's walking differ ($(wc -l <<<"$a") lines)"
     else
@@ -292,11 +342,48 @@ scenario() {
             "$IMG/image.tar" 2>&1) || fail "import --local --sync-fs" "$out"
         check_eq "import --local --sync-fs: every Apply had sync_fs=true" "$LAYERS" \
             "$(grep 'msg=applied' "$STRATA_LOG" | grep -c 'sync_fs=true')"
+        replay_rebase
     fi
     stop_daemons
 }
 
+# containerd 2.2's parallel unpack with rebase, replayed (see the header).
+replay_rebase() {
+    start rebase || return 0
+    local out
+    out=$(ctr_ images import --local --no-unpack --platform "linux/$ARCH" "$IMG/image.tar" 2>&1) \
+        || { fail "import --no-unpack (content only)" "$out"; return 0; }
+    local man cfg args=() chain= i did
+    man=$(blob "$MANIFEST") cfg=$(blob "$(jq -r .config.digest "$man")")
+    for ((i = 0; i < LAYERS; i++)); do
+        did=$(jq -r ".rootfs.diff_ids[$i]" "$cfg")
+        if [ -z "$chain" ]; then chain=$did
+        else chain=sha256:$(printf '%s %s' "$chain" "$did" | sha256sum | cut -d' ' -f1); fi
+        args+=("$(jq -r ".layers[$i].mediaType" "$man")" "$(jq -r ".layers[$i].digest" "$man")" \
+               "$(jq -r ".layers[$i].size" "$man")" "$did" "$chain")
+    done
+    out=$("$REPLAY" "$STRATA_SOCK" default replay-view "${args[@]}" 2>&1)
+    if [ $? -ne 0 ]; then fail "rebase replay: parentless Prepare, parallel Apply, Commit with parent" "$out"; return 0; fi
+    pass "rebase replay: parentless Prepare, parallel Apply, Commit with parent"
+    check_eq "rebase replay: Strata applied every layer (Apply count == $LAYERS)" "$LAYERS" "$(applied)"
+    local mnt=$TMP/mnt-replay type src opts tree
+    mkdir -p "$mnt"
+    read -r type src opts <<<"$out"
+    if ! mount -t "$type" -o "$opts" "$src" "$mnt" 2>"$TMP/mount.err"; then
+        fail "mount the rebased chain's view" "$out $(cat "$TMP/mount.err")"; return 0
+    fi
+    tree=$(list_tree "$mnt")
+    umount "$mnt"
+    if [ -n "$tree" ] && [ "$tree" = "$WALKING_TREE" ]; then
+        pass "rebased chain equals the walking differ's sequential unpack ($(wc -l <<<"$tree") lines)"
+    else
+        fail "rebased chain equals the walking differ's sequential unpack" \
+            "$(diff <(echo "$WALKING_TREE") <(echo "$tree") | head -30)"
+    fi
+}
+
 SKIPPED=()
+WALKING_TREE=
 for v in $VERSIONS; do scenario "$v"; done
 echo
 [ ${#SKIPPED[@]} -gt 0 ] && echo "skipped containerd versions: ${SKIPPED[*]}"

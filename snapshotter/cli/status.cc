@@ -1,0 +1,99 @@
+#include "snapshotter/cli/status.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "strata/services/status/v1/status.grpc.pb.h"
+
+namespace strata {
+namespace {
+
+namespace spb = strata::services::status::v1;
+
+std::string Bytes(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+std::string Duration(int64_t s) {
+  char buf[48];
+  std::snprintf(
+      buf, sizeof(buf), "%lldd %02lld:%02lld:%02lld",
+      static_cast<long long>(s / 86400), static_cast<long long>(s / 3600 % 24),
+      static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
+  return buf;
+}
+
+}  // namespace
+
+int RunStatus(const std::shared_ptr<grpc::Channel>& channel,
+              const std::vector<std::string>& args) {
+  bool json = false;
+  for (const std::string& a : args) {
+    if (a == "--json") {
+      json = true;
+    } else {
+      std::fprintf(stderr,
+                   "strata status: unknown argument \"%s\" (usage: strata "
+                   "status [--json])\n",
+                   a.c_str());
+      return 2;
+    }
+  }
+  auto stub = spb::Status::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  spb::GetStatusResponse r;
+  grpc::Status s = stub->Get(&ctx, spb::GetStatusRequest(), &r);
+  if (!s.ok()) {
+    std::fprintf(stderr, "strata status: code %d: %s\n", s.error_code(),
+                 s.error_message().c_str());
+    return 1;
+  }
+  if (json) {
+    std::string out;
+    google::protobuf::util::JsonPrintOptions opts;
+    opts.always_print_primitive_fields = true;
+    opts.preserve_proto_field_names = true;
+    if (!google::protobuf::util::MessageToJsonString(r, &out, opts).ok())
+      return 1;
+    std::printf("%s\n", out.c_str());
+    return 0;
+  }
+  const spb::DiffStats& d = r.diff();
+  std::printf("root:       %s\n", r.root().c_str());
+  std::printf("backend:    %s\n", r.backend().c_str());
+  std::printf("pid:        %lld, up %s\n", static_cast<long long>(r.pid()),
+              Duration(r.uptime_seconds()).c_str());
+  std::printf(
+      "snapshots:  %lld committed, %lld active, %lld views; metadata %s\n",
+      static_cast<long long>(r.committed()), static_cast<long long>(r.active()),
+      static_cast<long long>(r.views()), Bytes(r.metadata_bytes()).c_str());
+  if (!d.enabled()) {
+    std::printf("differ:     off (no containerd address)\n");
+    return 0;
+  }
+  std::printf("differ:     on, content from %s\n",
+              d.containerd_address().c_str());
+  std::printf("  applied:  %llu layers (%s compressed, %s uncompressed)\n",
+              static_cast<unsigned long long>(d.applied()),
+              Bytes(d.blob_bytes()).c_str(), Bytes(d.tar_bytes()).c_str());
+  std::printf("  declined: %llu (containerd used its next differ)\n",
+              static_cast<unsigned long long>(d.declined()));
+  std::printf("  failed:   %llu\n",
+              static_cast<unsigned long long>(d.failed()));
+  return 0;
+}
+
+}  // namespace strata

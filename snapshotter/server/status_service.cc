@@ -1,0 +1,63 @@
+#include "snapshotter/server/status_service.h"
+
+#include <unistd.h>
+
+#include <utility>
+
+#include "snapshotter/engine/engine.h"
+#include "snapshotter/server/diff_service.h"
+#include "snapshotter/server/grpc_status.h"
+
+namespace strata {
+
+namespace spb = strata::services::status::v1;
+
+StatusService::StatusService(Engine& engine, const DiffService* diff,
+                             std::string containerd_address)
+    : engine_(engine),
+      diff_(diff),
+      containerd_address_(std::move(containerd_address)),
+      start_(std::chrono::steady_clock::now()) {}
+
+grpc::Status StatusService::Get(grpc::ServerContext*,
+                                const spb::GetStatusRequest*,
+                                spb::GetStatusResponse* resp) {
+  auto all = engine_.List({});
+  if (!all.ok())
+    return ToGrpc(all.status().WithContext("status: list snapshots"));
+  for (const Info& info : *all) {
+    switch (info.kind) {
+      case Kind::kActive:
+        resp->set_active(resp->active() + 1);
+        break;
+      case Kind::kView:
+        resp->set_views(resp->views() + 1);
+        break;
+      case Kind::kCommitted:
+        resp->set_committed(resp->committed() + 1);
+        break;
+      default:
+        break;
+    }
+  }
+  resp->set_root(engine_.layout().root());
+  resp->set_backend(std::string(engine_.backend_name()));
+  resp->set_uptime_seconds(std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::steady_clock::now() - start_)
+                               .count());
+  resp->set_pid(getpid());
+  resp->set_metadata_bytes(engine_.MetadataBytes());
+  spb::DiffStats* d = resp->mutable_diff();
+  d->set_enabled(diff_ != nullptr);
+  d->set_containerd_address(containerd_address_);
+  if (diff_ != nullptr) {
+    d->set_applied(diff_->applied());
+    d->set_declined(diff_->declined());
+    d->set_failed(diff_->failed());
+    d->set_blob_bytes(diff_->blob_bytes());
+    d->set_tar_bytes(diff_->tar_bytes());
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace strata
