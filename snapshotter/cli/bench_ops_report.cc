@@ -1,5 +1,7 @@
 #include "snapshotter/cli/bench_ops_report.h"
 
+#include "snapshotter/cli/bench_json.h"
+
 #include <sys/statfs.h>
 #include <sys/utsname.h>
 
@@ -70,27 +72,6 @@ std::string CpuModel() {
     }
   }
   return "unknown";
-}
-
-std::string Json(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
 }
 
 std::string Num(double v) {
@@ -229,19 +210,19 @@ bool WriteResultsJson(const OpsResults& r, const std::vector<TargetResult>& targ
   std::ostringstream j;
   struct utsname u;
   std::string kernel = uname(&u) == 0 ? std::string(u.sysname) + " " + u.release : "unknown";
-  j << "{\"title\": " << Json("strata bench ops: Strata vs containerd overlayfs (bench/peer)")
-    << ",\n \"command\": " << Json(r.command) << ",\n \"started\": " << Json(r.started)
-    << ",\n \"machine\": {\"kernel\": " << Json(kernel)
-    << ", \"cores\": " << Json(std::to_string(std::thread::hardware_concurrency()))
-    << ", \"cpu\": " << Json(CpuModel()) << ", \"filesystem\": " << Json(FsName(r.fsync_dir))
+  j << "{\"title\": " << json::Str("strata bench ops: Strata vs containerd overlayfs (bench/peer)")
+    << ",\n \"command\": " << json::Str(r.command) << ",\n \"started\": " << json::Str(r.started)
+    << ",\n \"machine\": {\"kernel\": " << json::Str(kernel)
+    << ", \"cores\": " << json::Str(std::to_string(std::thread::hardware_concurrency()))
+    << ", \"cpu\": " << json::Str(CpuModel()) << ", \"filesystem\": " << json::Str(FsName(r.fsync_dir))
     << "},\n";
   // Notes: method and targets.
-  j << " \"notes\": [" << Json("N=" + std::to_string(r.n) + " committed snapshots per run (half " +
+  j << " \"notes\": [" << json::Str("N=" + std::to_string(r.n) + " committed snapshots per run (half " +
                                "as chains of up to 25 layers, half as children of a few bases); " +
                                "rounds alternate strata, peer; figures are medians over " +
                                std::to_string(r.rounds) + " round(s); ratio = strata/peer " +
                                "throughput, the median of same-round ratios");
-  for (const TargetResult& t : targets) j << ",\n   " << Json("target " + TargetLine(t));
+  for (const TargetResult& t : targets) j << ",\n   " << json::Str("target " + TargetLine(t));
   j << "],\n";
   // Tables.
   j << " \"tables\": [{\"title\": \"Throughput and latency per phase\", \"columns\": "
@@ -251,7 +232,7 @@ bool WriteResultsJson(const OpsResults& r, const std::vector<TargetResult>& targ
   for (int c : r.concurrency) {
     for (const std::string& ph : r.phases) {
       PhaseSummary s = Summarize(r, kStrata, c, ph), p = Summarize(r, kPeer, c, ph);
-      j << (first ? "\n   " : ",\n   ") << "[" << Json(ph) << ", " << c << ", "
+      j << (first ? "\n   " : ",\n   ") << "[" << json::Str(ph) << ", " << c << ", "
         << Num(s.ops_per_s) << ", " << Num(p.ops_per_s) << ", " << Num(ThroughputRatio(r, c, ph))
         << ", " << Num(s.p50_us) << ", " << Num(p.p50_us) << ", " << Num(s.p99_us) << ", "
         << Num(p.p99_us) << "]";
@@ -261,7 +242,7 @@ bool WriteResultsJson(const OpsResults& r, const std::vector<TargetResult>& targ
   j << "]}";
   if (!r.fsync_p50_us.empty()) {
     j << ",\n  {\"title\": \"Durability floor\", \"columns\": [\"measure\", \"us\"], \"rows\": ["
-      << "[" << Json("fsync p50 (4 KiB overwrite + fsync in " + r.fsync_dir + ")") << ", "
+      << "[" << json::Str("fsync p50 (4 KiB overwrite + fsync in " + r.fsync_dir + ")") << ", "
       << Num(Median(r.fsync_p50_us)) << "], [\"fsync p99\", " << Num(Median(r.fsync_p99_us))
       << "], [\"fdatasync p50 (same overwrite; no mtime journal commit)\", "
       << Num(Median(r.fdatasync_p50_us)) << "]]}";
@@ -269,9 +250,9 @@ bool WriteResultsJson(const OpsResults& r, const std::vector<TargetResult>& targ
   j << ",\n  {\"title\": \"Targets (issue #7)\", \"columns\": [\"target\", \"measured\", "
        "\"result\"], \"rows\": [";
   for (size_t i = 0; i < targets.size(); ++i) {
-    j << (i ? ",\n   " : "\n   ") << "[" << Json(targets[i].target) << ", "
-      << Json(targets[i].value) << ", "
-      << Json(targets[i].met ? "met" : "missed: " + targets[i].why) << "]";
+    j << (i ? ",\n   " : "\n   ") << "[" << json::Str(targets[i].target) << ", "
+      << json::Str(targets[i].value) << ", "
+      << json::Str(targets[i].met ? "met" : "missed: " + targets[i].why) << "]";
   }
   j << "]}],\n";
   // Plots: throughput per concurrency (log scale), and the ratios.
@@ -279,12 +260,12 @@ bool WriteResultsJson(const OpsResults& r, const std::vector<TargetResult>& targ
   first = true;
   for (int c : r.concurrency) {
     j << (first ? "" : ",\n  ") << "{\"file\": \"ops_c" << c << ".png\", \"title\": "
-      << Json("ops/s at concurrency " + std::to_string(c) + " (median of rounds)")
+      << json::Str("ops/s at concurrency " + std::to_string(c) + " (median of rounds)")
       << ", \"ylabel\": \"ops/s\", \"logy\": true, \"categories\": [";
-    for (size_t i = 0; i < r.phases.size(); ++i) j << (i ? ", " : "") << Json(r.phases[i]);
+    for (size_t i = 0; i < r.phases.size(); ++i) j << (i ? ", " : "") << json::Str(r.phases[i]);
     j << "], \"series\": [";
     for (const char* server : {kStrata, kPeer}) {
-      j << (server == kStrata ? "" : ", ") << "{\"name\": " << Json(server) << ", \"values\": [";
+      j << (server == kStrata ? "" : ", ") << "{\"name\": " << json::Str(server) << ", \"values\": [";
       for (size_t i = 0; i < r.phases.size(); ++i) {
         j << (i ? ", " : "") << Num(Summarize(r, server, c, r.phases[i]).ops_per_s);
       }
@@ -295,11 +276,11 @@ bool WriteResultsJson(const OpsResults& r, const std::vector<TargetResult>& targ
   }
   j << ",\n  {\"file\": \"ops_ratio.png\", \"title\": \"throughput strata/peer (above 1: "
        "Strata is faster)\", \"ylabel\": \"ratio\", \"categories\": [";
-  for (size_t i = 0; i < r.phases.size(); ++i) j << (i ? ", " : "") << Json(r.phases[i]);
+  for (size_t i = 0; i < r.phases.size(); ++i) j << (i ? ", " : "") << json::Str(r.phases[i]);
   j << "], \"series\": [";
   for (size_t k = 0; k < r.concurrency.size(); ++k) {
     int c = r.concurrency[k];
-    j << (k ? ", " : "") << "{\"name\": " << Json("c" + std::to_string(c)) << ", \"values\": [";
+    j << (k ? ", " : "") << "{\"name\": " << json::Str("c" + std::to_string(c)) << ", \"values\": [";
     for (size_t i = 0; i < r.phases.size(); ++i) {
       j << (i ? ", " : "") << Num(ThroughputRatio(r, c, r.phases[i]));
     }
@@ -313,8 +294,8 @@ bool WriteResultsJson(const OpsResults& r, const std::vector<TargetResult>& targ
     for (const std::string& ph : r.phases) {
       for (const char* server : {kStrata, kPeer}) {
         PhaseSummary s = Summarize(r, server, c, ph);
-        j << (first ? "\n  " : ",\n  ") << "{\"server\": " << Json(server)
-          << ", \"concurrency\": " << c << ", \"phase\": " << Json(ph)
+        j << (first ? "\n  " : ",\n  ") << "{\"server\": " << json::Str(server)
+          << ", \"concurrency\": " << c << ", \"phase\": " << json::Str(ph)
           << ", \"ops_per_s\": " << Num(s.ops_per_s) << ", \"p50_us\": " << Num(s.p50_us)
           << ", \"p99_us\": " << Num(s.p99_us) << "}";
         first = false;
@@ -325,17 +306,17 @@ bool WriteResultsJson(const OpsResults& r, const std::vector<TargetResult>& targ
     << ",\n \"fdatasync_p50_us\": " << Num(Median(r.fdatasync_p50_us)) << ",\n \"runs\": [";
   for (size_t i = 0; i < r.runs.size(); ++i) {
     const PhaseRun& p = r.runs[i];
-    j << (i ? ",\n  " : "\n  ") << "{\"server\": " << Json(p.server) << ", \"round\": " << p.round
-      << ", \"concurrency\": " << p.concurrency << ", \"phase\": " << Json(p.phase)
+    j << (i ? ",\n  " : "\n  ") << "{\"server\": " << json::Str(p.server) << ", \"round\": " << p.round
+      << ", \"concurrency\": " << p.concurrency << ", \"phase\": " << json::Str(p.phase)
       << ", \"ops\": " << p.ops << ", \"wall_s\": " << Num(p.wall_s)
       << ", \"p50_us\": " << Num(p.p50_us) << ", \"p99_us\": " << Num(p.p99_us) << "}";
   }
   j << "],\n \"targets\": [";
   for (size_t i = 0; i < targets.size(); ++i) {
-    j << (i ? ",\n  " : "\n  ") << "{\"target\": " << Json(targets[i].target)
-      << ", \"measured\": " << Json(targets[i].value)
+    j << (i ? ",\n  " : "\n  ") << "{\"target\": " << json::Str(targets[i].target)
+      << ", \"measured\": " << json::Str(targets[i].value)
       << ", \"met\": " << (targets[i].met ? "true" : "false")
-      << ", \"why\": " << Json(targets[i].met ? "" : targets[i].why) << "}";
+      << ", \"why\": " << json::Str(targets[i].met ? "" : targets[i].why) << "}";
   }
   j << "]}\n";
   std::ofstream f(path, std::ios::trunc);

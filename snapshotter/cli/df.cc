@@ -2,6 +2,7 @@
 
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -11,6 +12,8 @@
 #include <string>
 
 #include <grpcpp/grpcpp.h>
+
+#include "snapshotter/cli/cli_util.h"
 
 namespace strata {
 namespace {
@@ -24,27 +27,8 @@ struct Row {
   std::vector<std::string> children;
 };
 
-const char* KindName(pb::Kind k) {
-  switch (k) {
-    case pb::ACTIVE: return "active";
-    case pb::VIEW: return "view";
-    case pb::COMMITTED: return "committed";
-    default: return "unknown";
-  }
-}
-
 std::string Bytes(int64_t n, bool exact) {
-  if (exact) return std::to_string(n);
-  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", v, kUnits[u]);
-  return buf;
+  return exact ? std::to_string(n) : HumanBytes(static_cast<uint64_t>(std::max<int64_t>(n, 0)));
 }
 
 int Fail(const grpc::Status& s, const std::string& what) {

@@ -6,25 +6,13 @@
 #include <chrono>
 #include <cstdio>
 
+#include "snapshotter/cli/cli_util.h"
 #include "strata/services/status/v1/status.grpc.pb.h"
 
 namespace strata {
 namespace {
 
 namespace spb = strata::services::status::v1;
-
-std::string Bytes(uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
 
 std::string Duration(int64_t s) {
   char buf[48];
@@ -79,7 +67,7 @@ int RunStatus(const std::shared_ptr<grpc::Channel>& channel,
   std::printf(
       "snapshots:  %lld committed, %lld active, %lld views; metadata %s\n",
       static_cast<long long>(r.committed()), static_cast<long long>(r.active()),
-      static_cast<long long>(r.views()), Bytes(r.metadata_bytes()).c_str());
+      static_cast<long long>(r.views()), HumanBytes(r.metadata_bytes()).c_str());
   if (!d.enabled()) {
     std::printf("differ:     off (no containerd address)\n");
     return 0;
@@ -88,7 +76,7 @@ int RunStatus(const std::shared_ptr<grpc::Channel>& channel,
               d.containerd_address().c_str());
   std::printf("  applied:  %llu layers (%s compressed, %s uncompressed)\n",
               static_cast<unsigned long long>(d.applied()),
-              Bytes(d.blob_bytes()).c_str(), Bytes(d.tar_bytes()).c_str());
+              HumanBytes(d.blob_bytes()).c_str(), HumanBytes(d.tar_bytes()).c_str());
   std::printf("  declined: %llu (containerd used its next differ)\n",
               static_cast<unsigned long long>(d.declined()));
   std::printf("  failed:   %llu\n",

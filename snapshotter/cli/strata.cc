@@ -28,6 +28,7 @@
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "snapshotter/cli/bench_cow.h"
 #include "snapshotter/cli/bench_ops.h"
+#include "snapshotter/cli/cli_util.h"
 #include "snapshotter/cli/df.h"
 #include "snapshotter/cli/import.h"
 #include "snapshotter/cli/status.h"
@@ -47,15 +48,6 @@ constexpr const char* kUsage =
     "       strata [--address SOCK] status [--json]\n"
     "       strata bench cow [OPTIONS]   (`strata bench cow help` lists them)\n";
 
-const char* KindName(pb::Kind k) {
-  switch (k) {
-    case pb::ACTIVE: return "active";
-    case pb::VIEW: return "view";
-    case pb::COMMITTED: return "committed";
-    default: return "unknown";
-  }
-}
-
 int Check(const grpc::Status& s, const std::string& what) {
   if (s.ok()) return 0;
   std::fprintf(stderr, "strata: %s: code %d: %s\n", what.c_str(), s.error_code(),
@@ -64,7 +56,7 @@ int Check(const grpc::Status& s, const std::string& what) {
 }
 
 void PrintInfo(const pb::Info& info) {
-  std::printf("%s\t%s\t%s", info.name().c_str(), KindName(info.kind()), info.parent().c_str());
+  std::printf("%s\t%s\t%s", info.name().c_str(), strata::KindName(info.kind()), info.parent().c_str());
   for (const auto& [k, v] : info.labels()) std::printf("\t%s=%s", k.c_str(), v.c_str());
   std::printf("\n");
 }

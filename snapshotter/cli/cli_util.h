@@ -1,0 +1,22 @@
+// Small helpers shared by the `strata` subcommands' output.
+//
+// Thread-safety: pure functions.
+#ifndef STRATA_SNAPSHOTTER_CLI_CLI_UTIL_H_
+#define STRATA_SNAPSHOTTER_CLI_CLI_UTIL_H_
+
+#include <cstdint>
+#include <string>
+
+#include "containerd/services/snapshots/v1/snapshots.pb.h"
+
+namespace strata {
+
+// containerd's word for a snapshot kind: "active", "view", "committed".
+const char* KindName(containerd::services::snapshots::v1::Kind k);
+
+// 1536 -> "1.5 KiB"; bytes below 1 KiB as "123 B".
+std::string HumanBytes(uint64_t n);
+
+}  // namespace strata
+
+#endif  // STRATA_SNAPSHOTTER_CLI_CLI_UTIL_H_
