@@ -3,6 +3,7 @@
 #include <lmdb.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cassert>
 #include <string>
 #include <vector>
@@ -79,6 +80,12 @@ Status ReadTxn::Scan(
   if (rc != 0 && rc != MDB_NOTFOUND) status = LmdbError("mdb_cursor_get", rc);
   mdb_cursor_close(cur);
   return status;
+}
+
+uint64_t WriteTxn::ClaimId(uint64_t candidate) {
+  uint64_t id = std::max(candidate, *id_floor_ + 1);
+  *id_floor_ = id;
+  return id;
 }
 
 Status WriteTxn::Put(Table t, std::string_view key, std::string_view value) {
@@ -193,7 +200,7 @@ void MetaStore::CommitGroup(const std::vector<Writer*>& group) {
   }
   if (group.size() == 1) {
     // Alone: no nested txn needed, fn's error aborts the whole txn.
-    WriteTxn t(txn, dbis_);
+    WriteTxn t(txn, dbis_, &id_floor_);
     Writer* x = group[0];
     x->status = (*x->fn)(t);
     if (!x->status.ok()) {
@@ -215,7 +222,7 @@ void MetaStore::CommitGroup(const std::vector<Writer*>& group) {
       x->status = LmdbError("begin nested write transaction", rc);
       continue;
     }
-    WriteTxn t(child, dbis_);
+    WriteTxn t(child, dbis_, &id_floor_);
     x->status = (*x->fn)(t);
     if (!x->status.ok()) {
       mdb_txn_abort(child);

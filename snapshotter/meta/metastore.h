@@ -78,9 +78,18 @@ class WriteTxn : public ReadTxn {
   Status Delete(Table t, std::string_view key,
                 std::optional<std::string_view> value = std::nullopt);
 
+  // For id counters kept in the store: returns `candidate`, or a higher
+  // number if this store already handed out `candidate` or more since it was
+  // opened. A transaction that fails rolls its counter back, but its caller
+  // may have named directories after the id it drew and still be removing
+  // them; the id must not be drawn again meanwhile.
+  uint64_t ClaimId(uint64_t candidate);
+
  private:
   friend class MetaStore;
-  using ReadTxn::ReadTxn;
+  WriteTxn(MDB_txn* txn, const unsigned* dbis, uint64_t* id_floor)
+      : ReadTxn(txn, dbis), id_floor_(id_floor) {}
+  uint64_t* id_floor_;  // the store's, used only by the writing thread
 };
 
 struct MetaStoreOptions {
@@ -130,6 +139,7 @@ class MetaStore {
   std::string dir_;
   const size_t max_group_;
   unsigned dbis_[kTableCount] = {};
+  uint64_t id_floor_ = 0;  // highest id claimed; only the writing thread
   std::mutex mu_;
   std::deque<Writer*> writers_;  // GUARDED_BY(mu_); the front one leads
   std::atomic<uint64_t> commits_{0};

@@ -54,6 +54,7 @@ Result<uint64_t> NextId(WriteTxn& txn) {
   if (cur.has_value()) {
     STRATA_ASSIGN_OR_RETURN(id, DecodeId(*cur));
   }
+  id = txn.ClaimId(id);  // never an id a failed transaction drew
   STRATA_RETURN_IF_ERROR(txn.Put(Table::kMeta, kNextIdKey, EncodeId(id + 1)));
   return id;
 }
