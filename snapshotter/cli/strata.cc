@@ -189,16 +189,23 @@ int BenchLatency(pb::Snapshots::Stub& stub, int n, const std::string& fsync_dir)
 int main(int argc, char** argv) {
   std::string address = "/run/strata/strata.sock";
   std::vector<std::string> args;
+  bool help = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--address" && i + 1 < argc) {
       address = argv[++i];
     } else if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
+      help = true;
+      args.push_back(a);
     } else {
       args.push_back(a);
     }
+  }
+  // bench cow prints its own options; every other command is in the usage.
+  bool own_help = args.size() >= 2 && args[0] == "bench" && args[1] == "cow";
+  if (help && !own_help) {
+    std::fputs(kUsage, stdout);
+    return 0;
   }
   if (argc > 2 && std::string(argv[1]) == "bench" && std::string(argv[2]) == "ops") {
     return strata::RunBenchOps({argv + 3, argv + argc}, argv[0]);
