@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/daemon/backend_daemon_fixture.h"
 #include "tests/daemon/daemon_process.h"
 #include "tests/testutil/loop_fs.h"
 #include "tests/testutil/temp_dir.h"
@@ -103,36 +104,7 @@ void WriteBytes(const std::string& path, size_t n, char c) {
   std::ofstream(path, std::ios::binary) << std::string(n, c);
 }
 
-// Backend and the LoopFs type of its root ("" for the temp dir).
-using DfParam = std::pair<std::string, std::string>;
-
-class DfTest : public ::testing::TestWithParam<DfParam> {
- protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "the daemon's mounts need root (CI runs as root)";
-    root_ = dir_ / "root";
-    if (!GetParam().second.empty()) {
-      loop_ = std::make_unique<LoopFs>(GetParam().second);
-      if (!loop_->ok()) GTEST_SKIP() << loop_->reason();
-      root_ = loop_->path() + "/root";
-    }
-    sock_ = dir_ / "s.sock";
-    daemon_ = Start({"--root", root_, "--address", sock_, "--backend", GetParam().first},
-                    dir_ / "log");
-    ASSERT_TRUE(WaitReady(sock_)) << Slurp(daemon_.log);
-  }
-  void TearDown() override {
-    if (daemon_.pid > 0) {
-      kill(daemon_.pid, SIGTERM);
-      WaitExit(daemon_.pid);
-    }
-    loop_.reset();
-  }
-  TempDir dir_;
-  std::unique_ptr<LoopFs> loop_;
-  std::string root_, sock_;
-  Daemon daemon_;
-};
+class DfTest : public BackendDaemonTest {};
 
 TEST_P(DfTest, ShowsExclusiveAndChainLogicalBytes) {
   auto stub = Dial(sock_);
@@ -202,7 +174,7 @@ TEST_P(DfTest, BadArgumentsAndFailuresAreClear) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DfTest,
-                         ::testing::Values(DfParam{"reflink", "xfs"}, DfParam{"overlay", ""}),
+                         ::testing::Values(BackendParam{"reflink", "xfs"}, BackendParam{"overlay", ""}),
                          [](const auto& info) { return info.param.first; });
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "io/base/sha256.h"
+#include "tests/daemon/backend_daemon_fixture.h"
 #include "tests/daemon/daemon_process.h"
 #include "tests/testutil/loop_fs.h"
 #include "tests/testutil/mounter.h"
@@ -42,23 +43,11 @@ std::string Sha256File(const std::string& path) {
   return "sha256:" + std::string(hex, n);
 }
 
-// Backend, and the LoopFs type its root lives on ("" for the temp dir).
-using ImportParam = std::pair<std::string, std::string>;
-
-class ImportTest : public ::testing::TestWithParam<ImportParam> {
+class ImportTest : public BackendDaemonTest {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "whiteouts and mounts need root (CI runs as root)";
-    root_ = dir_ / "root";
-    if (!GetParam().second.empty()) {
-      loop_ = std::make_unique<LoopFs>(GetParam().second);
-      if (!loop_->ok()) GTEST_SKIP() << loop_->reason();
-      root_ = loop_->path() + "/root";
-    }
-    sock_ = dir_ / "s.sock";
-    daemon_ = Start({"--root", root_, "--address", sock_, "--backend", GetParam().first},
-                    dir_ / "log");
-    ASSERT_TRUE(WaitReady(sock_)) << Slurp(daemon_.log);
+    BackendDaemonTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     // Layer 1: a small rootfs; layer 2: a new file, a whiteout, an opaque dir.
     ASSERT_EQ(Sh("set -e; cd " + dir_.path() +
                  "; mkdir -p l1/etc l1/opaque l2/etc l2/opaque;"
@@ -68,13 +57,6 @@ class ImportTest : public ::testing::TestWithParam<ImportParam> {
                  " tar -C l1 -cf layer1.tar . && tar -C l2 -cf layer2.tar . && gzip -k layer2.tar"),
               0);
   }
-  void TearDown() override {
-    if (daemon_.pid > 0) {
-      kill(daemon_.pid, SIGTERM);
-      WaitExit(daemon_.pid);
-    }
-    loop_.reset();
-  }
   int Dirs() {
     int n = 0;
     if (DIR* d = opendir((root_ + "/snapshots").c_str())) {
@@ -83,11 +65,6 @@ class ImportTest : public ::testing::TestWithParam<ImportParam> {
     }
     return n;
   }
-  TempDir dir_;
-  std::unique_ptr<LoopFs> loop_;
-  std::string root_;
-  std::string sock_;
-  Daemon daemon_;
 };
 
 TEST_P(ImportTest, ChainNamedByChainIdsMountsWithWhiteouts) {
@@ -153,8 +130,8 @@ TEST_P(ImportTest, BrokenLayersLeaveNothingBehind) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ImportTest,
-                         ::testing::Values(ImportParam{"overlay", ""}, ImportParam{"copy", ""},
-                                           ImportParam{"reflink", "xfs"}),
+                         ::testing::Values(BackendParam{"overlay", ""}, BackendParam{"copy", ""},
+                                           BackendParam{"reflink", "xfs"}),
                          [](const auto& info) {
                            return info.param.first +
                                   (info.param.second.empty() ? "" : "_" + info.param.second);
