@@ -24,6 +24,7 @@
 
 #include "io/base/errno.h"
 #include "io/base/unique_fd.h"
+#include "io/fs/fs_util.h"
 
 namespace strata {
 namespace {
@@ -222,14 +223,6 @@ int OpenDirBelow(int root_fd, const std::string& rel) {
   }
   return fd;
 }
-
-struct InodeKey {
-  dev_t dev;
-  ino_t ino;
-  bool operator<(const InodeKey& o) const {
-    return dev != o.dev ? dev < o.dev : ino < o.ino;
-  }
-};
 
 class TreeCloner {
  public:

@@ -64,14 +64,6 @@ Status RemoveContents(int dirfd, const std::string& path) {
   return status;
 }
 
-struct InodeKey {
-  dev_t dev;
-  ino_t ino;
-  bool operator<(const InodeKey& o) const {
-    return dev != o.dev ? dev < o.dev : ino < o.ino;
-  }
-};
-
 // XFS's struct xfs_fsop_geom_v1 (xfs_fs.h, not shipped with the kernel's
 // uapi headers; only the leading fields are read).
 struct XfsGeometryV1 {

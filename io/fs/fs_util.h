@@ -6,6 +6,8 @@
 #ifndef STRATA_IO_FS_FS_UTIL_H_
 #define STRATA_IO_FS_FS_UTIL_H_
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 
@@ -13,6 +15,15 @@
 #include "io/base/status.h"
 
 namespace strata {
+
+// Identifies an inode, to visit each hardlinked file once.
+struct InodeKey {
+  dev_t dev;
+  ino_t ino;
+  bool operator<(const InodeKey& o) const {
+    return dev != o.dev ? dev < o.dev : ino < o.ino;
+  }
+};
 
 // Removes path and everything below it without following symlinks. A missing
 // path is OK. Mount points below path are not crossed (EXDEV-safe: unlinkat on
