@@ -73,13 +73,8 @@ Status CowRunner::FirstOps(const std::string& config,
                                          "/" + std::to_string(opts_.reps)));
         std::string key =
             "cow/" + sz + "/" + row[i].op + "/" + std::to_string(rep);
-        STRATA_ASSIGN_OR_RETURN(int64_t used0, SyncedUsedBytes(fs_dir_));
-        auto t0 = Clock::now();
-        STRATA_ASSIGN_OR_RETURN(SnapshotMounts mounts,
-                                client_.Prepare(key, base));
-        prep.us.push_back(Us(t0));
+        STRATA_ASSIGN_OR_RETURN(SnapshotMounts mounts, TimedPrepare(key, base, prep));
         STRATA_ASSIGN_OR_RETURN(int64_t used1, SyncedUsedBytes(fs_dir_));
-        prep.bytes.push_back(used1 - used0);
         STRATA_RETURN_IF_ERROR(
             MountAll(mounts, mnt_).WithContext("snapshot \"" + key + "\""));
         MountGuard guard(mnt_);
@@ -140,13 +135,7 @@ Status CowRunner::Images(const std::string& config,
           "image of " + n + " files: Prepare rep " + std::to_string(rep + 1) +
           "/" + std::to_string(opts_.reps)));
       std::string key = "img/" + n + "/child-" + std::to_string(rep);
-      STRATA_ASSIGN_OR_RETURN(int64_t used0, SyncedUsedBytes(fs_dir_));
-      auto t0 = Clock::now();
-      STRATA_ASSIGN_OR_RETURN(SnapshotMounts mounts,
-                              client_.Prepare(key, parent));
-      prep.us.push_back(Us(t0));
-      STRATA_ASSIGN_OR_RETURN(int64_t used1, SyncedUsedBytes(fs_dir_));
-      prep.bytes.push_back(used1 - used0);
+      STRATA_RETURN_IF_ERROR(TimedPrepare(key, parent, prep).status());
       STRATA_RETURN_IF_ERROR(client_.Remove(key));
     }
     prepares.push_back(std::move(prep));
@@ -158,6 +147,17 @@ Status CowRunner::Images(const std::string& config,
     }
   }
   return Status::Ok();
+}
+
+Result<SnapshotMounts> CowRunner::TimedPrepare(const std::string& key,
+                                               const std::string& parent, PrepareCell& prep) {
+  STRATA_ASSIGN_OR_RETURN(int64_t used0, SyncedUsedBytes(fs_dir_));
+  auto t0 = Clock::now();
+  STRATA_ASSIGN_OR_RETURN(SnapshotMounts mounts, client_.Prepare(key, parent));
+  prep.us.push_back(Us(t0));
+  STRATA_ASSIGN_OR_RETURN(int64_t used1, SyncedUsedBytes(fs_dir_));
+  prep.bytes.push_back(used1 - used0);
+  return mounts;
 }
 
 Result<SuiteRun> CowRunner::Benchsuite(const std::string& server,

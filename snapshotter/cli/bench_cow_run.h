@@ -63,6 +63,11 @@ class CowRunner {
   Status MakeLayer(const std::string& name, const std::string& parent,
                    const std::function<Status(const std::string&)>& fill);
 
+  // Prepare(key, parent), recording its latency and the statfs delta it
+  // caused in `prep`.
+  Result<SnapshotMounts> TimedPrepare(const std::string& key, const std::string& parent,
+                                      PrepareCell& prep);
+
   SnapshotClient& client_;
   std::string fs_dir_;
   std::string mnt_;
