@@ -12,6 +12,7 @@
 
 #include "io/base/errno.h"
 #include "io/fs/fs_util.h"
+#include "io/fs/path_fd.h"
 
 namespace strata {
 namespace {
@@ -26,8 +27,8 @@ std::string ProcPath(int dirfd, const std::string& name) {
   return p;
 }
 
-bool DirIsEmpty(const std::string& path) {
-  DIR* d = opendir(path.c_str());
+bool DirIsEmpty(int fd) {
+  DIR* d = opendir(ProcPath(fd, "").c_str());
   if (d == nullptr) return false;
   bool empty = true;
   while (dirent* e = readdir(d)) {
@@ -45,17 +46,35 @@ std::string Join(const std::string& dir, const std::string& name) {
   return dir.empty() ? name : dir + "/" + name;
 }
 
+// An archive path for a message: at most its last 200 bytes (gRPC metadata
+// is small, and archive paths are the archive's to choose).
+std::string ShortPath(const std::string& p) {
+  constexpr size_t kMax = 200;
+  return p.size() <= kMax ? p : "..." + p.substr(p.size() - kMax);
+}
+
 }  // namespace
 
-ExtractOptions::ExtractOptions() : same_owner(geteuid() == 0), allow_devices(geteuid() == 0) {}
+ExtractOptions::ExtractOptions()
+    : same_owner(geteuid() == 0), allow_devices(geteuid() == 0) {}
 
-Extractor::Extractor(std::string root, FileSink& sink, ExtractOptions opts)
-    : root_path_(std::move(root)), sink_(sink), opts_(opts) {}
+Extractor::Extractor(int root_fd, FileSink& sink, ExtractOptions opts)
+    : root_fd_(root_fd), sink_(sink), opts_(std::move(opts)) {}
+
+Extractor::Extractor(const std::string& root, FileSink& sink,
+                     ExtractOptions opts)
+    : sink_(sink), opts_(std::move(opts)) {
+  owned_root_.reset(
+      open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!owned_root_.valid()) open_error_ = PosixError("open layer root", errno);
+  root_fd_ = owned_root_.get();
+}
 
 Result<ExtractStats> Extractor::Apply(EntryStream& in) {
-  STRATA_ASSIGN_OR_RETURN(RootDir root, RootDir::Open(root_path_));
+  STRATA_RETURN_IF_ERROR(open_error_);
+  STRATA_ASSIGN_OR_RETURN(RootDir root, RootDir::Open(root_fd_));
   root_ = std::make_unique<RootDir>(std::move(root));
-  fresh_ = DirIsEmpty(root_path_);
+  fresh_ = DirIsEmpty(root_->fd());
   TarEntry e;
   while (true) {
     auto more = in.Next(&e);
@@ -68,7 +87,7 @@ Result<ExtractStats> Extractor::Apply(EntryStream& in) {
     Status s = ApplyEntry(e, in);
     if (!s.ok()) {
       sink_.Flush().IgnoreError();  // no SQE may outlive this call
-      return s.WithContext("entry \"" + e.path + "\"");
+      return s.WithContext("entry \"" + ShortPath(e.path) + "\"");
     }
     if (opts_.progress) opts_.progress(stats_);
   }
@@ -77,39 +96,56 @@ Result<ExtractStats> Extractor::Apply(EntryStream& in) {
   return stats_;
 }
 
-Result<SharedFd> Extractor::MakeParents(const std::string& dir) {
+Result<ResolvedDir> Extractor::OpenParent(const std::string& dir) {
+  STRATA_ASSIGN_OR_RETURN(ResolvedDir d, MakeParents(dir));
+  if (!d.known) {
+    // The kernel could not name it (too deep, or unlinked): what is known by
+    // path no longer applies, so look before every step from now on and let
+    // running writes land first.
+    fresh_ = false;
+    STRATA_RETURN_IF_ERROR(sink_.Flush());
+  }
+  return d;
+}
+
+Result<ResolvedDir> Extractor::MakeParents(const std::string& dir) {
   auto fd = root_->OpenDir(dir);
   if (fd.ok() || fd.status().code() != Code::kNotFound) return fd;
   // Archives may omit parent directories: create them 0755, like containerd.
   auto [up, name] = SplitPath(dir);
-  STRATA_ASSIGN_OR_RETURN(SharedFd parent, MakeParents(up));
+  STRATA_ASSIGN_OR_RETURN(ResolvedDir parent, MakeParents(up));
+  std::string path = Join(parent.path, name);
   // A file being written at this path must exist before we decide.
-  if (sink_.Busy(dir)) {
+  if (!parent.known || sink_.Busy(path)) {
     STRATA_RETURN_IF_ERROR(sink_.Flush());
-    return root_->OpenDir(dir);
+    auto again = root_->OpenDir(dir);
+    if (again.ok() || again.status().code() != Code::kNotFound) return again;
   }
-  if (mkdirat(parent->get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
-    return PosixError("create parent directory \"" + dir + "\"", errno);
+  if (mkdirat(parent.fd->get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
+    return PosixError("create parent directory \"" + ShortPath(dir) + "\"",
+                      errno);
   }
-  created_.insert(dir);
+  created_.insert(path);
   return root_->OpenDir(dir);
 }
 
-Status Extractor::RemoveAt(const SharedFd& parent, const std::string& name) {
+Status Extractor::RemoveAt(const ResolvedDir& parent, const std::string& name) {
   // Running writes may sit below what is removed; finish them first.
   STRATA_RETURN_IF_ERROR(sink_.Flush());
   root_->Invalidate();
-  return RemoveAll(ProcPath(parent->get(), name));
+  return RemoveAll(ProcPath(parent.fd->get(), name));
 }
 
-// Makes room for a new entry at parent/name. keep_dir: an existing directory
-// stays (a directory entry over a directory only updates its metadata).
-Status Extractor::ClearPath(const SharedFd& parent, const std::string& name,
+// Makes room for a new entry at parent/name (canonical path `path`).
+// keep_dir: an existing directory stays (a directory entry over a directory
+// only updates its metadata). In a fresh root a path this layer never
+// created cannot exist; paths are canonical, so no alias defeats that.
+Status Extractor::ClearPath(const ResolvedDir& parent, const std::string& name,
                             const std::string& path, bool keep_dir) {
-  if (fresh_ && !created_.count(path)) return Status::Ok();
-  if (sink_.Busy(path)) STRATA_RETURN_IF_ERROR(sink_.Flush());
+  if (parent.known && fresh_ && !created_.count(path)) return Status::Ok();
+  if (!parent.known || sink_.Busy(path)) STRATA_RETURN_IF_ERROR(sink_.Flush());
   struct stat st;
-  if (fstatat(parent->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (fstatat(parent.fd->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return Status::Ok();
     return PosixError("stat", errno);
   }
@@ -117,32 +153,60 @@ Status Extractor::ClearPath(const SharedFd& parent, const std::string& name,
     if (keep_dir) return Status::Ok();
     return RemoveAt(parent, name);
   }
-  if (unlinkat(parent->get(), name.c_str(), 0) != 0) return PosixError("replace", errno);
+  if (unlinkat(parent.fd->get(), name.c_str(), 0) != 0)
+    return PosixError("replace", errno);
   return Status::Ok();
+}
+
+// Creates parent/name with make() (mkdirat, symlinkat, mknodat, linkat: none
+// follows a final symlink). Whatever is in the way is replaced, looking only
+// when the first attempt meets something: most entries are new.
+Status Extractor::CreateAt(const ResolvedDir& parent, const std::string& name,
+                           const std::string& path,
+                           const std::function<int()>& make, const char* what) {
+  if (sink_.Busy(path)) STRATA_RETURN_IF_ERROR(sink_.Flush());
+  if (make() == 0) return Status::Ok();
+  if (errno != EEXIST) return PosixError(what, errno);
+  STRATA_RETURN_IF_ERROR(ForceClear(parent, name, path));
+  if (make() != 0) return PosixError(what, errno);
+  return Status::Ok();
+}
+
+// Removes whatever is at parent/name, looked at without the fresh-root
+// shortcut.
+Status Extractor::ForceClear(const ResolvedDir& parent, const std::string& name,
+                             const std::string& path) {
+  bool fresh = fresh_;
+  fresh_ = false;
+  Status s = ClearPath(parent, name, path, /*keep_dir=*/false);
+  fresh_ = fresh;
+  return s;
 }
 
 Status Extractor::Whiteout(const std::string& dir, const std::string& name) {
   stats_.whiteouts++;
-  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
-    return InvalidArgument("bad whiteout name \"" + name + "\"");
+  if (name.empty() || name == "." || name == ".." ||
+      name.find('/') != std::string::npos) {
+    return InvalidArgument("bad whiteout name \"" + ShortPath(name) + "\"");
   }
-  std::string path = Join(dir, name);
   if (opts_.whiteouts == WhiteoutMode::kDelete) {
     auto parent = root_->OpenDir(dir);
     if (!parent.ok()) {
       // Nothing to delete under a missing directory.
-      return parent.status().code() == Code::kNotFound ? Status::Ok() : parent.status();
+      return parent.status().code() == Code::kNotFound ? Status::Ok()
+                                                       : parent.status();
     }
     return RemoveAt(*parent, name);
   }
-  STRATA_ASSIGN_OR_RETURN(SharedFd parent, MakeParents(dir));
-  STRATA_RETURN_IF_ERROR(ClearPath(parent, name, path, /*keep_dir=*/false));
-  if (mknodat(parent->get(), name.c_str(), S_IFCHR | 0000, makedev(0, 0)) != 0) {
-    if (errno == EPERM) {
-      return Unimplemented("overlay whiteout \"" + path + "\" needs CAP_MKNOD (run as root)");
-    }
-    return PosixError("create whiteout", errno);
-  }
+  STRATA_ASSIGN_OR_RETURN(ResolvedDir parent, OpenParent(dir));
+  std::string path = Join(parent.path, name);
+  STRATA_RETURN_IF_ERROR(CreateAt(
+      parent, name, path,
+      [&] {
+        return mknodat(parent.fd->get(), name.c_str(), S_IFCHR | 0000,
+                       makedev(0, 0));
+      },
+      "create whiteout"));
   created_.insert(path);
   return Status::Ok();
 }
@@ -150,22 +214,23 @@ Status Extractor::Whiteout(const std::string& dir, const std::string& name) {
 Status Extractor::Opaque(const std::string& dir) {
   stats_.whiteouts++;
   if (opts_.whiteouts == WhiteoutMode::kOverlay) {
-    STRATA_ASSIGN_OR_RETURN(SharedFd fd, MakeParents(dir));
-    std::string proc = ProcPath(fd->get(), "");
-    // setxattr, not lsetxattr: the final component is the magic link to fd.
-    if (setxattr(proc.c_str(), "trusted.overlay.opaque", "y", 1, 0) != 0) {
-      return PosixError("mark directory opaque", errno);
-    }
-    return Status::Ok();
+    STRATA_ASSIGN_OR_RETURN(ResolvedDir d, OpenParent(dir));
+    return SetXattrFd(d.fd->get(), "trusted.overlay.opaque", "y")
+        .WithContext("mark directory opaque");
   }
   // Full tree: delete what the lower layers put in dir, keep this layer's.
   auto fd = root_->OpenDir(dir);
-  if (!fd.ok()) return fd.status().code() == Code::kNotFound ? Status::Ok() : fd.status();
+  if (!fd.ok())
+    return fd.status().code() == Code::kNotFound ? Status::Ok() : fd.status();
+  if (!fd->known)
+    return FailedPrecondition(
+        "opaque marker in a directory with no canonical path");
   std::vector<std::string> doomed;
-  if (DIR* d = opendir(ProcPath((*fd)->get(), "").c_str())) {
+  if (DIR* d = opendir(ProcPath(fd->fd->get(), "").c_str())) {
     while (dirent* ent = readdir(d)) {
       std::string n = ent->d_name;
-      if (n != "." && n != ".." && !created_.count(Join(dir, n))) doomed.push_back(n);
+      if (n != "." && n != ".." && !created_.count(Join(fd->path, n)))
+        doomed.push_back(n);
     }
     closedir(d);
   } else {
@@ -175,36 +240,39 @@ Status Extractor::Opaque(const std::string& dir) {
   return Status::Ok();
 }
 
-Status Extractor::SetMetadata(const TarEntry& e, const SharedFd& parent,
-                              const std::string& name, bool is_symlink) {
-  int dir = parent->get();
-  if (opts_.same_owner &&
-      fchownat(dir, name.c_str(), e.uid, e.gid, AT_SYMLINK_NOFOLLOW) != 0) {
-    return PosixError("chown", errno);
-  }
-  if (!is_symlink && fchmodat(dir, name.c_str(), e.mode & 07777, 0) != 0) {
-    return PosixError("chmod", errno);
-  }
-  if (!e.xattrs.empty()) {
-    std::string proc = ProcPath(dir, name);
-    for (const auto& [k, v] : e.xattrs) {
-      if (lsetxattr(proc.c_str(), k.c_str(), v.data(), v.size(), 0) != 0) {
-        return PosixError("set xattr " + k, errno);
-      }
-    }
-  }
-  timespec times[2] = {{e.atime_sec, e.atime_nsec}, {e.mtime_sec, e.mtime_nsec}};
-  if (utimensat(dir, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
-    return PosixError("set times", errno);
-  }
+// Ownership, mode and xattrs of the entry open at fd (O_PATH, not a
+// symlink); times are the caller's.
+Status Extractor::SetMetadataFd(const TarEntry& e, int fd) {
+  if (opts_.same_owner) STRATA_RETURN_IF_ERROR(ChownFd(fd, e.uid, e.gid));
+  // chown clears setuid/setgid, so chmod comes after it.
+  STRATA_RETURN_IF_ERROR(ChmodFd(fd, e.mode & 07777));
+  for (const auto& [k, v] : e.xattrs)
+    STRATA_RETURN_IF_ERROR(SetXattrFd(fd, k, v));
   return Status::Ok();
+}
+
+// Opens what make() just created at parent/name, without following it, and
+// checks it has the type the entry asked for: a directory entry over an
+// existing directory finds that directory; anything else means the entry was
+// replaced under us.
+Result<UniqueFd> Extractor::OpenCreated(const ResolvedDir& parent,
+                                        const std::string& name, mode_t type) {
+  struct stat st;
+  STRATA_ASSIGN_OR_RETURN(UniqueFd fd,
+                          OpenNoFollow(parent.fd->get(), name, &st));
+  if ((st.st_mode & S_IFMT) != type) {
+    return Internal("entry changed type while it was extracted");
+  }
+  return fd;
 }
 
 Status Extractor::WriteFile(const TarEntry& e, FileJob job, EntryStream& in) {
   stats_.files++;
   stats_.file_bytes += e.size;
-  if (e.sparse.empty() && static_cast<uint64_t>(e.size) <= sink_.max_file_size()) {
-    STRATA_ASSIGN_OR_RETURN(char* buf, sink_.AcquireBuffer(static_cast<size_t>(e.size)));
+  if (e.sparse.empty() &&
+      static_cast<uint64_t>(e.size) <= sink_.max_file_size()) {
+    STRATA_ASSIGN_OR_RETURN(char* buf,
+                            sink_.AcquireBuffer(static_cast<size_t>(e.size)));
     size_t got = 0;
     while (got < static_cast<size_t>(e.size)) {
       STRATA_ASSIGN_OR_RETURN(size_t n, in.ReadData(buf + got, e.size - got));
@@ -216,7 +284,8 @@ Status Extractor::WriteFile(const TarEntry& e, FileJob job, EntryStream& in) {
   // Large or sparse: stream through one buffer with plain writes.
   if (big_buf_.empty()) big_buf_.resize(kBigBuffer);
   UniqueFd fd(openat(job.parent->get(), job.name.c_str(),
-                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     0600));
   if (!fd.valid()) return PosixError("create", errno);
   std::vector<std::pair<int64_t, int64_t>> segments = e.sparse;
   if (segments.empty()) segments.push_back({0, e.size});
@@ -238,52 +307,66 @@ Status Extractor::WriteFile(const TarEntry& e, FileJob job, EntryStream& in) {
       left -= static_cast<int64_t>(n);
     }
   }
-  if (!e.sparse.empty() && ftruncate(fd.get(), e.size) != 0) return PosixError("truncate", errno);
-  fd.reset();
-  return FinishFileByName(job, {.chown = job.chown, .chmod = true});
+  if (!e.sparse.empty() && ftruncate(fd.get(), e.size) != 0)
+    return PosixError("truncate", errno);
+  return FinishOpenFile(fd.get(), job, {.chown = job.chown, .chmod = true});
 }
 
 Status Extractor::ApplyEntry(TarEntry& e, EntryStream& in) {
-  STRATA_ASSIGN_OR_RETURN(std::string path, CleanArchivePath(e.path));
+  STRATA_ASSIGN_OR_RETURN(std::string clean, CleanArchivePath(e.path));
   for (const auto& [k, v] : e.xattrs) {
     if (k.rfind("trusted.overlay.", 0) == 0) {
-      return InvalidArgument("refusing overlayfs xattr \"" + k + "\" from the archive");
+      return InvalidArgument("refusing overlayfs xattr \"" + k +
+                             "\" from the archive");
     }
   }
-  if (path.empty()) {
+  if (clean.empty()) {
     // The root itself ("./"): only its metadata applies.
-    if (e.type != TarEntry::Type::kDirectory) return InvalidArgument("the layer root is not a directory");
+    if (e.type != TarEntry::Type::kDirectory)
+      return InvalidArgument("the layer root is not a directory");
     DirTimes t{"", {{e.atime_sec, e.atime_nsec}, {e.mtime_sec, e.mtime_nsec}}};
     dir_times_.push_back(t);
     return Status::Ok();
   }
-  auto [dir, name] = SplitPath(path);
+  auto [dir, name] = SplitPath(clean);
   if (name.rfind(kWhiteoutPrefix, 0) == 0) {
     STRATA_RETURN_IF_ERROR(sink_.Flush());
     if (name == kOpaqueMarker) return Opaque(dir);
     return Whiteout(dir, name.substr(kWhiteoutPrefix.size()));
   }
-  STRATA_ASSIGN_OR_RETURN(SharedFd parent, MakeParents(dir));
-  bool is_dir = e.type == TarEntry::Type::kDirectory;
-  STRATA_RETURN_IF_ERROR(ClearPath(parent, name, path, /*keep_dir=*/is_dir));
-  int pfd = parent->get();
+  STRATA_ASSIGN_OR_RETURN(ResolvedDir parent, OpenParent(dir));
+  // Everything known by path is keyed by the canonical one: "l/x" with
+  // `l -> .` is "x".
+  const std::string path = Join(parent.path, name);
+  const int pfd = parent.fd->get();
+  const char* cname = name.c_str();
   switch (e.type) {
     case TarEntry::Type::kDirectory: {
       stats_.dirs++;
-      if (mkdirat(pfd, name.c_str(), 0700) != 0 && errno != EEXIST) {
-        return PosixError("mkdir", errno);
+      // An existing directory stays (only its metadata changes); anything
+      // else there is replaced.
+      if (sink_.Busy(path)) STRATA_RETURN_IF_ERROR(sink_.Flush());
+      if (mkdirat(pfd, cname, 0700) != 0) {
+        if (errno != EEXIST) return PosixError("mkdir", errno);
+        struct stat st;
+        if (fstatat(pfd, cname, &st, AT_SYMLINK_NOFOLLOW) != 0)
+          return PosixError("stat", errno);
+        if (!S_ISDIR(st.st_mode)) {
+          STRATA_RETURN_IF_ERROR(ForceClear(parent, name, path));
+          if (mkdirat(pfd, cname, 0700) != 0) return PosixError("mkdir", errno);
+        }
       }
       created_.insert(path);
-      dir_times_.push_back({path, {{e.atime_sec, e.atime_nsec}, {e.mtime_sec, e.mtime_nsec}}});
-      TarEntry meta = e;
-      meta.atime_sec = meta.mtime_sec = 0;  // times are fixed up at the end
-      meta.atime_nsec = meta.mtime_nsec = UTIME_OMIT;
-      return SetMetadata(meta, parent, name, false);
+      STRATA_ASSIGN_OR_RETURN(UniqueFd fd, OpenCreated(parent, name, S_IFDIR));
+      dir_times_.push_back(
+          {path, {{e.atime_sec, e.atime_nsec}, {e.mtime_sec, e.mtime_nsec}}});
+      return SetMetadataFd(e, fd.get());  // times are fixed up at the end
     }
     case TarEntry::Type::kFile: {
+      STRATA_RETURN_IF_ERROR(ClearPath(parent, name, path, /*keep_dir=*/false));
       created_.insert(path);
       FileJob job;
-      job.parent = parent;
+      job.parent = parent.fd;
       job.name = name;
       job.path = path;
       job.mode = e.mode & 07777;
@@ -295,47 +378,83 @@ Status Extractor::ApplyEntry(TarEntry& e, EntryStream& in) {
       job.xattrs = e.xattrs;
       return WriteFile(e, std::move(job), in);
     }
-    case TarEntry::Type::kSymlink:
+    case TarEntry::Type::kSymlink: {
       stats_.links++;
-      if (symlinkat(e.link_target.c_str(), pfd, name.c_str()) != 0) {
-        return PosixError("symlink", errno);
-      }
+      STRATA_RETURN_IF_ERROR(CreateAt(
+          parent, name, path,
+          [&] { return symlinkat(e.link_target.c_str(), pfd, cname); },
+          "symlink"));
       created_.insert(path);
-      return SetMetadata(e, parent, name, true);
+      // The link itself, never its target.
+      if (opts_.same_owner &&
+          fchownat(pfd, cname, e.uid, e.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+        return PosixError("chown", errno);
+      }
+      std::string proc = ProcPath(pfd, name);
+      for (const auto& [k, v] : e.xattrs) {
+        if (lsetxattr(proc.c_str(), k.c_str(), v.data(), v.size(), 0) != 0) {
+          return PosixError("set xattr " + k, errno);
+        }
+      }
+      timespec times[2] = {{e.atime_sec, e.atime_nsec},
+                           {e.mtime_sec, e.mtime_nsec}};
+      if (utimensat(pfd, cname, times, AT_SYMLINK_NOFOLLOW) != 0) {
+        return PosixError("set times", errno);
+      }
+      return Status::Ok();
+    }
     case TarEntry::Type::kHardlink: {
       stats_.links++;
-      STRATA_ASSIGN_OR_RETURN(std::string target, CleanArchivePath(e.link_target));
+      STRATA_ASSIGN_OR_RETURN(std::string target,
+                              CleanArchivePath(e.link_target));
       if (target.empty()) return InvalidArgument("hardlink to the layer root");
-      if (sink_.Busy(target)) STRATA_RETURN_IF_ERROR(sink_.Flush());
       auto [tdir, tname] = SplitPath(target);
       auto tparent = root_->OpenDir(tdir);
       if (!tparent.ok()) {
-        return NotFound("hardlink target \"" + e.link_target + "\" is not in this layer");
+        return NotFound("hardlink target \"" + ShortPath(e.link_target) +
+                        "\" is not in this layer");
       }
-      if (linkat((*tparent)->get(), tname.c_str(), pfd, name.c_str(), 0) != 0) {
-        if (errno == ENOENT) {
-          return NotFound("hardlink target \"" + e.link_target + "\" is not in this layer");
-        }
-        return PosixError("hardlink", errno);
+      // The target must be complete before it gets a second name.
+      if (!tparent->known || sink_.Busy(Join(tparent->path, tname))) {
+        STRATA_RETURN_IF_ERROR(sink_.Flush());
       }
+      // linkat without AT_SYMLINK_FOLLOW links a symlink itself.
+      int tfd = (*tparent).fd->get();
+      Status s = CreateAt(
+          parent, name, path,
+          [&] { return linkat(tfd, tname.c_str(), pfd, cname, 0); },
+          "hardlink");
+      if (!s.ok() && s.code() == Code::kNotFound) {
+        return NotFound("hardlink target \"" + ShortPath(e.link_target) +
+                        "\" is not in this layer");
+      }
+      STRATA_RETURN_IF_ERROR(s);
       created_.insert(path);
       return Status::Ok();
     }
     case TarEntry::Type::kCharDevice:
     case TarEntry::Type::kBlockDevice:
     case TarEntry::Type::kFifo: {
-      mode_t type = e.type == TarEntry::Type::kFifo        ? S_IFIFO
+      mode_t type = e.type == TarEntry::Type::kFifo         ? S_IFIFO
                     : e.type == TarEntry::Type::kCharDevice ? S_IFCHR
                                                             : S_IFBLK;
       if (type != S_IFIFO && !opts_.allow_devices) {
         stats_.skipped_devices++;
         return Status::Ok();
       }
-      if (mknodat(pfd, name.c_str(), type | 0600, makedev(e.dev_major, e.dev_minor)) != 0) {
-        return PosixError("mknod", errno);
-      }
+      STRATA_RETURN_IF_ERROR(CreateAt(
+          parent, name, path,
+          [&] {
+            return mknodat(pfd, cname, type | 0600,
+                           makedev(e.dev_major, e.dev_minor));
+          },
+          "mknod"));
       created_.insert(path);
-      return SetMetadata(e, parent, name, false);
+      STRATA_ASSIGN_OR_RETURN(UniqueFd fd, OpenCreated(parent, name, type));
+      STRATA_RETURN_IF_ERROR(SetMetadataFd(e, fd.get()));
+      timespec times[2] = {{e.atime_sec, e.atime_nsec},
+                           {e.mtime_sec, e.mtime_nsec}};
+      return SetTimesFd(fd.get(), times);
     }
   }
   return InvalidArgument("unknown entry type");
@@ -345,7 +464,8 @@ Status Extractor::FixupDirTimes() {
   // Children first: deeper directories were recorded later.
   for (auto it = dir_times_.rbegin(); it != dir_times_.rend(); ++it) {
     if (it->path.empty()) {
-      if (utimensat(AT_FDCWD, ProcPath(root_->fd(), "").c_str(), it->times, 0) != 0) {
+      if (utimensat(AT_FDCWD, ProcPath(root_->fd(), "").c_str(), it->times,
+                    0) != 0) {
         return PosixError("set times of layer root", errno);
       }
       continue;
@@ -353,7 +473,8 @@ Status Extractor::FixupDirTimes() {
     auto [dir, name] = SplitPath(it->path);
     auto parent = root_->OpenDir(dir);
     if (!parent.ok()) continue;  // removed by a later whiteout
-    if (utimensat((*parent)->get(), name.c_str(), it->times, AT_SYMLINK_NOFOLLOW) != 0 &&
+    if (utimensat(parent->fd->get(), name.c_str(), it->times,
+                  AT_SYMLINK_NOFOLLOW) != 0 &&
         errno != ENOENT) {
       return PosixError("set times of \"" + it->path + "\"", errno);
     }

@@ -4,6 +4,13 @@
 // - Paths are cleaned lexically against "/" and directories are resolved with
 //   RESOLVE_IN_ROOT (root_dir.h): nothing is ever written outside the root.
 //   Hardlink targets resolve inside the root too.
+// - No final component is ever followed: entries are created with calls that
+//   do not follow (mkdirat, symlinkat, mknodat, linkat, O_EXCL|O_NOFOLLOW),
+//   whatever is in the way is replaced (an existing directory kept for a
+//   directory entry), and ownership, mode, xattrs and times are set through
+//   an O_NOFOLLOW descriptor of the entry itself (io/fs/path_fd.h). What the
+//   extractor remembers about entries is keyed by canonical path, so an alias
+//   ("l/x" with `l -> .`) is the same entry as "x".
 // - OCI whiteouts: `.wh.<name>` and `.wh..wh..opq` become overlayfs whiteouts
 //   (0/0 character device, trusted.overlay.opaque=y) in kOverlay mode, or
 //   delete the named entries (lower entries of the directory, for opaque) in
@@ -67,8 +74,13 @@ struct ExtractStats {
 
 class Extractor {
  public:
-  // REQUIRES: root exists and is a directory; sink outlives the extractor.
-  Extractor(std::string root, FileSink& sink, ExtractOptions opts = {});
+  // Extracts into the directory open at root_fd (any open mode, O_PATH
+  // included), which the caller keeps open until Apply returns: the target
+  // is never looked up by path again, so a rename of it or of its parents
+  // cannot redirect the extraction. REQUIRES: sink outlives the extractor.
+  Extractor(int root_fd, FileSink& sink, ExtractOptions opts = {});
+  // Opens root now (O_DIRECTORY|O_NOFOLLOW); Apply returns any open error.
+  Extractor(const std::string& root, FileSink& sink, ExtractOptions opts = {});
   Result<ExtractStats> Apply(EntryStream& in);
 
  private:
@@ -78,23 +90,33 @@ class Extractor {
   };
 
   Status ApplyEntry(TarEntry& e, EntryStream& in);
-  Result<SharedFd> MakeParents(const std::string& dir);
-  Status ClearPath(const SharedFd& parent, const std::string& name, const std::string& path,
-                   bool keep_dir);
-  Status RemoveAt(const SharedFd& parent, const std::string& name);
+  Result<ResolvedDir> OpenParent(const std::string& dir);
+  Result<ResolvedDir> MakeParents(const std::string& dir);
+  Status ClearPath(const ResolvedDir& parent, const std::string& name,
+                   const std::string& path, bool keep_dir);
+  Status ForceClear(const ResolvedDir& parent, const std::string& name,
+                    const std::string& path);
+  Status CreateAt(const ResolvedDir& parent, const std::string& name,
+                  const std::string& path, const std::function<int()>& make,
+                  const char* what);
+  Result<UniqueFd> OpenCreated(const ResolvedDir& parent,
+                               const std::string& name, mode_t type);
+  Status RemoveAt(const ResolvedDir& parent, const std::string& name);
   Status Whiteout(const std::string& dir, const std::string& name);
   Status Opaque(const std::string& dir);
   Status WriteFile(const TarEntry& e, FileJob job, EntryStream& in);
-  Status SetMetadata(const TarEntry& e, const SharedFd& parent, const std::string& name,
-                     bool is_symlink);
+  Status SetMetadataFd(const TarEntry& e, int fd);
   Status FixupDirTimes();
 
-  std::string root_path_;
+  int root_fd_ = -1;
+  UniqueFd owned_root_;  // when constructed from a path
+  Status open_error_;
   FileSink& sink_;
   ExtractOptions opts_;
   std::unique_ptr<RootDir> root_;
-  bool fresh_ = false;  // root was empty: paths not created by us do not exist
-  std::unordered_set<std::string> created_;
+  // The root was empty: a path this layer did not create does not exist.
+  bool fresh_ = false;
+  std::unordered_set<std::string> created_;  // canonical paths
   std::vector<DirTimes> dir_times_;
   std::vector<char> big_buf_;
   ExtractStats stats_;

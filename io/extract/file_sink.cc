@@ -14,6 +14,7 @@
 #include "io/base/log.h"
 #include "io/base/unique_fd.h"
 #include "io/extract/threaded_file_sink.h"
+#include "io/fs/path_fd.h"
 #include "io/uring/uring_file_sink.h"
 
 namespace strata {
@@ -22,12 +23,14 @@ mode_t CurrentUmask() {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("Umask:", 0) == 0) return static_cast<mode_t>(std::strtoul(line.c_str() + 6, nullptr, 8));
+    if (line.rfind("Umask:", 0) == 0)
+      return static_cast<mode_t>(std::strtoul(line.c_str() + 6, nullptr, 8));
   }
   return 022;
 }
 
-CreatePlan::CreatePlan() : uid_(geteuid()), gid_(getegid()), umask_(CurrentUmask()) {}
+CreatePlan::CreatePlan()
+    : uid_(geteuid()), gid_(getegid()), umask_(CurrentUmask()) {}
 
 CreatePlan::Needs CreatePlan::For(const FileJob& job) {
   if (parent_ != job.parent) {
@@ -38,7 +41,8 @@ CreatePlan::Needs CreatePlan::For(const FileJob& job) {
       parent_gid_ = st.st_gid;
       // A default ACL replaces the umask for new files: trust no create mode.
       std::string proc = "/proc/self/fd/" + std::to_string(parent_->get());
-      parent_keeps_mode_ = getxattr(proc.c_str(), "system.posix_acl_default", nullptr, 0) < 0;
+      parent_keeps_mode_ =
+          getxattr(proc.c_str(), "system.posix_acl_default", nullptr, 0) < 0;
     } else {
       parent_setgid_ = true;  // unknown: assume the worst, make every call
       parent_keeps_mode_ = false;
@@ -49,14 +53,17 @@ CreatePlan::Needs CreatePlan::For(const FileJob& job) {
     gid_t got = parent_setgid_ ? parent_gid_ : gid_;
     n.chown = job.uid != uid_ || job.gid != got;
   }
-  n.chmod = (job.mode & ~0777u) != 0 || (job.mode & umask_) != 0 || !parent_keeps_mode_;
+  n.chmod = (job.mode & ~0777u) != 0 || (job.mode & umask_) != 0 ||
+            !parent_keeps_mode_;
   return n;
 }
 
-Status WriteFileNow(const FileJob& job, const char* data, size_t len, CreatePlan& plan) {
+Status WriteFileNow(const FileJob& job, const char* data, size_t len,
+                    CreatePlan& plan) {
   CreatePlan::Needs needs = plan.For(job);
   UniqueFd fd(openat(job.parent->get(), job.name.c_str(),
-                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, job.mode & 0777));
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     job.mode & 0777));
   if (!fd.valid()) return PosixError("create", errno);
   while (len > 0) {
     ssize_t n = write(fd.get(), data, len);
@@ -67,41 +74,37 @@ Status WriteFileNow(const FileJob& job, const char* data, size_t len, CreatePlan
     data += n;
     len -= static_cast<size_t>(n);
   }
-  if (needs.chown && fchown(fd.get(), job.uid, job.gid) != 0) return PosixError("chown", errno);
+  return FinishOpenFile(fd.get(), job, needs);
+}
+
+Status FinishOpenFile(int fd, const FileJob& job, CreatePlan::Needs needs) {
+  if (needs.chown && fchown(fd, job.uid, job.gid) != 0)
+    return PosixError("chown", errno);
   // chown clears setuid/setgid, so chmod comes after it.
-  if ((needs.chmod || needs.chown) && fchmod(fd.get(), job.mode) != 0) {
+  if ((needs.chmod || needs.chown) && fchmod(fd, job.mode) != 0) {
     return PosixError("chmod", errno);
   }
   for (const auto& [k, v] : job.xattrs) {
-    if (fsetxattr(fd.get(), k.c_str(), v.data(), v.size(), 0) != 0) {
+    if (fsetxattr(fd, k.c_str(), v.data(), v.size(), 0) != 0) {
       return PosixError("set xattr " + k, errno);
     }
   }
-  if (futimens(fd.get(), job.times) != 0) return PosixError("set times", errno);
+  if (futimens(fd, job.times) != 0) return PosixError("set times", errno);
   return Status::Ok();
 }
 
-Status FinishFileByName(const FileJob& job, CreatePlan::Needs needs) {
-  int dir = job.parent->get();
-  const char* name = job.name.c_str();
-  if (needs.chown && fchownat(dir, name, job.uid, job.gid, AT_SYMLINK_NOFOLLOW) != 0) {
-    return PosixError("chown", errno);
-  }
-  if ((needs.chmod || needs.chown) && fchmodat(dir, name, job.mode, 0) != 0) {
-    return PosixError("chmod", errno);
-  }
-  if (!job.xattrs.empty()) {
-    std::string proc = "/proc/self/fd/" + std::to_string(dir) + "/" + job.name;
-    for (const auto& [k, v] : job.xattrs) {
-      if (lsetxattr(proc.c_str(), k.c_str(), v.data(), v.size(), 0) != 0) {
-        return PosixError("set xattr " + k, errno);
-      }
-    }
-  }
-  if (utimensat(dir, name, job.times, AT_SYMLINK_NOFOLLOW) != 0) {
-    return PosixError("set times", errno);
-  }
-  return Status::Ok();
+Status FinishFileNoFollow(const FileJob& job, CreatePlan::Needs needs) {
+  struct stat st;
+  STRATA_ASSIGN_OR_RETURN(UniqueFd fd,
+                          OpenNoFollow(job.parent->get(), job.name, &st));
+  if (!S_ISREG(st.st_mode))
+    return Internal("replaced by another entry while it was written");
+  if (needs.chown) STRATA_RETURN_IF_ERROR(ChownFd(fd.get(), job.uid, job.gid));
+  if (needs.chmod || needs.chown)
+    STRATA_RETURN_IF_ERROR(ChmodFd(fd.get(), job.mode));
+  for (const auto& [k, v] : job.xattrs)
+    STRATA_RETURN_IF_ERROR(SetXattrFd(fd.get(), k, v));
+  return SetTimesFd(fd.get(), job.times);
 }
 
 Result<char*> SyncFileSink::AcquireBuffer(size_t) {
@@ -127,7 +130,8 @@ std::unique_ptr<FileSink> MakeFileSink(SinkKind kind) {
   if (kind == SinkKind::kUring) {
     auto uring = UringFileSink::Create();
     if (uring.ok()) return std::move(*uring);
-    Log(LogLevel::kInfo, "extract", "io_uring unavailable; using plain syscalls",
+    Log(LogLevel::kInfo, "extract",
+        "io_uring unavailable; using plain syscalls",
         {{"reason", uring.status().message()}});
     kind = SinkKind::kThreads;
   }

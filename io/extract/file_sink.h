@@ -88,11 +88,17 @@ class CreatePlan {
 // Writes a file synchronously: creates it with its mode, writes `data`, then
 // the ownership, mode, xattrs and times the plan says it needs, via the open
 // descriptor. Used by the sync and threaded sinks and the uring fallbacks.
-Status WriteFileNow(const FileJob& job, const char* data, size_t len, CreatePlan& plan);
+Status WriteFileNow(const FileJob& job, const char* data, size_t len,
+                    CreatePlan& plan);
 
-// Sets ownership, mode (as `needs` says), xattrs and times of job's file by
-// name, after an io_uring chain created and closed it.
-Status FinishFileByName(const FileJob& job, CreatePlan::Needs needs);
+// Sets ownership, mode (as `needs` says), xattrs and times of job's file
+// through fd, the descriptor it was created with.
+Status FinishOpenFile(int fd, const FileJob& job, CreatePlan::Needs needs);
+
+// The same for a file created and closed by an io_uring chain: reopened by
+// name with O_NOFOLLOW and checked to be a regular file first, so nothing
+// that replaced it meanwhile is followed.
+Status FinishFileNoFollow(const FileJob& job, CreatePlan::Needs needs);
 
 class SyncFileSink final : public FileSink {
  public:

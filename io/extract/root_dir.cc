@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,11 +23,24 @@ int Openat2(int dirfd, const char* path, uint64_t flags, uint64_t resolve) {
   return static_cast<int>(syscall(SYS_openat2, dirfd, path, &how, sizeof(how)));
 }
 
+// The kernel's name for fd ("" when it has none that fits).
+std::string ReadFdLink(int fd) {
+  std::string link = "/proc/self/fd/" + std::to_string(fd);
+  char buf[kMaxPath];
+  ssize_t n = readlink(link.c_str(), buf, sizeof(buf));
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof(buf)) return "";
+  std::string out(buf, static_cast<size_t>(n));
+  // An unlinked directory reads "<path> (deleted)": never a path to trust.
+  if (out.empty() || out[0] != '/' || out.ends_with(" (deleted)")) return "";
+  return out;
+}
+
 }  // namespace
 
 Result<std::string> CleanArchivePath(std::string_view path) {
   if (path.size() > kMaxPath) {
-    return InvalidArgument("path of " + std::to_string(path.size()) + " bytes is too long");
+    return InvalidArgument("path of " + std::to_string(path.size()) +
+                           " bytes is too long");
   }
   if (path.find('\0') != std::string_view::npos) {
     return InvalidArgument("path contains a NUL byte");
@@ -58,29 +72,64 @@ std::pair<std::string, std::string> SplitPath(const std::string& clean) {
   return {clean.substr(0, slash), clean.substr(slash + 1)};
 }
 
-Result<RootDir> RootDir::Open(const std::string& root) {
-  int fd = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return PosixError("open layer root " + root, errno);
-  return RootDir(std::make_shared<UniqueFd>(fd));
+Result<RootDir> RootDir::Open(int root) {
+  int fd = fcntl(root, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return PosixError("dup layer root", errno);
+  auto shared = std::make_shared<UniqueFd>(fd);
+  struct stat st;
+  if (fstat(fd, &st) != 0) return PosixError("stat layer root", errno);
+  if (!S_ISDIR(st.st_mode))
+    return FailedPrecondition("the layer root is not a directory");
+  std::string real = ReadFdLink(fd);
+  return RootDir(std::move(shared), std::move(real));
 }
 
-Result<SharedFd> RootDir::OpenDir(const std::string& rel) {
-  if (rel.empty()) return root_;
+bool RootDir::Canonical(int dir, std::string* out) const {
+  if (real_.empty()) return false;
+  std::string p = ReadFdLink(dir);
+  if (p == real_) {
+    out->clear();
+    return true;
+  }
+  // "/" as the root gives "/x"; any other root "<root>/x".
+  std::string prefix = real_ == "/" ? "/" : real_ + "/";
+  if (p.size() <= prefix.size() || p.compare(0, prefix.size(), prefix) != 0)
+    return false;
+  *out = p.substr(prefix.size());
+  return true;
+}
+
+Result<ResolvedDir> RootDir::OpenDir(const std::string& rel) {
+  if (rel.empty()) return ResolvedDir{root_, "", false, true};
   for (auto it = cache_.rbegin(); it != cache_.rend(); ++it) {
     if (it->first == rel) return it->second;
   }
-  int fd = Openat2(root_->get(), rel.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC,
-                   RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
+  // Without symlinks first: the common case, and it proves rel canonical.
+  constexpr uint64_t kBase =
+      RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  constexpr uint64_t kFlags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  ResolvedDir d;
+  int fd =
+      Openat2(root_->get(), rel.c_str(), kFlags, kBase | RESOLVE_NO_SYMLINKS);
+  if (fd < 0 && errno == ELOOP) {
+    d.aliased = true;
+    fd = Openat2(root_->get(), rel.c_str(), kFlags, kBase);
+  }
   if (fd < 0) {
     int err = errno;
-    if (err == ENOTDIR) return FailedPrecondition("\"" + rel + "\" is not a directory");
-    if (err == ENOSYS) return Unimplemented("openat2 is not supported by this kernel");
+    if (err == ENOTDIR)
+      return FailedPrecondition("\"" + rel + "\" is not a directory");
+    if (err == ENOSYS)
+      return Unimplemented("openat2 is not supported by this kernel");
     return PosixError("open directory \"" + rel + "\" in layer", err);
   }
-  auto shared = std::make_shared<UniqueFd>(fd);
+  d.fd = std::make_shared<UniqueFd>(fd);
+  // Unknown: keep the archive's path, which still resolves to it.
+  d.known = !d.aliased || Canonical(fd, &d.path);
+  if (!d.known || !d.aliased) d.path = rel;
   if (cache_.size() == kCacheSize) cache_.erase(cache_.begin());
-  cache_.emplace_back(rel, shared);
-  return shared;
+  cache_.emplace_back(rel, d);
+  return d;
 }
 
 }  // namespace strata

@@ -8,6 +8,11 @@
 // then writes `a/passwd` writes <root>/etc/passwd. Every final component is
 // then handled with *at() calls that never follow it.
 //
+// Aliases: `l -> .` makes "l/x" and "x" the same entry. OpenDir tells when a
+// lookup went through a symlink and gives the directory's canonical path
+// (the one without symlinks), so callers key what they know about entries
+// by canonical paths only.
+//
 // Thread-safety: RootDir is used by one extraction at a time.
 #ifndef STRATA_IO_EXTRACT_ROOT_DIR_H_
 #define STRATA_IO_EXTRACT_ROOT_DIR_H_
@@ -31,24 +36,41 @@ std::pair<std::string, std::string> SplitPath(const std::string& clean);
 
 using SharedFd = std::shared_ptr<UniqueFd>;
 
+// A directory inside the root, as OpenDir found it.
+struct ResolvedDir {
+  SharedFd fd;  // O_PATH|O_DIRECTORY
+  // The canonical clean path ("" is the root); when !known, the path asked
+  // for, which still resolves to it but may be an alias.
+  std::string path;
+  bool aliased = false;  // the lookup followed at least one symlink
+  bool known = true;     // path is canonical (false: the kernel could not say)
+};
+
 class RootDir {
  public:
-  // Opens root (which must be a directory) for resolution.
-  static Result<RootDir> Open(const std::string& root);
+  // Resolves inside the directory open at `root` (dup'ed; the caller keeps
+  // its descriptor).
+  static Result<RootDir> Open(int root);
 
   int fd() const { return root_->get(); }
 
-  // An O_PATH descriptor of directory `rel` (a clean path) resolved inside the
-  // root; "" is the root. A few recent answers are cached; Invalidate() drops
-  // them after anything was removed or replaced. NotFound if it is missing,
-  // FailedPrecondition if it is not a directory.
-  Result<SharedFd> OpenDir(const std::string& rel);
+  // Directory `rel` (a clean path) resolved inside the root; "" is the root.
+  // A few recent answers are cached; Invalidate() drops them after anything
+  // was removed or replaced. NotFound if it is missing, FailedPrecondition if
+  // it is not a directory.
+  Result<ResolvedDir> OpenDir(const std::string& rel);
   void Invalidate() { cache_.clear(); }
 
  private:
-  explicit RootDir(SharedFd root) : root_(std::move(root)) {}
+  RootDir(SharedFd root, std::string real)
+      : root_(std::move(root)), real_(std::move(real)) {}
+  // The canonical path of `dir` relative to the root, from the kernel's name
+  // for the descriptor; false when it has none under the root's.
+  bool Canonical(int dir, std::string* out) const;
+
   SharedFd root_;
-  std::vector<std::pair<std::string, SharedFd>> cache_;  // most recent last
+  std::string real_;  // the root's absolute path when opened ("" if unknown)
+  std::vector<std::pair<std::string, ResolvedDir>> cache_;  // most recent last
 };
 
 }  // namespace strata

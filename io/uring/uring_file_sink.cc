@@ -144,7 +144,7 @@ void UringFileSink::Complete(unsigned slot) {
   if (job.error != 0) {
     s = PosixError(job.failed, job.error);
   } else {
-    s = FinishFileByName(job.file, plan_.For(job.file));
+    s = FinishFileNoFollow(job.file, plan_.For(job.file));
   }
   if (!s.ok() && first_error_.ok()) first_error_ = s.WithContext("file \"" + job.file.path + "\"");
   auto it = busy_.find(job.file.path);
