@@ -9,7 +9,7 @@ set -euo pipefail
 build_pkgs=(
   cmake g++ make pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  liblmdb-dev liburing-dev libzstd-dev zlib1g-dev libisal-dev libssl-dev libtomlplusplus-dev
+  liblmdb-dev liburing-dev libzstd-dev zlib1g-dev libisal-dev libssl-dev libtomlplusplus-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # Real peers and clients for the conformance and end-to-end tests.

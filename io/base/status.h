@@ -80,6 +80,7 @@ inline Status FailedPrecondition(std::string_view m) {
 inline Status Unimplemented(std::string_view m) {
   return Status(Code::kUnimplemented, m);
 }
+inline Status Canceled(std::string_view m) { return Status(Code::kCanceled, m); }
 inline Status Internal(std::string_view m) { return Status(Code::kInternal, m); }
 inline Status DataLoss(std::string_view m) { return Status(Code::kDataLoss, m); }
 inline Status ResourceExhausted(std::string_view m) {

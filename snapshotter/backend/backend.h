@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "io/base/result.h"
+#include "io/extract/extractor.h"
 #include "snapshotter/types.h"
 
 namespace strata {
@@ -31,18 +32,25 @@ class Backend {
 
   // The mounts that present snapshot `id` of `kind` over its parents.
   // REQUIRES: kind is kActive or kView.
-  virtual Result<std::vector<Mount>> Mounts(uint64_t id, Kind kind,
-                                            const std::vector<uint64_t>& parent_ids) = 0;
+  virtual Result<std::vector<Mount>> Mounts(
+      uint64_t id, Kind kind, const std::vector<uint64_t>& parent_ids) = 0;
 
   // Bytes and inodes the snapshot's own layer holds now.
   virtual Result<Usage> MeasureUsage(uint64_t id) = 0;
+
+  // The form of whiteouts a layer applied into one of this backend's active
+  // snapshots takes: overlay whiteouts for a layer that is a diff over its
+  // parents (also when parentless, so containerd 2.x can commit it onto a
+  // parent later), deletions for a full tree.
+  virtual WhiteoutMode Whiteouts() const = 0;
 
   // Whether snapshot `id`, built and filled without a parent, can be
   // committed onto `parent_ids` (nearest first; containerd 2.x's "rebase").
   // OK only where a layer is a diff that keeps its whiteouts (overlay);
   // FailedPrecondition, naming why, otherwise. Never touches the filesystem:
   // the engine calls it inside the commit transaction.
-  virtual Status CheckRebase(uint64_t id, const std::vector<uint64_t>& parent_ids) const = 0;
+  virtual Status CheckRebase(uint64_t id,
+                             const std::vector<uint64_t>& parent_ids) const = 0;
 };
 
 }  // namespace strata

@@ -56,6 +56,7 @@ class OverlayBackend final : public Backend {
   Result<std::vector<Mount>> Mounts(uint64_t id, Kind kind,
                                     const std::vector<uint64_t>& parent_ids) override;
   Result<Usage> MeasureUsage(uint64_t id) override;
+  WhiteoutMode Whiteouts() const override { return WhiteoutMode::kOverlay; }
   // An upperdir is self-contained (whiteouts are overlay whiteouts), so any
   // chain works whose views stay within kMaxLayers lowerdirs.
   Status CheckRebase(uint64_t id, const std::vector<uint64_t>& parent_ids) const override;

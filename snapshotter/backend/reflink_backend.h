@@ -41,6 +41,7 @@ class ReflinkBackend final : public Backend {
   Result<Usage> MeasureUsage(uint64_t id) override;
   // Always FailedPrecondition: a tree extracted without its parent applied
   // whiteouts as deletions of nothing, so it cannot become a child.
+  WhiteoutMode Whiteouts() const override { return WhiteoutMode::kDelete; }
   Status CheckRebase(uint64_t id, const std::vector<uint64_t>& parent_ids) const override;
 
  private:

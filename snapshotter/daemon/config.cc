@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <exception>
 #include <optional>
 #include <sstream>
@@ -28,7 +29,8 @@ struct Key {
 };
 
 Status SetRootKey(Config& c, std::string_view v) {
-  if (v.empty() || v[0] != '/') return InvalidArgument("must be an absolute path");
+  if (v.empty() || v[0] != '/')
+    return InvalidArgument("must be an absolute path");
   while (v.size() > 1 && v.back() == '/') v.remove_suffix(1);
   c.root = v;
   return Status::Ok();
@@ -50,35 +52,56 @@ Status SetContainerdAddressKey(Config& c, std::string_view v) {
 
 Status SetLogLevelKey(Config& c, std::string_view v) {
   if (!ParseLogLevel(v, c.log_level)) {
-    return InvalidArgument("bad value \"" + std::string(v) + "\" (debug|info|warn|error)");
+    return InvalidArgument("bad value \"" + std::string(v) +
+                           "\" (debug|info|warn|error)");
   }
   return Status::Ok();
 }
 
 Status SetBackendKey(Config& c, std::string_view v) {
   if (v != "auto" && v != "overlay" && v != "reflink" && v != "copy") {
-    return InvalidArgument("bad value \"" + std::string(v) + "\" (auto|overlay|reflink|copy)");
+    return InvalidArgument("bad value \"" + std::string(v) +
+                           "\" (auto|overlay|reflink|copy)");
   }
   c.backend = v;
   return Status::Ok();
 }
 
 Status SetOverlayMetacopyKey(Config& c, std::string_view v) {
-  if (v != "on" && v != "off") return InvalidArgument("bad value \"" + std::string(v) + "\" (on|off)");
+  if (v != "on" && v != "off")
+    return InvalidArgument("bad value \"" + std::string(v) + "\" (on|off)");
   c.overlay_metacopy = v == "on";
+  return Status::Ok();
+}
+
+Status SetMaxConcurrentAppliesKey(Config& c, std::string_view v) {
+  int n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n < 0 || n > 1024) {
+    return InvalidArgument("bad value \"" + std::string(v.substr(0, 32)) +
+                           "\" (0 for twice the CPUs, or 1 to 1024)");
+  }
+  c.max_concurrent_applies = n;
   return Status::Ok();
 }
 
 constexpr Key kKeys[] = {
     {"root", "--root", SetRootKey, [](const Config& c) { return c.root; }},
-    {"address", "--address", SetAddressKey, [](const Config& c) { return c.address; }},
+    {"address", "--address", SetAddressKey,
+     [](const Config& c) { return c.address; }},
     {"containerd_address", "--containerd-address", SetContainerdAddressKey,
      [](const Config& c) { return c.containerd_address; }},
     {"log_level", "--log-level", SetLogLevelKey,
      [](const Config& c) { return std::string(LogLevelName(c.log_level)); }},
-    {"backend", "--backend", SetBackendKey, [](const Config& c) { return c.backend; }},
+    {"backend", "--backend", SetBackendKey,
+     [](const Config& c) { return c.backend; }},
     {"overlay_metacopy", "--overlay-metacopy", SetOverlayMetacopyKey,
-     [](const Config& c) { return std::string(c.overlay_metacopy ? "on" : "off"); }},
+     [](const Config& c) {
+       return std::string(c.overlay_metacopy ? "on" : "off");
+     }},
+    {"max_concurrent_applies", "--max-concurrent-applies",
+     SetMaxConcurrentAppliesKey,
+     [](const Config& c) { return std::to_string(c.max_concurrent_applies); }},
 };
 
 const Key* FindKey(std::string_view name) {
@@ -98,7 +121,8 @@ std::string KnownKeys() {
 }
 
 std::string Where(const std::string& source, const toml::source_region& r) {
-  return source + ":" + std::to_string(r.begin.line) + ":" + std::to_string(r.begin.column);
+  return source + ":" + std::to_string(r.begin.line) + ":" +
+         std::to_string(r.begin.column);
 }
 
 Result<Config> ParseTable(const toml::table& table, const std::string& source) {
@@ -107,10 +131,17 @@ Result<Config> ParseTable(const toml::table& table, const std::string& source) {
     const Key* k = FindKey(key.str());
     if (k == nullptr) {
       return InvalidArgument(Where(source, key.source()) + ": unknown key \"" +
-                             std::string(key.str()) + "\" (known keys: " + KnownKeys() + ")");
+                             std::string(key.str()) +
+                             "\" (known keys: " + KnownKeys() + ")");
     }
-    std::string at = Where(source, node.source()) + ": key \"" + std::string(k->name) + "\"";
-    const std::string* value = node.is_string() ? &node.as_string()->get() : nullptr;
+    std::string at =
+        Where(source, node.source()) + ": key \"" + std::string(k->name) + "\"";
+    // Numbers may be written bare (max_concurrent_applies = 4).
+    std::string number =
+        node.is_integer() ? std::to_string(node.as_integer()->get()) : "";
+    const std::string* value = node.is_string()    ? &node.as_string()->get()
+                               : node.is_integer() ? &number
+                                                   : nullptr;
     if (value == nullptr) {
       std::ostringstream type;
       type << node.type();
@@ -129,13 +160,15 @@ Result<Flags> ParseFlags(const std::vector<std::string_view>& args) {
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view arg = args[i];
     std::optional<std::string_view> value;  // from --name=value
-    if (size_t eq = arg.find('='); arg.substr(0, 2) == "--" && eq != std::string_view::npos) {
+    if (size_t eq = arg.find('=');
+        arg.substr(0, 2) == "--" && eq != std::string_view::npos) {
       value = arg.substr(eq + 1);
       arg = arg.substr(0, eq);
     }
     auto take = [&]() -> Result<std::string_view> {
       if (value) return *value;
-      if (i + 1 >= args.size()) return InvalidArgument(std::string(arg) + " needs a value");
+      if (i + 1 >= args.size())
+        return InvalidArgument(std::string(arg) + " needs a value");
       return args[++i];
     };
     if (arg == "--help" || arg == "-h") {
@@ -151,7 +184,8 @@ Result<Flags> ParseFlags(const std::vector<std::string_view>& args) {
       for (const Key& k : kKeys) {
         if (k.flag == arg) key = &k;
       }
-      if (key == nullptr) return InvalidArgument("unknown argument \"" + std::string(arg) + "\"");
+      if (key == nullptr)
+        return InvalidArgument("unknown argument \"" + std::string(arg) + "\"");
       STRATA_ASSIGN_OR_RETURN(std::string_view v, take());
       STRATA_RETURN_IF_ERROR(key->set(scratch, v).WithContext(arg));
       flags.settings.emplace_back(key->name, v);
@@ -160,13 +194,15 @@ Result<Flags> ParseFlags(const std::vector<std::string_view>& args) {
   return flags;
 }
 
-Result<Config> ParseConfig(std::string_view toml_text, const std::string& source) {
+Result<Config> ParseConfig(std::string_view toml_text,
+                           const std::string& source) {
   // The boundary where toml++'s exceptions become a Status.
   try {
     toml::table table = toml::parse(toml_text, source);
     return ParseTable(table, source);
   } catch (const toml::parse_error& e) {
-    return InvalidArgument(Where(source, e.source()) + ": " + std::string(e.description()));
+    return InvalidArgument(Where(source, e.source()) + ": " +
+                           std::string(e.description()));
   } catch (const std::exception& e) {
     return Internal(source + ": " + e.what());
   }
@@ -191,7 +227,8 @@ Result<Config> LoadConfig(const std::string& path, bool must_exist) {
 }
 
 Result<Config> ResolveConfig(const Flags& flags) {
-  STRATA_ASSIGN_OR_RETURN(Config config, LoadConfig(flags.config_path, flags.config_given));
+  STRATA_ASSIGN_OR_RETURN(Config config,
+                          LoadConfig(flags.config_path, flags.config_given));
   for (const auto& [name, value] : flags.settings) {
     STRATA_RETURN_IF_ERROR(FindKey(name)->set(config, value));
   }

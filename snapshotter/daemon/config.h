@@ -25,9 +25,10 @@ namespace strata {
 inline constexpr const char* kDefaultConfigPath = STRATA_DEFAULT_CONFIG;
 
 struct Config {
-  std::string root = "/var/lib/strata";             // key root, flag --root
-  std::string address = "/run/strata/strata.sock";  // key address, flag --address
-  LogLevel log_level = LogLevel::kInfo;             // key log_level, flag --log-level
+  std::string root = "/var/lib/strata";  // key root, flag --root
+  std::string address =
+      "/run/strata/strata.sock";         // key address, flag --address
+  LogLevel log_level = LogLevel::kInfo;  // key log_level, flag --log-level
   // auto|overlay|reflink|copy (key backend, flag --backend); auto probes a
   // new root and keeps the backend recorded in an existing one.
   std::string backend = "auto";
@@ -38,6 +39,10 @@ struct Config {
   // "on": overlay mounts get metacopy=on where the kernel has it (key
   // overlay_metacopy, flag --overlay-metacopy on|off; default off).
   bool overlay_metacopy = false;
+  // Layers applied at once (diff service and strata import together); more
+  // wait. 0: twice the CPUs. Key max_concurrent_applies, flag
+  // --max-concurrent-applies.
+  int max_concurrent_applies = 0;
 };
 
 // What the command line asked for.

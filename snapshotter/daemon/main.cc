@@ -28,6 +28,7 @@
 #include "snapshotter/daemon/socket_activation.h"
 #include "snapshotter/engine/engine.h"
 #include "snapshotter/server/content_source.h"
+#include "snapshotter/server/apply_slots.h"
 #include "snapshotter/server/diff_service.h"
 #include "snapshotter/server/snapshots_service.h"
 #include "snapshotter/server/status_service.h"
@@ -150,16 +151,12 @@ int Run(int argc, char** argv) {
   const RecoveryReport& rec = (*engine)->recovery();
 
   SnapshotsService service(**engine);
+  ApplySlots apply_slots(config->max_concurrent_applies);
   std::unique_ptr<ContentClient> content;
   std::unique_ptr<DiffService> diff;
   if (!config->containerd_address.empty()) {
     content = std::make_unique<ContentClient>(config->containerd_address);
-    // The overlay backend binds only parentless layers, which a rebase may
-    // stack later: their whiteouts stay overlay whiteouts (apply_target.h).
-    diff = std::make_unique<DiffService>(root, *content,
-                                         (*engine)->backend_name() == "overlay"
-                                             ? WhiteoutMode::kOverlay
-                                             : WhiteoutMode::kDelete);
+    diff = std::make_unique<DiffService>(**engine, *content, apply_slots);
   }
   StatusService status(**engine, diff.get(), config->containerd_address);
   grpc::ServerBuilder builder;

@@ -1,6 +1,7 @@
 #include "snapshotter/engine/engine.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <set>
 #include <utility>
@@ -73,7 +75,9 @@ class PathGuard {
   ~PathGuard() {
     if (path_.empty()) return;
     Status s = RemoveAll(path_);
-    if (!s.ok()) Log(LogLevel::kWarn, "engine", "cleanup failed", {{"error", s.ToString()}});
+    if (!s.ok())
+      Log(LogLevel::kWarn, "engine", "cleanup failed",
+          {{"error", s.ToString()}});
   }
   void Set(std::string path) { path_ = std::move(path); }
   void Disarm() { path_.clear(); }
@@ -82,13 +86,62 @@ class PathGuard {
   std::string path_;
 };
 
+// The value of mount option `name=`; false when absent.
+bool OptionValue(const std::vector<std::string>& options, std::string_view name,
+                 std::string* out) {
+  for (const std::string& o : options) {
+    if (o.size() > name.size() && o.compare(0, name.size(), name) == 0 &&
+        o[name.size()] == '=') {
+      *out = o.substr(name.size() + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool HasOption(const std::vector<std::string>& options, std::string_view name) {
+  for (const std::string& o : options) {
+    if (o == name) return true;
+  }
+  return false;
+}
+
+// The directory Apply mounts write into: an overlay mount's upperdir= (with
+// or without lowerdir=: containerd 2.x's parallel unpack sends none), or a
+// read-write bind mount's source. Unimplemented for any other shape.
+Result<std::string> WritableDirOf(const std::vector<Mount>& mounts) {
+  if (mounts.size() != 1) {
+    return Unimplemented("want exactly one mount, got " +
+                         std::to_string(mounts.size()));
+  }
+  const Mount& m = mounts[0];
+  std::string dir;
+  if (m.type == "overlay") {
+    if (!OptionValue(m.options, "upperdir", &dir)) {
+      return Unimplemented("overlay mount without upperdir= (read-only)");
+    }
+    return dir;
+  }
+  if (m.type == "bind" || HasOption(m.options, "bind") ||
+      HasOption(m.options, "rbind")) {
+    if (HasOption(m.options, "ro"))
+      return Unimplemented("read-only bind mount");
+    return m.source;
+  }
+  return Unimplemented("mount type \"" + m.type.substr(0, 64) + "\"");
+}
+
 }  // namespace
 
+ApplyTarget::~ApplyTarget() { engine_.Release(id_); }
+
 Status ValidateKey(std::string_view what, std::string_view key) {
-  if (key.empty()) return InvalidArgument(std::string(what) + " must not be empty");
+  if (key.empty())
+    return InvalidArgument(std::string(what) + " must not be empty");
   if (key.size() > kMaxKeyBytes) {
-    return InvalidArgument(std::string(what) + " " + SnapshotName(key) + " is " +
-                           std::to_string(key.size()) + " bytes, over the limit of " +
+    return InvalidArgument(std::string(what) + " " + SnapshotName(key) +
+                           " is " + std::to_string(key.size()) +
+                           " bytes, over the limit of " +
                            std::to_string(kMaxKeyBytes));
   }
   return Status::Ok();
@@ -97,8 +150,8 @@ Status ValidateKey(std::string_view what, std::string_view key) {
 Status ValidateLabels(std::string_view key, const Labels& labels) {
   for (const auto& [k, v] : labels) {
     if (k.size() + v.size() > kMaxLabelBytes) {
-      return InvalidArgument(SnapshotName(key) + ": label \"" + k.substr(0, 64) +
-                             "\": key and value length (" +
+      return InvalidArgument(SnapshotName(key) + ": label \"" +
+                             k.substr(0, 64) + "\": key and value length (" +
                              std::to_string(k.size() + v.size()) +
                              " bytes) greater than maximum size (" +
                              std::to_string(kMaxLabelBytes) + " bytes)");
@@ -122,8 +175,9 @@ int64_t Engine::MetadataBytes() const { return store_->FileSize(); }
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
   Layout layout(opts.root);
-  for (const std::string& dir : {layout.root(), layout.MetadataDir(), layout.SnapshotsDir(),
-                                 layout.StagingDir(), layout.TrashDir(), layout.LinksDir()}) {
+  for (const std::string& dir :
+       {layout.root(), layout.MetadataDir(), layout.SnapshotsDir(),
+        layout.StagingDir(), layout.TrashDir(), layout.LinksDir()}) {
     STRATA_RETURN_IF_ERROR(MakeDirs(dir, 0700));
   }
   MetaStoreOptions mopts;
@@ -132,7 +186,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
     return InvalidArgument("unknown backend \"" + opts.backend +
                            "\" (auto|overlay|reflink|copy)");
   }
-  STRATA_ASSIGN_OR_RETURN(auto store, MetaStore::Open(layout.MetadataDir(), mopts));
+  STRATA_ASSIGN_OR_RETURN(auto store,
+                          MetaStore::Open(layout.MetadataDir(), mopts));
   std::string name = opts.backend;
   if (name == "auto") {
     std::string recorded;
@@ -142,19 +197,24 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
     }));
     if (!recorded.empty()) {
       name = recorded;
-      Log(LogLevel::kInfo, "engine", "backend auto: using the one recorded in the root",
+      Log(LogLevel::kInfo, "engine",
+          "backend auto: using the one recorded in the root",
           {{"backend", name}, {"root", layout.root()}});
     } else {
       ProbeResult probe = ProbeBackend(layout.StagingDir());
       name = probe.chosen;
-      Log(LogLevel::kInfo, "engine", "backend auto: probed the root's filesystem",
-          {{"backend", name}, {"probed", probe.detail}, {"root", layout.root()}});
+      Log(LogLevel::kInfo, "engine",
+          "backend auto: probed the root's filesystem",
+          {{"backend", name},
+           {"probed", probe.detail},
+           {"root", layout.root()}});
     }
   }
   BackendOptions bopts;
   if (opts.overlay_metacopy) {
     if (name != "overlay") {
-      Log(LogLevel::kWarn, "engine", "overlay_metacopy ignored: the backend is not overlay",
+      Log(LogLevel::kWarn, "engine",
+          "overlay_metacopy ignored: the backend is not overlay",
           {{"backend", name}});
     } else if (!OverlayBackend::KernelHasMetacopy()) {
       Log(LogLevel::kWarn, "engine",
@@ -167,7 +227,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
     }
   }
   auto backend = MakeBackend(name, layout, bopts);
-  std::unique_ptr<Engine> engine(new Engine(opts, std::move(store), std::move(backend)));
+  std::unique_ptr<Engine> engine(
+      new Engine(opts, std::move(store), std::move(backend)));
   STRATA_RETURN_IF_ERROR(engine->CheckBackend());
   STRATA_RETURN_IF_ERROR(engine->Recover());
   return engine;
@@ -179,40 +240,45 @@ Status Engine::CheckBackend() {
     if (schema.empty()) {
       STRATA_RETURN_IF_ERROR(PutMetaValue(txn, kSchemaKey, kSchemaVersion));
     } else if (schema != kSchemaVersion) {
-      return FailedPrecondition("metadata schema version " + schema + " in " +
-                                layout_.MetadataDir() + " is not supported (want " +
-                                std::string(kSchemaVersion) + ")");
+      return FailedPrecondition(
+          "metadata schema version " + schema + " in " + layout_.MetadataDir() +
+          " is not supported (want " + std::string(kSchemaVersion) + ")");
     }
-    STRATA_ASSIGN_OR_RETURN(std::string recorded, GetMetaValue(txn, kBackendKey));
-    if (recorded.empty()) return PutMetaValue(txn, kBackendKey, backend_->Name());
+    STRATA_ASSIGN_OR_RETURN(std::string recorded,
+                            GetMetaValue(txn, kBackendKey));
+    if (recorded.empty())
+      return PutMetaValue(txn, kBackendKey, backend_->Name());
     if (recorded != backend_->Name()) {
-      return FailedPrecondition("root " + layout_.root() + " was created with backend \"" +
-                                recorded + "\"; refusing to open it with \"" +
-                                std::string(backend_->Name()) +
-                                "\" (use --backend " + recorded +
-                                " or auto, or another --root)");
+      return FailedPrecondition(
+          "root " + layout_.root() + " was created with backend \"" + recorded +
+          "\"; refusing to open it with \"" + std::string(backend_->Name()) +
+          "\" (use --backend " + recorded + " or auto, or another --root)");
     }
     return Status::Ok();
   });
 }
 
 std::string Engine::NewTrashPath(uint64_t id) {
-  return layout_.TrashDir() + "/" + std::to_string(id) + "-" + std::to_string(getpid()) +
-         "-" + std::to_string(trash_seq_.fetch_add(1));
+  return layout_.TrashDir() + "/" + std::to_string(id) + "-" +
+         std::to_string(getpid()) + "-" +
+         std::to_string(trash_seq_.fetch_add(1));
 }
 
-Result<std::vector<Mount>> Engine::Prepare(std::string_view key, std::string_view parent,
+Result<std::vector<Mount>> Engine::Prepare(std::string_view key,
+                                           std::string_view parent,
                                            const Labels& labels) {
   return Create(Kind::kActive, key, parent, labels);
 }
 
-Result<std::vector<Mount>> Engine::View(std::string_view key, std::string_view parent,
+Result<std::vector<Mount>> Engine::View(std::string_view key,
+                                        std::string_view parent,
                                         const Labels& labels) {
   return Create(Kind::kView, key, parent, labels);
 }
 
 Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
-                                          std::string_view parent, const Labels& labels) {
+                                          std::string_view parent,
+                                          const Labels& labels) {
   STRATA_RETURN_IF_ERROR(ValidateKey("key", key));
   if (!parent.empty()) STRATA_RETURN_IF_ERROR(ValidateKey("parent", parent));
   STRATA_RETURN_IF_ERROR(ValidateLabels(key, labels));
@@ -220,7 +286,8 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
   // Slow work first, outside the writer lock: the staging skeleton.
   std::string staging = layout_.StagingDir() + "/new-XXXXXX";
   if (mkdtemp(staging.data()) == nullptr) {
-    return PosixError("create staging directory in " + layout_.StagingDir(), errno)
+    return PosixError("create staging directory in " + layout_.StagingDir(),
+                      errno)
         .WithContext(SnapshotName(key));
   }
   PathGuard guard(staging);
@@ -252,12 +319,14 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
 
   std::vector<Mount> mounts;
   Status s = store_->Update([&](WriteTxn& txn) -> Status {
-    STRATA_ASSIGN_OR_RETURN(SnapshotRecord r,
-                            CreateSnapshot(txn, kind, key, parent, labels, NowNs()));
+    STRATA_ASSIGN_OR_RETURN(
+        SnapshotRecord r,
+        CreateSnapshot(txn, kind, key, parent, labels, NowNs()));
     STRATA_ASSIGN_OR_RETURN(std::vector<uint64_t> parents, ParentIds(txn, r));
     if (parents != parent_ids) {
       // The parent was removed and re-created between the read and this txn.
-      return Unavailable(SnapshotName(key) + ": parent " + SnapshotName(parent) +
+      return Unavailable(SnapshotName(key) + ": parent " +
+                         SnapshotName(parent) +
                          " changed during prepare; retry");
     }
     auto m = backend_->Mounts(r.id, kind, parents);
@@ -290,8 +359,9 @@ Result<std::vector<Mount>> Engine::Mounts(std::string_view key) {
   STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
     STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshot(txn, key));
     if (r.kind == Kind::kCommitted) {
-      return FailedPrecondition(SnapshotName(key) +
-                                " is committed: mounts exist only for active or view snapshots");
+      return FailedPrecondition(
+          SnapshotName(key) +
+          " is committed: mounts exist only for active or view snapshots");
     }
     STRATA_ASSIGN_OR_RETURN(std::vector<uint64_t> parents, ParentIds(txn, r));
     auto m = backend_->Mounts(r.id, r.kind, parents);
@@ -302,8 +372,8 @@ Result<std::vector<Mount>> Engine::Mounts(std::string_view key) {
   return mounts;
 }
 
-Status Engine::Commit(std::string_view name, std::string_view key, const Labels& labels,
-                      std::string_view parent) {
+Status Engine::Commit(std::string_view name, std::string_view key,
+                      const Labels& labels, std::string_view parent) {
   STRATA_RETURN_IF_ERROR(ValidateKey("name", name));
   STRATA_RETURN_IF_ERROR(ValidateKey("key", key));
   if (!parent.empty()) STRATA_RETURN_IF_ERROR(ValidateKey("parent", parent));
@@ -319,22 +389,32 @@ Status Engine::Commit(std::string_view name, std::string_view key, const Labels&
     kind = r.kind;
     return Status::Ok();
   }));
+  // No Apply may write while the layer is measured and committed.
+  STRATA_RETURN_IF_ERROR(MarkChanging(id, key));
+  struct Unmark {
+    Engine* e;
+    uint64_t id;
+    ~Unmark() { e->UnmarkChanging(id); }
+  } unmark{this, id};
   Usage usage;
   if (kind == Kind::kActive) {
     auto u = backend_->MeasureUsage(id);
     if (!u.ok()) {
-      return Internal(SnapshotName(key) + ": measure usage: " + u.status().message());
+      return Internal(SnapshotName(key) +
+                      ": measure usage: " + u.status().message());
     }
     usage = *u;
   }
   CrashPoint("commit.measured");
   return store_->Update([&](WriteTxn& txn) -> Status {
     bool rebased = false;
-    STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, CommitActive(txn, key, name, usage, labels,
-                                                           NowNs(), parent, &rebased));
+    STRATA_ASSIGN_OR_RETURN(
+        SnapshotRecord r,
+        CommitActive(txn, key, name, usage, labels, NowNs(), parent, &rebased));
     if (r.id != id) {
       // Removed and re-prepared between measuring and committing.
-      return FailedPrecondition(SnapshotName(key) + " changed during commit; retry");
+      return FailedPrecondition(SnapshotName(key) +
+                                " changed during commit; retry");
     }
     if (rebased) {
       STRATA_ASSIGN_OR_RETURN(std::vector<uint64_t> parents, ParentIds(txn, r));
@@ -352,14 +432,18 @@ Status Engine::Remove(std::string_view key) {
   STRATA_RETURN_IF_ERROR(ValidateKey("key", key));
   std::string trash;
   uint64_t id = 0;
-  STRATA_RETURN_IF_ERROR(store_->Update([&](WriteTxn& txn) -> Status {
+  uint64_t marked = 0;
+  Status removed = store_->Update([&](WriteTxn& txn) -> Status {
     STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, RemoveSnapshot(txn, key));
     id = r.id;
+    STRATA_RETURN_IF_ERROR(MarkChanging(r.id, key));
+    marked = r.id;
     std::string dir = layout_.SnapshotDir(r.id);
     trash = NewTrashPath(r.id);
     if (rename(dir.c_str(), trash.c_str()) != 0) {
       if (errno != ENOENT) {
-        return PosixError("rename " + dir + " to trash", errno).WithContext(SnapshotName(key));
+        return PosixError("rename " + dir + " to trash", errno)
+            .WithContext(SnapshotName(key));
       }
       // The directory was already gone: removing the record repairs that.
       Log(LogLevel::kWarn, "engine", "removed snapshot had no directory",
@@ -370,13 +454,16 @@ Status Engine::Remove(std::string_view key) {
     // No fsync: a lost rename leaves snapshots/<id> without a record, which
     // recovery deletes; a lost record deletion is restored from trash/.
     return Status::Ok();
-  }));
+  });
+  if (marked != 0) UnmarkChanging(marked);
+  STRATA_RETURN_IF_ERROR(removed);
   CrashPoint("remove.committed");
   unlink(layout_.LinkPath(id).c_str());
   if (!trash.empty()) {
     Status s = RemoveAll(trash);
     if (!s.ok()) {
-      Log(LogLevel::kWarn, "engine", "deleting removed snapshot failed; Cleanup retries",
+      Log(LogLevel::kWarn, "engine",
+          "deleting removed snapshot failed; Cleanup retries",
           {{"key", key}, {"error", s.ToString()}});
     }
   }
@@ -394,19 +481,22 @@ Result<Info> Engine::Stat(std::string_view key) {
   return info;
 }
 
-Result<Info> Engine::Update(const Info& in, const std::vector<std::string>& fieldpaths) {
+Result<Info> Engine::Update(const Info& in,
+                            const std::vector<std::string>& fieldpaths) {
   STRATA_RETURN_IF_ERROR(ValidateKey("key", in.name));
   STRATA_RETURN_IF_ERROR(ValidateLabels(in.name, in.labels));
   Info info;
   STRATA_RETURN_IF_ERROR(store_->Update([&](WriteTxn& txn) -> Status {
-    STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, UpdateInfo(txn, in, fieldpaths, NowNs()));
+    STRATA_ASSIGN_OR_RETURN(SnapshotRecord r,
+                            UpdateInfo(txn, in, fieldpaths, NowNs()));
     STRATA_ASSIGN_OR_RETURN(info, ToInfo(txn, r));
     return Status::Ok();
   }));
   return info;
 }
 
-Result<std::vector<Info>> Engine::List(const std::vector<std::string>& filters) {
+Result<std::vector<Info>> Engine::List(
+    const std::vector<std::string>& filters) {
   STRATA_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(filters));
   std::vector<Info> out;
   STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
@@ -438,9 +528,108 @@ Result<Usage> Engine::GetUsage(std::string_view key) {
     if (u.status().code() == Code::kNotFound) {
       return NotFound(SnapshotName(key) + ": removed while measuring usage");
     }
-    return Internal(SnapshotName(key) + ": measure usage: " + u.status().message());
+    return Internal(SnapshotName(key) +
+                    ": measure usage: " + u.status().message());
   }
   return *u;
+}
+
+Result<std::unique_ptr<ApplyTarget>> Engine::HoldForApply(uint64_t id) {
+  std::lock_guard<std::mutex> l(holds_mu_);
+  if (changing_.count(id)) {
+    return FailedPrecondition("snapshot " + std::to_string(id) +
+                              " is being removed or committed");
+  }
+  applying_[id]++;
+  return std::unique_ptr<ApplyTarget>(new ApplyTarget(*this, id));
+}
+
+Status Engine::MarkChanging(uint64_t id, std::string_view key) {
+  std::lock_guard<std::mutex> l(holds_mu_);
+  if (applying_.count(id)) {
+    return FailedPrecondition(SnapshotName(key) +
+                              ": a layer is being applied to it");
+  }
+  changing_.insert(id);
+  return Status::Ok();
+}
+
+void Engine::UnmarkChanging(uint64_t id) {
+  std::lock_guard<std::mutex> l(holds_mu_);
+  changing_.erase(id);
+}
+
+void Engine::Release(uint64_t id) {
+  std::lock_guard<std::mutex> l(holds_mu_);
+  auto it = applying_.find(id);
+  if (it != applying_.end() && --it->second == 0) applying_.erase(it);
+}
+
+Result<std::unique_ptr<ApplyTarget>> Engine::ResolveApplyTarget(
+    const std::vector<Mount>& mounts) {
+  STRATA_ASSIGN_OR_RETURN(std::string dir, WritableDirOf(mounts));
+  // Only a path this engine made: <root>/snapshots/<id>/fs, as Layout spells
+  // it (containerd hands back the strings it was given).
+  const std::string prefix = layout_.SnapshotsDir() + "/";
+  uint64_t id = 0;
+  if (dir.size() > prefix.size() &&
+      dir.compare(0, prefix.size(), prefix) == 0) {
+    id = LeadingId(std::string_view(dir).substr(
+        prefix.size(), dir.find('/', prefix.size()) - prefix.size()));
+  }
+  if (id == 0 || dir != layout_.FsDir(id)) {
+    std::string shown =
+        dir.size() > 128 ? "..." + dir.substr(dir.size() - 128) : dir;
+    return Unimplemented("\"" + shown + "\" is not a snapshot of this Strata");
+  }
+  return LendForApply(id, "");
+}
+
+Result<std::unique_ptr<ApplyTarget>> Engine::ApplyTargetFor(
+    std::string_view key) {
+  STRATA_RETURN_IF_ERROR(ValidateKey("key", key));
+  uint64_t id = 0;
+  STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
+    STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshot(txn, key));
+    id = r.id;
+    return Status::Ok();
+  }));
+  return LendForApply(id, key);
+}
+
+Result<std::unique_ptr<ApplyTarget>> Engine::LendForApply(
+    uint64_t id, std::string_view key) {
+  // Hold first, then read: a Remove or Commit that has not marked the id yet
+  // will see the hold; one that has is refused here.
+  STRATA_ASSIGN_OR_RETURN(std::unique_ptr<ApplyTarget> t, HoldForApply(id));
+  SnapshotRecord r;
+  STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
+    auto got = GetSnapshotById(txn, id);
+    if (!got.ok() && got.status().code() == Code::kNotFound) {
+      return NotFound(key.empty()
+                          ? "snapshot " + std::to_string(id) + " was removed"
+                          : SnapshotName(key) + " was removed");
+    }
+    STRATA_ASSIGN_OR_RETURN(r, std::move(got));
+    return Status::Ok();
+  }));
+  if (!key.empty() && r.key != key)
+    return NotFound(SnapshotName(key) + " was removed");
+  if (r.kind != Kind::kActive) {
+    return FailedPrecondition(
+        SnapshotName(r.key) + " is " + std::string(KindName(r.kind)) +
+        ", not active: layers apply only to active snapshots");
+  }
+  std::string dir = layout_.FsDir(id);
+  t->dir_.reset(
+      open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!t->dir_.valid()) {
+    return Internal(SnapshotName(r.key) +
+                    ": open its directory: " + std::strerror(errno));
+  }
+  t->key_ = r.key;
+  t->whiteouts_ = backend_->Whiteouts();
+  return t;
 }
 
 Status Engine::Cleanup() {
@@ -458,7 +647,8 @@ Status Engine::Cleanup() {
       uint64_t id = LeadingId(n);
       if (id != 0 && live.count(id) && n == std::to_string(id)) continue;
       std::string trash = NewTrashPath(id);
-      if (rename((layout_.SnapshotsDir() + "/" + n).c_str(), trash.c_str()) != 0) {
+      if (rename((layout_.SnapshotsDir() + "/" + n).c_str(), trash.c_str()) !=
+          0) {
         return PosixError("rename orphan " + n + " to trash", errno);
       }
       doomed.push_back(trash);
@@ -470,7 +660,8 @@ Status Engine::Cleanup() {
     }
     STRATA_ASSIGN_OR_RETURN(auto links, ListDir(layout_.LinksDir()));
     for (const std::string& n : links) {
-      if (!live.count(LeadingId(n))) doomed.push_back(layout_.LinksDir() + "/" + n);
+      if (!live.count(LeadingId(n)))
+        doomed.push_back(layout_.LinksDir() + "/" + n);
     }
     return Status::Ok();
   }));
@@ -557,7 +748,8 @@ Status Engine::Recover() {
       STRATA_RETURN_IF_ERROR(MakeDirs(dir, 0700));
       if (Status b = backend_->BuildDir(dir, kind, parents); !b.ok()) {
         // Still serve the root: an empty skeleton keeps the invariant.
-        Log(LogLevel::kError, "engine", "rebuilding snapshot from its parent failed",
+        Log(LogLevel::kError, "engine",
+            "rebuilding snapshot from its parent failed",
             {{"id", std::to_string(id)}, {"error", b.ToString()}});
         STRATA_RETURN_IF_ERROR(RemoveAll(dir));
         STRATA_RETURN_IF_ERROR(MakeDirs(dir, 0700));
@@ -571,7 +763,8 @@ Status Engine::Recover() {
         {{"id", std::to_string(id)}, {"dir", dir}});
   }
   if (opts_.sync) {
-    for (const std::string& d : {layout_.StagingDir(), layout_.TrashDir(), layout_.SnapshotsDir()}) {
+    for (const std::string& d :
+         {layout_.StagingDir(), layout_.TrashDir(), layout_.SnapshotsDir()}) {
       STRATA_RETURN_IF_ERROR(SyncDir(d));
     }
   }

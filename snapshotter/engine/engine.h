@@ -22,12 +22,17 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "io/base/result.h"
+#include "io/base/unique_fd.h"
+#include "io/extract/extractor.h"
 #include "snapshotter/layout.h"
 #include "snapshotter/types.h"
 
@@ -52,13 +57,41 @@ struct EngineOptions {
 
 // What Recover() found and repaired.
 struct RecoveryReport {
-  int staging_removed = 0;   // half-built snapshots (never recorded)
-  int orphans_removed = 0;   // snapshot dirs without a record
-  int trash_removed = 0;     // removed snapshots awaiting deletion
-  int trash_restored = 0;    // removals whose metadata never committed
-  int links_removed = 0;     // short links to unrecorded ids
-  int dirs_rebuilt = 0;      // active/view records whose rename a crash lost
-  int missing_dirs = 0;      // committed records whose directory is gone
+  int staging_removed = 0;  // half-built snapshots (never recorded)
+  int orphans_removed = 0;  // snapshot dirs without a record
+  int trash_removed = 0;    // removed snapshots awaiting deletion
+  int trash_restored = 0;   // removals whose metadata never committed
+  int links_removed = 0;    // short links to unrecorded ids
+  int dirs_rebuilt = 0;     // active/view records whose rename a crash lost
+  int missing_dirs = 0;     // committed records whose directory is gone
+};
+
+class Engine;
+
+// An active snapshot lent to one Apply (the diff service, `strata import`):
+// its writable directory, open as a descriptor (never looked up by path
+// again), the form of whiteouts its backend needs, and a hold: while the
+// target lives, Remove and Commit of the snapshot answer FailedPrecondition.
+// REQUIRES: destroyed before the engine.
+class ApplyTarget {
+ public:
+  ~ApplyTarget();
+  ApplyTarget(const ApplyTarget&) = delete;
+  ApplyTarget& operator=(const ApplyTarget&) = delete;
+
+  int dir() const { return dir_.get(); }
+  WhiteoutMode whiteouts() const { return whiteouts_; }
+  const std::string& key() const { return key_; }
+  uint64_t id() const { return id_; }
+
+ private:
+  friend class Engine;
+  ApplyTarget(Engine& engine, uint64_t id) : engine_(engine), id_(id) {}
+  Engine& engine_;
+  uint64_t id_;
+  std::string key_;
+  UniqueFd dir_;
+  WhiteoutMode whiteouts_ = WhiteoutMode::kOverlay;
 };
 
 class Engine {
@@ -70,7 +103,8 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  Result<std::vector<Mount>> Prepare(std::string_view key, std::string_view parent,
+  Result<std::vector<Mount>> Prepare(std::string_view key,
+                                     std::string_view parent,
                                      const Labels& labels);
   Result<std::vector<Mount>> View(std::string_view key, std::string_view parent,
                                   const Labels& labels);
@@ -79,16 +113,29 @@ class Engine {
   // prepared without a parent is committed as a child of `parent`, in the
   // same transaction (meta CommitActive has the classes). Backends that keep
   // full trees refuse it (FailedPrecondition).
-  Status Commit(std::string_view name, std::string_view key, const Labels& labels,
-                std::string_view parent = {});
+  Status Commit(std::string_view name, std::string_view key,
+                const Labels& labels, std::string_view parent = {});
   Status Remove(std::string_view key);
   Result<Info> Stat(std::string_view key);
-  Result<Info> Update(const Info& info, const std::vector<std::string>& fieldpaths);
+  Result<Info> Update(const Info& info,
+                      const std::vector<std::string>& fieldpaths);
   // Infos matching containerd filters, in id order, from one read txn.
   Result<std::vector<Info>> List(const std::vector<std::string>& filters);
   Result<Usage> GetUsage(std::string_view key);
   // Deletes directories no record references (and stale trash).
   Status Cleanup();
+
+  // The snapshot containerd's Apply `mounts` write into, when they are
+  // exactly what this engine handed out for an active snapshot: one overlay
+  // mount whose upperdir= is, or one read-write bind mount whose source is,
+  // <root>/snapshots/<id>/fs, compared as strings with what Layout makes.
+  // Unimplemented (naming why) for anything else, so containerd tries its
+  // next differ; FailedPrecondition for a committed snapshot or a view, or
+  // one being removed or committed; NotFound once it is gone.
+  Result<std::unique_ptr<ApplyTarget>> ResolveApplyTarget(
+      const std::vector<Mount>& mounts);
+  // The same by key (strata import): FailedPrecondition unless active.
+  Result<std::unique_ptr<ApplyTarget>> ApplyTargetFor(std::string_view key);
 
   const RecoveryReport& recovery() const { return recovery_; }
   std::string_view backend_name() const;
@@ -106,8 +153,19 @@ class Engine {
   Engine(EngineOptions opts, std::unique_ptr<MetaStore> store,
          std::unique_ptr<Backend> backend);
   Result<std::vector<Mount>> Create(Kind kind, std::string_view key,
-                                    std::string_view parent, const Labels& labels);
+                                    std::string_view parent,
+                                    const Labels& labels);
   Status Recover();
+  friend class ApplyTarget;
+  // Holds (see ApplyTarget): Apply takes one unless the id is changing;
+  // Remove and Commit mark the id changing inside their transaction unless
+  // it is held, and unmark it after their commit or abort.
+  Result<std::unique_ptr<ApplyTarget>> HoldForApply(uint64_t id);
+  Result<std::unique_ptr<ApplyTarget>> LendForApply(uint64_t id,
+                                                    std::string_view key);
+  Status MarkChanging(uint64_t id, std::string_view key);
+  void UnmarkChanging(uint64_t id);
+  void Release(uint64_t id);
   Status CheckBackend();
   std::string NewTrashPath(uint64_t id);
   void CrashPoint(std::string_view name) {
@@ -121,6 +179,9 @@ class Engine {
   RecoveryReport recovery_;
   std::atomic<uint64_t> trash_seq_{0};
   std::function<void(std::string_view)> crash_hook_;
+  std::mutex holds_mu_;
+  std::map<uint64_t, int> applying_;  // GUARDED_BY(holds_mu_)
+  std::set<uint64_t> changing_;       // GUARDED_BY(holds_mu_)
 };
 
 // Validation shared with the server: empty keys, keys over kMaxKeyBytes, and

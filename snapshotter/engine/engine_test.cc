@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -14,8 +15,6 @@
 #include <fstream>
 #include <iterator>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "io/extract/extractor.h"
 #include "io/extract/file_sink.h"
@@ -61,7 +60,8 @@ class EngineTest : public ::testing::TestWithParam<BackendParam> {
   std::string Root() const { return base_ + "/root"; }
   void Reopen() {
     engine_.reset();
-    auto e = Engine::Open({.root = Root(), .sync = false, .backend = GetParam().backend});
+    auto e = Engine::Open(
+        {.root = Root(), .sync = false, .backend = GetParam().backend});
     ASSERT_TRUE(e.ok()) << e.status().ToString();
     engine_ = std::move(*e);
   }
@@ -115,7 +115,8 @@ TEST_P(OverlayEngineTest, MountShapesFollowContainerdsOverlaySnapshotter) {
   ASSERT_TRUE(view1.ok());
   EXPECT_EQ((*view1)[0].type, "bind");
   EXPECT_EQ((*view1)[0].options, (std::vector<std::string>{"ro", "rbind"}));
-  EXPECT_EQ((*view1)[0].source, base[0].source) << "view of one layer binds the parent";
+  EXPECT_EQ((*view1)[0].source, base[0].source)
+      << "view of one layer binds the parent";
 
   Layer("l2", "l1");
   auto active = engine_->Prepare("active", "l2", {});
@@ -159,36 +160,49 @@ TEST_P(EngineTest, BadInputsGetContainerdsCodesAndChangeNothing) {
   };
   std::string big_label(4096, 'v');
   std::vector<Case> cases = {
-      {"empty key", engine_->Prepare("", "", {}).status(), Code::kInvalidArgument},
-      {"empty view key", engine_->View("", "committed", {}).status(), Code::kInvalidArgument},
-      {"key over limit", engine_->Prepare(std::string(kMaxKeyBytes + 1, 'k'), "", {}).status(),
+      {"empty key", engine_->Prepare("", "", {}).status(),
        Code::kInvalidArgument},
-      {"existing key", engine_->Prepare("active", "", {}).status(), Code::kAlreadyExists},
+      {"empty view key", engine_->View("", "committed", {}).status(),
+       Code::kInvalidArgument},
+      {"key over limit",
+       engine_->Prepare(std::string(kMaxKeyBytes + 1, 'k'), "", {}).status(),
+       Code::kInvalidArgument},
+      {"existing key", engine_->Prepare("active", "", {}).status(),
+       Code::kAlreadyExists},
       {"existing key as view", engine_->View("committed", "", {}).status(),
        Code::kAlreadyExists},
-      {"parent missing", engine_->Prepare("x", "missing", {}).status(), Code::kNotFound},
+      {"parent missing", engine_->Prepare("x", "missing", {}).status(),
+       Code::kNotFound},
       {"parent not committed", engine_->Prepare("x", "active", {}).status(),
        Code::kInvalidArgument},
-      {"parent is a view", engine_->View("x", "view", {}).status(), Code::kInvalidArgument},
-      {"commit a view", engine_->Commit("x", "view", {}), Code::kFailedPrecondition},
+      {"parent is a view", engine_->View("x", "view", {}).status(),
+       Code::kInvalidArgument},
+      {"commit a view", engine_->Commit("x", "view", {}),
+       Code::kFailedPrecondition},
       {"commit a committed", engine_->Commit("x", "committed", {}),
        Code::kFailedPrecondition},
       {"commit to existing name", engine_->Commit("committed", "active", {}),
        Code::kAlreadyExists},
       {"commit missing", engine_->Commit("x", "missing", {}), Code::kNotFound},
-      {"remove a parent", engine_->Remove("committed"), Code::kFailedPrecondition},
+      {"remove a parent", engine_->Remove("committed"),
+       Code::kFailedPrecondition},
       {"remove missing", engine_->Remove("missing"), Code::kNotFound},
       {"stat missing", engine_->Stat("missing").status(), Code::kNotFound},
       {"usage missing", engine_->GetUsage("missing").status(), Code::kNotFound},
       {"mounts of committed", engine_->Mounts("committed").status(),
        Code::kFailedPrecondition},
-      {"update unknown path", engine_->Update(Named("active"), {"parent"}).status(),
+      {"update unknown path",
+       engine_->Update(Named("active"), {"parent"}).status(),
        Code::kInvalidArgument},
-      {"update missing", engine_->Update(Named("missing"), {}).status(), Code::kNotFound},
-      {"malformed filter", engine_->List({"name=="}).status(), Code::kInvalidArgument},
-      {"label over 4096 bytes", engine_->Prepare("x", "", {{"k", big_label}}).status(),
+      {"update missing", engine_->Update(Named("missing"), {}).status(),
+       Code::kNotFound},
+      {"malformed filter", engine_->List({"name=="}).status(),
        Code::kInvalidArgument},
-      {"label over 4096 bytes on commit", engine_->Commit("x", "active", {{"k", big_label}}),
+      {"label over 4096 bytes",
+       engine_->Prepare("x", "", {{"k", big_label}}).status(),
+       Code::kInvalidArgument},
+      {"label over 4096 bytes on commit",
+       engine_->Commit("x", "active", {{"k", big_label}}),
        Code::kInvalidArgument},
       {"label over 4096 bytes on update",
        engine_->Update(Named("active", {{"k", big_label}}), {}).status(),
@@ -198,9 +212,14 @@ TEST_P(EngineTest, BadInputsGetContainerdsCodesAndChangeNothing) {
     EXPECT_EQ(c.status.code(), c.want) << c.what << ": " << c.status.ToString();
   }
   // Messages name the snapshot.
-  EXPECT_NE(engine_->Prepare("x", "missing", {}).status().message().find("\"missing\""),
+  EXPECT_NE(engine_->Prepare("x", "missing", {})
+                .status()
+                .message()
+                .find("\"missing\""),
             std::string::npos);
-  EXPECT_NE(engine_->Commit("committed", "active", {}).message().find("\"committed\""),
+  EXPECT_NE(engine_->Commit("committed", "active", {})
+                .message()
+                .find("\"committed\""),
             std::string::npos);
 
   auto after = engine_->List({});
@@ -217,9 +236,10 @@ TEST_P(EngineTest, BadInputsGetContainerdsCodesAndChangeNothing) {
 }
 
 TEST_P(EngineTest, KeysAreNeverPaths) {
-  for (std::string key : {std::string("../../etc"), std::string("/abs/path"),
-                          std::string("default/40/extract-1700000000123-AbCd sha256:0123"),
-                          std::string("a\0b", 3), std::string(10 * 1024, 'k')}) {
+  for (std::string key :
+       {std::string("../../etc"), std::string("/abs/path"),
+        std::string("default/40/extract-1700000000123-AbCd sha256:0123"),
+        std::string("a\0b", 3), std::string(10 * 1024, 'k')}) {
     ASSERT_TRUE(engine_->Prepare(key, "", {}).ok()) << key.substr(0, 40);
     auto info = engine_->Stat(key);
     ASSERT_TRUE(info.ok());
@@ -264,31 +284,38 @@ TEST_P(EngineTest, RemoveDeletesDirectoryAndRecord) {
   EXPECT_EQ(CountDirs("snapshots"), 0);
   EXPECT_EQ(CountDirs("trash"), 0);
   EXPECT_EQ(engine_->Stat("a").status().code(), Code::kNotFound);
-  ASSERT_TRUE(engine_->Prepare("a", "", {}).ok()) << "key is reusable after remove";
+  ASSERT_TRUE(engine_->Prepare("a", "", {}).ok())
+      << "key is reusable after remove";
 }
 
 TEST_P(EngineTest, ListFiltersAndUpdate) {
   Layer("base", "");
-  ASSERT_TRUE(engine_->Prepare("a1", "base", {{"containerd.io/snapshot.ref", "r1"}}).ok());
+  ASSERT_TRUE(
+      engine_->Prepare("a1", "base", {{"containerd.io/snapshot.ref", "r1"}})
+          .ok());
   ASSERT_TRUE(engine_->View("v1", "base", {}).ok());
   auto names = [&](std::vector<std::string> f) {
     std::vector<std::string> out;
     auto r = engine_->List(f);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
-    if (r.ok()) for (const Info& i : *r) out.push_back(i.name);
+    if (r.ok())
+      for (const Info& i : *r) out.push_back(i.name);
     return out;
   };
   EXPECT_EQ(names({}), (std::vector<std::string>{"base", "a1", "v1"}));
   EXPECT_EQ(names({"kind==view"}), (std::vector<std::string>{"v1"}));
   EXPECT_EQ(names({"parent==base"}), (std::vector<std::string>{"a1", "v1"}));
-  EXPECT_EQ(names({"labels.\"containerd.io/snapshot.ref\"==r1,parent==\"base\""}),
-            (std::vector<std::string>{"a1"}));
-  EXPECT_EQ(names({"kind==committed", "kind==view"}), (std::vector<std::string>{"base", "v1"}));
+  EXPECT_EQ(
+      names({"labels.\"containerd.io/snapshot.ref\"==r1,parent==\"base\""}),
+      (std::vector<std::string>{"a1"}));
+  EXPECT_EQ(names({"kind==committed", "kind==view"}),
+            (std::vector<std::string>{"base", "v1"}));
   auto up = engine_->Update(Named("base", {{"containerd.io/gc.root", "x"}}),
                             {"labels.containerd.io/gc.root"});
   ASSERT_TRUE(up.ok());
   EXPECT_EQ(up->labels.at("containerd.io/gc.root"), "x");
-  EXPECT_EQ(names({"labels.\"containerd.io/gc.root\""}), (std::vector<std::string>{"base"}));
+  EXPECT_EQ(names({"labels.\"containerd.io/gc.root\""}),
+            (std::vector<std::string>{"base"}));
 }
 
 TEST_P(EngineTest, ConcurrentPreparesOfOneKeyCreateOne) {
@@ -297,8 +324,10 @@ TEST_P(EngineTest, ConcurrentPreparesOfOneKeyCreateOne) {
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] {
       auto r = engine_->Prepare("same", "", {});
-      if (r.ok()) ok++;
-      else if (r.status().code() == Code::kAlreadyExists) exists++;
+      if (r.ok())
+        ok++;
+      else if (r.status().code() == Code::kAlreadyExists)
+        exists++;
     });
   }
   for (auto& t : threads) t.join();
@@ -331,7 +360,8 @@ TEST_P(EngineTest, StateSurvivesReopen) {
   EXPECT_EQ(engine_->recovery().orphans_removed, 0);
   auto next = engine_->Prepare("b", "", {});
   ASSERT_TRUE(next.ok());
-  EXPECT_NE((*next)[0].source, (*engine_->Mounts("a"))[0].source) << "id reused";
+  EXPECT_NE((*next)[0].source, (*engine_->Mounts("a"))[0].source)
+      << "id reused";
 }
 
 TEST_P(EngineTest, MountsWorkAndIsolateLayers) {
@@ -360,14 +390,16 @@ TEST_P(EngineTest, MountsWorkAndIsolateLayers) {
   ASSERT_EQ(unlink((mnt + "/one").c_str()), 0);
   std::ofstream(mnt + "/three") << "3";
   Unmount(mnt);
-  // The view of l2 still shows "one": the container's delete stayed in its upper.
+  // The view of l2 still shows "one": the container's delete stayed in its
+  // upper.
   auto v = engine_->View("v", "l2", {});
   ASSERT_TRUE(v.ok());
   ASSERT_TRUE(MountAll(*v, mnt).ok());
   struct stat st;
   EXPECT_EQ(stat((mnt + "/one").c_str(), &st), 0);
   EXPECT_NE(stat((mnt + "/three").c_str(), &st), 0);
-  EXPECT_LT(open((mnt + "/new").c_str(), O_CREAT | O_WRONLY, 0644), 0) << "view is writable";
+  EXPECT_LT(open((mnt + "/new").c_str(), O_CREAT | O_WRONLY, 0644), 0)
+      << "view is writable";
   Unmount(mnt);
 }
 
@@ -379,17 +411,20 @@ TEST_P(FullTreeEngineTest, FullTreeMountShapes) {
   auto active = engine_->Prepare("active", "l3", {});
   ASSERT_TRUE(active.ok());
   ASSERT_EQ(active->size(), 1u);
-  EXPECT_EQ((*active)[0].type, "bind") << "a child is its own full tree: no overlay";
+  EXPECT_EQ((*active)[0].type, "bind")
+      << "a child is its own full tree: no overlay";
   EXPECT_EQ((*active)[0].options, (std::vector<std::string>{"rw", "rbind"}));
   EXPECT_EQ((*active)[0].source, Root() + "/snapshots/4/fs");
   auto view = engine_->View("view", "l3", {});
   ASSERT_TRUE(view.ok());
   EXPECT_EQ((*view)[0].type, "bind");
   EXPECT_EQ((*view)[0].options, (std::vector<std::string>{"ro", "rbind"}));
-  EXPECT_EQ((*view)[0].source, Root() + "/snapshots/3/fs") << "a view binds its parent";
+  EXPECT_EQ((*view)[0].source, Root() + "/snapshots/3/fs")
+      << "a view binds its parent";
   auto empty_view = engine_->View("empty-view", "", {});
   ASSERT_TRUE(empty_view.ok());
-  EXPECT_EQ((*empty_view)[0].options, (std::vector<std::string>{"ro", "rbind"}));
+  EXPECT_EQ((*empty_view)[0].options,
+            (std::vector<std::string>{"ro", "rbind"}));
 }
 
 void WriteFile(const std::string& path, const std::string& data) {
@@ -457,7 +492,11 @@ TEST_P(FullTreeEngineTest, ExtractionIntoAFullTreeChildDeletesWhiteouts) {
   ExtractOptions del;
   del.whiteouts = WhiteoutMode::kDelete;
   FakeStream lower;
-  lower.Dir("etc").File("etc/gone", "g").File("etc/kept", "k").Dir("opq").File("opq/a", "a");
+  lower.Dir("etc")
+      .File("etc/gone", "g")
+      .File("etc/kept", "k")
+      .Dir("opq")
+      .File("opq/a", "a");
   ASSERT_TRUE(Extractor((*m)[0].source, *sink, del).Apply(lower).ok());
   ASSERT_TRUE(engine_->Commit("l1", "x1", {}).ok());
   auto c = engine_->Prepare("x2", "l1", {});
@@ -472,7 +511,8 @@ TEST_P(FullTreeEngineTest, ExtractionIntoAFullTreeChildDeletesWhiteouts) {
   EXPECT_EQ(lstat((fs2 + "/etc/kept").c_str(), &st), 0);
   EXPECT_NE(lstat((fs2 + "/opq/a").c_str(), &st), 0);
   EXPECT_EQ(lstat((fs2 + "/new").c_str(), &st), 0);
-  EXPECT_EQ(lstat((fs1 + "/etc/gone").c_str(), &st), 0) << "the parent lost a file";
+  EXPECT_EQ(lstat((fs1 + "/etc/gone").c_str(), &st), 0)
+      << "the parent lost a file";
   EXPECT_EQ(lstat((fs1 + "/opq/a").c_str(), &st), 0);
 }
 
@@ -515,17 +555,20 @@ TEST_P(EngineTest, CommitWithParentFollowsContainerdsRules) {
   };
   int i = 0;
   for (const Case& c : cases) {
-    std::string key = "rebase-active-" + std::to_string(i), name = "rebase-" + std::to_string(i);
+    std::string key = "rebase-active-" + std::to_string(i),
+                name = "rebase-" + std::to_string(i);
     ++i;
-    SCOPED_TRACE(key + ": prepared on \"" + c.old_parent + "\", committed onto \"" +
-                 c.new_parent + "\"");
+    SCOPED_TRACE(key + ": prepared on \"" + c.old_parent +
+                 "\", committed onto \"" + c.new_parent + "\"");
     ASSERT_TRUE(engine_->Prepare(key, c.old_parent, {}).ok());
     Status s = engine_->Commit(name, key, {}, c.new_parent);
     EXPECT_EQ(s.code(), c.want) << s.ToString();
     if (!s.ok()) {
-      EXPECT_NE(s.message().find("\"" + key + "\""), std::string::npos) << s.message();
+      EXPECT_NE(s.message().find("\"" + key + "\""), std::string::npos)
+          << s.message();
       auto still = engine_->Stat(key);
-      ASSERT_TRUE(still.ok()) << "a refused commit must leave the active snapshot";
+      ASSERT_TRUE(still.ok())
+          << "a refused commit must leave the active snapshot";
       EXPECT_EQ(still->kind, Kind::kActive);
       EXPECT_EQ(still->parent, c.old_parent);
       EXPECT_EQ(engine_->Stat(name).status().code(), Code::kNotFound);
@@ -539,8 +582,10 @@ TEST_P(EngineTest, CommitWithParentFollowsContainerdsRules) {
   // The name is checked first, as bolt.go does: containerd's unpacker reads
   // AlreadyExists from Commit as "layer already there", rebase or not.
   ASSERT_TRUE(engine_->Prepare("dup", "", {}).ok());
-  EXPECT_EQ(engine_->Commit("base", "dup", {}, "other").code(), Code::kAlreadyExists);
-  EXPECT_EQ(engine_->Commit("x", "dup", {}, std::string(kMaxKeyBytes + 1, 'p')).code(),
+  EXPECT_EQ(engine_->Commit("base", "dup", {}, "other").code(),
+            Code::kAlreadyExists);
+  EXPECT_EQ(engine_->Commit("x", "dup", {}, std::string(kMaxKeyBytes + 1, 'p'))
+                .code(),
             Code::kInvalidArgument);
 }
 
@@ -555,12 +600,20 @@ TEST_P(OverlayEngineTest, RebaseLinksAParentlessLayerIntoTheChain) {
   ASSERT_EQ((*m2)[0].type, "bind");
   auto sink = MakeFileSink();
   FakeStream lower;
-  lower.Dir("etc").File("etc/gone", "g").File("etc/kept", "k").Dir("opq").File("opq/a", "a");
+  lower.Dir("etc")
+      .File("etc/gone", "g")
+      .File("etc/kept", "k")
+      .Dir("opq")
+      .File("opq/a", "a");
   ASSERT_TRUE(Extractor((*m1)[0].source, *sink, {}).Apply(lower).ok());
   const bool root = geteuid() == 0;  // overlay whiteouts are mknod 0:0
   FakeStream upper;
   upper.File("new", "n");
-  if (root) upper.Dir("etc").File("etc/.wh.gone", "").Dir("opq").File("opq/.wh..wh..opq", "");
+  if (root)
+    upper.Dir("etc")
+        .File("etc/.wh.gone", "")
+        .Dir("opq")
+        .File("opq/.wh..wh..opq", "");
   ExtractOptions ovl;
   ovl.whiteouts = WhiteoutMode::kOverlay;
   auto r = Extractor((*m2)[0].source, *sink, ovl).Apply(upper);
@@ -596,8 +649,10 @@ TEST_P(OverlayEngineTest, RebaseLinksAParentlessLayerIntoTheChain) {
     struct stat st;
     EXPECT_EQ(lstat((mnt + "/etc/kept").c_str(), &st), 0);
     EXPECT_EQ(lstat((mnt + "/new").c_str(), &st), 0);
-    EXPECT_NE(lstat((mnt + "/etc/gone").c_str(), &st), 0) << "whiteout lost in the rebase";
-    EXPECT_NE(lstat((mnt + "/opq/a").c_str(), &st), 0) << "opaque directory lost";
+    EXPECT_NE(lstat((mnt + "/etc/gone").c_str(), &st), 0)
+        << "whiteout lost in the rebase";
+    EXPECT_NE(lstat((mnt + "/opq/a").c_str(), &st), 0)
+        << "opaque directory lost";
     Unmount(mnt);
   }
   // The rebased chain survives a restart (it lives in the record).
@@ -626,49 +681,156 @@ TEST_P(EngineTest, BackendIsRecordedAndAnotherIsRefused) {
   EXPECT_EQ(engine_->backend_name(), GetParam().backend);
   engine_.reset();
   std::string other = GetParam().backend == "overlay" ? "copy" : "overlay";
-  auto refused = Engine::Open({.root = Root(), .sync = false, .backend = other});
+  auto refused =
+      Engine::Open({.root = Root(), .sync = false, .backend = other});
   ASSERT_EQ(refused.status().code(), Code::kFailedPrecondition);
-  EXPECT_NE(refused.status().message().find("created with backend \"" + GetParam().backend),
+  EXPECT_NE(refused.status().message().find("created with backend \"" +
+                                            GetParam().backend),
             std::string::npos)
       << refused.status().message();
   auto autod = Engine::Open({.root = Root(), .sync = false, .backend = "auto"});
   ASSERT_TRUE(autod.ok()) << autod.status().ToString();
-  EXPECT_EQ((*autod)->backend_name(), GetParam().backend) << "auto keeps the recorded backend";
+  EXPECT_EQ((*autod)->backend_name(), GetParam().backend)
+      << "auto keeps the recorded backend";
   autod->reset();
-  EXPECT_EQ(Engine::Open({.root = Root(), .sync = false, .backend = "zfs"}).status().code(),
+  EXPECT_EQ(Engine::Open({.root = Root(), .sync = false, .backend = "zfs"})
+                .status()
+                .code(),
             Code::kInvalidArgument);
   Reopen();
 }
 
 TEST_P(EngineTest, AutoOnANewRootProbesTheFilesystem) {
   engine_.reset();
-  auto e = Engine::Open({.root = base_ + "/fresh", .sync = false, .backend = "auto"});
+  auto e = Engine::Open(
+      {.root = base_ + "/fresh", .sync = false, .backend = "auto"});
   ASSERT_TRUE(e.ok()) << e.status().ToString();
   std::string_view name = (*e)->backend_name();
   if (geteuid() == 0) {
-    EXPECT_EQ(name, "overlay") << "overlayfs mounts on ext4, XFS and btrfs as root";
+    EXPECT_EQ(name, "overlay")
+        << "overlayfs mounts on ext4, XFS and btrfs as root";
   } else {
     EXPECT_NE(name, "overlay") << "overlay cannot mount without root";
   }
   Reopen();
 }
 
-std::string ParamName(const ::testing::TestParamInfo<BackendParam>& info) {
-  return info.param.backend + (info.param.fs.empty() ? "" : "_" + info.param.fs);
+// Which Apply mounts are this engine's: only the writable directory of one of
+// its active snapshots, as the engine spelled it.
+TEST_P(EngineTest, ResolveApplyTargetTakesOnlyItsOwnActiveSnapshots) {
+  auto base = engine_->Prepare("a", "", {});
+  ASSERT_TRUE(base.ok()) << base.status().ToString();
+  auto t = engine_->ResolveApplyTarget(*base);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ((*t)->key(), "a");
+  EXPECT_EQ((*t)->whiteouts(), GetParam().backend == "overlay"
+                                   ? WhiteoutMode::kOverlay
+                                   : WhiteoutMode::kDelete);
+  struct stat st_t, st_d;
+  ASSERT_EQ(fstat((*t)->dir(), &st_t), 0);
+  ASSERT_EQ(stat((*base)[0].source.c_str(), &st_d), 0);
+  EXPECT_EQ(st_t.st_ino, st_d.st_ino) << "not the snapshot's directory";
+  t->reset();
+
+  Layer("l1", "");
+  auto child = engine_->Prepare("c", "l1", {});
+  ASSERT_TRUE(child.ok());
+  EXPECT_TRUE(engine_->ResolveApplyTarget(*child).ok());
+  // containerd 2.x's parallel unpack: an upperdir= alone.
+  auto own_upper = engine_->ResolveApplyTarget(
+      {{"overlay", "overlay", {"upperdir=" + (*base)[0].source}}});
+  EXPECT_TRUE(own_upper.ok()) << own_upper.status().ToString();
+  own_upper->reset();
+
+  const std::string snaps = engine_->layout().SnapshotsDir();
+  const std::string src = (*base)[0].source;
+  const std::vector<std::vector<Mount>> foreign = {
+      {},
+      {{"bind", src, {"rw"}}, {"bind", src, {"rw"}}},
+      {{"bind", src, {"ro", "rbind"}}},
+      {{"overlay", "overlay", {"lowerdir=" + src}}},
+      {{"tmpfs", "tmpfs", {}}},
+      {{"bind", dir_.path(), {"rw", "rbind"}}},
+      {{"bind", snaps + "/1/fs/../../1/fs", {"rw", "rbind"}}},
+      {{"bind", snaps + "/1/fs/", {"rw", "rbind"}}},
+      {{"bind", snaps + "/01/fs", {"rw", "rbind"}}},
+      {{"bind", snaps + "/1/work", {"rw", "rbind"}}},
+      {{"bind", snaps + "/1", {"rw", "rbind"}}},
+      {{"bind", snaps + "/999999/fs", {"rw", "rbind"}}},
+      {{"overlay",
+        "overlay",
+        {"upperdir=" + engine_->layout().root() + "/l/1"}}},
+  };
+  for (const auto& m : foreign) {
+    auto r = engine_->ResolveApplyTarget(m);
+    std::string shown = m.empty() ? "(none)" : m[0].type + " " + m[0].source;
+    EXPECT_FALSE(r.ok()) << shown;
+    if (!r.ok() && m.size() == 1 && m[0].source == snaps + "/999999/fs") {
+      EXPECT_EQ(r.status().code(), Code::kNotFound) << r.status().ToString();
+    } else if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), Code::kUnimplemented)
+          << shown << ": " << r.status().ToString();
+    }
+  }
+  // A committed snapshot or a view is never written.
+  auto view = engine_->View("v", "l1", {});
+  ASSERT_TRUE(view.ok());
+  auto by_key = engine_->ApplyTargetFor("l1");
+  ASSERT_FALSE(by_key.ok());
+  EXPECT_EQ(by_key.status().code(), Code::kFailedPrecondition)
+      << by_key.status().ToString();
+  by_key = engine_->ApplyTargetFor("v");
+  ASSERT_FALSE(by_key.ok());
+  EXPECT_EQ(by_key.status().code(), Code::kFailedPrecondition)
+      << by_key.status().ToString();
+  EXPECT_EQ(engine_->ApplyTargetFor("nope").status().code(), Code::kNotFound);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Backends, EngineTest,
-    ::testing::Values(BackendParam{"overlay", ""}, BackendParam{"copy", ""},
-                      BackendParam{"reflink", "xfs"}, BackendParam{"reflink", "btrfs"}),
-    ParamName);
+// While a layer is applied, Remove and Commit of its snapshot are refused;
+// once the target is released they work, and a removed snapshot can no
+// longer be lent.
+TEST_P(EngineTest, ApplyTargetIsHeldAgainstRemoveAndCommit) {
+  auto m = engine_->Prepare("a", "", {});
+  ASSERT_TRUE(m.ok());
+  auto t = engine_->ApplyTargetFor("a");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  Status r = engine_->Remove("a");
+  EXPECT_EQ(r.code(), Code::kFailedPrecondition) << r.ToString();
+  EXPECT_NE(r.message().find("being applied"), std::string::npos)
+      << r.ToString();
+  Status c = engine_->Commit("n", "a", {});
+  EXPECT_EQ(c.code(), Code::kFailedPrecondition) << c.ToString();
+  EXPECT_TRUE(engine_->Stat("a").ok()) << "a refused Remove removed the record";
+  // A second Apply to the same snapshot may hold it too.
+  auto t2 = engine_->ResolveApplyTarget(*m);
+  ASSERT_TRUE(t2.ok()) << t2.status().ToString();
+  t->reset();
+  EXPECT_EQ(engine_->Remove("a").code(), Code::kFailedPrecondition);
+  t2->reset();
+  EXPECT_TRUE(engine_->Commit("n", "a", {}).ok());
+  EXPECT_TRUE(engine_->Remove("n").ok());
+  EXPECT_EQ(engine_->ResolveApplyTarget(*m).status().code(), Code::kNotFound);
+}
+
+std::string ParamName(const ::testing::TestParamInfo<BackendParam>& info) {
+  return info.param.backend +
+         (info.param.fs.empty() ? "" : "_" + info.param.fs);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, EngineTest,
+                         ::testing::Values(BackendParam{"overlay", ""},
+                                           BackendParam{"copy", ""},
+                                           BackendParam{"reflink", "xfs"},
+                                           BackendParam{"reflink", "btrfs"}),
+                         ParamName);
 INSTANTIATE_TEST_SUITE_P(Backends, OverlayEngineTest,
-                         ::testing::Values(BackendParam{"overlay", ""}), ParamName);
-INSTANTIATE_TEST_SUITE_P(
-    Backends, FullTreeEngineTest,
-    ::testing::Values(BackendParam{"copy", ""}, BackendParam{"reflink", "xfs"},
-                      BackendParam{"reflink", "btrfs"}),
-    ParamName);
+                         ::testing::Values(BackendParam{"overlay", ""}),
+                         ParamName);
+INSTANTIATE_TEST_SUITE_P(Backends, FullTreeEngineTest,
+                         ::testing::Values(BackendParam{"copy", ""},
+                                           BackendParam{"reflink", "xfs"},
+                                           BackendParam{"reflink", "btrfs"}),
+                         ParamName);
 
 }  // namespace
 }  // namespace strata

@@ -11,11 +11,10 @@
 #include "io/base/log.h"
 #include "io/base/unique_fd.h"
 #include "io/decompress/source.h"
-#include "io/extract/extractor.h"
-#include "io/extract/file_sink.h"
-#include "io/extract/layer_stream.h"
-#include "io/extract/tar_entry_stream.h"
-#include "io/tar/tar_reader.h"
+#include "io/extract/apply_layer.h"
+#include "snapshotter/engine/engine.h"
+#include "snapshotter/meta/snapshot_store.h"
+#include "snapshotter/server/apply_slots.h"
 #include "snapshotter/server/apply_target.h"
 #include "snapshotter/server/content_source.h"
 #include "snapshotter/server/grpc_status.h"
@@ -27,10 +26,12 @@ namespace pb = containerd::services::diff::v1;
 
 constexpr const char* kTarMediaType = "application/vnd.oci.image.layer.v1.tar";
 
-std::vector<Mount> ToMounts(const google::protobuf::RepeatedPtrField<containerd::types::Mount>& in) {
+std::vector<Mount> ToMounts(
+    const google::protobuf::RepeatedPtrField<containerd::types::Mount>& in) {
   std::vector<Mount> out;
   for (const auto& m : in) {
-    out.push_back({m.type(), m.source(), {m.options().begin(), m.options().end()}});
+    out.push_back(
+        {m.type(), m.source(), {m.options().begin(), m.options().end()}});
   }
   return out;
 }
@@ -52,57 +53,32 @@ class SourceRef final : public Source {
   Source& s_;
 };
 
-struct Applied {
-  std::string diff_id;
-  int64_t tar_bytes = 0;
-  int64_t blob_messages = 0;
-  ExtractStats stats;
-  Compression compression = Compression::kNone;
-};
-
 // Streams the blob into `target`. On an extraction error the rest of the
 // blob is still read, so a corrupt download reports the digest mismatch that
 // caused it rather than the tar error it led to.
-Result<Applied> Extract(BlobSource& blob, const ApplyTarget& target) {
-  Applied a;
-  Status s = [&]() -> Status {
-    STRATA_ASSIGN_OR_RETURN(
-        auto plain,
-        OpenDecompressed(std::make_unique<SourceRef>(blob), {}, &a.compression));
-    // Blob reads, decompression and digest on their own thread, overlapping
-    // extraction.
-    LayerStream digesting(std::move(plain), /*prefetch=*/true);
-    TarReader reader(digesting);
-    TarEntryStream entries(reader);
-    auto sink = MakeFileSink();
-    ExtractOptions opts;
-    opts.whiteouts = target.whiteouts;
-    Extractor extractor(target.dir, *sink, opts);
-    STRATA_ASSIGN_OR_RETURN(a.stats, extractor.Apply(entries));
-    STRATA_ASSIGN_OR_RETURN(a.diff_id, digesting.Finish());
-    a.tar_bytes = digesting.bytes();
-    return Status::Ok();
-  }();
+Result<AppliedLayer> Extract(BlobSource& blob, const ApplyTarget& target,
+                             bool sync) {
+  ApplyOptions opts;
+  opts.whiteouts = target.whiteouts();
+  // Blob reads, decompression and digest on their own thread, overlapping
+  // extraction.
+  opts.prefetch = ApplyOptions::Prefetch::kAlways;
+  opts.sync = sync;
+  auto applied =
+      ApplyLayer(std::make_unique<SourceRef>(blob), target.dir(), opts);
   Status verified = blob.Finish();
   if (!verified.ok()) return verified;
-  if (!s.ok()) return s;
-  a.blob_messages = blob.messages();
-  return a;
-}
-
-Status SyncFs(const std::string& dir) {
-  UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) return PosixError("open " + dir, errno);
-  if (syncfs(fd.get()) != 0) return PosixError("syncfs " + dir, errno);
-  return Status::Ok();
+  return applied;
 }
 
 }  // namespace
 
-DiffService::DiffService(std::string root, ContentClient& content, WhiteoutMode bind_whiteouts)
-    : root_(std::move(root)), content_(content), bind_whiteouts_(bind_whiteouts) {}
+DiffService::DiffService(Engine& engine, ContentClient& content,
+                         ApplySlots& slots)
+    : engine_(engine), content_(content), slots_(slots) {}
 
-grpc::Status DiffService::Apply(Ctx* ctx, const pb::ApplyRequest* req, pb::ApplyResponse* resp) {
+grpc::Status DiffService::Apply(Ctx* ctx, const pb::ApplyRequest* req,
+                                pb::ApplyResponse* resp) {
   RpcGate::Pass pass(gate_);
   if (!pass.admitted()) return RpcGate::Refused();
   auto t0 = std::chrono::steady_clock::now();
@@ -111,54 +87,72 @@ grpc::Status DiffService::Apply(Ctx* ctx, const pb::ApplyRequest* req, pb::Apply
   std::string target_dir;
   auto decline = [&](const Status& why) {
     ++declined_;
-    Log(LogLevel::kInfo, "diff", "apply declined; containerd uses its next differ",
-        {{"digest", digest}, {"media_type", req->diff().media_type()}, {"reason", why.message()}});
+    Log(LogLevel::kInfo, "diff",
+        "apply declined; containerd uses its next differ",
+        {{"digest", digest},
+         {"media_type", req->diff().media_type()},
+         {"reason", why.message()}});
     return ToGrpc(why);
   };
   auto fail = [&](const Status& s) {
     uint64_t n = ++failed_;
-    Log(s.code() == Code::kInternal ? LogLevel::kError : LogLevel::kWarn, "diff", "apply failed",
-        {{"digest", digest}, {"target", target_dir}, {"namespace", ns},
-         {"code", CodeName(s.code())}, {"error", s.message()},
+    Log(s.code() == Code::kInternal ? LogLevel::kError : LogLevel::kWarn,
+        "diff", "apply failed",
+        {{"digest", digest},
+         {"snapshot", target_dir},
+         {"namespace", ns},
+         {"code", CodeName(s.code())},
+         {"error", s.message()},
          {"failed_count", std::to_string(n)}});
     return ToGrpc(s);
   };
 
-  if (Status s = CheckLayerMediaType(req->diff().media_type()); !s.ok()) return decline(s);
+  if (Status s = CheckLayerMediaType(req->diff().media_type()); !s.ok())
+    return decline(s);
   if (!req->payloads().empty()) {
-    return decline(Unimplemented("payloads (" + req->payloads().begin()->first + ")"));
+    return decline(
+        Unimplemented("payloads (" + req->payloads().begin()->first + ")"));
   }
   if (Status s = CheckSha256Digest(digest); !s.ok()) {
     return s.code() == Code::kUnimplemented ? decline(s) : fail(s);
   }
-  auto target = ClassifyMounts(ToMounts(req->mounts()), root_, bind_whiteouts_);
-  if (!target.ok()) return decline(target.status());
-  target_dir = target->dir;
+  auto target = engine_.ResolveApplyTarget(ToMounts(req->mounts()));
+  if (!target.ok()) {
+    if (target.status().code() == Code::kUnimplemented)
+      return decline(target.status());
+    return fail(target.status());
+  }
+  target_dir = (*target)->key();
+  ApplySlots::Slot slot;
+  if (Status s = slots_.Acquire([ctx] { return ctx->IsCancelled(); }, &slot);
+      !s.ok()) {
+    return fail(s);
+  }
 
   int64_t size = 0;
   auto found = content_.FindBlob(ns, digest, &size);
   if (!found.ok()) {
     // Nothing is written yet: containerd's own differ can still do the job.
     Code c = found.status().code();
-    if (c == Code::kUnavailable || c == Code::kDeadlineExceeded || c == Code::kUnimplemented) {
-      return decline(Unimplemented("containerd's content API: " + found.status().message()));
+    if (c == Code::kUnavailable || c == Code::kDeadlineExceeded ||
+        c == Code::kUnimplemented) {
+      return decline(Unimplemented("containerd's content API: " +
+                                   found.status().message()));
     }
     return fail(found.status());
   }
   if (req->diff().size() > 0 && size != req->diff().size()) {
-    return fail(FailedPrecondition("blob " + digest + ": content store has " +
-                                   std::to_string(size) + " bytes, descriptor says " +
-                                   std::to_string(req->diff().size())));
+    return fail(FailedPrecondition(
+        "blob " + digest + ": content store has " + std::to_string(size) +
+        " bytes, descriptor says " + std::to_string(req->diff().size())));
   }
   if (ns.empty()) ns = "(" + *found + ", looked up)";
 
   auto blob = content_.Open(*found, digest, req->diff().size());
-  auto applied = Extract(*blob, *target);
+  auto applied = Extract(*blob, **target, req->sync_fs());
   if (!applied.ok()) {
-    return fail(applied.status().WithContext("apply " + digest + " to " + target_dir));
-  }
-  if (req->sync_fs()) {
-    if (Status s = SyncFs(target_dir); !s.ok()) return fail(s);
+    return fail(applied.status().WithContext("apply " + digest + " to " +
+                                             SnapshotName(target_dir)));
   }
 
   auto* out = resp->mutable_applied();
@@ -169,15 +163,16 @@ grpc::Status DiffService::Apply(Ctx* ctx, const pb::ApplyRequest* req, pb::Apply
   blob_bytes_ += static_cast<uint64_t>(blob->bytes());
   tar_bytes_ += static_cast<uint64_t>(applied->tar_bytes);
   uint64_t n = ++applied_;
-  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0);
+  auto ms = std::chrono::duration<double, std::milli>(
+      std::chrono::steady_clock::now() - t0);
   Log(LogLevel::kInfo, "diff", "applied",
       {{"digest", digest},
        {"diff_id", applied->diff_id},
-       {"target", target_dir},
+       {"snapshot", target_dir},
        {"namespace", ns},
        {"compression", CompressionName(applied->compression)},
        {"blob_bytes", std::to_string(blob->bytes())},
-       {"blob_messages", std::to_string(applied->blob_messages)},
+       {"blob_messages", std::to_string(blob->messages())},
        {"blob_wait_ms", std::to_string(blob->wait_ns() / 1000000)},
        {"tar_bytes", std::to_string(applied->tar_bytes)},
        {"entries", std::to_string(applied->stats.entries)},
@@ -187,7 +182,8 @@ grpc::Status DiffService::Apply(Ctx* ctx, const pb::ApplyRequest* req, pb::Apply
   return grpc::Status::OK;
 }
 
-grpc::Status DiffService::Diff(Ctx*, const pb::DiffRequest*, pb::DiffResponse*) {
+grpc::Status DiffService::Diff(Ctx*, const pb::DiffRequest*,
+                               pb::DiffResponse*) {
   return grpc::Status(grpc::UNIMPLEMENTED, "strata: Diff is not implemented");
 }
 

@@ -5,10 +5,11 @@
 // Apply extracts a layer straight into a Strata snapshot's directory with the
 // io/ engine (no mounting): the blob streams from containerd's content store
 // (ContentClient), is verified against its digest, decompressed (gzip, zstd
-// or plain), and the tar applied with overlay whiteouts into an upperdir, and
-// into a bind source with the whiteouts its backend needs (overlay: overlay
-// whiteouts, since the layer may be committed onto a parent later; full
-// trees: deletions). The answer is the uncompressed
+// or plain), and the tar applied through the one apply pipeline
+// (io/extract/apply_layer.h) with the whiteouts the snapshot's backend needs
+// (overlay: overlay whiteouts, also in a parentless snapshot, since the
+// layer may be committed onto a parent later; full trees: deletions). The
+// answer is the uncompressed
 // descriptor (media type application/vnd.oci.image.layer.v1.tar, the diffID,
 // the tar's length), as containerd's own applier gives. Requests Strata does
 // not serve (foreign mounts, unknown or encrypted media types, payloads, a
@@ -31,16 +32,18 @@
 
 namespace strata {
 
+class ApplySlots;
 class ContentClient;
+class Engine;
 
 class DiffService final : public containerd::services::diff::v1::Diff::Service {
  public:
-  // `root` is Strata's root (only directories under <root>/snapshots/ are
-  // written); `content` reads blobs from containerd; `bind_whiteouts` is how
-  // whiteouts land in a bind-mounted snapshot (apply_target.h). REQUIRES:
-  // content outlives the service.
-  DiffService(std::string root, ContentClient& content,
-              WhiteoutMode bind_whiteouts = WhiteoutMode::kDelete);
+  // `engine` resolves the mounts to one of its active snapshots
+  // (Engine::ResolveApplyTarget: only those are written, held against Remove
+  // and Commit while the layer applies); `content` reads blobs from
+  // containerd; `slots` bounds concurrent Applies. REQUIRES: all three
+  // outlive the service.
+  DiffService(Engine& engine, ContentClient& content, ApplySlots& slots);
 
   // Graceful stop: new RPCs get Unavailable; waits for running Applies to
   // finish (true) or `timeout` (false).
@@ -62,9 +65,9 @@ class DiffService final : public containerd::services::diff::v1::Diff::Service {
   uint64_t tar_bytes() const { return tar_bytes_.load(); }
 
  private:
-  std::string root_;
+  Engine& engine_;
   ContentClient& content_;
-  WhiteoutMode bind_whiteouts_;
+  ApplySlots& slots_;
   RpcGate gate_;
   std::atomic<uint64_t> applied_{0};
   std::atomic<uint64_t> declined_{0};

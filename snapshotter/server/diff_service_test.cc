@@ -1,6 +1,7 @@
 // The diff service end to end in one process: a fake containerd (Content and
 // Namespaces on a unix socket, serving blobs from memory) and the real
 // DiffService over a real engine, applying real gzip layers into snapshots.
+#include "snapshotter/server/apply_slots.h"
 #include "snapshotter/server/diff_service.h"
 
 #include <sys/stat.h>
@@ -139,8 +140,7 @@ class DiffServiceTest : public ::testing::Test {
     ASSERT_NE(containerd_server_, nullptr);
 
     content_ = std::make_unique<ContentClient>(dir_ / "containerd.sock");
-    // As the daemon sets it up for the overlay backend (main.cc).
-    service_ = std::make_unique<DiffService>(dir_ / "root", *content_, WhiteoutMode::kOverlay);
+    service_ = std::make_unique<DiffService>(*engine_, *content_, slots_);
     std::string addr = "unix:" + (dir_ / "strata.sock");
     grpc::ServerBuilder b;
     b.AddListeningPort(addr, grpc::InsecureServerCredentials());
@@ -191,6 +191,7 @@ class DiffServiceTest : public ::testing::Test {
   FakeContainerd containerd_;
   std::unique_ptr<grpc::Server> containerd_server_;
   std::unique_ptr<ContentClient> content_;
+  ApplySlots slots_{2};
   std::unique_ptr<DiffService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<dpb::Diff::Stub> stub_;

@@ -9,6 +9,7 @@
 #include "containerd/services/diff/v1/diff.grpc.pb.h"
 #include "snapshotter/engine/engine.h"
 #include "snapshotter/server/content_source.h"
+#include "snapshotter/server/apply_slots.h"
 #include "snapshotter/server/diff_service.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -26,7 +27,7 @@ class StatusServiceTest : public ::testing::Test {
     engine_ = std::move(*e);
     if (with_diff) {
       content_ = std::make_unique<ContentClient>(dir_ / "no-containerd.sock");
-      diff_ = std::make_unique<DiffService>(dir_ / "root", *content_);
+      diff_ = std::make_unique<DiffService>(*engine_, *content_, slots_);
     }
     status_ = std::make_unique<StatusService>(
         *engine_, diff_.get(), with_diff ? dir_ / "no-containerd.sock" : "");
@@ -54,6 +55,7 @@ class StatusServiceTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<ContentClient> content_;
+  ApplySlots slots_{2};
   std::unique_ptr<DiffService> diff_;
   std::unique_ptr<StatusService> status_;
   std::unique_ptr<grpc::Server> server_;
