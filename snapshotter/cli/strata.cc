@@ -223,7 +223,7 @@ int main(int argc, char** argv) {
   const std::string& cmd = args[0];
   if (cmd == "ls") return Ls(*stub, {args.begin() + 1, args.end()});
   if (cmd == "stat" && args.size() == 2) return Stat(*stub, args[1]);
-  if (cmd == "import") return strata::RunImport(*stub, {args.begin() + 1, args.end()});
+  if (cmd == "import") return strata::RunImport(channel, {args.begin() + 1, args.end()});
   if (cmd == "df") return strata::RunDf(*stub, {args.begin() + 1, args.end()});
   if (cmd == "status") return strata::RunStatus(channel, {args.begin() + 1, args.end()});
   if (cmd == "bench" && args.size() >= 2 && args[1] == "latency") {

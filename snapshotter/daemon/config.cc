@@ -137,11 +137,12 @@ Result<Config> ParseTable(const toml::table& table, const std::string& source) {
     std::string at =
         Where(source, node.source()) + ": key \"" + std::string(k->name) + "\"";
     // Numbers may be written bare (max_concurrent_applies = 4).
+    const bool numeric = k->name == "max_concurrent_applies";
     std::string number =
         node.is_integer() ? std::to_string(node.as_integer()->get()) : "";
-    const std::string* value = node.is_string()    ? &node.as_string()->get()
-                               : node.is_integer() ? &number
-                                                   : nullptr;
+    const std::string* value = node.is_string() ? &node.as_string()->get()
+                               : numeric && node.is_integer() ? &number
+                                                              : nullptr;
     if (value == nullptr) {
       std::ostringstream type;
       type << node.type();

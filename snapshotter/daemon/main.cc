@@ -6,6 +6,7 @@
 // systemd READY=1. A signal shuts the server down: STOPPING=1, in-flight RPCs
 // finish, then the metadata store closes and our own socket is removed (never
 // systemd's).
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,8 +19,6 @@
 #include <string_view>
 #include <vector>
 
-#include <grpcpp/grpcpp.h>
-
 #include "io/base/log.h"
 #include "io/fs/fs_util.h"
 #include "snapshotter/daemon/config.h"
@@ -27,9 +26,10 @@
 #include "snapshotter/daemon/sd_notify.h"
 #include "snapshotter/daemon/socket_activation.h"
 #include "snapshotter/engine/engine.h"
-#include "snapshotter/server/content_source.h"
 #include "snapshotter/server/apply_slots.h"
+#include "snapshotter/server/content_source.h"
 #include "snapshotter/server/diff_service.h"
+#include "snapshotter/server/import_service.h"
 #include "snapshotter/server/snapshots_service.h"
 #include "snapshotter/server/status_service.h"
 
@@ -38,11 +38,13 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: strata-snapshotter [--config FILE] [--root DIR] [--address SOCK]\n"
-    "                          [--containerd-address SOCK] [--log-level LEVEL]\n"
+    "                          [--containerd-address SOCK] [--log-level "
+    "LEVEL]\n"
     "                          [--backend NAME] [--overlay-metacopy on|off]\n"
     "                          [--print-config]\n"
     "\n"
-    "Serves containerd's Snapshots API (containerd.services.snapshots.v1) on a\n"
+    "Serves containerd's Snapshots API (containerd.services.snapshots.v1) on "
+    "a\n"
     "unix socket. Register it in containerd's config.toml:\n"
     "  [proxy_plugins.strata]\n"
     "    type = \"snapshot\"\n"
@@ -53,32 +55,40 @@ constexpr const char* kUsage =
     "    address = \"/run/strata/strata.sock\"\n"
     "\n"
     "  --config FILE      TOML config file; flags override its keys (default\n"
-    "                     " STRATA_DEFAULT_CONFIG ", which may be absent)\n"
+    "                     " STRATA_DEFAULT_CONFIG
+    ", which may be absent)\n"
     "  --root DIR         state directory (key root, default /var/lib/strata)\n"
     "  --address SOCK     unix socket path (key address, default\n"
-    "                     /run/strata/strata.sock); ignored when systemd passes\n"
+    "                     /run/strata/strata.sock); ignored when systemd "
+    "passes\n"
     "                     the listening socket (socket activation)\n"
     "  --containerd-address SOCK\n"
-    "                     containerd's socket, where the diff service reads layer\n"
+    "                     containerd's socket, where the diff service reads "
+    "layer\n"
     "                     blobs (key containerd_address, default\n"
-    "                     /run/containerd/containerd.sock; empty: no diff service)\n"
+    "                     /run/containerd/containerd.sock; empty: no diff "
+    "service)\n"
     "  --log-level LEVEL  debug|info|warn|error (key log_level, default info)\n"
-    "  --backend NAME     auto|overlay|reflink|copy (key backend, default auto):\n"
+    "  --backend NAME     auto|overlay|reflink|copy (key backend, default "
+    "auto):\n"
     "                     auto probes a new root (overlay if it mounts there,\n"
     "                     else reflink if FICLONE works, else copy) and keeps\n"
     "                     the backend recorded in an existing root\n"
     "  --overlay-metacopy on|off\n"
-    "                     overlay mounts with metacopy=on where the kernel has it\n"
+    "                     overlay mounts with metacopy=on where the kernel has "
+    "it\n"
     "                     (key overlay_metacopy, default off); safe only when\n"
     "                     Strata applies every layer (see README)\n"
     "  --print-config     print the effective configuration as TOML and exit\n"
     "\n"
-    "Exit status: 0 after SIGTERM/SIGINT, 1 on a runtime failure, 2 on bad flags\n"
+    "Exit status: 0 after SIGTERM/SIGINT, 1 on a runtime failure, 2 on bad "
+    "flags\n"
     "or a bad config file.\n";
 
 int Fail(const std::string& what, const Status& s) {
   Log(LogLevel::kError, "daemon", what, {{"error", s.ToString()}});
-  std::fprintf(stderr, "strata-snapshotter: %s: %s\n", what.c_str(), s.ToString().c_str());
+  std::fprintf(stderr, "strata-snapshotter: %s: %s\n", what.c_str(),
+               s.ToString().c_str());
   return 1;
 }
 
@@ -92,7 +102,8 @@ int Run(int argc, char** argv) {
   auto start = std::chrono::steady_clock::now();
   auto flags = ParseFlags(std::vector<std::string_view>(argv + 1, argv + argc));
   if (!flags.ok()) {
-    std::fprintf(stderr, "strata-snapshotter: %s\n%s", flags.status().message().c_str(), kUsage);
+    std::fprintf(stderr, "strata-snapshotter: %s\n%s",
+                 flags.status().message().c_str(), kUsage);
     return 2;
   }
   if (flags->help) {
@@ -101,14 +112,17 @@ int Run(int argc, char** argv) {
   }
   auto config = ResolveConfig(*flags);
   if (!config.ok()) {
-    std::fprintf(stderr, "strata-snapshotter: %s\n", config.status().message().c_str());
+    std::fprintf(stderr, "strata-snapshotter: %s\n",
+                 config.status().message().c_str());
     return 2;
   }
   if (flags->print_config) {
     bool found = access(flags->config_path.c_str(), F_OK) == 0;
     std::printf(
-        "# strata-snapshotter: effective configuration (defaults, then %s%s, then flags)\n%s",
-        flags->config_path.c_str(), found ? "" : " (absent)", FormatConfig(*config).c_str());
+        "# strata-snapshotter: effective configuration (defaults, then %s%s, "
+        "then flags)\n%s",
+        flags->config_path.c_str(), found ? "" : " (absent)",
+        FormatConfig(*config).c_str());
     return 0;
   }
   SetLogLevel(config->log_level);
@@ -128,17 +142,21 @@ int Run(int argc, char** argv) {
   if (!lock.ok()) return Fail("lock root", lock.status());
 
   // With socket activation systemd owns the socket (and its path and mode);
-  // otherwise claim --address, refusing a live server and replacing a stale file.
+  // otherwise claim --address, refusing a live server and replacing a stale
+  // file.
   auto listen_fd = TakeListenFd();
   if (!listen_fd.ok()) return Fail("socket activation", listen_fd.status());
   const bool activated = listen_fd->valid();
-  std::string address = activated ? SocketPath(listen_fd->get()) : config->address;
+  std::string address =
+      activated ? SocketPath(listen_fd->get()) : config->address;
   if (activated && address != config->address) {
-    Log(LogLevel::kWarn, "daemon", "serving the socket systemd passed, not the configured address",
+    Log(LogLevel::kWarn, "daemon",
+        "serving the socket systemd passed, not the configured address",
         {{"passed", address}, {"configured", config->address}});
   }
   if (!activated) {
-    if (Status s = ClaimSocketPath(address); !s.ok()) return Fail("claim socket", s);
+    if (Status s = ClaimSocketPath(address); !s.ok())
+      return Fail("claim socket", s);
   }
 
   Notify("STATUS=opening " + root + " and recovering");
@@ -161,18 +179,24 @@ int Run(int argc, char** argv) {
   StatusService status(**engine, diff.get(), config->containerd_address);
   grpc::ServerBuilder builder;
   // Activated: no listening port; the Acceptor hands connections over.
-  if (!activated) builder.AddListeningPort("unix:" + address, grpc::InsecureServerCredentials());
+  if (!activated)
+    builder.AddListeningPort("unix:" + address,
+                             grpc::InsecureServerCredentials());
   builder.RegisterService(&service);
   if (diff) builder.RegisterService(diff.get());
   builder.RegisterService(&status);
+  ImportService import(**engine, apply_slots);
+  builder.RegisterService(&import);
   builder.SetMaxReceiveMessageSize(16 << 20);
   // Sync-server pollers wake this often to notice shutdown; the default (10 s)
   // would hold SIGTERM that long while containerd keeps its connection open.
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 200);
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 200);
   mode_t old_umask = umask(0117);  // socket mode 0660
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   umask(old_umask);
-  if (!server) return Fail("listen", Unavailable("cannot serve on unix:" + address));
+  if (!server)
+    return Fail("listen", Unavailable("cannot serve on unix:" + address));
   std::unique_ptr<Acceptor> acceptor;
   if (activated) {
     auto a = Acceptor::Start(std::move(*listen_fd), server.get());
@@ -191,7 +215,8 @@ int Run(int argc, char** argv) {
        {"root", root},
        {"config", flags->config_path},
        {"backend", (*engine)->backend_name()},
-       {"diff_service", diff ? "on, content from " + config->containerd_address : "off"},
+       {"diff_service",
+        diff ? "on, content from " + config->containerd_address : "off"},
        {"metadata_bytes", std::to_string((*engine)->MetadataBytes())},
        {"recovered_staging", std::to_string(rec.staging_removed)},
        {"recovered_orphans", std::to_string(rec.orphans_removed)},
@@ -213,15 +238,19 @@ int Run(int argc, char** argv) {
   // Running RPCs get a grace period to finish; new ones are refused.
   bool drained = service.Drain(std::chrono::seconds(10));
   if (diff) drained = diff->Drain(std::chrono::seconds(10)) && drained;
+  drained = import.Drain(std::chrono::seconds(10)) && drained;
   if (!drained) {
-    Log(LogLevel::kWarn, "daemon", "RPCs still running after 10s; cancelling them");
+    Log(LogLevel::kWarn, "daemon",
+        "RPCs still running after 10s; cancelling them");
   }
   // Nothing runs now; the short deadline lets connected clients see GOAWAY
   // and reconnect cleanly to the next daemon instead of hitting a dead socket.
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  server->Shutdown(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(500));
   server->Wait();
   server.reset();
-  acceptor.reset();  // closes our copy of the listening socket; systemd keeps its own
+  acceptor.reset();  // closes our copy of the listening socket; systemd keeps
+                     // its own
   engine->reset();   // closes LMDB
   if (!activated) unlink(address.c_str());
   Log(LogLevel::kInfo, "daemon", "stopped");

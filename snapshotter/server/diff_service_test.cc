@@ -1,9 +1,11 @@
 // The diff service end to end in one process: a fake containerd (Content and
 // Namespaces on a unix socket, serving blobs from memory) and the real
 // DiffService over a real engine, applying real gzip layers into snapshots.
-#include "snapshotter/server/apply_slots.h"
 #include "snapshotter/server/diff_service.h"
 
+#include <google/protobuf/wrappers.pb.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -13,18 +15,16 @@
 #include <mutex>
 #include <sstream>
 
-#include <google/protobuf/wrappers.pb.h>
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
-
 #include "containerd/services/content/v1/content.grpc.pb.h"
 #include "containerd/services/namespaces/v1/namespace.grpc.pb.h"
 #include "io/base/sha256.h"
 #include "io/decompress/test_util.h"
 #include "io/tar/tar_test_util.h"
 #include "snapshotter/engine/engine.h"
+#include "snapshotter/server/apply_slots.h"
 #include "snapshotter/server/content_source.h"
 #include "tests/testutil/temp_dir.h"
+#include "tests/testutil/tree_state.h"
 
 namespace strata {
 namespace {
@@ -33,16 +33,20 @@ namespace dpb = containerd::services::diff::v1;
 namespace cpb = containerd::services::content::v1;
 namespace npb = containerd::services::namespaces::v1;
 
-constexpr const char* kGzipLayer = "application/vnd.oci.image.layer.v1.tar+gzip";
+constexpr const char* kGzipLayer =
+    "application/vnd.oci.image.layer.v1.tar+gzip";
 
 std::string NamespaceOf(const grpc::ServerContext& ctx) {
   auto it = ctx.client_metadata().find(kNamespaceHeader);
-  return it == ctx.client_metadata().end() ? "" : std::string(it->second.data(), it->second.size());
+  return it == ctx.client_metadata().end()
+             ? ""
+             : std::string(it->second.data(), it->second.size());
 }
 
 // containerd's content store, in memory: namespace -> digest -> bytes. Like
 // containerd, a call without a namespace fails.
-class FakeContainerd final : public cpb::Content::Service, public npb::Namespaces::Service {
+class FakeContainerd final : public cpb::Content::Service,
+                             public npb::Namespaces::Service {
  public:
   void Put(const std::string& ns, const std::string& digest, std::string blob) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -61,7 +65,8 @@ class FakeContainerd final : public cpb::Content::Service, public npb::Namespace
     resp->mutable_info()->set_size(static_cast<int64_t>(blob.size()));
     return grpc::Status::OK;
   }
-  grpc::Status Read(grpc::ServerContext* ctx, const cpb::ReadContentRequest* req,
+  grpc::Status Read(grpc::ServerContext* ctx,
+                    const cpb::ReadContentRequest* req,
                     grpc::ServerWriter<cpb::ReadContentResponse>* w) override {
     std::string blob;
     if (grpc::Status s = Find(*ctx, req->digest(), &blob); !s.ok()) return s;
@@ -69,8 +74,10 @@ class FakeContainerd final : public cpb::Content::Service, public npb::Namespace
       std::lock_guard<std::mutex> lock(mu_);
       last_read_ns_ = NamespaceOf(*ctx);
     }
-    constexpr size_t kChunk = 1 << 20;  // containerd's content service sends 1 MiB
-    for (size_t off = static_cast<size_t>(req->offset()); off < blob.size(); off += kChunk) {
+    constexpr size_t kChunk =
+        1 << 20;  // containerd's content service sends 1 MiB
+    for (size_t off = static_cast<size_t>(req->offset()); off < blob.size();
+         off += kChunk) {
       cpb::ReadContentResponse r;
       r.set_offset(static_cast<int64_t>(off));
       r.set_data(blob.substr(off, kChunk));
@@ -86,12 +93,15 @@ class FakeContainerd final : public cpb::Content::Service, public npb::Namespace
   }
 
  private:
-  grpc::Status Find(const grpc::ServerContext& ctx, const std::string& digest, std::string* blob) {
+  grpc::Status Find(const grpc::ServerContext& ctx, const std::string& digest,
+                    std::string* blob) {
     std::string ns = NamespaceOf(ctx);
-    if (ns.empty()) return grpc::Status(grpc::FAILED_PRECONDITION, "namespace is required");
+    if (ns.empty())
+      return grpc::Status(grpc::FAILED_PRECONDITION, "namespace is required");
     std::lock_guard<std::mutex> lock(mu_);
     auto it = store_[ns].find(digest);
-    if (it == store_[ns].end()) return grpc::Status(grpc::NOT_FOUND, digest + ": not found");
+    if (it == store_[ns].end())
+      return grpc::Status(grpc::NOT_FOUND, digest + ": not found");
     *blob = it->second;
     return grpc::Status::OK;
   }
@@ -133,7 +143,8 @@ class DiffServiceTest : public ::testing::Test {
     engine_ = std::move(*e);
 
     grpc::ServerBuilder cb;
-    cb.AddListeningPort("unix:" + (dir_ / "containerd.sock"), grpc::InsecureServerCredentials());
+    cb.AddListeningPort("unix:" + (dir_ / "containerd.sock"),
+                        grpc::InsecureServerCredentials());
     cb.RegisterService(static_cast<cpb::Content::Service*>(&containerd_));
     cb.RegisterService(static_cast<npb::Namespaces::Service*>(&containerd_));
     containerd_server_ = cb.BuildAndStart();
@@ -147,7 +158,8 @@ class DiffServiceTest : public ::testing::Test {
     b.RegisterService(service_.get());
     server_ = b.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    stub_ = dpb::Diff::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+    stub_ = dpb::Diff::NewStub(
+        grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
     if (server_) server_->Shutdown();
@@ -155,7 +167,8 @@ class DiffServiceTest : public ::testing::Test {
   }
 
   // Prepares `key` on `parent` and returns its single mount.
-  containerd::types::Mount Prepare(const std::string& key, const std::string& parent) {
+  containerd::types::Mount Prepare(const std::string& key,
+                                   const std::string& parent) {
     auto r = engine_->Prepare(key, parent, {});
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     containerd::types::Mount m;
@@ -166,8 +179,9 @@ class DiffServiceTest : public ::testing::Test {
     return m;
   }
 
-  grpc::Status Apply(const Layer& l, const containerd::types::Mount& m, const std::string& ns,
-                     dpb::ApplyResponse* resp, const std::string& media_type = kGzipLayer) {
+  grpc::Status Apply(const Layer& l, const containerd::types::Mount& m,
+                     const std::string& ns, dpb::ApplyResponse* resp,
+                     const std::string& media_type = kGzipLayer) {
     grpc::ClientContext ctx;
     if (!ns.empty()) ctx.AddMetadata(kNamespaceHeader, ns);
     dpb::ApplyRequest req;
@@ -179,7 +193,8 @@ class DiffServiceTest : public ::testing::Test {
     return stub_->Apply(&ctx, req, resp);
   }
 
-  static std::string Option(const containerd::types::Mount& m, const std::string& name) {
+  static std::string Option(const containerd::types::Mount& m,
+                            const std::string& name) {
     for (const auto& o : m.options()) {
       if (o.rfind(name + "=", 0) == 0) return o.substr(name.size() + 1);
     }
@@ -210,7 +225,8 @@ TEST_F(DiffServiceTest, AppliesGzipLayersIntoBindAndOverlaySnapshots) {
   dpb::ApplyResponse resp;
   grpc::Status s = Apply(base, bind, "default", &resp);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_EQ(resp.applied().media_type(), "application/vnd.oci.image.layer.v1.tar");
+  EXPECT_EQ(resp.applied().media_type(),
+            "application/vnd.oci.image.layer.v1.tar");
   EXPECT_EQ(resp.applied().digest(), base.diff_id);
   EXPECT_EQ(resp.applied().size(), static_cast<int64_t>(base.tar.size()));
   EXPECT_EQ(ReadFile(bind.source() + "/etc/hostname"), "strata\n");
@@ -218,7 +234,8 @@ TEST_F(DiffServiceTest, AppliesGzipLayersIntoBindAndOverlaySnapshots) {
   ASSERT_TRUE(engine_->Commit("base", "extract-1 base", {}).ok());
 
   // The next layer into the overlay upperdir: whiteouts become overlay's.
-  Layer top = GzipLayer({{Spec("etc/hostname"), "changed\n"}, {Spec(".wh.gone"), ""}});
+  Layer top =
+      GzipLayer({{Spec("etc/hostname"), "changed\n"}, {Spec(".wh.gone"), ""}});
   containerd_.Put("default", top.digest, top.blob);
   auto overlay = Prepare("extract-2 top", "base");
   ASSERT_EQ(overlay.type(), "overlay");
@@ -257,8 +274,12 @@ TEST_F(DiffServiceTest, ParallelUnpackShapeWritesIntoUpperdir) {
 // Whiteouts in a bind-mounted overlay snapshot must stay overlay whiteouts,
 // or the rebased chain would show files the layer deleted.
 TEST_F(DiffServiceTest, ParallelUnpackWithRebaseKeepsWhiteouts) {
-  Layer l1 = GzipLayer({{Spec("etc/", '5'), ""}, {Spec("etc/gone"), "g"}, {Spec("etc/kept"), "k"}});
-  Layer l2 = GzipLayer({{Spec("etc/", '5'), ""}, {Spec("etc/.wh.gone"), ""}, {Spec("new"), "n"}});
+  Layer l1 = GzipLayer({{Spec("etc/", '5'), ""},
+                        {Spec("etc/gone"), "g"},
+                        {Spec("etc/kept"), "k"}});
+  Layer l2 = GzipLayer({{Spec("etc/", '5'), ""},
+                        {Spec("etc/.wh.gone"), ""},
+                        {Spec("new"), "n"}});
   containerd_.Put("default", l1.digest, l1.blob);
   containerd_.Put("default", l2.digest, l2.blob);
   auto m1 = Prepare("extract-1 l1", "");
@@ -275,7 +296,8 @@ TEST_F(DiffServiceTest, ParallelUnpackWithRebaseKeepsWhiteouts) {
   Status c = engine_->Commit("l2", "extract-2 l2", {}, "l1");
   ASSERT_TRUE(c.ok()) << c.ToString();
   struct stat st;
-  ASSERT_EQ(lstat((m2.source() + "/etc/gone").c_str(), &st), 0) << "whiteout deleted, not kept";
+  ASSERT_EQ(lstat((m2.source() + "/etc/gone").c_str(), &st), 0)
+      << "whiteout deleted, not kept";
   if (geteuid() == 0) {
     EXPECT_TRUE(S_ISCHR(st.st_mode));
     EXPECT_EQ(st.st_rdev, makedev(0, 0));
@@ -303,8 +325,10 @@ TEST_F(DiffServiceTest, BlobInNoNamespaceIsNotFound) {
   Layer l = GzipLayer({{Spec("f"), "x"}});
   containerd_.Put("default", Sha256::Of("other"), "other");
   dpb::ApplyResponse resp;
-  EXPECT_EQ(Apply(l, Prepare("k", ""), "", &resp).error_code(), grpc::NOT_FOUND);
-  EXPECT_EQ(Apply(l, Prepare("k2", ""), "default", &resp).error_code(), grpc::NOT_FOUND);
+  EXPECT_EQ(Apply(l, Prepare("k", ""), "", &resp).error_code(),
+            grpc::NOT_FOUND);
+  EXPECT_EQ(Apply(l, Prepare("k2", ""), "default", &resp).error_code(),
+            grpc::NOT_FOUND);
 }
 
 TEST_F(DiffServiceTest, DigestMismatchIsDataLossNamingTheDigest) {
@@ -317,8 +341,10 @@ TEST_F(DiffServiceTest, DigestMismatchIsDataLossNamingTheDigest) {
   dpb::ApplyResponse resp;
   grpc::Status s = Apply(good, Prepare("k", ""), "default", &resp);
   EXPECT_EQ(s.error_code(), grpc::DATA_LOSS) << s.error_message();
-  EXPECT_NE(s.error_message().find(good.digest), std::string::npos) << s.error_message();
-  EXPECT_NE(s.error_message().find("digest mismatch"), std::string::npos) << s.error_message();
+  EXPECT_NE(s.error_message().find(good.digest), std::string::npos)
+      << s.error_message();
+  EXPECT_NE(s.error_message().find("digest mismatch"), std::string::npos)
+      << s.error_message();
   EXPECT_EQ(service_->applied(), 0u);
   EXPECT_EQ(service_->failed(), 1u);
 }
@@ -344,17 +370,21 @@ TEST_F(DiffServiceTest, WhatStrataDoesNotServeIsUnimplemented) {
   foreign.set_type("bind");
   foreign.set_source(dir_.path());
   foreign.add_options("rw");
-  EXPECT_EQ(Apply(l, foreign, "default", &resp).error_code(), grpc::UNIMPLEMENTED);
+  EXPECT_EQ(Apply(l, foreign, "default", &resp).error_code(),
+            grpc::UNIMPLEMENTED);
   containerd::types::Mount tmpfs;
   tmpfs.set_type("tmpfs");
   tmpfs.set_source("tmpfs");
-  EXPECT_EQ(Apply(l, tmpfs, "default", &resp).error_code(), grpc::UNIMPLEMENTED);
+  EXPECT_EQ(Apply(l, tmpfs, "default", &resp).error_code(),
+            grpc::UNIMPLEMENTED);
   // Media types.
-  EXPECT_EQ(Apply(l, mine, "default", &resp, "application/vnd.oci.image.layer.v1.tar+gzip+encrypted")
+  EXPECT_EQ(Apply(l, mine, "default", &resp,
+                  "application/vnd.oci.image.layer.v1.tar+gzip+encrypted")
                 .error_code(),
             grpc::UNIMPLEMENTED);
-  EXPECT_EQ(Apply(l, mine, "default", &resp, "application/x-unknown").error_code(),
-            grpc::UNIMPLEMENTED);
+  EXPECT_EQ(
+      Apply(l, mine, "default", &resp, "application/x-unknown").error_code(),
+      grpc::UNIMPLEMENTED);
   // Payloads.
   {
     grpc::ClientContext ctx;
@@ -365,7 +395,8 @@ TEST_F(DiffServiceTest, WhatStrataDoesNotServeIsUnimplemented) {
     *req.add_mounts() = mine;
     google::protobuf::StringValue v;
     v.set_value("key");
-    (*req.mutable_payloads())["io.containerd.ocicrypt.decoder.v1.tar"].PackFrom(v);
+    (*req.mutable_payloads())["io.containerd.ocicrypt.decoder.v1.tar"].PackFrom(
+        v);
     EXPECT_EQ(stub_->Apply(&ctx, req, &resp).error_code(), grpc::UNIMPLEMENTED);
   }
   // Diff.
@@ -378,7 +409,8 @@ TEST_F(DiffServiceTest, WhatStrataDoesNotServeIsUnimplemented) {
   // Nothing was written into the snapshot.
   EXPECT_EQ(access((mine.source() + "/f").c_str(), F_OK), -1);
   EXPECT_EQ(service_->applied(), 0u);
-  EXPECT_EQ(service_->declined(), 5u) << "two mounts, two media types, payloads";
+  EXPECT_EQ(service_->declined(), 5u)
+      << "two mounts, two media types, payloads";
   EXPECT_EQ(service_->failed(), 0u);
 }
 
@@ -388,7 +420,8 @@ TEST_F(DiffServiceTest, UnreachableContainerdFallsBackWithUnimplemented) {
   unlink((dir_ / "containerd.sock").c_str());
   Layer l = GzipLayer({{Spec("f"), "x"}});
   dpb::ApplyResponse resp;
-  EXPECT_EQ(Apply(l, Prepare("k", ""), "default", &resp).error_code(), grpc::UNIMPLEMENTED);
+  EXPECT_EQ(Apply(l, Prepare("k", ""), "default", &resp).error_code(),
+            grpc::UNIMPLEMENTED);
 }
 
 TEST_F(DiffServiceTest, AfterDrainApplyIsUnavailable) {
@@ -417,6 +450,40 @@ TEST_F(DiffServiceTest, HostileLayerWritesNothingOutsideTheSnapshot) {
   EXPECT_EQ(access((dir_ / "escaped-symlink").c_str(), F_OK), -1);
   EXPECT_EQ(access((dir_ / "root/escaped-dotdot").c_str(), F_OK), -1);
   EXPECT_EQ(access((dir_ / "root/snapshots/escaped-dotdot").c_str(), F_OK), -1);
+}
+
+// The report's layer: `x -> <host file>`, `l -> .`, then a directory entry
+// `l/x` (mode 0777, another owner) that used to re-mode the host file.
+TEST_F(DiffServiceTest, AliasedDirectoryOverAHostSymlinkChangesNothingOutside) {
+  std::string decoy = dir_ / "decoy";
+  MakeDecoy(decoy);
+  TreeState before = TreeState::Capture(decoy);
+  HeaderSpec x = Spec("x", '2');
+  x.linkname = decoy + "/file";
+  HeaderSpec l = Spec("l", '2');
+  l.linkname = ".";
+  HeaderSpec lx = Spec("l/x", '5');
+  lx.mode = 0777;
+  Layer layer = GzipLayer({{x, ""}, {l, ""}, {lx, ""}});
+  containerd_.Put("default", layer.digest, layer.blob);
+  for (const char* parent : {"", "base"}) {
+    if (*parent) {
+      auto b = engine_->Prepare("base-active", "", {});
+      ASSERT_TRUE(b.ok());
+      ASSERT_TRUE(engine_->Commit("base", "base-active", {}).ok());
+    }
+    auto m = Prepare(std::string("k") + parent, parent);
+    dpb::ApplyResponse resp;
+    grpc::Status s = Apply(layer, m, "default", &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    TreeState after = TreeState::Capture(decoy);
+    EXPECT_TRUE(after == before) << after.DiffFrom(before);
+  }
+  // The daemon still serves.
+  Layer ok = GzipLayer({{Spec("a"), "A"}});
+  containerd_.Put("default", ok.digest, ok.blob);
+  dpb::ApplyResponse resp;
+  EXPECT_TRUE(Apply(ok, Prepare("after", ""), "default", &resp).ok());
 }
 
 }  // namespace

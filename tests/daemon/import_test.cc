@@ -4,13 +4,12 @@
 // result mounted; a hostile or broken layer fails loudly and leaves no
 // snapshot behind.
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
-
-#include <gtest/gtest.h>
 
 #include "io/base/sha256.h"
 #include "tests/daemon/backend_daemon_fixture.h"
@@ -18,6 +17,7 @@
 #include "tests/testutil/loop_fs.h"
 #include "tests/testutil/mounter.h"
 #include "tests/testutil/temp_dir.h"
+#include "tests/testutil/tree_state.h"
 
 namespace strata {
 namespace {
@@ -26,7 +26,8 @@ int Sh(const std::string& cmd) { return system(cmd.c_str()); }
 
 // Runs the CLI; returns its exit code, stdout in *out.
 int Cli(const std::string& sock, const std::string& args, std::string* out) {
-  std::string cmd = std::string(STRATA_CLI_BIN) + " --address " + sock + " " + args + " 2>&1";
+  std::string cmd =
+      std::string(STRATA_CLI_BIN) + " --address " + sock + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   char buf[4096];
   out->clear();
@@ -49,13 +50,16 @@ class ImportTest : public BackendDaemonTest {
     BackendDaemonTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
     // Layer 1: a small rootfs; layer 2: a new file, a whiteout, an opaque dir.
-    ASSERT_EQ(Sh("set -e; cd " + dir_.path() +
-                 "; mkdir -p l1/etc l1/opaque l2/etc l2/opaque;"
-                 " echo a > l1/etc/keep; echo b > l1/etc/gone; echo c > l1/opaque/old;"
-                 " echo d > l2/etc/new; touch l2/etc/.wh.gone l2/opaque/.wh..wh..opq;"
-                 " echo e > l2/opaque/fresh;"
-                 " tar -C l1 -cf layer1.tar . && tar -C l2 -cf layer2.tar . && gzip -k layer2.tar"),
-              0);
+    ASSERT_EQ(
+        Sh("set -e; cd " + dir_.path() +
+           "; mkdir -p l1/etc l1/opaque l2/etc l2/opaque;"
+           " echo a > l1/etc/keep; echo b > l1/etc/gone; echo c > "
+           "l1/opaque/old;"
+           " echo d > l2/etc/new; touch l2/etc/.wh.gone l2/opaque/.wh..wh..opq;"
+           " echo e > l2/opaque/fresh;"
+           " tar -C l1 -cf layer1.tar . && tar -C l2 -cf layer2.tar . && gzip "
+           "-k layer2.tar"),
+        0);
   }
   int Dirs() {
     int n = 0;
@@ -69,9 +73,14 @@ class ImportTest : public BackendDaemonTest {
 
 TEST_P(ImportTest, ChainNamedByChainIdsMountsWithWhiteouts) {
   std::string out;
-  ASSERT_EQ(Cli(sock_, "import " + (dir_ / "layer1.tar") + " " + (dir_ / "layer2.tar.gz"), &out), 0)
+  ASSERT_EQ(
+      Cli(sock_,
+          "import " + (dir_ / "layer1.tar") + " " + (dir_ / "layer2.tar.gz"),
+          &out),
+      0)
       << out;
-  std::string d1 = Sha256File(dir_ / "layer1.tar"), d2 = Sha256File(dir_ / "layer2.tar");
+  std::string d1 = Sha256File(dir_ / "layer1.tar"),
+              d2 = Sha256File(dir_ / "layer2.tar");
   std::string c2 = ChainId(d1, d2);
   EXPECT_NE(out.find(d1 + "\tdiff_id=" + d1), std::string::npos) << out;
   EXPECT_NE(out.find(c2 + "\tdiff_id=" + d2), std::string::npos) << out;
@@ -79,7 +88,8 @@ TEST_P(ImportTest, ChainNamedByChainIdsMountsWithWhiteouts) {
   ASSERT_EQ(Cli(sock_, "ls", &out), 0);
   EXPECT_NE(out.find(c2 + "\tcommitted\t" + d1), std::string::npos) << out;
 
-  // Importing the same layer again finds it present (AlreadyExists from Commit).
+  // Importing the same layer again finds it present (AlreadyExists from
+  // Commit).
   ASSERT_EQ(Cli(sock_, "import " + (dir_ / "layer1.tar"), &out), 0) << out;
   EXPECT_NE(out.find("already present"), std::string::npos) << out;
 
@@ -93,7 +103,8 @@ TEST_P(ImportTest, ChainNamedByChainIdsMountsWithWhiteouts) {
   ASSERT_TRUE(stub->View(&ctx, req, &resp).ok());
   std::vector<Mount> mounts;
   for (const auto& m : resp.mounts()) {
-    mounts.push_back({m.type(), m.source(), {m.options().begin(), m.options().end()}});
+    mounts.push_back(
+        {m.type(), m.source(), {m.options().begin(), m.options().end()}});
   }
   std::string mnt = dir_ / "mnt";
   ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
@@ -102,26 +113,32 @@ TEST_P(ImportTest, ChainNamedByChainIdsMountsWithWhiteouts) {
   struct stat st;
   EXPECT_EQ(Slurp(mnt + "/etc/keep"), "a\n");
   EXPECT_EQ(Slurp(mnt + "/etc/new"), "d\n");
-  EXPECT_NE(lstat((mnt + "/etc/gone").c_str(), &st), 0) << "whiteout not applied";
-  EXPECT_NE(lstat((mnt + "/opaque/old").c_str(), &st), 0) << "opaque dir shows the lower";
+  EXPECT_NE(lstat((mnt + "/etc/gone").c_str(), &st), 0)
+      << "whiteout not applied";
+  EXPECT_NE(lstat((mnt + "/opaque/old").c_str(), &st), 0)
+      << "opaque dir shows the lower";
   EXPECT_EQ(Slurp(mnt + "/opaque/fresh"), "e\n");
   if (GetParam().first != "overlay") {
     // A full tree holds deletions, never overlay whiteout devices.
     EXPECT_EQ(resp.mounts(0).type(), "bind");
-    EXPECT_NE(lstat((resp.mounts(0).source() + "/etc/.wh.gone").c_str(), &st), 0);
+    EXPECT_NE(lstat((resp.mounts(0).source() + "/etc/.wh.gone").c_str(), &st),
+              0);
     EXPECT_NE(lstat((resp.mounts(0).source() + "/etc/gone").c_str(), &st), 0);
   }
   Unmount(mnt);
 }
 
 TEST_P(ImportTest, BrokenLayersLeaveNothingBehind) {
-  ASSERT_EQ(Sh("cd " + dir_.path() + " && head -c $(( $(stat -c %s layer2.tar.gz) / 2 )) layer2.tar.gz > cut.tar.gz &&"
+  ASSERT_EQ(Sh("cd " + dir_.path() +
+               " && head -c $(( $(stat -c %s layer2.tar.gz) / 2 )) "
+               "layer2.tar.gz > cut.tar.gz &&"
                " head -c 700 layer1.tar > cut.tar"),
             0);
   int before = Dirs();
   for (const char* bad : {"cut.tar.gz", "cut.tar", "missing.tar"}) {
     std::string out;
-    EXPECT_EQ(Cli(sock_, "import " + (dir_ / bad), &out), 1) << bad << ": " << out;
+    EXPECT_EQ(Cli(sock_, "import " + (dir_ / bad), &out), 1)
+        << bad << ": " << out;
     EXPECT_NE(out.find(bad), std::string::npos) << out;
     EXPECT_EQ(Dirs(), before) << bad << " left a snapshot directory";
     ASSERT_EQ(Cli(sock_, "ls", &out), 0);
@@ -129,13 +146,36 @@ TEST_P(ImportTest, BrokenLayersLeaveNothingBehind) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ImportTest,
-                         ::testing::Values(BackendParam{"overlay", ""}, BackendParam{"copy", ""},
-                                           BackendParam{"reflink", "xfs"}),
-                         [](const auto& info) {
-                           return info.param.first +
-                                  (info.param.second.empty() ? "" : "_" + info.param.second);
-                         });
+// The report's layer through `strata import`: `x -> <host file>`, `l -> .`,
+// a directory `l/x` mode 0777. The host file stays as it was in every way.
+TEST_P(ImportTest, AliasedDirectoryOverAHostSymlinkChangesNothingOutside) {
+  std::string decoy = dir_ / "decoy";
+  MakeDecoy(decoy);
+  TreeState before = TreeState::Capture(decoy);
+  ASSERT_EQ(Sh("set -e; cd " + dir_.path() + "; mkdir -p h/l; ln -s " + decoy +
+               "/file h/x; ln -s . h/l2; chmod 0777 h/l;"
+               " tar -C h --transform 's,^\\./l$,./l/x,;s,^\\./l2$,./l,' -cf "
+               "alias.tar ./x ./l2 ./l"),
+            0);
+  std::string out;
+  ASSERT_EQ(
+      Sh("tar -tvf " + (dir_ / "alias.tar") + " > " + (dir_ / "list.txt")), 0);
+  std::string list = Slurp(dir_ / "list.txt");
+  ASSERT_NE(list.find("./l/x"), std::string::npos) << list;
+  EXPECT_EQ(Cli(sock_, "import " + (dir_ / "alias.tar"), &out), 0) << out;
+  TreeState after = TreeState::Capture(decoy);
+  EXPECT_TRUE(after == before) << after.DiffFrom(before);
+  ASSERT_EQ(Cli(sock_, "ls", &out), 0) << "the daemon no longer serves";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, ImportTest,
+    ::testing::Values(BackendParam{"overlay", ""}, BackendParam{"copy", ""},
+                      BackendParam{"reflink", "xfs"}),
+    [](const auto& info) {
+      return info.param.first +
+             (info.param.second.empty() ? "" : "_" + info.param.second);
+    });
 
 }  // namespace
 }  // namespace strata
