@@ -20,6 +20,8 @@ namespace {
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
 constexpr size_t kBigBuffer = 1 << 20;
+// Bytes a remembered path costs besides its characters (hash node, string).
+constexpr size_t kEntryOverhead = 64;
 
 std::string ProcPath(int dirfd, const std::string& name) {
   std::string p = "/proc/self/fd/" + std::to_string(dirfd);
@@ -108,25 +110,58 @@ Result<ResolvedDir> Extractor::OpenParent(const std::string& dir) {
   return d;
 }
 
+// Archives may omit parent directories: they are created 0755, like
+// containerd does. Iterative, and linear in the number of missing levels: a
+// binary search finds the deepest existing ancestor (a prefix exists only if
+// every shorter one does), then each missing level is made and opened from
+// its parent's descriptor.
 Result<ResolvedDir> Extractor::MakeParents(const std::string& dir) {
-  auto fd = root_->OpenDir(dir);
-  if (fd.ok() || fd.status().code() != Code::kNotFound) return fd;
-  // Archives may omit parent directories: create them 0755, like containerd.
-  auto [up, name] = SplitPath(dir);
-  STRATA_ASSIGN_OR_RETURN(ResolvedDir parent, MakeParents(up));
-  std::string path = Join(parent.path, name);
-  // A file being written at this path must exist before we decide.
-  if (!parent.known || sink_.Busy(path)) {
-    STRATA_RETURN_IF_ERROR(sink_.Flush());
-    auto again = root_->OpenDir(dir);
-    if (again.ok() || again.status().code() != Code::kNotFound) return again;
+  auto found = root_->OpenDir(dir);
+  if (found.ok() || found.status().code() != Code::kNotFound) return found;
+  std::vector<size_t> ends;  // ends[k]: length of the first k+1 components
+  for (size_t i = 0; i <= dir.size(); ++i) {
+    if (i == dir.size() || dir[i] == '/') ends.push_back(i);
   }
-  if (mkdirat(parent.fd->get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
-    return PosixError("create parent directory \"" + ShortPath(dir) + "\"",
-                      errno);
+  size_t lo = 0, hi = ends.size();  // prefix of lo components exists, hi not
+  STRATA_ASSIGN_OR_RETURN(ResolvedDir cur, root_->OpenDir(""));
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    auto r = root_->OpenDir(dir.substr(0, ends[mid - 1]));
+    if (r.ok()) {
+      lo = mid;
+      cur = std::move(*r);
+    } else if (r.status().code() == Code::kNotFound) {
+      hi = mid;
+    } else {
+      return r.status();
+    }
   }
-  created_.insert(path);
-  return root_->OpenDir(dir);
+  for (size_t k = lo; k < ends.size(); ++k) {
+    size_t begin = k == 0 ? 0 : ends[k - 1] + 1;
+    std::string name = dir.substr(begin, ends[k] - begin);
+    std::string path = Join(cur.path, name);
+    // A file being written at this path must exist before we decide.
+    if (!cur.known || sink_.Busy(path)) STRATA_RETURN_IF_ERROR(sink_.Flush());
+    if (mkdirat(cur.fd->get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
+      return PosixError("create parent directory \"" + ShortPath(dir) + "\"",
+                        errno);
+    }
+    Remember(path);
+    int fd = openat(cur.fd->get(), name.c_str(),
+                    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      // Something else is there (a symlink, a file): resolve it as a lookup
+      // inside the root would, which says what is wrong.
+      return root_->OpenDir(dir.substr(0, ends[k]));
+    }
+    ResolvedDir next;
+    next.fd = std::make_shared<UniqueFd>(fd);
+    next.path = std::move(path);
+    next.aliased = cur.aliased;
+    next.known = cur.known;
+    cur = std::move(next);
+  }
+  return cur;
 }
 
 Status Extractor::RemoveAt(const ResolvedDir& parent, const std::string& name) {
@@ -207,7 +242,7 @@ Status Extractor::Whiteout(const std::string& dir, const std::string& name) {
                        makedev(0, 0));
       },
       "create whiteout"));
-  created_.insert(path);
+  Remember(path);
   return Status::Ok();
 }
 
@@ -225,6 +260,12 @@ Status Extractor::Opaque(const std::string& dir) {
   if (!fd->known)
     return FailedPrecondition(
         "opaque marker in a directory with no canonical path");
+  if (forgot_created_) {
+    return ResourceExhausted(
+        "opaque marker after more than " +
+        std::to_string(opts_.max_tracked_bytes >> 20) +
+        " MiB of paths: cannot tell this layer's entries from the lower ones");
+  }
   std::vector<std::string> doomed;
   if (DIR* d = opendir(ProcPath(fd->fd->get(), "").c_str())) {
     while (dirent* ent = readdir(d)) {
@@ -325,7 +366,7 @@ Status Extractor::ApplyEntry(TarEntry& e, EntryStream& in) {
     if (e.type != TarEntry::Type::kDirectory)
       return InvalidArgument("the layer root is not a directory");
     DirTimes t{"", {{e.atime_sec, e.atime_nsec}, {e.mtime_sec, e.mtime_nsec}}};
-    dir_times_.push_back(t);
+    STRATA_RETURN_IF_ERROR(RememberTimes(std::move(t)));
     return Status::Ok();
   }
   auto [dir, name] = SplitPath(clean);
@@ -356,15 +397,15 @@ Status Extractor::ApplyEntry(TarEntry& e, EntryStream& in) {
           if (mkdirat(pfd, cname, 0700) != 0) return PosixError("mkdir", errno);
         }
       }
-      created_.insert(path);
+      Remember(path);
       STRATA_ASSIGN_OR_RETURN(UniqueFd fd, OpenCreated(parent, name, S_IFDIR));
-      dir_times_.push_back(
-          {path, {{e.atime_sec, e.atime_nsec}, {e.mtime_sec, e.mtime_nsec}}});
+      STRATA_RETURN_IF_ERROR(RememberTimes(
+          {path, {{e.atime_sec, e.atime_nsec}, {e.mtime_sec, e.mtime_nsec}}}));
       return SetMetadataFd(e, fd.get());  // times are fixed up at the end
     }
     case TarEntry::Type::kFile: {
       STRATA_RETURN_IF_ERROR(ClearPath(parent, name, path, /*keep_dir=*/false));
-      created_.insert(path);
+      Remember(path);
       FileJob job;
       job.parent = parent.fd;
       job.name = name;
@@ -384,7 +425,7 @@ Status Extractor::ApplyEntry(TarEntry& e, EntryStream& in) {
           parent, name, path,
           [&] { return symlinkat(e.link_target.c_str(), pfd, cname); },
           "symlink"));
-      created_.insert(path);
+      Remember(path);
       // The link itself, never its target.
       if (opts_.same_owner &&
           fchownat(pfd, cname, e.uid, e.gid, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -429,7 +470,7 @@ Status Extractor::ApplyEntry(TarEntry& e, EntryStream& in) {
                         "\" is not in this layer");
       }
       STRATA_RETURN_IF_ERROR(s);
-      created_.insert(path);
+      Remember(path);
       return Status::Ok();
     }
     case TarEntry::Type::kCharDevice:
@@ -449,7 +490,7 @@ Status Extractor::ApplyEntry(TarEntry& e, EntryStream& in) {
                            makedev(e.dev_major, e.dev_minor));
           },
           "mknod"));
-      created_.insert(path);
+      Remember(path);
       STRATA_ASSIGN_OR_RETURN(UniqueFd fd, OpenCreated(parent, name, type));
       STRATA_RETURN_IF_ERROR(SetMetadataFd(e, fd.get()));
       timespec times[2] = {{e.atime_sec, e.atime_nsec},
@@ -458,6 +499,34 @@ Status Extractor::ApplyEntry(TarEntry& e, EntryStream& in) {
     }
   }
   return InvalidArgument("unknown entry type");
+}
+
+// What the layer created, by canonical path: within the budget, for the
+// fresh-root shortcut and opaque markers; past it, forgotten (every later
+// entry then looks before it creates).
+void Extractor::Remember(const std::string& path) {
+  if (forgot_created_) return;
+  if (created_.insert(path).second)
+    tracked_bytes_ += path.size() + kEntryOverhead;
+  if (tracked_bytes_ > opts_.max_tracked_bytes) {
+    created_.clear();
+    created_.rehash(0);
+    forgot_created_ = true;
+    fresh_ = false;
+  }
+}
+
+// Directory times are set after their contents; a layer whose directories'
+// paths outgrow the budget is refused rather than let grow the daemon.
+Status Extractor::RememberTimes(DirTimes t) {
+  times_bytes_ += t.path.size() + sizeof(DirTimes);
+  if (times_bytes_ > opts_.max_tracked_bytes) {
+    return ResourceExhausted("more than " +
+                             std::to_string(opts_.max_tracked_bytes >> 20) +
+                             " MiB of directory paths in one layer");
+  }
+  dir_times_.push_back(std::move(t));
+  return Status::Ok();
 }
 
 Status Extractor::FixupDirTimes() {

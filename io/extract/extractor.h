@@ -57,6 +57,11 @@ struct ExtractOptions {
   // Defaults follow the effective uid: root applies owners and makes devices.
   bool same_owner;
   bool allow_devices;
+  // Memory for what the extractor remembers by path: the entries it created
+  // (over the budget they are forgotten, and later entries look before they
+  // create) and the directories whose times it sets last (over the budget
+  // the layer is refused, ResourceExhausted).
+  size_t max_tracked_bytes = 64 << 20;
   // Called after every entry with the running totals (progress display).
   std::function<void(const struct ExtractStats&)> progress;
   ExtractOptions();
@@ -107,6 +112,8 @@ class Extractor {
   Status WriteFile(const TarEntry& e, FileJob job, EntryStream& in);
   Status SetMetadataFd(const TarEntry& e, int fd);
   Status FixupDirTimes();
+  void Remember(const std::string& path);
+  Status RememberTimes(DirTimes t);
 
   int root_fd_ = -1;
   UniqueFd owned_root_;  // when constructed from a path
@@ -117,6 +124,9 @@ class Extractor {
   // The root was empty: a path this layer did not create does not exist.
   bool fresh_ = false;
   std::unordered_set<std::string> created_;  // canonical paths
+  size_t tracked_bytes_ = 0;                 // of created_
+  bool forgot_created_ = false;              // created_ outgrew its budget
+  size_t times_bytes_ = 0;                   // of dir_times_
   std::vector<DirTimes> dir_times_;
   std::vector<char> big_buf_;
   ExtractStats stats_;

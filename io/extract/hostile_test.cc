@@ -205,6 +205,45 @@ TEST_P(HostileLayerTest, WritesThroughSymlinkedDirectoriesStayInside) {
   (void)st;  // the parents do not exist inside the root: an error is fine
 }
 
+// A tree far deeper than a path can name, built through symlink hops with
+// short names: `hN -> h(N-1)/a/.../a`, then `hN/a/.../a/fN`. The kernel
+// follows at most 40 symlinks in one lookup, so 21 hops of 2,000 levels
+// reach 42,000 levels. It applies, and the deepest file is where it should
+// be.
+TEST(DeepLayerTest, FortyThousandLevelsThroughSymlinkHops) {
+  constexpr int kHops = 21, kLevels = 2000;
+  std::string seg;
+  for (int i = 0; i < kLevels; ++i) seg += i ? "/a" : "a";
+  FakeStream s;
+  s.File(seg + "/f0", "0");
+  for (int h = 1; h < kHops; ++h) {
+    std::string prev = h == 1 ? seg : "h" + std::to_string(h - 1) + "/" + seg;
+    s.Symlink("h" + std::to_string(h), prev);
+    s.File("h" + std::to_string(h) + "/" + seg + "/f" + std::to_string(h),
+           std::to_string(h));
+  }
+  TempDir dir;
+  std::string root = dir / "layer";
+  ASSERT_EQ(mkdir(root.c_str(), 0755), 0);
+  SyncFileSink sink;
+  Extractor x(root, sink);
+  auto r = x.Apply(s);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // Walk down by descriptors: kHops * kLevels directories named "a".
+  int fd = open(root.c_str(), O_PATH | O_DIRECTORY);
+  for (int i = 0; i < kHops * kLevels && fd >= 0; ++i) {
+    int next = openat(fd, "a", O_PATH | O_DIRECTORY | O_NOFOLLOW);
+    close(fd);
+    fd = next;
+    ASSERT_GE(fd, 0) << "level " << i;
+  }
+  struct stat st;
+  std::string last = "f" + std::to_string(kHops - 1);
+  EXPECT_EQ(fstatat(fd, last.c_str(), &st, AT_SYMLINK_NOFOLLOW), 0)
+      << last << " missing";
+  close(fd);
+}
+
 std::string ParamName(const ::testing::TestParamInfo<Param>& info) {
   return SinkName(std::get<0>(info.param)) +
          (std::get<1>(info.param) == WhiteoutMode::kOverlay ? "_overlay"
