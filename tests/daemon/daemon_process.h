@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+
+#include <cstdio>
 #include <unistd.h>
 
 #include <chrono>
@@ -128,6 +130,18 @@ inline grpc::Status Stat(const std::string& sock, const std::string& key,
   containerd::services::snapshots::v1::StatSnapshotRequest req;
   req.set_key(key);
   return Dial(sock)->Stat(&ctx, req, resp);
+}
+
+// Runs the CLI (STRATA_CLI_BIN) against sock; returns its exit code, its
+// stdout and stderr in *out.
+inline int Cli(const std::string& sock, const std::string& args, std::string* out) {
+  std::string cmd = std::string(STRATA_CLI_BIN) + " --address " + sock + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  out->clear();
+  while (size_t n = fread(buf, 1, sizeof(buf), p)) out->append(buf, n);
+  int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 }  // namespace strata

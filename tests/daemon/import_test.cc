@@ -24,18 +24,6 @@ namespace {
 
 int Sh(const std::string& cmd) { return system(cmd.c_str()); }
 
-// Runs the CLI; returns its exit code, stdout in *out.
-int Cli(const std::string& sock, const std::string& args, std::string* out) {
-  std::string cmd =
-      std::string(STRATA_CLI_BIN) + " --address " + sock + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  out->clear();
-  while (size_t n = fread(buf, 1, sizeof(buf), p)) out->append(buf, n);
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 std::string Sha256File(const std::string& path) {
   FILE* p = popen(("sha256sum " + path + " | cut -d' ' -f1").c_str(), "r");
   char hex[65] = {};
