@@ -2,8 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/fiemap.h>
 #include <linux/btrfs_tree.h>
+#include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
 #include <sys/ioctl.h>
@@ -19,55 +19,16 @@
 
 #include "io/base/errno.h"
 #include "io/base/unique_fd.h"
+#include "io/fs/tree_walk.h"
 
 namespace strata {
 namespace {
 
-// Empties the directory open at dirfd (consumed). `path` is for messages.
-Status RemoveContents(int dirfd, const std::string& path) {
-  DIR* dir = fdopendir(dirfd);
-  if (dir == nullptr) {
-    int err = errno;
-    ::close(dirfd);
-    return PosixError("opendir " + path, err);
-  }
-  Status status;
-  while (true) {
-    errno = 0;
-    dirent* ent = readdir(dir);
-    if (ent == nullptr) {
-      if (errno != 0) status = PosixError("readdir " + path, errno);
-      break;
-    }
-    const char* name = ent->d_name;
-    if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) continue;
-    if (unlinkat(::dirfd(dir), name, 0) == 0) continue;
-    if (errno != EISDIR && errno != EPERM) {
-      if (errno == ENOENT) continue;
-      status = PosixError("unlink " + path + "/" + name, errno);
-      break;
-    }
-    int child = openat(::dirfd(dir), name,
-                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (child < 0) {
-      status = PosixError("open " + path + "/" + name, errno);
-      break;
-    }
-    status = RemoveContents(child, path + "/" + name);
-    if (!status.ok()) break;
-    if (unlinkat(::dirfd(dir), name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
-      status = PosixError("rmdir " + path + "/" + name, errno);
-      break;
-    }
-  }
-  closedir(dir);
-  return status;
-}
-
 // XFS's struct xfs_fsop_geom_v1 (xfs_fs.h, not shipped with the kernel's
 // uapi headers; only the leading fields are read).
 struct XfsGeometryV1 {
-  uint32_t blocksize, rtextsize, agblocks, agcount, logblocks, sectsize, inodesize, imaxpct;
+  uint32_t blocksize, rtextsize, agblocks, agcount, logblocks, sectsize,
+      inodesize, imaxpct;
   uint64_t datablocks, rtblocks, rtextents, logstart;
   unsigned char uuid[16];
   uint32_t sunit, swidth;
@@ -84,78 +45,21 @@ int64_t InodeCost(const struct stat& st, int64_t overhead) {
   return cost;
 }
 
-Status WalkUsage(int dirfd, const std::string& path, dev_t dev, UsageMode mode,
-                 int64_t overhead, std::set<InodeKey>& seen, DiskUsage& usage) {
-  DIR* dir = fdopendir(dirfd);
-  if (dir == nullptr) {
-    int err = errno;
-    ::close(dirfd);
-    return PosixError("opendir " + path, err);
-  }
-  Status status;
-  while (true) {
-    errno = 0;
-    dirent* ent = readdir(dir);
-    if (ent == nullptr) {
-      if (errno != 0) status = PosixError("readdir " + path, errno);
-      break;
-    }
-    const char* name = ent->d_name;
-    if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) continue;
-    struct stat st;
-    if (fstatat(::dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno == ENOENT) continue;  // removed while we walk
-      status = PosixError("stat " + path + "/" + name, errno);
-      break;
-    }
-    if (seen.insert({st.st_dev, st.st_ino}).second) {
-      usage.inodes++;
-      if (mode == UsageMode::kExclusiveExtents) usage.bytes += InodeCost(st, overhead);
-      if (mode == UsageMode::kExclusiveExtents && S_ISREG(st.st_mode) && st.st_size > 0) {
-        UniqueFd f(openat(::dirfd(dir), name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-        if (!f.valid()) {
-          if (errno == ENOENT) continue;
-          status = PosixError("open " + path + "/" + name, errno);
-          break;
-        }
-        auto bytes = ExclusiveBytes(f.get());
-        if (!bytes.ok()) {
-          status = bytes.status().WithContext(path + "/" + name);
-          break;
-        }
-        usage.bytes += *bytes;
-      } else {
-        usage.bytes += static_cast<int64_t>(st.st_blocks) * 512;
-      }
-    }
-    if (S_ISDIR(st.st_mode) && st.st_dev == dev) {
-      int child = openat(::dirfd(dir), name,
-                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (child < 0) {
-        if (errno == ENOENT) continue;
-        status = PosixError("open " + path + "/" + name, errno);
-        break;
-      }
-      status = WalkUsage(child, path + "/" + name, dev, mode, overhead, seen, usage);
-      if (!status.ok()) break;
-    }
-  }
-  closedir(dir);
-  return status;
-}
-
 }  // namespace
 
 Status RemoveAll(const std::string& path) {
   if (unlink(path.c_str()) == 0) return Status::Ok();
   if (errno == ENOENT) return Status::Ok();
-  if (errno != EISDIR && errno != EPERM) return PosixError("unlink " + path, errno);
-  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
+  if (errno != EISDIR && errno != EPERM)
+    return PosixError("unlink " + path, errno);
+  UniqueFd fd(
+      open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) {
     if (errno == ENOENT) return Status::Ok();
     return PosixError("open " + path, errno);
   }
-  STRATA_RETURN_IF_ERROR(RemoveContents(fd, path));
+  STRATA_RETURN_IF_ERROR(RemoveTree(fd.get()).WithContext("remove " + path));
+  fd.reset();
   if (rmdir(path.c_str()) != 0 && errno != ENOENT) {
     return PosixError("rmdir " + path, errno);
   }
@@ -183,7 +87,8 @@ Status MakeDirs(const std::string& path, unsigned mode) {
   }
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return PosixError("stat " + path, errno);
-  if (!S_ISDIR(st.st_mode)) return FailedPrecondition(path + " is not a directory");
+  if (!S_ISDIR(st.st_mode))
+    return FailedPrecondition(path + " is not a directory");
   return Status::Ok();
 }
 
@@ -192,7 +97,8 @@ int64_t InodeOverhead(int fd) {
   if (fstatfs(fd, &sf) == 0) {
     if (sf.f_type == XFS_SUPER_MAGIC) {
       XfsGeometryV1 geo{};
-      if (ioctl(fd, kXfsIocFsGeometryV1, &geo) == 0 && geo.inodesize > 0) return geo.inodesize;
+      if (ioctl(fd, kXfsIocFsGeometryV1, &geo) == 0 && geo.inodesize > 0)
+        return geo.inodesize;
       return 512;
     }
     if (sf.f_type == BTRFS_SUPER_MAGIC) return sizeof(btrfs_inode_item);
@@ -217,7 +123,8 @@ Result<int64_t> ExclusiveBytes(int fd) {
     bool last = false;
     for (unsigned i = 0; i < fm->fm_mapped_extents; ++i) {
       const fiemap_extent& e = fm->fm_extents[i];
-      if (!(e.fe_flags & FIEMAP_EXTENT_SHARED)) exclusive += static_cast<int64_t>(e.fe_length);
+      if (!(e.fe_flags & FIEMAP_EXTENT_SHARED))
+        exclusive += static_cast<int64_t>(e.fe_length);
       start = e.fe_logical + e.fe_length;
       if (e.fe_flags & FIEMAP_EXTENT_LAST) last = true;
     }
@@ -227,25 +134,45 @@ Result<int64_t> ExclusiveBytes(int fd) {
 }
 
 Result<DiskUsage> MeasureDiskUsage(const std::string& path, UsageMode mode) {
-  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return PosixError("open " + path, errno);
+  UniqueFd fd(
+      open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return PosixError("open " + path, errno);
   struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return PosixError("stat " + path, err);
-  }
+  if (fstat(fd.get(), &st) != 0) return PosixError("stat " + path, errno);
   DiskUsage usage;
-  std::set<InodeKey> seen;
-  seen.insert({st.st_dev, st.st_ino});
   usage.inodes = 1;
   usage.bytes = static_cast<int64_t>(st.st_blocks) * 512;
   int64_t overhead = 0;
   if (mode == UsageMode::kExclusiveExtents) {
-    overhead = InodeOverhead(fd);
+    overhead = InodeOverhead(fd.get());
     usage.bytes += InodeCost(st, overhead);
   }
-  STRATA_RETURN_IF_ERROR(WalkUsage(fd, path, st.st_dev, mode, overhead, seen, usage));
+  // Only inodes with other names can come again: the set stays small.
+  std::set<InodeKey> seen;
+  Status s = WalkTree(
+      fd.get(), [&](int dir, const char* name, const struct stat& e) -> Status {
+        if (!S_ISDIR(e.st_mode) && e.st_nlink > 1 &&
+            !seen.insert({e.st_dev, e.st_ino}).second) {
+          return Status::Ok();
+        }
+        usage.inodes++;
+        if (mode == UsageMode::kExclusiveExtents)
+          usage.bytes += InodeCost(e, overhead);
+        if (mode == UsageMode::kExclusiveExtents && S_ISREG(e.st_mode) &&
+            e.st_size > 0) {
+          UniqueFd f(openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+          if (!f.valid()) {
+            if (errno == ENOENT) return Status::Ok();
+            return PosixError(std::string("open \"") + name + "\"", errno);
+          }
+          STRATA_ASSIGN_OR_RETURN(int64_t bytes, ExclusiveBytes(f.get()));
+          usage.bytes += bytes;
+        } else {
+          usage.bytes += static_cast<int64_t>(e.st_blocks) * 512;
+        }
+        return Status::Ok();
+      });
+  if (!s.ok()) return s.WithContext("measure " + path);
   return usage;
 }
 

@@ -25,9 +25,9 @@ struct InodeKey {
   }
 };
 
-// Removes path and everything below it without following symlinks. A missing
-// path is OK. Mount points below path are not crossed (EXDEV-safe: unlinkat on
-// a busy mount fails with EBUSY, which is returned).
+// Removes path and everything below it without following symlinks, at any
+// depth (tree_walk.h). A missing path is OK. A mount point below path is
+// detached, never emptied.
 Status RemoveAll(const std::string& path);
 
 // fsync(2) of a directory, making renames and creations inside it durable.
@@ -49,13 +49,14 @@ enum class UsageMode {
 
 // Walks path like containerd's fs.DiskUsage: counts every distinct inode once
 // (hardlinks included once) with its allocated size. Does not cross into other
-// filesystems. With kExclusiveExtents a regular file counts only the bytes of
-// its extents not shared with another file (reflink clones, btrfs/XFS), and
-// every inode adds what it costs even when its data is shared: the on-disk
-// inode (InodeOverhead) and, for a directory whose entries live inside its
-// inode or the metadata tree (XFS short form, btrfs: st_blocks == 0), its
-// st_size. So a fresh clone of a tree measures its directories and inodes,
-// not its data, and 50 clones of one image cost 50 x that, not 50 x the data.
+// mounts, at any depth (tree_walk.h). With kExclusiveExtents a regular file
+// counts only the bytes of its extents not shared with another file (reflink
+// clones, btrfs/XFS), and every inode adds what it costs even when its data is
+// shared: the on-disk inode (InodeOverhead) and, for a directory whose entries
+// live inside its inode or the metadata tree (XFS short form, btrfs: st_blocks
+// == 0), its st_size. So a fresh clone of a tree measures its directories and
+// inodes, not its data, and 50 clones of one image cost 50 x that, not 50 x the
+// data.
 Result<DiskUsage> MeasureDiskUsage(const std::string& path,
                                    UsageMode mode = UsageMode::kAllocated);
 

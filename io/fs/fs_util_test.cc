@@ -1,13 +1,12 @@
 #include "io/fs/fs_util.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace strata {
 namespace {
@@ -60,7 +59,8 @@ TEST_F(FsUtilTest, DiskUsageCountsHardlinksOnce) {
 TEST_F(FsUtilTest, ExclusiveUsageCountsEveryInodesOverhead) {
   std::string tree = dir_ + "/t";
   ASSERT_TRUE(MakeDirs(tree + "/sub").ok());
-  for (int i = 0; i < 100; ++i) WriteFile(tree + "/sub/e" + std::to_string(i), 0);
+  for (int i = 0; i < 100; ++i)
+    WriteFile(tree + "/sub/e" + std::to_string(i), 0);
   int fd = open(tree.c_str(), O_RDONLY | O_DIRECTORY);
   ASSERT_GE(fd, 0);
   int64_t overhead = InodeOverhead(fd);
