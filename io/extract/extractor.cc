@@ -376,6 +376,16 @@ Status Extractor::ApplyEntry(TarEntry& e, EntryStream& in) {
     return Whiteout(dir, name.substr(kWhiteoutPrefix.size()));
   }
   STRATA_ASSIGN_OR_RETURN(ResolvedDir parent, OpenParent(dir));
+  if (opts_.max_depth > 0) {
+    int depth = parent.path.empty()
+                    ? 1
+                    : 2 + static_cast<int>(std::count(parent.path.begin(),
+                                                      parent.path.end(), '/'));
+    if (!parent.known || depth > opts_.max_depth) {
+      return FailedPrecondition("deeper than this snapshotter's limit of " +
+                                std::to_string(opts_.max_depth) + " levels");
+    }
+  }
   // Everything known by path is keyed by the canonical one: "l/x" with
   // `l -> .` is "x".
   const std::string path = Join(parent.path, name);

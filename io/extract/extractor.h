@@ -62,6 +62,10 @@ struct ExtractOptions {
   // create) and the directories whose times it sets last (over the budget
   // the layer is refused, ResourceExhausted).
   size_t max_tracked_bytes = 64 << 20;
+  // Deepest directory level an entry may sit at (0: no limit). An entry
+  // whose depth cannot be known (its directory's path is longer than the
+  // kernel names) counts as too deep.
+  int max_depth = 0;
   // Called after every entry with the running totals (progress display).
   std::function<void(const struct ExtractStats&)> progress;
   ExtractOptions();

@@ -44,6 +44,10 @@ class Backend {
   // parent later), deletions for a full tree.
   virtual WhiteoutMode Whiteouts() const = 0;
 
+  // The deepest directory level a layer applied into one of its snapshots
+  // may reach (0: no limit): what its walks can later clone.
+  virtual int MaxLayerDepth() const = 0;
+
   // Whether snapshot `id`, built and filled without a parent, can be
   // committed onto `parent_ids` (nearest first; containerd 2.x's "rebase").
   // OK only where a layer is a diff that keeps its whiteouts (overlay);

@@ -53,13 +53,16 @@ class OverlayBackend final : public Backend {
   std::string_view Name() const override { return "overlay"; }
   Status BuildDir(const std::string& dir, Kind kind,
                   const std::vector<uint64_t>& parent_ids) override;
-  Result<std::vector<Mount>> Mounts(uint64_t id, Kind kind,
-                                    const std::vector<uint64_t>& parent_ids) override;
+  Result<std::vector<Mount>> Mounts(
+      uint64_t id, Kind kind, const std::vector<uint64_t>& parent_ids) override;
   Result<Usage> MeasureUsage(uint64_t id) override;
   WhiteoutMode Whiteouts() const override { return WhiteoutMode::kOverlay; }
+  // Layers are never copied: any depth the kernel takes.
+  int MaxLayerDepth() const override { return 0; }
   // An upperdir is self-contained (whiteouts are overlay whiteouts), so any
   // chain works whose views stay within kMaxLayers lowerdirs.
-  Status CheckRebase(uint64_t id, const std::vector<uint64_t>& parent_ids) const override;
+  Status CheckRebase(uint64_t id,
+                     const std::vector<uint64_t>& parent_ids) const override;
 
  private:
   Status EnsureLink(uint64_t id);

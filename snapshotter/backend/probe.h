@@ -37,7 +37,8 @@ struct BackendOptions {
 };
 
 // REQUIRES: name is "overlay", "reflink" or "copy".
-std::unique_ptr<Backend> MakeBackend(std::string_view name, const Layout& layout,
+std::unique_ptr<Backend> MakeBackend(std::string_view name,
+                                     const Layout& layout,
                                      const BackendOptions& opts = {});
 
 }  // namespace strata

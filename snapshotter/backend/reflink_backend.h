@@ -30,19 +30,26 @@ class ReflinkBackend final : public Backend {
  public:
   enum class Mode { kReflink, kCopy };
 
-  ReflinkBackend(const Layout& layout, Mode mode) : layout_(layout), mode_(mode) {}
+  ReflinkBackend(const Layout& layout, Mode mode)
+      : layout_(layout), mode_(mode) {}
 
-  std::string_view Name() const override { return mode_ == Mode::kReflink ? "reflink" : "copy"; }
+  std::string_view Name() const override {
+    return mode_ == Mode::kReflink ? "reflink" : "copy";
+  }
   // Active with parents: clones parent_ids[0]'s fs into dir/fs.
   Status BuildDir(const std::string& dir, Kind kind,
                   const std::vector<uint64_t>& parent_ids) override;
-  Result<std::vector<Mount>> Mounts(uint64_t id, Kind kind,
-                                    const std::vector<uint64_t>& parent_ids) override;
+  Result<std::vector<Mount>> Mounts(
+      uint64_t id, Kind kind, const std::vector<uint64_t>& parent_ids) override;
   Result<Usage> MeasureUsage(uint64_t id) override;
   // Always FailedPrecondition: a tree extracted without its parent applied
   // whiteouts as deletions of nothing, so it cannot become a child.
   WhiteoutMode Whiteouts() const override { return WhiteoutMode::kDelete; }
-  Status CheckRebase(uint64_t id, const std::vector<uint64_t>& parent_ids) const override;
+  // A child is a clone of its parent's tree, which CloneTree opens by
+  // relative paths (PATH_MAX): 1,000 levels of names up to 3 bytes fit.
+  int MaxLayerDepth() const override { return 1000; }
+  Status CheckRebase(uint64_t id,
+                     const std::vector<uint64_t>& parent_ids) const override;
 
  private:
   Layout layout_;

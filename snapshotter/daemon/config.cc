@@ -85,6 +85,18 @@ Status SetMaxConcurrentAppliesKey(Config& c, std::string_view v) {
   return Status::Ok();
 }
 
+Status SetMaxLayerDepthKey(Config& c, std::string_view v) {
+  int n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n < 0) {
+    return InvalidArgument(
+        "bad value \"" + std::string(v.substr(0, 32)) +
+        "\" (0 for the backend's limit, or a number of levels)");
+  }
+  c.max_layer_depth = n;
+  return Status::Ok();
+}
+
 constexpr Key kKeys[] = {
     {"root", "--root", SetRootKey, [](const Config& c) { return c.root; }},
     {"address", "--address", SetAddressKey,
@@ -102,6 +114,8 @@ constexpr Key kKeys[] = {
     {"max_concurrent_applies", "--max-concurrent-applies",
      SetMaxConcurrentAppliesKey,
      [](const Config& c) { return std::to_string(c.max_concurrent_applies); }},
+    {"max_layer_depth", "--max-layer-depth", SetMaxLayerDepthKey,
+     [](const Config& c) { return std::to_string(c.max_layer_depth); }},
 };
 
 const Key* FindKey(std::string_view name) {
@@ -137,7 +151,8 @@ Result<Config> ParseTable(const toml::table& table, const std::string& source) {
     std::string at =
         Where(source, node.source()) + ": key \"" + std::string(k->name) + "\"";
     // Numbers may be written bare (max_concurrent_applies = 4).
-    const bool numeric = k->name == "max_concurrent_applies";
+    const bool numeric =
+        k->name == "max_concurrent_applies" || k->name == "max_layer_depth";
     std::string number =
         node.is_integer() ? std::to_string(node.as_integer()->get()) : "";
     const std::string* value = node.is_string() ? &node.as_string()->get()

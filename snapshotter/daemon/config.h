@@ -43,6 +43,10 @@ struct Config {
   // wait. 0: twice the CPUs. Key max_concurrent_applies, flag
   // --max-concurrent-applies.
   int max_concurrent_applies = 0;
+  // Deepest directory level a layer may build; deeper entries fail the
+  // Apply naming the entry. 0: the backend's limit (none for overlay, 1,000
+  // for reflink/copy). Key max_layer_depth, flag --max-layer-depth.
+  int max_layer_depth = 0;
 };
 
 // What the command line asked for.

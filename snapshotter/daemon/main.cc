@@ -164,6 +164,7 @@ int Run(int argc, char** argv) {
   eopts.root = root;
   eopts.backend = config->backend;
   eopts.overlay_metacopy = config->overlay_metacopy;
+  eopts.max_layer_depth = config->max_layer_depth;
   auto engine = Engine::Open(eopts);
   if (!engine.ok()) return Fail("open root " + root, engine.status());
   const RecoveryReport& rec = (*engine)->recovery();

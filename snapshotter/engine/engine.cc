@@ -629,6 +629,8 @@ Result<std::unique_ptr<ApplyTarget>> Engine::LendForApply(
   }
   t->key_ = r.key;
   t->whiteouts_ = backend_->Whiteouts();
+  t->max_depth_ = opts_.max_layer_depth > 0 ? opts_.max_layer_depth
+                                            : backend_->MaxLayerDepth();
   return t;
 }
 

@@ -53,6 +53,9 @@ struct EngineOptions {
   // only). Ignored, with a warning, where the kernel lacks it or the backend
   // is not overlay. Safe only for layers Strata extracted (README).
   bool overlay_metacopy = false;
+  // Deepest directory level of an applied layer; 0: the backend's own limit
+  // (none for overlay, 1,000 for full trees, which are cloned).
+  int max_layer_depth = 0;
 };
 
 // What Recover() found and repaired.
@@ -81,6 +84,8 @@ class ApplyTarget {
 
   int dir() const { return dir_.get(); }
   WhiteoutMode whiteouts() const { return whiteouts_; }
+  // Deepest level an entry may reach (0: no limit).
+  int max_depth() const { return max_depth_; }
   const std::string& key() const { return key_; }
   uint64_t id() const { return id_; }
 
@@ -92,6 +97,7 @@ class ApplyTarget {
   std::string key_;
   UniqueFd dir_;
   WhiteoutMode whiteouts_ = WhiteoutMode::kOverlay;
+  int max_depth_ = 0;
 };
 
 class Engine {

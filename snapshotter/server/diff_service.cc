@@ -60,6 +60,7 @@ Result<AppliedLayer> Extract(BlobSource& blob, const ApplyTarget& target,
                              bool sync) {
   ApplyOptions opts;
   opts.whiteouts = target.whiteouts();
+  opts.extract.max_depth = target.max_depth();
   // Blob reads, decompression and digest on their own thread, overlapping
   // extraction.
   opts.prefetch = ApplyOptions::Prefetch::kAlways;

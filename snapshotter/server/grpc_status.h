@@ -9,6 +9,8 @@
 
 namespace strata {
 
+// Messages longer than this are cut in the middle.
+inline constexpr size_t kMaxMessageBytes = 1024;
 grpc::Status ToGrpc(const Status& s);
 
 // A status from a gRPC call Strata made (as a client), prefixed with

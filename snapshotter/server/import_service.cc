@@ -73,6 +73,7 @@ grpc::Status ImportService::Apply(grpc::ServerContext* ctx,
   }
   ApplyOptions opts;
   opts.whiteouts = (*target)->whiteouts();
+  opts.extract.max_depth = (*target)->max_depth();
   opts.prefetch = ApplyOptions::Prefetch::kAlways;  // bytes arrive over gRPC
   opts.sync = first.sync_fs();
   auto applied = ApplyLayer(std::make_unique<RequestSource>(

@@ -4,6 +4,7 @@
 // nothing outside the snapshot changes, the daemon keeps serving and it
 // restarts cleanly.
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -12,8 +13,6 @@
 #include <chrono>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/daemon/backend_daemon_fixture.h"
 #include "tests/daemon/daemon_process.h"
@@ -26,9 +25,11 @@ namespace pb = containerd::services::snapshots::v1;
 
 class HostileTreeTest : public BackendDaemonTest {
  protected:
-  grpc::Status Call(const std::function<grpc::Status(pb::Snapshots::Stub&, grpc::ClientContext&)>& f) {
+  grpc::Status Call(const std::function<grpc::Status(
+                        pb::Snapshots::Stub&, grpc::ClientContext&)>& f) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(120));
     auto stub = Dial(sock_);
     return f(*stub, ctx);
   }
@@ -84,16 +85,18 @@ class HostileTreeTest : public BackendDaemonTest {
   void Restart() {
     kill(daemon_.pid, SIGKILL);
     WaitExit(daemon_.pid);
-    daemon_ = Start({"--root", root_, "--address", sock_, "--backend", GetParam().first},
-                    dir_ / "log2");
+    daemon_ = Start(
+        {"--root", root_, "--address", sock_, "--backend", GetParam().first},
+        dir_ / "log2");
     ASSERT_TRUE(WaitReady(sock_)) << Slurp(dir_ / "log2");
   }
 };
 
-// 21 symlink hops of 2,000 levels (tests/corpus/make_deep_layer.py): the
-// layer imports, its Commit measures it, a child can be prepared on it and
-// measured, and everything is removed; a restart in between finds a
-// consistent root.
+// 21 symlink hops of 2,000 levels (tests/corpus/make_deep_layer.py). On
+// overlay the layer imports, its Commit measures it, a child can be
+// prepared on it and measured, and everything is removed; a restart in
+// between finds a consistent root. Full-tree backends refuse it at their
+// depth limit.
 TEST_P(HostileTreeTest, FortyThousandLevelLayerWorksEndToEnd) {
   std::string tar = dir_ / "deep.tar";
   ASSERT_EQ(system(("python3 " + std::string(STRATA_SOURCE_DIR) +
@@ -101,6 +104,17 @@ TEST_P(HostileTreeTest, FortyThousandLevelLayerWorksEndToEnd) {
                        .c_str()),
             0);
   std::string out;
+  if (GetParam().first != "overlay") {
+    // A full tree is cloned for every child: refused at the depth limit,
+    // naming the entry, and nothing is left behind.
+    EXPECT_EQ(Cli(sock_, "import --name deep " + tar, &out), 1) << out;
+    EXPECT_NE(out.find("limit of 1000 levels"), std::string::npos) << out;
+    EXPECT_NE(out.find("entry \""), std::string::npos) << out;
+    EXPECT_EQ(Entries("snapshots"), 0);
+    ASSERT_EQ(Cli(sock_, "ls", &out), 0) << out;
+    EXPECT_EQ(out, "");
+    return;
+  }
   ASSERT_EQ(Cli(sock_, "import --name deep " + tar, &out), 0) << out;
   pb::UsageResponse usage;
   ASSERT_TRUE(Usage("deep", &usage).ok());
@@ -139,46 +153,57 @@ TEST_P(HostileTreeTest, MountLeftInsideAnActiveSnapshotSurvivesRemove) {
   EXPECT_TRUE(after == before) << after.DiffFrom(before);
   if (!s.ok()) {
     // Refusing is acceptable only with the snapshot intact and a clear word.
-    EXPECT_NE(s.error_message().find("\"k\""), std::string::npos) << s.error_message();
+    EXPECT_NE(s.error_message().find("\"k\""), std::string::npos)
+        << s.error_message();
     umount2(mnt.c_str(), MNT_DETACH);
   }
   std::string out;
-  ASSERT_EQ(Cli(sock_, "ls", &out), 0) << "the daemon no longer serves: " << out;
+  ASSERT_EQ(Cli(sock_, "ls", &out), 0)
+      << "the daemon no longer serves: " << out;
   Restart();
 }
 
 // Filters built to exhaust a backtracking regexp engine's stack or time.
 TEST_P(HostileTreeTest, PathologicalFiltersAnswerAndTheDaemonServes) {
   pb::PrepareSnapshotResponse resp;
-  ASSERT_TRUE(PrepareKey("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "", &resp).ok());
+  ASSERT_TRUE(PrepareKey("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                         "", &resp)
+                  .ok());
   std::string nested(5000, '(');
   nested += "a";
   nested += std::string(5000, ')');
   std::string alt;
   for (int i = 0; i < 15000; ++i) alt += "(a|aa)*";
   const std::vector<std::string> filters = {
-      "name~=" + nested, "name~=" + alt + "b", "name~=(a*)*b",
-      "labels.x~=" + std::string(60000, 'a'), "name~=\"" + std::string(100000, '[') + "\"",
+      "name~=" + nested,
+      "name~=" + alt + "b",
+      "name~=(a*)*b",
+      "labels.x~=" + std::string(60000, 'a'),
+      "name~=\"" + std::string(100000, '[') + "\"",
   };
   for (const std::string& f : filters) {
     auto t0 = std::chrono::steady_clock::now();
     std::string out;
     int rc = Cli(sock_, "ls '" + f + "'", &out);
     double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    EXPECT_TRUE(rc == 0 || rc == 1) << f.substr(0, 40) << ": " << out.substr(0, 300);
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
+    EXPECT_TRUE(rc == 0 || rc == 1)
+        << f.substr(0, 40) << ": " << out.substr(0, 300);
     EXPECT_LT(secs, 60) << f.substr(0, 40);
-    ASSERT_EQ(Cli(sock_, "ls", &out), 0) << "after " << f.substr(0, 40) << ": " << out;
+    ASSERT_EQ(Cli(sock_, "ls", &out), 0)
+        << "after " << f.substr(0, 40) << ": " << out;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, HostileTreeTest,
-                         ::testing::Values(BackendParam{"overlay", ""}, BackendParam{"copy", ""},
-                                           BackendParam{"reflink", "xfs"}),
-                         [](const auto& info) {
-                           return info.param.first +
-                                  (info.param.second.empty() ? "" : "_" + info.param.second);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Backends, HostileTreeTest,
+    ::testing::Values(BackendParam{"overlay", ""}, BackendParam{"copy", ""},
+                      BackendParam{"reflink", "xfs"}),
+    [](const auto& info) {
+      return info.param.first +
+             (info.param.second.empty() ? "" : "_" + info.param.second);
+    });
 
 }  // namespace
 }  // namespace strata
