@@ -1,5 +1,7 @@
 #include "snapshotter/meta/filter.h"
 
+#include <re2/re2.h>
+
 #include <cctype>
 #include <utility>
 
@@ -10,12 +12,21 @@ class Parser {
  public:
   explicit Parser(const std::string& in) : in_(in) {}
 
+  // containerd's shape ("[before >|after]"), with at most 64 bytes of
+  // the filter on each side of the position.
   Status Error(const std::string& msg) const {
-    return InvalidArgument("filters: parse error: [" + in_.substr(0, pos_) + " >|" +
-                           in_.substr(pos_) + "]: " + msg);
+    size_t from = pos_ > 64 ? pos_ - 64 : 0;
+    std::string before =
+        (from > 0 ? "..." : "") + in_.substr(from, pos_ - from);
+    std::string after =
+        in_.substr(pos_, 64) + (in_.size() - pos_ > 64 ? "..." : "");
+    return InvalidArgument("filters: parse error: [" + before + " >|" + after +
+                           "]: " + msg);
   }
   void SkipSpace() {
-    while (pos_ < in_.size() && std::isspace(static_cast<unsigned char>(in_[pos_]))) ++pos_;
+    while (pos_ < in_.size() &&
+           std::isspace(static_cast<unsigned char>(in_[pos_])))
+      ++pos_;
   }
   bool AtEnd() {
     SkipSpace();
@@ -40,7 +51,8 @@ class Parser {
 
   Result<std::string> Value(bool allow_alt_quotes) {
     char c = Peek();
-    if (c == '"' || ((c == '/' || c == '|') && allow_alt_quotes)) return Quoted(c);
+    if (c == '"' || ((c == '/' || c == '|') && allow_alt_quotes))
+      return Quoted(c);
     if (c == '/' || c == '|') return Error("invalid quote encountered");
     size_t start = pos_;
     while (pos_ < in_.size() && in_[pos_] != ',' &&
@@ -78,20 +90,38 @@ class Parser {
         continue;
       }
       switch (e) {
-        case 'a': out.push_back('\a'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
-        case 'v': out.push_back('\v'); break;
-        case '\\': out.push_back('\\'); break;
+        case 'a':
+          out.push_back('\a');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'v':
+          out.push_back('\v');
+          break;
+        case '\\':
+          out.push_back('\\');
+          break;
         case 'x': {
-          if (pos_ + 2 > in_.size() || !std::isxdigit(static_cast<unsigned char>(in_[pos_])) ||
+          if (pos_ + 2 > in_.size() ||
+              !std::isxdigit(static_cast<unsigned char>(in_[pos_])) ||
               !std::isxdigit(static_cast<unsigned char>(in_[pos_ + 1]))) {
             return Error("illegal numeric escape sequence");
           }
-          out.push_back(static_cast<char>(std::stoi(in_.substr(pos_, 2), nullptr, 16)));
+          out.push_back(
+              static_cast<char>(std::stoi(in_.substr(pos_, 2), nullptr, 16)));
           pos_ += 2;
           break;
         }
@@ -104,10 +134,12 @@ class Parser {
   Result<std::string> Operator() {
     SkipSpace();
     size_t start = pos_;
-    while (pos_ < in_.size() && (in_[pos_] == '=' || in_[pos_] == '!' || in_[pos_] == '~')) {
+    while (pos_ < in_.size() &&
+           (in_[pos_] == '=' || in_[pos_] == '!' || in_[pos_] == '~')) {
       ++pos_;
     }
-    if (start == pos_) return Error("expected an operator (\"==\"|\"!=\"|\"~=\")");
+    if (start == pos_)
+      return Error("expected an operator (\"==\"|\"!=\"|\"~=\")");
     std::string op = in_.substr(start, pos_ - start);
     if (op != "==" && op != "!=" && op != "~=") {
       pos_ = start;
@@ -140,14 +172,28 @@ Result<Filter::All> Filter::ParseOne(const std::string& s) {
     }
     if (!p.AtEnd() && p.Peek() != ',') {
       STRATA_ASSIGN_OR_RETURN(std::string op, p.Operator());
-      sel.op = op == "==" ? Op::kEqual : op == "!=" ? Op::kNotEqual : Op::kMatches;
+      sel.op = op == "=="   ? Op::kEqual
+               : op == "!=" ? Op::kNotEqual
+                            : Op::kMatches;
       STRATA_ASSIGN_OR_RETURN(sel.value, p.Value(sel.op == Op::kMatches));
       if (sel.op == Op::kMatches) {
-        try {
-          sel.re = std::make_shared<const std::regex>(sel.value);
-        } catch (const std::regex_error& e) {
-          return p.Error("bad regular expression \"" + sel.value + "\": " + e.what());
+        if (sel.value.size() > kMaxRegexBytes) {
+          return p.Error(
+              "regular expression of " + std::to_string(sel.value.size()) +
+              " bytes is over the limit of " + std::to_string(kMaxRegexBytes));
         }
+        RE2::Options opts;
+        opts.set_log_errors(false);
+        opts.set_max_mem(kMaxRegexMemory);
+        auto re = std::make_shared<const RE2>(sel.value, opts);
+        if (!re->ok()) {
+          std::string shown = sel.value.size() > 64
+                                  ? sel.value.substr(0, 64) + "..."
+                                  : sel.value;
+          std::string why = re->error().substr(0, 128);
+          return p.Error("bad regular expression \"" + shown + "\": " + why);
+        }
+        sel.re = std::move(re);
       }
     }
     all.push_back(std::move(sel));
@@ -162,6 +208,11 @@ Result<Filter> Filter::Parse(const std::vector<std::string>& filters) {
   Filter f;
   for (const std::string& s : filters) {
     if (s.empty()) return Filter();  // containerd: "" matches everything
+    if (s.size() > kMaxFilterBytes) {
+      return InvalidArgument("filter of " + std::to_string(s.size()) +
+                             " bytes is over the limit of " +
+                             std::to_string(kMaxFilterBytes));
+    }
     auto all = ParseOne(s);
     if (!all.ok()) return all.status();
     f.any_.push_back(std::move(*all));
@@ -204,10 +255,18 @@ bool Filter::Matches(const Info& info) const {
       std::string value;
       bool present = Field(info, sel.fieldpath, value);
       switch (sel.op) {
-        case Op::kPresent: ok = present; break;
-        case Op::kEqual: ok = present && value == sel.value; break;
-        case Op::kNotEqual: ok = value != sel.value; break;
-        case Op::kMatches: ok = std::regex_search(value, *sel.re); break;
+        case Op::kPresent:
+          ok = present;
+          break;
+        case Op::kEqual:
+          ok = present && value == sel.value;
+          break;
+        case Op::kNotEqual:
+          ok = value != sel.value;
+          break;
+        case Op::kMatches:
+          ok = RE2::PartialMatch(value, *sel.re);
+          break;
       }
       if (!ok) break;
     }

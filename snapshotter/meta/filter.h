@@ -6,8 +6,11 @@
 //
 // Quoted strings use Go's double-quote escapes; after `~=` a value may also be
 // quoted with /.../ or |...|. A bare fieldpath tests presence. `~=` takes a
-// regular expression searched anywhere in the value (ECMAScript syntax here,
-// RE2 in containerd: the common subset behaves alike).
+// regular expression searched anywhere in the value, in RE2 syntax like Go's
+// regexp that containerd uses; RE2 runs in time linear in the input and
+// memory bounded per pattern (kMaxRegexMemory), so no filter can exhaust the
+// daemon's stack or time. A pattern is at most kMaxRegexBytes, a filter
+// string at most kMaxFilterBytes.
 //
 // Fields of a snapshot: name, parent, kind (active|view|committed),
 // labels.<key>.
@@ -16,15 +19,23 @@
 #ifndef STRATA_SNAPSHOTTER_META_FILTER_H_
 #define STRATA_SNAPSHOTTER_META_FILTER_H_
 
+#include <cstddef>
 #include <memory>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "io/base/result.h"
 #include "snapshotter/types.h"
 
+namespace re2 {
+class RE2;
+}
+
 namespace strata {
+
+inline constexpr size_t kMaxFilterBytes = 64 << 10;
+inline constexpr size_t kMaxRegexBytes = 4 << 10;
+inline constexpr int64_t kMaxRegexMemory = 1 << 20;
 
 class Filter {
  public:
@@ -41,7 +52,7 @@ class Filter {
     std::vector<std::string> fieldpath;
     Op op = Op::kPresent;
     std::string value;
-    std::shared_ptr<const std::regex> re;
+    std::shared_ptr<const re2::RE2> re;
   };
   using All = std::vector<Selector>;
 

@@ -90,5 +90,58 @@ TEST(FilterTest, MalformedIsInvalidArgument) {
   }
 }
 
+// Patterns and inputs built to exhaust a backtracking engine's stack or
+// time (std::regex crashed the daemon on the first two): RE2 answers each
+// at once, or refuses the pattern with InvalidArgument.
+TEST(FilterTest, PathologicalRegexpsAnswerPromptly) {
+  Info info;
+  info.name = std::string(4096, 'a');
+  info.labels["x"] = std::string(4096, 'a');
+  // Long ones are refused by size; the rest fit the 4 KiB limit.
+  std::string nested = std::string(1000, '(') + "a" + std::string(1000, ')');
+  std::string alt;
+  for (int i = 0; i < 580; ++i) alt += "(a|aa)*";
+  std::string stars;
+  for (int i = 0; i < 20000; ++i) stars += "a*";
+  const std::vector<std::string> patterns = {nested, alt + "b", "(a*)*b", "(a|aa)*b",
+                                             stars + "b", "(x+x+)+y", std::string(30000, '[')};
+  for (const std::string& p : patterns) {
+    for (const char* field : {"name", "labels.x"}) {
+      auto f = Filter::Parse({std::string(field) + "~=\"" + p + "\""});
+      if (!f.ok()) {
+        EXPECT_EQ(f.status().code(), Code::kInvalidArgument);
+        EXPECT_LT(f.status().message().size(), 400u) << "the message quotes the whole pattern";
+        continue;
+      }
+      // The nested one matches "a"; none of the others can match.
+      EXPECT_EQ(f->Matches(info), p == nested) << p.substr(0, 20);
+    }
+  }
+  auto huge = Filter::Parse({"name~=" + std::string(kMaxFilterBytes + 1, 'a')});
+  EXPECT_EQ(huge.status().code(), Code::kInvalidArgument);
+}
+
+TEST(FilterTest, RegexpsAreGoSyntaxSearchedAnywhere) {
+  Info info;
+  info.name = "default/12/sha256:abc";
+  info.kind = Kind::kCommitted;
+  info.labels["containerd.io/snapshot.ref"] = "sha256:abc";
+  auto f = Filter::Parse({"name~=12/sha"});
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(f->Matches(info)) << "unanchored, like Go's MatchString";
+  f = Filter::Parse({"name~=^12"});
+  ASSERT_TRUE(f.ok());
+  EXPECT_FALSE(f->Matches(info));
+  f = Filter::Parse({"kind~=^commit", "name~=nope"});
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(f->Matches(info));
+  f = Filter::Parse({"labels.\"containerd.io/snapshot.ref\"~=\\d*abc$"});
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_TRUE(f->Matches(info));
+  // Perl-only syntax RE2 refuses, as Go does.
+  EXPECT_EQ(Filter::Parse({"name~=(?=a)"}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(Filter::Parse({"name~=a(b"}).status().code(), Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace strata
