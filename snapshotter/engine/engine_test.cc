@@ -250,6 +250,28 @@ TEST_P(EngineTest, KeysAreNeverPaths) {
   EXPECT_EQ(CountDirs("snapshots"), 5);
 }
 
+// containerd treats an empty label value as "remove": it is never stored,
+// whichever operation writes it.
+TEST_P(EngineTest, EmptyLabelValuesAreNeverStored) {
+  const Labels in = {{"keep", "v"}, {"empty", ""}};
+  ASSERT_TRUE(engine_->Prepare("a", "", in).ok());
+  ASSERT_TRUE(engine_->Commit("c", "a", in).ok());
+  ASSERT_TRUE(engine_->View("v", "c", in).ok());
+  ASSERT_TRUE(engine_->Prepare("p", "c", {}).ok());
+  ASSERT_TRUE(engine_->Update(Named("p", in), {}).ok());
+  ASSERT_TRUE(engine_->Prepare("q", "c", {{"old", "1"}}).ok());
+  ASSERT_TRUE(engine_->Update(Named("q", in), {"labels.empty", "labels.keep"}).ok());
+  for (const char* key : {"c", "v", "p", "q"}) {
+    auto info = engine_->Stat(key);
+    ASSERT_TRUE(info.ok()) << key;
+    EXPECT_EQ(info->labels.count("empty"), 0u) << key << " stored an empty label";
+    EXPECT_EQ(info->labels.count("keep"), 1u) << key;
+  }
+  auto list = engine_->List({"labels.empty"});
+  ASSERT_TRUE(list.ok());
+  EXPECT_TRUE(list->empty()) << "a presence filter found an empty label";
+}
+
 TEST_P(EngineTest, CommitStoresUsageAndItsOwnLabels) {
   ASSERT_TRUE(engine_->Prepare("a", "", {{"prepare", "1"}}).ok());
   auto mounts = engine_->Mounts("a");

@@ -3,6 +3,12 @@
 #include <utility>
 
 namespace strata {
+
+// containerd's boltutil.WriteLabels: an empty value means "no such label",
+// in every operation that writes labels.
+static void DropEmptyLabels(Labels& labels) {
+  std::erase_if(labels, [](const auto& kv) { return kv.second.empty(); });
+}
 namespace {
 
 constexpr std::string_view kNextIdKey = "next_id";
@@ -152,6 +158,7 @@ Result<SnapshotRecord> CreateSnapshot(WriteTxn& txn, Kind kind, std::string_view
   r.key = std::string(key);
   r.created_ns = r.updated_ns = now_ns;
   r.labels = labels;
+  DropEmptyLabels(r.labels);
   STRATA_RETURN_IF_ERROR(PutRecord(txn, r));
   STRATA_RETURN_IF_ERROR(txn.Put(Table::kKeyIndex, HashKey(key), EncodeId(r.id)));
   if (r.parent_id != 0) {
@@ -206,6 +213,7 @@ Result<SnapshotRecord> CommitActive(WriteTxn& txn, std::string_view key,
   r.kind = Kind::kCommitted;
   r.usage = usage;
   r.labels = labels;
+  DropEmptyLabels(r.labels);
   r.created_ns = r.updated_ns = now_ns;
   if (new_parent != 0) {
     r.parent_id = new_parent;
@@ -259,7 +267,7 @@ Result<SnapshotRecord> UpdateInfo(WriteTxn& txn, const Info& info,
       }
     }
   }
-  std::erase_if(r.labels, [](const auto& kv) { return kv.second.empty(); });
+  DropEmptyLabels(r.labels);
   r.updated_ns = now_ns;
   STRATA_RETURN_IF_ERROR(PutRecord(txn, r));
   return r;
