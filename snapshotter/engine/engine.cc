@@ -173,7 +173,29 @@ std::string_view Engine::backend_name() const { return backend_->Name(); }
 
 int64_t Engine::MetadataBytes() const { return store_->FileSize(); }
 
+Status CheckRootPath(const std::string& root) {
+  // Overlay mount data is "key=value,key=value" with lowerdirs split at ':'
+  // (and '\\' an escape in newer kernels): a root holding any of these
+  // would mount something else than asked, so it is refused whatever the
+  // backend (a root outlives its first backend choice).
+  for (char c : root) {
+    if (c == ',' || c == ':' || c == '=' || c == '\\' || c == '\n' ||
+        c == '\0') {
+      std::string shown =
+          root.size() > 128 ? "..." + root.substr(root.size() - 128) : root;
+      std::string ch = c == '\n'   ? "a newline"
+                       : c == '\0' ? "a NUL byte"
+                                   : std::string("'") + c + "'";
+      return InvalidArgument(
+          "root \"" + shown + "\" contains " + ch +
+          ", which overlayfs mount options cannot carry; choose another root");
+    }
+  }
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
+  STRATA_RETURN_IF_ERROR(CheckRootPath(opts.root));
   Layout layout(opts.root);
   for (const std::string& dir :
        {layout.root(), layout.MetadataDir(), layout.SnapshotsDir(),

@@ -196,6 +196,9 @@ class Engine {
 inline constexpr size_t kMaxKeyBytes = 64 * 1024;
 inline constexpr size_t kMaxLabelBytes = 4096;
 Status ValidateKey(std::string_view what, std::string_view key);
+// InvalidArgument for a root path holding a character overlayfs mount
+// options cannot carry (',' ':' '=' '\\', a newline), naming it.
+Status CheckRootPath(const std::string& root);
 Status ValidateLabels(std::string_view key, const Labels& labels);
 
 }  // namespace strata

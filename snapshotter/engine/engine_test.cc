@@ -834,6 +834,21 @@ TEST_P(EngineTest, ApplyTargetIsHeldAgainstRemoveAndCommit) {
   EXPECT_EQ(engine_->ResolveApplyTarget(*m).status().code(), Code::kNotFound);
 }
 
+TEST(EngineRootTest, RootsOverlayOptionsCannotCarryAreRefusedAtOpen) {
+  TempDir dir;
+  for (const char* bad : {"/a,b", "/a:b", "/a=b", "/a\\b", "/a\nb"}) {
+    std::string root = dir.path() + bad;
+    auto e = Engine::Open({.root = root, .sync = false, .backend = "auto"});
+    ASSERT_FALSE(e.ok()) << bad;
+    EXPECT_EQ(e.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(e.status().message().find("overlayfs mount options"), std::string::npos)
+        << e.status().ToString();
+    struct stat st;
+    EXPECT_NE(lstat(root.c_str(), &st), 0) << "a refused root was created";
+  }
+  EXPECT_TRUE(Engine::Open({.root = dir / "plain root-1_x", .sync = false}).ok());
+}
+
 std::string ParamName(const ::testing::TestParamInfo<BackendParam>& info) {
   return info.param.backend +
          (info.param.fs.empty() ? "" : "_" + info.param.fs);
