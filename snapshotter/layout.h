@@ -7,6 +7,7 @@
 //   <root>/snapshots/<id>/work   overlay workdir (active snapshots)
 //   <root>/staging/new-XXXXXX/   a snapshot being built, not yet recorded
 //   <root>/trash/<id>-<n>/       a removed snapshot awaiting deletion
+//   <root>/quarantine/          what recovery could not remove, for an operator
 //   <root>/l/<id>                short symlink to snapshots/<id>/fs, used in
 //                                lowerdir= only when full paths overflow a page
 //
@@ -30,6 +31,7 @@ class Layout {
   std::string StagingDir() const { return root_ + "/staging"; }
   std::string TrashDir() const { return root_ + "/trash"; }
   std::string LinksDir() const { return root_ + "/l"; }
+  std::string QuarantineDir() const { return root_ + "/quarantine"; }
 
   std::string SnapshotDir(uint64_t id) const {
     return SnapshotsDir() + "/" + std::to_string(id);

@@ -226,6 +226,7 @@ int Run(int argc, char** argv) {
        {"recovered_links", std::to_string(rec.links_removed)},
        {"rebuilt_dirs", std::to_string(rec.dirs_rebuilt)},
        {"missing_dirs", std::to_string(rec.missing_dirs)},
+       {"quarantined", std::to_string(rec.quarantined)},
        {"startup_us", std::to_string(ready_us)}});
   // Only now: the store is open, recovery has run and the socket serves.
   Notify("READY=1\nSTATUS=serving on " + address);

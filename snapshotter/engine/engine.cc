@@ -199,7 +199,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
   Layout layout(opts.root);
   for (const std::string& dir :
        {layout.root(), layout.MetadataDir(), layout.SnapshotsDir(),
-        layout.StagingDir(), layout.TrashDir(), layout.LinksDir()}) {
+        layout.StagingDir(), layout.TrashDir(), layout.LinksDir(),
+        layout.QuarantineDir()}) {
     STRATA_RETURN_IF_ERROR(MakeDirs(dir, 0700));
   }
   MetaStoreOptions mopts;
@@ -701,6 +702,25 @@ Status Engine::Cleanup() {
   return first;
 }
 
+// Recovery must never stop the daemon from starting (a restart would only
+// meet the same tree again): what cannot be removed is logged and moved
+// aside into quarantine/ for an operator. True when removed.
+bool Engine::RemoveOrQuarantine(const std::string& path, RecoveryReport& rep) {
+  Status s = RemoveAll(path);
+  if (s.ok()) return true;
+  std::string name = path.substr(path.rfind('/') + 1);
+  std::string to =
+      layout_.QuarantineDir() + "/" + name + "-" + std::to_string(NowNs());
+  bool moved = rename(path.c_str(), to.c_str()) == 0;
+  Log(LogLevel::kError, "engine",
+      "recovery cannot remove a directory; moved it aside",
+      {{"path", path},
+       {"error", s.ToString()},
+       {"moved_to", moved ? to : "(rename failed)"}});
+  rep.quarantined++;
+  return false;
+}
+
 Status Engine::Recover() {
   RecoveryReport rep;
   std::map<uint64_t, Kind> live;  // every recorded id and its kind
@@ -714,7 +734,7 @@ Status Engine::Recover() {
   // 1. Staging: never recorded (renamed out before any commit).
   STRATA_ASSIGN_OR_RETURN(auto staged, ListDir(layout_.StagingDir()));
   for (const std::string& n : staged) {
-    STRATA_RETURN_IF_ERROR(RemoveAll(layout_.StagingDir() + "/" + n));
+    RemoveOrQuarantine(layout_.StagingDir() + "/" + n, rep);
     rep.staging_removed++;
   }
   // 2. Trash: a committed removal's id is never reused, so a trash entry whose
@@ -732,8 +752,7 @@ Status Engine::Recover() {
       rep.trash_restored++;
       continue;
     }
-    STRATA_RETURN_IF_ERROR(RemoveAll(path));
-    rep.trash_removed++;
+    if (RemoveOrQuarantine(path, rep)) rep.trash_removed++;
   }
   // 3. Snapshot directories without a record: a Prepare that renamed but did
   //    not commit, or leftovers of failed deletions.
@@ -741,7 +760,7 @@ Status Engine::Recover() {
   for (const std::string& n : dirs) {
     uint64_t id = LeadingId(n);
     if (id != 0 && live.count(id) && n == std::to_string(id)) continue;
-    STRATA_RETURN_IF_ERROR(RemoveAll(layout_.SnapshotsDir() + "/" + n));
+    RemoveOrQuarantine(layout_.SnapshotsDir() + "/" + n, rep);
     rep.orphans_removed++;
   }
   // 4. Short links are derived data; drop those of unrecorded ids.

@@ -67,6 +67,7 @@ struct RecoveryReport {
   int links_removed = 0;    // short links to unrecorded ids
   int dirs_rebuilt = 0;     // active/view records whose rename a crash lost
   int missing_dirs = 0;     // committed records whose directory is gone
+  int quarantined = 0;  // directories recovery could not remove, moved aside
 };
 
 class Engine;
@@ -162,6 +163,7 @@ class Engine {
                                     std::string_view parent,
                                     const Labels& labels);
   Status Recover();
+  bool RemoveOrQuarantine(const std::string& path, RecoveryReport& rep);
   friend class ApplyTarget;
   // Holds (see ApplyTarget): Apply takes one unless the id is changing;
   // Remove and Commit mark the id changing inside their transaction unless

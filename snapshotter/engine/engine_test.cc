@@ -260,11 +260,13 @@ TEST_P(EngineTest, EmptyLabelValuesAreNeverStored) {
   ASSERT_TRUE(engine_->Prepare("p", "c", {}).ok());
   ASSERT_TRUE(engine_->Update(Named("p", in), {}).ok());
   ASSERT_TRUE(engine_->Prepare("q", "c", {{"old", "1"}}).ok());
-  ASSERT_TRUE(engine_->Update(Named("q", in), {"labels.empty", "labels.keep"}).ok());
+  ASSERT_TRUE(
+      engine_->Update(Named("q", in), {"labels.empty", "labels.keep"}).ok());
   for (const char* key : {"c", "v", "p", "q"}) {
     auto info = engine_->Stat(key);
     ASSERT_TRUE(info.ok()) << key;
-    EXPECT_EQ(info->labels.count("empty"), 0u) << key << " stored an empty label";
+    EXPECT_EQ(info->labels.count("empty"), 0u)
+        << key << " stored an empty label";
     EXPECT_EQ(info->labels.count("keep"), 1u) << key;
   }
   auto list = engine_->List({"labels.empty"});
@@ -841,12 +843,14 @@ TEST(EngineRootTest, RootsOverlayOptionsCannotCarryAreRefusedAtOpen) {
     auto e = Engine::Open({.root = root, .sync = false, .backend = "auto"});
     ASSERT_FALSE(e.ok()) << bad;
     EXPECT_EQ(e.status().code(), Code::kInvalidArgument);
-    EXPECT_NE(e.status().message().find("overlayfs mount options"), std::string::npos)
+    EXPECT_NE(e.status().message().find("overlayfs mount options"),
+              std::string::npos)
         << e.status().ToString();
     struct stat st;
     EXPECT_NE(lstat(root.c_str(), &st), 0) << "a refused root was created";
   }
-  EXPECT_TRUE(Engine::Open({.root = dir / "plain root-1_x", .sync = false}).ok());
+  EXPECT_TRUE(
+      Engine::Open({.root = dir / "plain root-1_x", .sync = false}).ok());
 }
 
 std::string ParamName(const ::testing::TestParamInfo<BackendParam>& info) {

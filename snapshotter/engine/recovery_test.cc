@@ -3,11 +3,13 @@
 // the root and checks the invariant: every record has its directory, no
 // directory lacks a record, and nothing half-made is visible.
 #include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "io/fs/fs_util.h"
 #include "snapshotter/engine/engine.h"
@@ -35,7 +37,8 @@ class RecoveryTest : public ::testing::Test {
   }
   // Runs op in a child that dies at crash point `point`. Returns true if the
   // child reached the point (and so died there).
-  bool CrashAt(const std::string& point, const std::function<void(Engine&)>& op) {
+  bool CrashAt(const std::string& point,
+               const std::function<void(Engine&)>& op) {
     pid_t pid = fork();
     if (pid == 0) {
       auto e = Engine::Open({.root = root(), .sync = true});
@@ -54,7 +57,8 @@ class RecoveryTest : public ::testing::Test {
   void ExpectConsistent(Engine& e) {
     auto all = e.List({});
     ASSERT_TRUE(all.ok()) << all.status().ToString();
-    EXPECT_EQ(CountEntries(root() + "/snapshots"), static_cast<int>(all->size()));
+    EXPECT_EQ(CountEntries(root() + "/snapshots"),
+              static_cast<int>(all->size()));
     for (const Info& i : *all) {
       if (i.kind == Kind::kCommitted) continue;
       auto m = e.Mounts(i.name);
@@ -74,8 +78,10 @@ class RecoveryTest : public ::testing::Test {
 
 TEST_F(RecoveryTest, CrashAfterStagingLeavesNothing) {
   { auto e = Open(); }
-  ASSERT_TRUE(CrashAt("prepare.staged", [](Engine& e) { (void)e.Prepare("k", "", {}).ok(); }));
-  EXPECT_EQ(CountEntries(root() + "/staging"), 1) << "the crash should leave staging behind";
+  ASSERT_TRUE(CrashAt("prepare.staged",
+                      [](Engine& e) { (void)e.Prepare("k", "", {}).ok(); }));
+  EXPECT_EQ(CountEntries(root() + "/staging"), 1)
+      << "the crash should leave staging behind";
   auto e = Open();
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->recovery().staging_removed, 1);
@@ -85,8 +91,10 @@ TEST_F(RecoveryTest, CrashAfterStagingLeavesNothing) {
 
 TEST_F(RecoveryTest, CrashAfterRenameBeforeCommitLeavesNoRecordNoDir) {
   { auto e = Open(); }
-  ASSERT_TRUE(CrashAt("prepare.renamed", [](Engine& e) { (void)e.Prepare("k", "", {}).ok(); }));
-  EXPECT_EQ(CountEntries(root() + "/snapshots"), 1) << "renamed dir should exist";
+  ASSERT_TRUE(CrashAt("prepare.renamed",
+                      [](Engine& e) { (void)e.Prepare("k", "", {}).ok(); }));
+  EXPECT_EQ(CountEntries(root() + "/snapshots"), 1)
+      << "renamed dir should exist";
   auto e = Open();
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->recovery().orphans_removed, 1);
@@ -102,13 +110,15 @@ TEST_F(RecoveryTest, CrashInsideRemoveBeforeCommitRestoresTheSnapshot) {
     auto e = Open();
     ASSERT_TRUE(e->Prepare("k", "", {{"a", "b"}}).ok());
   }
-  ASSERT_TRUE(CrashAt("remove.renamed", [](Engine& e) { (void)e.Remove("k").ok(); }));
+  ASSERT_TRUE(
+      CrashAt("remove.renamed", [](Engine& e) { (void)e.Remove("k").ok(); }));
   EXPECT_EQ(CountEntries(root() + "/trash"), 1);
   auto e = Open();
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->recovery().trash_restored, 1);
   auto info = e->Stat("k");
-  ASSERT_TRUE(info.ok()) << "the removal never committed: the snapshot must survive";
+  ASSERT_TRUE(info.ok())
+      << "the removal never committed: the snapshot must survive";
   ExpectConsistent(*e);
   ASSERT_TRUE(e->Remove("k").ok());
   ExpectConsistent(*e);
@@ -120,7 +130,8 @@ TEST_F(RecoveryTest, CrashAfterRemoveCommitDeletesTheTrash) {
     ASSERT_TRUE(e->Prepare("k", "", {}).ok());
     ASSERT_TRUE(e->Prepare("other", "", {}).ok());
   }
-  ASSERT_TRUE(CrashAt("remove.committed", [](Engine& e) { (void)e.Remove("k").ok(); }));
+  ASSERT_TRUE(
+      CrashAt("remove.committed", [](Engine& e) { (void)e.Remove("k").ok(); }));
   auto e = Open();
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->recovery().trash_removed, 1);
@@ -134,7 +145,8 @@ TEST_F(RecoveryTest, CrashBetweenMeasureAndCommitKeepsTheActive) {
     auto e = Open();
     ASSERT_TRUE(e->Prepare("k", "", {}).ok());
   }
-  ASSERT_TRUE(CrashAt("commit.measured", [](Engine& e) { (void)e.Commit("n", "k", {}).ok(); }));
+  ASSERT_TRUE(CrashAt("commit.measured",
+                      [](Engine& e) { (void)e.Commit("n", "k", {}).ok(); }));
   auto e = Open();
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->Stat("k")->kind, Kind::kActive);
@@ -191,10 +203,45 @@ TEST_F(RecoveryTest, FullTreeRecordWithoutDirectoryIsClonedAgain) {
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->recovery().dirs_rebuilt, 1);
   struct stat st;
-  EXPECT_EQ(stat((root() + "/snapshots/2/fs/etc").c_str(), &st), 0) << "not cloned again";
+  EXPECT_EQ(stat((root() + "/snapshots/2/fs/etc").c_str(), &st), 0)
+      << "not cloned again";
 }
 
 // Many random crashes in a row: the store must converge every time.
+// A directory recovery cannot remove (here: an immutable one inside an
+// orphan) never stops start-up: it is logged and moved into quarantine/.
+TEST_F(RecoveryTest, WhatCannotBeRemovedIsQuarantinedAndStartUpGoesOn) {
+  if (geteuid() != 0)
+    GTEST_SKIP() << "the immutable flag needs root (CI runs as root)";
+  { auto e = Open(); }
+  std::string orphan = root() + "/snapshots/77";
+  ASSERT_EQ(mkdir(orphan.c_str(), 0700), 0);
+  ASSERT_EQ(mkdir((orphan + "/stuck").c_str(), 0700), 0);
+  int f = open((orphan + "/stuck/file").c_str(), O_CREAT | O_WRONLY, 0600);
+  ASSERT_GE(f, 0);
+  close(f);
+  int d = open((orphan + "/stuck").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(d, 0);
+  int flags = 0;
+  if (ioctl(d, FS_IOC_GETFLAGS, &flags) != 0) {
+    close(d);
+    GTEST_SKIP() << "this filesystem has no inode flags";
+  }
+  int immutable = flags | FS_IMMUTABLE_FL;
+  if (ioctl(d, FS_IOC_SETFLAGS, &immutable) != 0) {
+    close(d);
+    GTEST_SKIP() << "this filesystem refuses the immutable flag";
+  }
+  auto e = Engine::Open({.root = root(), .sync = true});
+  ioctl(d, FS_IOC_SETFLAGS, &flags);
+  close(d);
+  ASSERT_TRUE(e.ok()) << "start-up failed: " << e.status().ToString();
+  EXPECT_EQ((*e)->recovery().quarantined, 1);
+  EXPECT_EQ(CountEntries(root() + "/quarantine"), 1);
+  EXPECT_EQ(CountEntries(root() + "/snapshots"), 0);
+  EXPECT_TRUE((*e)->Prepare("k", "", {}).ok()) << "the engine does not serve";
+}
+
 TEST_F(RecoveryTest, RepeatedCrashesConverge) {
   { auto e = Open(); }
   const char* prepare_points[] = {"prepare.staged", "prepare.renamed"};
@@ -209,10 +256,13 @@ TEST_F(RecoveryTest, RepeatedCrashesConverge) {
         ASSERT_TRUE(e->Prepare(key, "", {}).ok());
       }
     }
-    const char* point = round % 2 ? remove_points[(round / 2) % 2] : prepare_points[(round / 2) % 2];
+    const char* point = round % 2 ? remove_points[(round / 2) % 2]
+                                  : prepare_points[(round / 2) % 2];
     EXPECT_TRUE(CrashAt(point, [&](Engine& e) {
-      if (round % 2) (void)e.Remove(key).ok();
-      else (void)e.Prepare(key, "", {}).ok();
+      if (round % 2)
+        (void)e.Remove(key).ok();
+      else
+        (void)e.Prepare(key, "", {}).ok();
     })) << point;
   }
   auto e = Open();
