@@ -7,5 +7,10 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$top/scripts/install-deps.sh"
 "$top/scripts/build.sh"
+# The unit tests and the apply fuzz replay under ASan/UBSan, in their own
+# build directory (STRATA_SKIP_SANITIZE=1 skips it for a quick local run).
+if [ "${STRATA_SKIP_SANITIZE:-}" != 1 ]; then
+  "$top/scripts/sanitize.sh" || { echo "test.sh: the sanitizer run failed (above)" >&2; exit 1; }
+fi
 cd "${STRATA_BUILD_DIR:-$top/build}"
 ctest --output-on-failure -j2 --timeout 1500 "$@"

@@ -459,7 +459,10 @@ Status Extractor::ApplyEntry(TarEntry& e, EntryStream& in) {
       STRATA_ASSIGN_OR_RETURN(std::string target,
                               CleanArchivePath(e.link_target));
       if (target.empty()) return InvalidArgument("hardlink to the layer root");
-      auto [tdir, tname] = SplitPath(target);
+      // Plain variables: clang cannot capture structured bindings.
+      const auto split = SplitPath(target);
+      const std::string& tdir = split.first;
+      const std::string& tname = split.second;
       auto tparent = root_->OpenDir(tdir);
       if (!tparent.ok()) {
         return NotFound("hardlink target \"" + ShortPath(e.link_target) +

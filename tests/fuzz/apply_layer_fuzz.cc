@@ -65,18 +65,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (fd < 0) Fail("cannot open the root");
   strata::ApplyOptions opts;
   // The last byte picks the whiteout form: it is tar padding in most seeds.
-  opts.whiteouts = size > 0 && (data[size - 1] & 1) ? strata::WhiteoutMode::kDelete
-                                                     : strata::WhiteoutMode::kOverlay;
+  opts.whiteouts = size > 0 && (data[size - 1] & 1)
+                       ? strata::WhiteoutMode::kDelete
+                       : strata::WhiteoutMode::kOverlay;
   opts.sink = strata::SinkKind::kSync;  // deterministic, one thread
   opts.decompress.max_output_bytes = 8 << 20;
   opts.extract.max_tracked_bytes = 1 << 20;
   std::string_view input(reinterpret_cast<const char*>(data), size);
-  auto applied =
-      strata::ApplyLayer(std::make_unique<strata::MemorySource>(input), fd, opts);
+  auto applied = strata::ApplyLayer(
+      std::make_unique<strata::MemorySource>(input), fd, opts);
   (void)applied;  // errors are fine; escapes are not
   close(fd);
   strata::TreeState after = strata::TreeState::Capture(scratch->decoy);
-  if (!(after == scratch->before)) Fail("the decoy changed:\n" + after.DiffFrom(scratch->before));
+  if (!(after == scratch->before))
+    Fail("the decoy changed:\n" + after.DiffFrom(scratch->before));
   std::set<std::string> names = Names(kScratch);
   if (names != std::set<std::string>{".", "..", "decoy", "root"}) {
     std::string got;

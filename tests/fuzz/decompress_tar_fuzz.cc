@@ -14,7 +14,8 @@ void Run(std::string_view input, strata::GzipEngine engine) {
   strata::DecompressOptions opts;
   opts.max_output_bytes = 8 << 20;  // keeps bombs from timing out
   opts.gzip_engine = engine;
-  auto src = strata::OpenDecompressed(std::make_unique<strata::MemorySource>(input), opts);
+  auto src = strata::OpenDecompressed(
+      std::make_unique<strata::MemorySource>(input), opts);
   if (!src.ok()) return;
   strata::TarReader reader(**src);
   char buf[4096];

@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
     }
     if (DIR* d = opendir(argv[i])) {
       while (dirent* e = readdir(d)) {
-        if (e->d_name[0] != '.') files.push_back(std::string(argv[i]) + "/" + e->d_name);
+        if (e->d_name[0] != '.')
+          files.push_back(std::string(argv[i]) + "/" + e->d_name);
       }
       closedir(d);
     }
@@ -38,7 +39,8 @@ int main(int argc, char** argv) {
     std::stringstream ss;
     ss << in.rdbuf();
     std::string data = ss.str();
-    LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+    LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(data.data()),
+                           data.size());
   }
   std::printf("replay: %zu inputs, no finding\n", files.size());
   return files.empty() ? 2 : 0;

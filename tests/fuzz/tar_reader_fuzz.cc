@@ -9,7 +9,8 @@
 #include "io/tar/tar_reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  strata::MemorySource src(std::string_view(reinterpret_cast<const char*>(data), size));
+  strata::MemorySource src(
+      std::string_view(reinterpret_cast<const char*>(data), size));
   strata::TarReader reader(src);
   char buf[700];  // odd size: reads straddle blocks
   for (int entries = 0; entries < 100000; ++entries) {
@@ -17,7 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto more = reader.Next(&e);
     if (!more.ok() || !*more) break;
     // Invariants the extractor relies on.
-    if (e.path.empty() || e.path.size() > strata::kMaxTarPathBytes) __builtin_trap();
+    if (e.path.empty() || e.path.size() > strata::kMaxTarPathBytes)
+      __builtin_trap();
     if (e.size < 0 || e.size > strata::kMaxTarEntryBytes) __builtin_trap();
     int64_t stored = 0, end = 0;
     for (auto [off, len] : e.sparse) {
