@@ -5,23 +5,27 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
 
-#include <gtest/gtest.h>
-
 #include "io/fs/fs_util.h"
+#include "tests/testutil/hostile_tree.h"
 #include "tests/testutil/loop_fs.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -42,7 +46,8 @@ std::string Read(const std::string& path) {
 
 void SetTimes(const std::string& path, time_t sec) {
   timespec t[2] = {{sec, 111}, {sec, 222}};
-  ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), t, AT_SYMLINK_NOFOLLOW), 0) << path;
+  ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), t, AT_SYMLINK_NOFOLLOW), 0)
+      << path;
 }
 
 // A tree with every entry kind CloneTree handles. Root-only pieces are
@@ -74,14 +79,18 @@ void MakeRichTree(const std::string& t) {
     ASSERT_EQ(chown((t + "/setuid").c_str(), 1000, 1001), 0);
     ASSERT_EQ(lchown((t + "/abs-link").c_str(), 1002, 1003), 0);
     ASSERT_EQ(chown((t + "/dir").c_str(), 1004, 1005), 0);
-    ASSERT_EQ(setxattr((t + "/dir").c_str(), "trusted.overlay.opaque", "y", 1, 0), 0);
+    ASSERT_EQ(
+        setxattr((t + "/dir").c_str(), "trusted.overlay.opaque", "y", 1, 0), 0);
     // VFS_CAP_REVISION_2, cap_net_bind_service permitted+effective.
-    const unsigned char cap[20] = {0x01, 0, 0, 0x02, 0, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-    ASSERT_EQ(setxattr((t + "/setuid").c_str(), "security.capability", cap, sizeof(cap), 0), 0);
+    const unsigned char cap[20] = {0x01, 0, 0, 0x02, 0, 0x04, 0, 0, 0, 0,
+                                   0,    0, 0, 0,    0, 0,    0, 0, 0, 0};
+    ASSERT_EQ(setxattr((t + "/setuid").c_str(), "security.capability", cap,
+                       sizeof(cap), 0),
+              0);
   }
   ASSERT_EQ(chmod((t + "/setuid").c_str(), 06755), 0);
-  for (const char* p : {"/file", "/sparse", "/abs-link", "/fifo", "/setuid", "/dir/sub/file",
-                        "/dir/sub", "/dir", ""}) {
+  for (const char* p : {"/file", "/sparse", "/abs-link", "/fifo", "/setuid",
+                        "/dir/sub/file", "/dir/sub", "/dir", ""}) {
     SetTimes(t + p, 1000000000 + std::string(p).size());
   }
 }
@@ -90,7 +99,8 @@ std::map<std::string, std::string> Xattrs(const std::string& path) {
   std::map<std::string, std::string> out;
   char names[4096];
   ssize_t n = llistxattr(path.c_str(), names, sizeof(names));
-  for (ssize_t off = 0; off > -1 && off < n; off += std::strlen(names + off) + 1) {
+  for (ssize_t off = 0; off > -1 && off < n;
+       off += std::strlen(names + off) + 1) {
     char v[4096];
     ssize_t vn = lgetxattr(path.c_str(), names + off, v, sizeof(v));
     out[names + off] = vn < 0 ? "?" : std::string(v, vn);
@@ -99,7 +109,8 @@ std::map<std::string, std::string> Xattrs(const std::string& path) {
 }
 
 // Compares a and b entry by entry (everything CloneTree promises).
-void ExpectSameTree(const std::string& a, const std::string& b, std::map<ino_t, ino_t>& inodes) {
+void ExpectSameTree(const std::string& a, const std::string& b,
+                    std::map<ino_t, ino_t>& inodes) {
   struct stat sa, sb;
   ASSERT_EQ(lstat(a.c_str(), &sa), 0) << a;
   ASSERT_EQ(lstat(b.c_str(), &sb), 0) << b;
@@ -137,13 +148,15 @@ void ExpectSameTree(const std::string& a, const std::string& b, std::map<ino_t, 
     closedir(d);
     int m = 0;
     DIR* db = opendir(b.c_str());
-    while (dirent* e = readdir(db)) m += std::string(e->d_name) != "." && std::string(e->d_name) != "..";
+    while (dirent* e = readdir(db))
+      m += std::string(e->d_name) != "." && std::string(e->d_name) != "..";
     closedir(db);
     EXPECT_EQ(n, m) << b << " has extra entries";
   }
 }
 
-void ExpectClonedTree(const std::string& base, DataMode mode, bool expect_reflink) {
+void ExpectClonedTree(const std::string& base, DataMode mode,
+                      bool expect_reflink) {
   std::string src = base + "/src", dst = base + "/dst";
   MakeRichTree(src);
   auto stats = CloneTree(src, dst, {.data = mode, .workers = 3});
@@ -163,7 +176,8 @@ void ExpectClonedTree(const std::string& base, DataMode mode, bool expect_reflin
   ASSERT_EQ(stat((dst + "/sparse").c_str(), &st), 0);
   EXPECT_LT(st.st_blocks * 512, 1 << 20) << "the hole was filled";
   ASSERT_EQ(lstat((dst + "/setuid").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 06755u) << "setuid/setgid lost (chmod before chown?)";
+  EXPECT_EQ(st.st_mode & 07777, 06755u)
+      << "setuid/setgid lost (chmod before chown?)";
   // Independence: writing the clone never changes the source.
   Write(dst + "/file", "changed");
   Write(dst + "/hard1", "changed too");
@@ -180,7 +194,8 @@ TEST(TreeCloneTest, CopyModeOnTempDirPreservesEverything) {
 TEST(TreeCloneTest, InlineWithoutWorkers) {
   TempDir dir;
   MakeRichTree(dir / "src");
-  auto stats = CloneTree(dir / "src", dir / "dst", {.data = DataMode::kAuto, .workers = 0});
+  auto stats = CloneTree(dir / "src", dir / "dst",
+                         {.data = DataMode::kAuto, .workers = 0});
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   std::map<ino_t, ino_t> inodes;
   ExpectSameTree(dir / "src", dir / "dst", inodes);
@@ -192,7 +207,8 @@ TEST(TreeCloneTest, ErrorsNameThePathAndStop) {
   ASSERT_EQ(mkdir((dir / "dst").c_str(), 0755), 0);
   auto stats = CloneTree(dir / "src", dir / "dst");
   EXPECT_EQ(stats.status().code(), Code::kAlreadyExists);
-  EXPECT_EQ(CloneTree(dir / "missing", dir / "x").status().code(), Code::kNotFound);
+  EXPECT_EQ(CloneTree(dir / "missing", dir / "x").status().code(),
+            Code::kNotFound);
 }
 
 // Directories over one chunk (64 entries) are cloned by several jobs at once;
@@ -207,13 +223,16 @@ TEST(TreeCloneTest, WideTreeWithCrossDirectoryHardlinks) {
     ASSERT_EQ(mkdir(sub.c_str(), 0750), 0);
     ASSERT_EQ(mkdir((sub + "/deep").c_str(), 0700), 0);
     Write(sub + "/deep/leaf", "leaf");
-    for (int f = 0; f < 300; ++f) Write(sub + "/f" + std::to_string(f), std::to_string(d * f));
+    for (int f = 0; f < 300; ++f)
+      Write(sub + "/f" + std::to_string(f), std::to_string(d * f));
   }
   for (int f = 0; f < 50; ++f) {
     ASSERT_EQ(link((src + "/d0/f" + std::to_string(f)).c_str(),
-                   (src + "/d3/h" + std::to_string(f)).c_str()), 0);
+                   (src + "/d3/h" + std::to_string(f)).c_str()),
+              0);
     ASSERT_EQ(link((src + "/d0/f" + std::to_string(f)).c_str(),
-                   (src + "/d1/h" + std::to_string(f)).c_str()), 0);
+                   (src + "/d1/h" + std::to_string(f)).c_str()),
+              0);
   }
   ASSERT_EQ(chmod((src + "/d2/f7").c_str(), 0604), 0);
   for (int d = 0; d < 4; ++d) {
@@ -224,7 +243,8 @@ TEST(TreeCloneTest, WideTreeWithCrossDirectoryHardlinks) {
   for (int workers : {0, 1, 3, 8}) {
     SCOPED_TRACE("workers=" + std::to_string(workers));
     std::string dst = dir / ("dst" + std::to_string(workers));
-    auto stats = CloneTree(src, dst, {.data = DataMode::kCopy, .workers = workers});
+    auto stats =
+        CloneTree(src, dst, {.data = DataMode::kCopy, .workers = workers});
     ASSERT_TRUE(stats.ok()) << stats.status().ToString();
     EXPECT_EQ(stats->files, 4 * 301);
     EXPECT_EQ(stats->hardlinks, 100);
@@ -248,6 +268,90 @@ TEST(TreeCloneTest, SetgidDestinationParentKeepsSourceOwners) {
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   std::map<ino_t, ino_t> inodes;
   ExpectSameTree(dir / "src", parent + "/dst", inodes);
+}
+
+// Far deeper than PATH_MAX can name: directories are opened from their
+// parent's fd, a bounded window of them stays open, and the hardlink pair at
+// the bottom is linked again without a path.
+TEST(TreeCloneTest, TreeFiftyThousandDirectoriesDeep) {
+  constexpr int kDeep = 50000;
+  TempDir dir;
+  ASSERT_TRUE(testing::MakeDeepChain(dir / "src", kDeep));
+  const int fds = testing::CountOpenFds();
+  auto t0 = std::chrono::steady_clock::now();
+  Result<CloneStats> stats = NotFound("not run");
+  {
+    testing::FdLimit limit(256);
+    stats = CloneTree(dir / "src", dir / "dst",
+                      {.data = DataMode::kAuto, .workers = 3});
+  }
+  std::printf(
+      "[ timing ] CloneTree of %d levels in %.2f s\n", kDeep,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count());
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(testing::CountOpenFds(), fds) << "fds leaked";
+  EXPECT_EQ(stats->dirs, 1 + kDeep);
+  EXPECT_EQ(stats->files, 2);
+  EXPECT_EQ(stats->hardlinks, 1);
+  testing::ChainInfo info = testing::ReadDeepChain(dir / "dst");
+  EXPECT_EQ(info.depth, kDeep);
+  EXPECT_EQ(info.mid, "middle");
+  EXPECT_EQ(info.bottom, "bottom of " + std::to_string(kDeep));
+  EXPECT_EQ(info.bottom_links, 2u);
+}
+
+// Without CAP_DAC_READ_SEARCH (no file handles) hardlinks are made by path
+// below dst; the result is the same.
+TEST(TreeCloneTest, HardlinksWithoutFileHandles) {
+  if (!IsRoot()) GTEST_SKIP() << "dropping a capability needs one";
+  TempDir dir;
+  MakeRichTree(dir / "src");
+  testing::WithoutCapability no_handles(CAP_DAC_READ_SEARCH);
+  ASSERT_TRUE(no_handles.ok());
+  auto stats = CloneTree(dir / "src", dir / "dst",
+                         {.data = DataMode::kCopy, .workers = 2});
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->hardlinks, 1);
+  std::map<ino_t, ino_t> inodes;
+  ExpectSameTree(dir / "src", dir / "dst", inodes);
+}
+
+// A decoy bind-mounted inside src (the same filesystem: same st_dev) is not
+// cloned and not changed: the mount point is skipped, so the clone has no
+// entry there at all; a file bind mount likewise.
+TEST(TreeCloneTest, MountsInsideTheSourceAreSkipped) {
+  if (!IsRoot()) GTEST_SKIP() << "bind mounts need root";
+  TempDir dir;
+  std::string decoy = dir / "decoy", src = dir / "src";
+  ASSERT_TRUE(testing::MakeDecoy(decoy));
+  const testing::TreeMeta before = testing::SnapshotTree(decoy);
+  MakeRichTree(src);
+  ASSERT_EQ(mkdir((src + "/dir/mnt").c_str(), 0755), 0);
+  ASSERT_TRUE(testing::BindMount(decoy, src + "/dir/mnt"));
+  Write(src + "/filemnt", "under");
+  ASSERT_TRUE(testing::BindMount(decoy + "/exec", src + "/filemnt"));
+  auto stats =
+      CloneTree(src, dir / "dst", {.data = DataMode::kCopy, .workers = 3});
+  umount2((src + "/dir/mnt").c_str(), MNT_DETACH);
+  umount2((src + "/filemnt").c_str(), MNT_DETACH);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->mounts, 2);
+  struct stat st;
+  EXPECT_NE(lstat((dir / "dst/dir/mnt").c_str(), &st), 0)
+      << "mount point cloned";
+  EXPECT_NE(lstat((dir / "dst/filemnt").c_str(), &st), 0)
+      << "file mount point cloned";
+  EXPECT_EQ(testing::SnapshotTree(decoy), before);
+  // Without the mount points, the clone is the tree.
+  ASSERT_EQ(rmdir((src + "/dir/mnt").c_str()), 0);
+  ASSERT_EQ(unlink((src + "/filemnt").c_str()), 0);
+  std::map<ino_t, ino_t> inodes;
+  for (const std::string& d :
+       {src, src + "/dir", dir / "dst", dir / "dst/dir"}) {
+    SetTimes(d, 1000000004);  // the rmdir and unlink changed them
+  }
+  ExpectSameTree(src, dir / "dst", inodes);
 }
 
 class ReflinkFsTest : public ::testing::TestWithParam<std::string> {};
@@ -280,7 +384,8 @@ TEST_P(ReflinkFsTest, CloneOf256MiBSharesExtentsAndCostsNoSpace) {
     int fd = open((src + "/big").c_str(), O_CREAT | O_WRONLY, 0644);
     ASSERT_GE(fd, 0);
     std::string chunk(1 << 20, 'z');
-    for (int i = 0; i < 256; ++i) ASSERT_EQ(write(fd, chunk.data(), chunk.size()), 1 << 20);
+    for (int i = 0; i < 256; ++i)
+      ASSERT_EQ(write(fd, chunk.data(), chunk.size()), 1 << 20);
     ASSERT_EQ(fsync(fd), 0);
     close(fd);
   }
@@ -289,7 +394,8 @@ TEST_P(ReflinkFsTest, CloneOf256MiBSharesExtentsAndCostsNoSpace) {
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   EXPECT_EQ(stats->cloned, 1);
   int64_t after = FreeBytes(fs.path());
-  EXPECT_LT(before - after, 4 << 20) << "cloning 256 MiB consumed " << (before - after) << " bytes";
+  EXPECT_LT(before - after, 4 << 20)
+      << "cloning 256 MiB consumed " << (before - after) << " bytes";
 
   // FIEMAP: every extent of the clone is SHARED, so none is exclusive.
   int fd = open((dst + "/big").c_str(), O_RDONLY);
@@ -340,7 +446,8 @@ TEST_P(ReflinkFsTest, ExclusiveUsageCountsInodeOverheadNotSharedData) {
     std::string dir = src + "/d" + std::to_string(d);
     ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
     for (int f = 0; f < kFiles; ++f) {
-      Write(dir + "/f" + std::to_string(f), std::string(kFileBytes, static_cast<char>('a' + f % 26)));
+      Write(dir + "/f" + std::to_string(f),
+            std::string(kFileBytes, static_cast<char>('a' + f % 26)));
     }
   }
   sync();
@@ -348,7 +455,8 @@ TEST_P(ReflinkFsTest, ExclusiveUsageCountsInodeOverheadNotSharedData) {
   ASSERT_GE(root, 0);
   int64_t overhead = InodeOverhead(root);
   close(root);
-  EXPECT_EQ(overhead, GetParam() == "xfs" ? 512 : 160) << "inode size of a default mkfs";
+  EXPECT_EQ(overhead, GetParam() == "xfs" ? 512 : 160)
+      << "inode size of a default mkfs";
 
   auto stats = CloneTree(src, dst);
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
@@ -377,7 +485,8 @@ TEST_P(ReflinkFsTest, ExclusiveUsageCountsInodeOverheadNotSharedData) {
   int64_t grew = after->bytes - clone->bytes;
   EXPECT_GE(grew, 20 * 4096) << "rewritten blocks not counted";
   EXPECT_LE(grew, 20 * kFileBytes) << "more than the rewritten files counted";
-  EXPECT_EQ(Read(src + "/d3/f0"), std::string(kFileBytes, 'a')) << "child write reached the parent";
+  EXPECT_EQ(Read(src + "/d3/f0"), std::string(kFileBytes, 'a'))
+      << "child write reached the parent";
 }
 
 INSTANTIATE_TEST_SUITE_P(Fs, ReflinkFsTest, ::testing::Values("xfs", "btrfs"),
