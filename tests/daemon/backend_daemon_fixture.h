@@ -4,14 +4,13 @@
 #ifndef STRATA_TESTS_DAEMON_BACKEND_DAEMON_FIXTURE_H_
 #define STRATA_TESTS_DAEMON_BACKEND_DAEMON_FIXTURE_H_
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <memory>
 #include <string>
 #include <utility>
-
-#include <gtest/gtest.h>
 
 #include "tests/daemon/daemon_process.h"
 #include "tests/testutil/loop_fs.h"
@@ -21,10 +20,24 @@ namespace strata {
 
 using BackendParam = std::pair<std::string, std::string>;
 
+// Every backend once: overlay and copy on the temp dir, reflink on loop XFS.
+inline auto AllDaemonBackends() {
+  return ::testing::Values(BackendParam{"overlay", ""},
+                           BackendParam{"copy", ""},
+                           BackendParam{"reflink", "xfs"});
+}
+// "overlay", "copy", "reflink_xfs": readable gtest and ctest names.
+inline std::string BackendTestName(
+    const ::testing::TestParamInfo<BackendParam>& info) {
+  return info.param.first +
+         (info.param.second.empty() ? "" : "_" + info.param.second);
+}
+
 class BackendDaemonTest : public ::testing::TestWithParam<BackendParam> {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "the daemon's mounts need root (CI runs as root)";
+    if (geteuid() != 0)
+      GTEST_SKIP() << "the daemon's mounts need root (CI runs as root)";
     root_ = dir_ / "root";
     if (!GetParam().second.empty()) {
       loop_ = std::make_unique<LoopFs>(GetParam().second);
@@ -32,8 +45,9 @@ class BackendDaemonTest : public ::testing::TestWithParam<BackendParam> {
       root_ = loop_->path() + "/root";
     }
     sock_ = dir_ / "s.sock";
-    daemon_ = Start({"--root", root_, "--address", sock_, "--backend", GetParam().first},
-                    dir_ / "log");
+    daemon_ = Start(
+        {"--root", root_, "--address", sock_, "--backend", GetParam().first},
+        dir_ / "log");
     ASSERT_TRUE(WaitReady(sock_)) << Slurp(daemon_.log);
   }
   void TearDown() override {

@@ -5,16 +5,16 @@
 #define STRATA_TESTS_DAEMON_DAEMON_PROCESS_H_
 
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-
-#include <cstdio>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -22,8 +22,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 
@@ -36,8 +34,9 @@ struct Daemon {
 
 // Runs argv (argv[0] a path) with stdout and stderr appended to `log` and
 // `env` added to the environment.
-inline Daemon Spawn(const std::vector<std::string>& argv, const std::string& log,
-                    const std::vector<std::pair<std::string, std::string>>& env = {}) {
+inline Daemon Spawn(
+    const std::vector<std::string>& argv, const std::string& log,
+    const std::vector<std::pair<std::string, std::string>>& env = {}) {
   Daemon d;
   d.log = log;
   d.pid = fork();
@@ -56,8 +55,9 @@ inline Daemon Spawn(const std::vector<std::string>& argv, const std::string& log
 }
 
 // strata-snapshotter with `args`.
-inline Daemon Start(const std::vector<std::string>& args, const std::string& log,
-                    const std::vector<std::pair<std::string, std::string>>& env = {}) {
+inline Daemon Start(
+    const std::vector<std::string>& args, const std::string& log,
+    const std::vector<std::pair<std::string, std::string>>& env = {}) {
   std::vector<std::string> argv{STRATA_SNAPSHOTTER_BIN};
   argv.insert(argv.end(), args.begin(), args.end());
   return Spawn(argv, log, env);
@@ -105,26 +105,29 @@ inline std::string Slurp(const std::string& path) {
 // A stub on a connection of its own: with the shared subchannel pool gRPC C++
 // would hand a new channel a stopped daemon's dead connection (an idle C++
 // client notices GOAWAY only at its 5 s backup poll).
-inline std::unique_ptr<containerd::services::snapshots::v1::Snapshots::Stub> Dial(
-    const std::string& sock) {
+inline std::unique_ptr<containerd::services::snapshots::v1::Snapshots::Stub>
+Dial(const std::string& sock) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   return containerd::services::snapshots::v1::Snapshots::NewStub(
-      grpc::CreateCustomChannel("unix:" + sock, grpc::InsecureChannelCredentials(), args));
+      grpc::CreateCustomChannel("unix:" + sock,
+                                grpc::InsecureChannelCredentials(), args));
 }
 
 // Prepare(key) and Stat(key) on a fresh connection, within 5 s; they fail at
 // once (Unavailable) unless the socket serves now.
-inline grpc::Status Prepare(const std::string& sock, const std::string& key,
-                            containerd::services::snapshots::v1::PrepareSnapshotResponse* resp) {
+inline grpc::Status Prepare(
+    const std::string& sock, const std::string& key,
+    containerd::services::snapshots::v1::PrepareSnapshotResponse* resp) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   containerd::services::snapshots::v1::PrepareSnapshotRequest req;
   req.set_key(key);
   return Dial(sock)->Prepare(&ctx, req, resp);
 }
-inline grpc::Status Stat(const std::string& sock, const std::string& key,
-                         containerd::services::snapshots::v1::StatSnapshotResponse* resp) {
+inline grpc::Status Stat(
+    const std::string& sock, const std::string& key,
+    containerd::services::snapshots::v1::StatSnapshotResponse* resp) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   containerd::services::snapshots::v1::StatSnapshotRequest req;
@@ -134,8 +137,10 @@ inline grpc::Status Stat(const std::string& sock, const std::string& key,
 
 // Runs the CLI (STRATA_CLI_BIN) against sock; returns its exit code, its
 // stdout and stderr in *out.
-inline int Cli(const std::string& sock, const std::string& args, std::string* out) {
-  std::string cmd = std::string(STRATA_CLI_BIN) + " --address " + sock + " " + args + " 2>&1";
+inline int Cli(const std::string& sock, const std::string& args,
+               std::string* out) {
+  std::string cmd =
+      std::string(STRATA_CLI_BIN) + " --address " + sock + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   char buf[4096];
   out->clear();

@@ -2,6 +2,7 @@
 // Usage RPC), chain logical sums, totals and the root filesystem's statfs, on
 // the reflink backend (loop XFS: clones cost their inodes, not their data)
 // and the overlay backend; bad arguments and a dead socket fail clearly.
+#include <gtest/gtest.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,8 +11,6 @@
 #include <fstream>
 #include <map>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "tests/daemon/backend_daemon_fixture.h"
 #include "tests/daemon/daemon_process.h"
@@ -22,16 +21,6 @@ namespace strata {
 namespace {
 
 namespace pb = containerd::services::snapshots::v1;
-
-int Cli(const std::string& sock, const std::string& args, std::string* out) {
-  std::string cmd = std::string(STRATA_CLI_BIN) + " --address " + sock + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[4096];
-  out->clear();
-  while (size_t n = fread(buf, 1, sizeof(buf), p)) out->append(buf, n);
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 struct DfRow {
   std::string kind;
@@ -52,13 +41,16 @@ Df Parse(const std::string& out) {
   std::getline(in, line);  // header
   while (std::getline(in, line)) {
     long long a = 0, b = 0, c = 0;
-    if (std::sscanf(line.c_str(), "total: %*d snapshots, %*d chains: exclusive %lld, logical %lld",
-                    &a, &b) == 2) {
+    if (std::sscanf(
+            line.c_str(),
+            "total: %*d snapshots, %*d chains: exclusive %lld, logical %lld",
+            &a, &b) == 2) {
       df.total_exclusive = a;
       df.total_logical = b;
     } else if (line.rfind("filesystem ", 0) == 0) {
       auto pos = line.find("used ");
-      if (pos != std::string::npos) df.fs_used = std::atoll(line.c_str() + pos + 5);
+      if (pos != std::string::npos)
+        df.fs_used = std::atoll(line.c_str() + pos + 5);
     } else {
       std::istringstream f(line);
       std::string name;
@@ -73,7 +65,8 @@ Df Parse(const std::string& out) {
   return df;
 }
 
-std::string Prepare(pb::Snapshots::Stub& stub, const std::string& key, const std::string& parent) {
+std::string Prepare(pb::Snapshots::Stub& stub, const std::string& key,
+                    const std::string& parent) {
   grpc::ClientContext ctx;
   pb::PrepareSnapshotRequest req;
   req.set_key(key);
@@ -90,7 +83,8 @@ std::string Prepare(pb::Snapshots::Stub& stub, const std::string& key, const std
   return "";
 }
 
-void Commit(pb::Snapshots::Stub& stub, const std::string& key, const std::string& name) {
+void Commit(pb::Snapshots::Stub& stub, const std::string& key,
+            const std::string& name) {
   grpc::ClientContext ctx;
   pb::CommitSnapshotRequest req;
   req.set_key(key);
@@ -112,7 +106,8 @@ TEST_P(DfTest, ShowsExclusiveAndChainLogicalBytes) {
   sync();
   struct statvfs sv;
   ASSERT_EQ(statvfs(root_.c_str(), &sv), 0);
-  const int64_t used_before = static_cast<int64_t>((sv.f_blocks - sv.f_bfree) * sv.f_frsize);
+  const int64_t used_before =
+      static_cast<int64_t>((sv.f_blocks - sv.f_bfree) * sv.f_frsize);
   std::string fs = Prepare(*stub, "b", "");
   ASSERT_FALSE(fs.empty());
   WriteBytes(fs + "/base.bin", kBase, 'b');
@@ -131,8 +126,8 @@ TEST_P(DfTest, ShowsExclusiveAndChainLogicalBytes) {
   ASSERT_EQ(Cli(sock_, "df --bytes --root " + root_, &out), 0) << out;
   Df df = Parse(out);
   ASSERT_EQ(df.rows.size(), 4u) << out;
-  const DfRow &base = df.rows["base"], &layer = df.rows["layer"], &r1 = df.rows["c1"],
-              &r2 = df.rows["c2"];
+  const DfRow &base = df.rows["base"], &layer = df.rows["layer"],
+              &r1 = df.rows["c1"], &r2 = df.rows["c2"];
   EXPECT_EQ(base.kind, "committed");
   EXPECT_EQ(r1.kind, "active");
   EXPECT_EQ(base.depth, 1);
@@ -140,15 +135,21 @@ TEST_P(DfTest, ShowsExclusiveAndChainLogicalBytes) {
   EXPECT_EQ(r1.depth, 3);
   EXPECT_GE(base.exclusive, kBase) << out;
   EXPECT_GE(layer.exclusive, kLayer) << out;
-  EXPECT_LT(layer.exclusive, kBase) << "the parent's data counted as the layer's\n" << out;
-  EXPECT_LT(r1.exclusive, 128 << 10) << "a fresh child counted its parent's data\n" << out;
+  EXPECT_LT(layer.exclusive, kBase)
+      << "the parent's data counted as the layer's\n"
+      << out;
+  EXPECT_LT(r1.exclusive, 128 << 10)
+      << "a fresh child counted its parent's data\n"
+      << out;
   EXPECT_GE(r2.exclusive, kChild) << out;
   EXPECT_LT(r2.exclusive, 2 * kChild) << out;
   EXPECT_EQ(base.logical, base.exclusive);
   EXPECT_EQ(layer.logical, base.exclusive + layer.exclusive);
   EXPECT_EQ(r2.logical, layer.logical + r2.exclusive);
-  EXPECT_EQ(df.total_exclusive, base.exclusive + layer.exclusive + r1.exclusive + r2.exclusive);
-  EXPECT_EQ(df.total_logical, r1.logical + r2.logical) << "two chains: c1 and c2";
+  EXPECT_EQ(df.total_exclusive,
+            base.exclusive + layer.exclusive + r1.exclusive + r2.exclusive);
+  EXPECT_EQ(df.total_logical, r1.logical + r2.logical)
+      << "two chains: c1 and c2";
   EXPECT_GT(df.fs_used, 0) << out;
   EXPECT_LE(df.fs_used, static_cast<int64_t>(sv.f_blocks * sv.f_frsize)) << out;
   if (loop_) {
@@ -174,7 +175,8 @@ TEST_P(DfTest, BadArgumentsAndFailuresAreClear) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DfTest,
-                         ::testing::Values(BackendParam{"reflink", "xfs"}, BackendParam{"overlay", ""}),
+                         ::testing::Values(BackendParam{"reflink", "xfs"},
+                                           BackendParam{"overlay", ""}),
                          [](const auto& info) { return info.param.first; });
 
 }  // namespace

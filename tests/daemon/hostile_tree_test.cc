@@ -196,14 +196,8 @@ TEST_P(HostileTreeTest, PathologicalFiltersAnswerAndTheDaemonServes) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Backends, HostileTreeTest,
-    ::testing::Values(BackendParam{"overlay", ""}, BackendParam{"copy", ""},
-                      BackendParam{"reflink", "xfs"}),
-    [](const auto& info) {
-      return info.param.first +
-             (info.param.second.empty() ? "" : "_" + info.param.second);
-    });
+INSTANTIATE_TEST_SUITE_P(Backends, HostileTreeTest, AllDaemonBackends(),
+                         BackendTestName);
 
 }  // namespace
 }  // namespace strata

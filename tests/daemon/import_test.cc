@@ -156,14 +156,8 @@ TEST_P(ImportTest, AliasedDirectoryOverAHostSymlinkChangesNothingOutside) {
   ASSERT_EQ(Cli(sock_, "ls", &out), 0) << "the daemon no longer serves";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Backends, ImportTest,
-    ::testing::Values(BackendParam{"overlay", ""}, BackendParam{"copy", ""},
-                      BackendParam{"reflink", "xfs"}),
-    [](const auto& info) {
-      return info.param.first +
-             (info.param.second.empty() ? "" : "_" + info.param.second);
-    });
+INSTANTIATE_TEST_SUITE_P(Backends, ImportTest, AllDaemonBackends(),
+                         BackendTestName);
 
 }  // namespace
 }  // namespace strata

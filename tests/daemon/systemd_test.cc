@@ -2,13 +2,12 @@
 // socket activation through systemd-socket-activate (which listens, then
 // execs the daemon with LISTEN_FDS on the first connection), and readiness
 // through a NOTIFY_SOCKET this test listens on.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 
 #include <cstdio>
-
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "io/base/unique_fd.h"
@@ -28,7 +27,8 @@ class NotifySocket {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-    bound_ = bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    bound_ =
+        bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   }
   bool bound() const { return bound_; }
   const std::string& path() const { return path_; }
@@ -44,9 +44,11 @@ class NotifySocket {
 
   // Reads datagrams until one holds the assignment `line` ("READY=1"); returns
   // it, or "" on timeout. The ones before it go to `before`.
-  std::string WaitFor(const std::string& line, std::vector<std::string>* before = nullptr) {
+  std::string WaitFor(const std::string& line,
+                      std::vector<std::string>* before = nullptr) {
     for (std::string msg; !(msg = Next()).empty();) {
-      if (("\n" + msg + "\n").find("\n" + line + "\n") != std::string::npos) return msg;
+      if (("\n" + msg + "\n").find("\n" + line + "\n") != std::string::npos)
+        return msg;
       if (before) before->push_back(msg);
     }
     return "";
@@ -98,8 +100,9 @@ TEST_F(SystemdTest, ReadyOnlyOnceTheSocketServesAndStoppingOnSigterm) {
                    {{"NOTIFY_SOCKET", notify.path()}});
   std::vector<std::string> before;
   std::string msg = notify.WaitFor("READY=1", &before);
-  ASSERT_FALSE(msg.empty()) << "no READY=1 after " << before.size() << " messages\n"
-                            << Slurp(d.log);
+  ASSERT_FALSE(msg.empty())
+      << "no READY=1 after " << before.size() << " messages\n"
+      << Slurp(d.log);
   // The moment READY=1 arrives, calls succeed without waiting.
   pb::StatSnapshotResponse resp;
   grpc::Status s = Stat(sock(), "absent", &resp);
@@ -118,16 +121,20 @@ TEST_F(SystemdTest, ReadyOnlyOnceTheSocketServesAndStoppingOnSigterm) {
 
 TEST_F(SystemdTest, SocketActivationWithSystemdSocketActivate) {
   std::string activate = Which("systemd-socket-activate");
-  if (activate.empty()) GTEST_SKIP() << "no systemd-socket-activate (Debian package systemd)";
+  if (activate.empty())
+    GTEST_SKIP() << "no systemd-socket-activate (Debian package systemd)";
   mkdir((dir_ / "run").c_str(), 0755);
   NotifySocket notify(dir_ / "notify");
   ASSERT_TRUE(notify.bound());
   // The daemon's --address points elsewhere: the passed socket wins.
-  Daemon d = Spawn({activate, "-l", sock(), "-E", "NOTIFY_SOCKET=" + notify.path(),
-                    STRATA_SNAPSHOTTER_BIN, "--root", root(), "--address", dir_ / "unused.sock"},
+  Daemon d = Spawn({activate, "-l", sock(), "-E",
+                    "NOTIFY_SOCKET=" + notify.path(), STRATA_SNAPSHOTTER_BIN,
+                    "--root", root(), "--address", dir_ / "unused.sock"},
                    dir_ / "log");
-  ASSERT_TRUE(WaitSocketFile(sock())) << Slurp(d.log);  // systemd-socket-activate listens
-  EXPECT_EQ(Slurp(d.log).find("msg=serving"), std::string::npos) << "started before a connection";
+  ASSERT_TRUE(WaitSocketFile(sock()))
+      << Slurp(d.log);  // systemd-socket-activate listens
+  EXPECT_EQ(Slurp(d.log).find("msg=serving"), std::string::npos)
+      << "started before a connection";
 
   // The CLI's connection starts the daemon; its calls wait in the backlog
   // until the daemon accepts them.
@@ -142,30 +149,38 @@ TEST_F(SystemdTest, SocketActivationWithSystemdSocketActivate) {
   pb::PrepareSnapshotResponse resp;
   grpc::Status s = Prepare(sock(), "default/1/activated", &resp);
   ASSERT_TRUE(s.ok()) << s.error_message() << Slurp(d.log);
-  ASSERT_EQ(Cli({"--address", sock(), "stat", "default/1/activated"}, dir_ / "cli2"), 0)
+  ASSERT_EQ(
+      Cli({"--address", sock(), "stat", "default/1/activated"}, dir_ / "cli2"),
+      0)
       << Slurp(dir_ / "cli2");
-  EXPECT_NE(Slurp(dir_ / "cli2").find("activated"), std::string::npos) << Slurp(dir_ / "cli2");
+  EXPECT_NE(Slurp(dir_ / "cli2").find("activated"), std::string::npos)
+      << Slurp(dir_ / "cli2");
   struct stat st;
-  EXPECT_NE(stat((dir_ / "unused.sock").c_str(), &st), 0) << "bound --address as well";
+  EXPECT_NE(stat((dir_ / "unused.sock").c_str(), &st), 0)
+      << "bound --address as well";
 
   // systemd owns the socket: the daemon leaves it on exit.
   ASSERT_EQ(kill(d.pid, SIGTERM), 0);
   EXPECT_EQ(WaitExit(d.pid), 0) << Slurp(d.log);
-  EXPECT_EQ(stat(sock().c_str(), &st), 0) << "the daemon removed systemd's socket";
-  EXPECT_NE(Slurp(d.log).find("msg=stopped"), std::string::npos) << Slurp(d.log);
+  EXPECT_EQ(stat(sock().c_str(), &st), 0)
+      << "the daemon removed systemd's socket";
+  EXPECT_NE(Slurp(d.log).find("msg=stopped"), std::string::npos)
+      << Slurp(d.log);
 }
 
 TEST_F(SystemdTest, MoreThanOnePassedSocketIsRefused) {
   std::string activate = Which("systemd-socket-activate");
-  if (activate.empty()) GTEST_SKIP() << "no systemd-socket-activate (Debian package systemd)";
+  if (activate.empty())
+    GTEST_SKIP() << "no systemd-socket-activate (Debian package systemd)";
   mkdir((dir_ / "run").c_str(), 0755);
-  Daemon d = Spawn({activate, "-l", sock(), "-l", dir_ / "run/second.sock", STRATA_SNAPSHOTTER_BIN,
-                    "--root", root()},
+  Daemon d = Spawn({activate, "-l", sock(), "-l", dir_ / "run/second.sock",
+                    STRATA_SNAPSHOTTER_BIN, "--root", root()},
                    dir_ / "log");
   ASSERT_TRUE(WaitSocketFile(sock())) << Slurp(d.log);
   Connectable(sock());  // starts the daemon
   EXPECT_EQ(WaitExit(d.pid), 1) << Slurp(d.log);
-  EXPECT_NE(Slurp(d.log).find("takes exactly one"), std::string::npos) << Slurp(d.log);
+  EXPECT_NE(Slurp(d.log).find("takes exactly one"), std::string::npos)
+      << Slurp(d.log);
 }
 
 }  // namespace
