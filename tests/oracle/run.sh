@@ -14,6 +14,7 @@
 #
 #   tests/oracle/run.sh EXTRACT_LAYER WORKDIR
 set -euo pipefail
+trap 'echo "oracle: failed at line $LINENO (exit $?)" >&2' ERR
 [ $# -eq 2 ] || { echo "usage: $0 EXTRACT_LAYER WORKDIR" >&2; exit 2; }
 tool=$(realpath "$1")
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,8 +47,17 @@ for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
 # sort puts "Carp.pm" between "Carp" and "Carp/Heavy.pm").
 print("\n".join(sorted(out, key=lambda p: p.split("/"))))
 ' > "$work/files"
+# Exit status 1 is "a file changed as we read it": directories such as /tmp
+# change while other tests run beside this one; the archive is still whole.
+rc=0
 tar --xattrs --xattrs-include='*' --numeric-owner --no-recursion --format=posix \
-  -cf "$layers/debian-rootfs.tar" -T "$work/files" 2>/dev/null
+  --warning=no-file-changed -cf "$layers/debian-rootfs.tar" -T "$work/files" \
+  2> "$work/tar.err" || rc=$?
+if [ "$rc" -gt 1 ]; then
+  echo "oracle: tar could not archive the Debian root filesystem (exit $rc):" >&2
+  tail -20 "$work/tar.err" >&2
+  exit 1
+fi
 zstd -q -T0 -f "$layers/debian-rootfs.tar" -o "$layers/debian-rootfs.tar.zst"
 gzip -f "$layers/debian-rootfs.tar"
 echo "oracle: debian-rootfs: $(wc -l < "$work/pkgs") packages, $(wc -l < "$work/files") paths"
