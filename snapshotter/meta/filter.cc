@@ -156,12 +156,21 @@ class Parser {
   size_t pos_ = 0;
 };
 
+// A pattern as error messages quote it: at most its first 64 bytes.
+std::string Shown(const std::string& pattern) {
+  return pattern.size() > 64 ? pattern.substr(0, 64) + "..." : pattern;
+}
+
 }  // namespace
 
-Result<Filter::All> Filter::ParseOne(const std::string& s) {
+Result<Filter::All> Filter::ParseOne(const std::string& s, Counts& counts) {
   Parser p(s);
   All all;
   while (true) {
+    if (++counts.selectors > kMaxSelectors) {
+      return p.Error("more than " + std::to_string(kMaxSelectors) +
+                     " selectors in one request");
+    }
     Selector sel;
     STRATA_ASSIGN_OR_RETURN(std::string f, p.Field());
     sel.fieldpath.push_back(std::move(f));
@@ -177,6 +186,10 @@ Result<Filter::All> Filter::ParseOne(const std::string& s) {
                             : Op::kMatches;
       STRATA_ASSIGN_OR_RETURN(sel.value, p.Value(sel.op == Op::kMatches));
       if (sel.op == Op::kMatches) {
+        if (++counts.regexps > kMaxRegexps) {
+          return p.Error("more than " + std::to_string(kMaxRegexps) +
+                         " regular expressions in one request");
+        }
         if (sel.value.size() > kMaxRegexBytes) {
           return p.Error(
               "regular expression of " + std::to_string(sel.value.size()) +
@@ -185,13 +198,20 @@ Result<Filter::All> Filter::ParseOne(const std::string& s) {
         RE2::Options opts;
         opts.set_log_errors(false);
         opts.set_max_mem(kMaxRegexMemory);
+        // Only match or no match is asked for: without capture instructions
+        // the program is smaller and the match faster.
+        opts.set_never_capture(true);
         auto re = std::make_shared<const RE2>(sel.value, opts);
         if (!re->ok()) {
-          std::string shown = sel.value.size() > 64
-                                  ? sel.value.substr(0, 64) + "..."
-                                  : sel.value;
           std::string why = re->error().substr(0, 128);
-          return p.Error("bad regular expression \"" + shown + "\": " + why);
+          return p.Error("bad regular expression \"" + Shown(sel.value) +
+                         "\": " + why);
+        }
+        if (re->ProgramSize() > kMaxRegexProgram) {
+          return p.Error("regular expression \"" + Shown(sel.value) +
+                         "\" compiles to " + std::to_string(re->ProgramSize()) +
+                         " instructions, over the limit of " +
+                         std::to_string(kMaxRegexProgram));
         }
         sel.re = std::move(re);
       }
@@ -206,6 +226,7 @@ Result<Filter::All> Filter::ParseOne(const std::string& s) {
 
 Result<Filter> Filter::Parse(const std::vector<std::string>& filters) {
   Filter f;
+  Counts counts;
   for (const std::string& s : filters) {
     if (s.empty()) return Filter();  // containerd: "" matches everything
     if (s.size() > kMaxFilterBytes) {
@@ -213,7 +234,7 @@ Result<Filter> Filter::Parse(const std::vector<std::string>& filters) {
                              " bytes is over the limit of " +
                              std::to_string(kMaxFilterBytes));
     }
-    auto all = ParseOne(s);
+    auto all = ParseOne(s, counts);
     if (!all.ok()) return all.status();
     f.any_.push_back(std::move(*all));
   }
