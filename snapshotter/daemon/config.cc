@@ -15,6 +15,7 @@
 
 #include "io/base/errno.h"
 #include "io/base/unique_fd.h"
+#include "snapshotter/engine/engine.h"
 
 namespace strata {
 namespace {
@@ -32,6 +33,9 @@ Status SetRootKey(Config& c, std::string_view v) {
   if (v.empty() || v[0] != '/')
     return InvalidArgument("must be an absolute path");
   while (v.size() > 1 && v.back() == '/') v.remove_suffix(1);
+  // The engine would refuse it at Open; refusing it here keeps the daemon
+  // from creating the root and its lock file first.
+  STRATA_RETURN_IF_ERROR(CheckRootPath(std::string(v)));
   c.root = v;
   return Status::Ok();
 }

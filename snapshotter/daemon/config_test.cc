@@ -1,15 +1,16 @@
 #include "snapshotter/daemon/config.h"
 
-#include <fstream>
-
 #include <gtest/gtest.h>
+
+#include <fstream>
 
 #include "tests/testutil/temp_dir.h"
 
 namespace strata {
 namespace {
 
-std::string Write(const TempDir& dir, const std::string& name, const std::string& text) {
+std::string Write(const TempDir& dir, const std::string& name,
+                  const std::string& text) {
   std::string path = dir / name;
   std::ofstream(path) << text;
   return path;
@@ -47,9 +48,11 @@ TEST(ConfigTest, ContainerdAddressIsAbsoluteOrEmpty) {
   auto c = ParseConfig("containerd_address = \"\"\n", "f.toml");
   ASSERT_TRUE(c.ok()) << Error(c);
   EXPECT_EQ(c->containerd_address, "");
-  EXPECT_EQ(Error(ParseConfig("containerd_address = \"run/c.sock\"\n", "f.toml")),
-            "f.toml:1:22: key \"containerd_address\": must be an absolute unix socket path, "
-            "or empty");
+  EXPECT_EQ(
+      Error(ParseConfig("containerd_address = \"run/c.sock\"\n", "f.toml")),
+      "f.toml:1:22: key \"containerd_address\": must be an absolute unix "
+      "socket path, "
+      "or empty");
   auto f = ParseFlags({"--containerd-address", "/run/k/c.sock"});
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->settings.size(), 1u);
@@ -64,33 +67,68 @@ TEST(ConfigTest, ShippedDefaultConfigParsesToTheDefaults) {
 }
 
 TEST(ConfigTest, UnknownKeyNamesFileLineAndKey) {
-  auto c = ParseConfig("root = \"/r\"\n\nrot = \"/x\"\n", "/etc/strata/config.toml");
+  auto c =
+      ParseConfig("root = \"/r\"\n\nrot = \"/x\"\n", "/etc/strata/config.toml");
   EXPECT_EQ(c.status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(Error(c).rfind("/etc/strata/config.toml:3:1: unknown key \"rot\"", 0), 0u) << Error(c);
-  EXPECT_NE(Error(c).find("known keys: root, address, containerd_address, log_level, backend"),
-            std::string::npos);
+  EXPECT_EQ(
+      Error(c).rfind("/etc/strata/config.toml:3:1: unknown key \"rot\"", 0), 0u)
+      << Error(c);
+  EXPECT_NE(
+      Error(c).find(
+          "known keys: root, address, containerd_address, log_level, backend"),
+      std::string::npos);
 }
 
 TEST(ConfigTest, UnknownTableIsAnUnknownKey) {
   auto c = ParseConfig("log_level = \"info\"\n[grpc]\nmax = 1\n", "f.toml");
-  EXPECT_EQ(Error(c).rfind("f.toml:2:2: unknown key \"grpc\"", 0), 0u) << Error(c);
+  EXPECT_EQ(Error(c).rfind("f.toml:2:2: unknown key \"grpc\"", 0), 0u)
+      << Error(c);
 }
 
 TEST(ConfigTest, WrongTypeNamesFileLineKeyAndType) {
   auto c = ParseConfig("address = \"/a\"\nroot = 42\n", "f.toml");
   EXPECT_EQ(c.status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(Error(c), "f.toml:2:8: key \"root\": must be a string, not integer");
+  EXPECT_EQ(Error(c),
+            "f.toml:2:8: key \"root\": must be a string, not integer");
   auto t = ParseConfig("log_level = [\"debug\"]\n", "f.toml");
-  EXPECT_EQ(Error(t), "f.toml:1:13: key \"log_level\": must be a string, not array");
+  EXPECT_EQ(Error(t),
+            "f.toml:1:13: key \"log_level\": must be a string, not array");
 }
 
 TEST(ConfigTest, BadValuesNameFileLineAndKey) {
   EXPECT_EQ(Error(ParseConfig("\nlog_level = \"loud\"\n", "f.toml")),
-            "f.toml:2:13: key \"log_level\": bad value \"loud\" (debug|info|warn|error)");
+            "f.toml:2:13: key \"log_level\": bad value \"loud\" "
+            "(debug|info|warn|error)");
   EXPECT_EQ(Error(ParseConfig("root = \"var/lib\"\n", "f.toml")),
             "f.toml:1:8: key \"root\": must be an absolute path");
   EXPECT_EQ(Error(ParseConfig("address = \"\"\n", "f.toml")),
             "f.toml:1:11: key \"address\": must be a unix socket path");
+}
+
+// Overlay mount options are "key=value,..." with lowerdirs split at ':': a
+// root holding such a character is refused before the daemon creates it.
+TEST(ConfigTest, RootsOverlayOptionsCannotCarryAreRefused) {
+  EXPECT_EQ(Error(ParseFlags({"--root", "/tmp/x,y"})),
+            "--root: root \"/tmp/x,y\" contains ',', which overlayfs mount "
+            "options cannot carry; choose another root");
+  EXPECT_EQ(Error(ParseConfig("root = \"/tmp/a:b\"\n", "f.toml")),
+            "f.toml:1:8: key \"root\": root \"/tmp/a:b\" contains ':', which "
+            "overlayfs mount options cannot carry; choose another root");
+  for (const char* bad : {"/a=b", "/a\\b", "/a\nb"}) {
+    auto f = ParseFlags({"--root", bad});
+    ASSERT_FALSE(f.ok()) << bad;
+    EXPECT_EQ(f.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(Error(f).find("overlayfs mount options"), std::string::npos);
+  }
+  // A long root is quoted by its last 128 bytes, the character still named.
+  std::string long_root = "/a,b/" + std::string(8192, 'x');
+  auto f = ParseFlags({"--root", long_root});
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(Error(f).find("contains ','"), std::string::npos);
+  EXPECT_LT(Error(f).size(), 300u);
+  auto ok = ParseConfig("root = \"/var/lib/strata-2_x.y\"\n", "f.toml");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->root, "/var/lib/strata-2_x.y");
 }
 
 TEST(ConfigTest, SyntaxErrorsNameFileAndLine) {
@@ -109,7 +147,8 @@ TEST(ConfigTest, MissingFileIsDefaultsUnlessRequired) {
   EXPECT_EQ(absent->root, "/var/lib/strata");
   auto required = LoadConfig(dir / "none.toml", /*must_exist=*/true);
   EXPECT_EQ(required.status().code(), Code::kNotFound);
-  EXPECT_NE(Error(required).find(dir / "none.toml"), std::string::npos) << Error(required);
+  EXPECT_NE(Error(required).find(dir / "none.toml"), std::string::npos)
+      << Error(required);
 }
 
 TEST(ConfigTest, LoadConfigNamesTheFileInErrors) {
@@ -120,15 +159,16 @@ TEST(ConfigTest, LoadConfigNamesTheFileInErrors) {
 }
 
 TEST(ConfigTest, FlagsParseBothFormsAndValidateLikeTheFile) {
-  auto f = ParseFlags({"--root", "/r/", "--address=/a.sock", "--log-level", "warn", "--config",
-                       "/c.toml", "--print-config"});
+  auto f = ParseFlags({"--root", "/r/", "--address=/a.sock", "--log-level",
+                       "warn", "--config", "/c.toml", "--print-config"});
   ASSERT_TRUE(f.ok()) << Error(f);
   EXPECT_EQ(f->config_path, "/c.toml");
   EXPECT_TRUE(f->config_given);
   EXPECT_TRUE(f->print_config);
   using Settings = std::vector<std::pair<std::string, std::string>>;
-  EXPECT_EQ(f->settings,
-            (Settings{{"root", "/r/"}, {"address", "/a.sock"}, {"log_level", "warn"}}));
+  EXPECT_EQ(f->settings, (Settings{{"root", "/r/"},
+                                   {"address", "/a.sock"},
+                                   {"log_level", "warn"}}));
 
   auto none = ParseFlags({});
   ASSERT_TRUE(none.ok());
@@ -137,7 +177,8 @@ TEST(ConfigTest, FlagsParseBothFormsAndValidateLikeTheFile) {
 
   EXPECT_EQ(Error(ParseFlags({"--bogus"})), "unknown argument \"--bogus\"");
   EXPECT_EQ(Error(ParseFlags({"--root"})), "--root needs a value");
-  EXPECT_EQ(Error(ParseFlags({"--root", "rel"})), "--root: must be an absolute path");
+  EXPECT_EQ(Error(ParseFlags({"--root", "rel"})),
+            "--root: must be an absolute path");
   EXPECT_EQ(Error(ParseFlags({"--log-level=loud"})),
             "--log-level: bad value \"loud\" (debug|info|warn|error)");
 }
@@ -163,8 +204,9 @@ TEST(ConfigTest, FlagsOverrideTheFile) {
 
 TEST(ConfigTest, PrintedConfigParsesBackToTheSame) {
   Config c;
-  c.root = "/odd \"quoted\" \\ dir";
-  c.address = "/run/x.sock";
+  c.root = "/odd \"quoted\" dir";
+  // A root may not hold a backslash (overlay options); a socket path may.
+  c.address = "/run/x \\ \"y\".sock";
   c.containerd_address = "/run/c/c.sock";
   c.log_level = LogLevel::kWarn;
   std::string text = FormatConfig(c);
@@ -183,10 +225,13 @@ TEST(ConfigTest, BackendKeyAndFlag) {
   ASSERT_TRUE(c.ok()) << Error(c);
   EXPECT_EQ(c->backend, "reflink");
   EXPECT_EQ(Error(ParseConfig("backend = \"zfs\"\n", "f.toml")),
-            "f.toml:1:11: key \"backend\": bad value \"zfs\" (auto|overlay|reflink|copy)");
+            "f.toml:1:11: key \"backend\": bad value \"zfs\" "
+            "(auto|overlay|reflink|copy)");
   auto f = ParseFlags({"--backend", "copy"});
   ASSERT_TRUE(f.ok());
-  EXPECT_EQ(f->settings, (std::vector<std::pair<std::string, std::string>>{{"backend", "copy"}}));
+  EXPECT_EQ(
+      f->settings,
+      (std::vector<std::pair<std::string, std::string>>{{"backend", "copy"}}));
   EXPECT_FALSE(ParseFlags({"--backend=btrfs"}).ok());
   Config p;
   p.backend = "copy";
@@ -200,12 +245,13 @@ TEST(ConfigTest, OverlayMetacopyKeyAndFlag) {
   auto c = ParseConfig("overlay_metacopy = \"on\"\n", "f.toml");
   ASSERT_TRUE(c.ok()) << Error(c);
   EXPECT_TRUE(c->overlay_metacopy);
-  EXPECT_EQ(Error(ParseConfig("overlay_metacopy = \"yes\"\n", "f.toml")),
-            "f.toml:1:20: key \"overlay_metacopy\": bad value \"yes\" (on|off)");
+  EXPECT_EQ(
+      Error(ParseConfig("overlay_metacopy = \"yes\"\n", "f.toml")),
+      "f.toml:1:20: key \"overlay_metacopy\": bad value \"yes\" (on|off)");
   auto f = ParseFlags({"--overlay-metacopy", "on"});
   ASSERT_TRUE(f.ok());
-  EXPECT_EQ(f->settings,
-            (std::vector<std::pair<std::string, std::string>>{{"overlay_metacopy", "on"}}));
+  EXPECT_EQ(f->settings, (std::vector<std::pair<std::string, std::string>>{
+                             {"overlay_metacopy", "on"}}));
   EXPECT_FALSE(ParseFlags({"--overlay-metacopy=1"}).ok());
   Config p;
   p.overlay_metacopy = true;
