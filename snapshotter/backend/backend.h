@@ -14,6 +14,7 @@
 
 #include "io/base/result.h"
 #include "io/extract/extractor.h"
+#include "io/fs/fs_ops.h"
 #include "snapshotter/types.h"
 
 namespace strata {
@@ -26,8 +27,9 @@ class Backend {
   virtual std::string_view Name() const = 0;
 
   // Builds the skeleton of a new snapshot in `dir` (a staging directory that
-  // will be renamed to the snapshot's directory). parent_ids: nearest first.
-  virtual Status BuildDir(const std::string& dir, Kind kind,
+  // will be renamed to the snapshot's directory), its directories made through
+  // `fs` (the engine's fault-injection seam). parent_ids: nearest first.
+  virtual Status BuildDir(FsOps& fs, const std::string& dir, Kind kind,
                           const std::vector<uint64_t>& parent_ids) = 0;
 
   // The mounts that present snapshot `id` of `kind` over its parents.

@@ -29,14 +29,10 @@ bool OverlayBackend::KernelHasMetacopy() {
   return access("/sys/module/overlay/parameters/metacopy", F_OK) == 0;
 }
 
-Status OverlayBackend::BuildDir(const std::string& dir, Kind kind,
+Status OverlayBackend::BuildDir(FsOps& fs, const std::string& dir, Kind kind,
                                 const std::vector<uint64_t>& /*parent_ids*/) {
-  if (mkdir((dir + "/fs").c_str(), 0755) != 0) {
-    return PosixError("mkdir " + dir + "/fs", errno);
-  }
-  if (kind == Kind::kActive && mkdir((dir + "/work").c_str(), 0711) != 0) {
-    return PosixError("mkdir " + dir + "/work", errno);
-  }
+  STRATA_RETURN_IF_ERROR(fs.MakeDir(dir + "/fs", 0755));
+  if (kind == Kind::kActive) STRATA_RETURN_IF_ERROR(fs.MakeDir(dir + "/work", 0711));
   return Status::Ok();
 }
 

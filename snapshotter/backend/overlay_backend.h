@@ -51,7 +51,7 @@ class OverlayBackend final : public Backend {
   static bool KernelHasMetacopy();
 
   std::string_view Name() const override { return "overlay"; }
-  Status BuildDir(const std::string& dir, Kind kind,
+  Status BuildDir(FsOps& fs, const std::string& dir, Kind kind,
                   const std::vector<uint64_t>& parent_ids) override;
   Result<std::vector<Mount>> Mounts(
       uint64_t id, Kind kind, const std::vector<uint64_t>& parent_ids) override;

@@ -12,13 +12,10 @@
 
 namespace strata {
 
-Status ReflinkBackend::BuildDir(const std::string& dir, Kind kind,
+Status ReflinkBackend::BuildDir(FsOps& ops, const std::string& dir, Kind kind,
                                 const std::vector<uint64_t>& parent_ids) {
   std::string fs = dir + "/fs";
-  if (kind != Kind::kActive || parent_ids.empty()) {
-    if (mkdir(fs.c_str(), 0755) != 0) return PosixError("mkdir " + fs, errno);
-    return Status::Ok();
-  }
+  if (kind != Kind::kActive || parent_ids.empty()) return ops.MakeDir(fs, 0755);
   auto start = std::chrono::steady_clock::now();
   CloneOptions opts;
   // "reflink" still copies a file its filesystem refuses to clone (kAuto); the

@@ -37,7 +37,7 @@ class ReflinkBackend final : public Backend {
     return mode_ == Mode::kReflink ? "reflink" : "copy";
   }
   // Active with parents: clones parent_ids[0]'s fs into dir/fs.
-  Status BuildDir(const std::string& dir, Kind kind,
+  Status BuildDir(FsOps& fs, const std::string& dir, Kind kind,
                   const std::vector<uint64_t>& parent_ids) override;
   Result<std::vector<Mount>> Mounts(
       uint64_t id, Kind kind, const std::vector<uint64_t>& parent_ids) override;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <string>
 
 #include "snapshotter/cli/cli_util.h"
 #include "strata/services/status/v1/status.grpc.pb.h"
@@ -68,6 +69,24 @@ int RunStatus(const std::shared_ptr<grpc::Channel>& channel,
       "snapshots:  %lld committed, %lld active, %lld views; metadata %s\n",
       static_cast<long long>(r.committed()), static_cast<long long>(r.active()),
       static_cast<long long>(r.views()), HumanBytes(r.metadata_bytes()).c_str());
+  std::printf("durability: commit sync %s, %llu data syncs\n",
+              r.durability().commit_sync() ? "on" : "OFF (power cut may lose commits)",
+              static_cast<unsigned long long>(r.durability().data_syncs()));
+  const spb::Recovery& rec = r.recovery();
+  std::printf(
+      "recovery:   %lld staging, %lld orphans, %lld trash removed; %lld "
+      "removals undone, %lld dirs rebuilt, %lld quarantined\n",
+      static_cast<long long>(rec.staging_removed()),
+      static_cast<long long>(rec.orphans_removed()),
+      static_cast<long long>(rec.trash_removed()),
+      static_cast<long long>(rec.trash_restored()),
+      static_cast<long long>(rec.dirs_rebuilt()),
+      static_cast<long long>(rec.quarantined()));
+  for (const std::string& key : rec.damaged()) {
+    std::string shown = key.size() > 200 ? key.substr(0, 200) + "..." : key;
+    std::printf("  DAMAGED:  \"%s\" (committed, its directory was lost; remove it)\n",
+                shown.c_str());
+  }
   if (!d.enabled()) {
     std::printf("differ:     off (no containerd address)\n");
     return 0;

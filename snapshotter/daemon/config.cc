@@ -71,11 +71,20 @@ Status SetBackendKey(Config& c, std::string_view v) {
   return Status::Ok();
 }
 
-Status SetOverlayMetacopyKey(Config& c, std::string_view v) {
+Status ParseOnOff(std::string_view v, bool* out) {
   if (v != "on" && v != "off")
-    return InvalidArgument("bad value \"" + std::string(v) + "\" (on|off)");
-  c.overlay_metacopy = v == "on";
+    return InvalidArgument("bad value \"" + std::string(v.substr(0, 32)) +
+                           "\" (on|off)");
+  *out = v == "on";
   return Status::Ok();
+}
+
+Status SetOverlayMetacopyKey(Config& c, std::string_view v) {
+  return ParseOnOff(v, &c.overlay_metacopy);
+}
+
+Status SetCommitSyncKey(Config& c, std::string_view v) {
+  return ParseOnOff(v, &c.commit_sync);
 }
 
 Status SetMaxConcurrentAppliesKey(Config& c, std::string_view v) {
@@ -115,6 +124,8 @@ constexpr Key kKeys[] = {
      [](const Config& c) {
        return std::string(c.overlay_metacopy ? "on" : "off");
      }},
+    {"commit_sync", "--commit-sync", SetCommitSyncKey,
+     [](const Config& c) { return std::string(c.commit_sync ? "on" : "off"); }},
     {"max_concurrent_applies", "--max-concurrent-applies",
      SetMaxConcurrentAppliesKey,
      [](const Config& c) { return std::to_string(c.max_concurrent_applies); }},

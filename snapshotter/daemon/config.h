@@ -39,6 +39,11 @@ struct Config {
   // "on": overlay mounts get metacopy=on where the kernel has it (key
   // overlay_metacopy, flag --overlay-metacopy on|off; default off).
   bool overlay_metacopy = false;
+  // "on" (default): Commit makes the snapshot's data durable (syncfs) before
+  // answering. "off" saves that sync per Commit and risks committed layers
+  // whose files read back empty after a power cut (README "Crash safety").
+  // Key commit_sync, flag --commit-sync on|off.
+  bool commit_sync = true;
   // Layers applied at once (diff service and strata import together); more
   // wait. 0: twice the CPUs. Key max_concurrent_applies, flag
   // --max-concurrent-applies.

@@ -240,6 +240,24 @@ TEST(ConfigTest, BackendKeyAndFlag) {
   EXPECT_EQ(back->backend, "copy");
 }
 
+TEST(ConfigTest, CommitSyncKeyAndFlag) {
+  EXPECT_TRUE(Config{}.commit_sync) << "durable commits must be the default";
+  auto c = ParseConfig("commit_sync = \"off\"\n", "f.toml");
+  ASSERT_TRUE(c.ok()) << Error(c);
+  EXPECT_FALSE(c->commit_sync);
+  EXPECT_EQ(Error(ParseConfig("commit_sync = \"no\"\n", "f.toml")),
+            "f.toml:1:15: key \"commit_sync\": bad value \"no\" (on|off)");
+  auto f = ParseFlags({"--commit-sync", "off"});
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->settings, (std::vector<std::pair<std::string, std::string>>{
+                             {"commit_sync", "off"}}));
+  Config p;
+  p.commit_sync = false;
+  auto back = ParseConfig(FormatConfig(p), "printed");
+  ASSERT_TRUE(back.ok());
+  EXPECT_FALSE(back->commit_sync);
+}
+
 TEST(ConfigTest, OverlayMetacopyKeyAndFlag) {
   EXPECT_FALSE(Config{}.overlay_metacopy) << "metacopy must be off by default";
   auto c = ParseConfig("overlay_metacopy = \"on\"\n", "f.toml");

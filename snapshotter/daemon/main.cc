@@ -41,6 +41,7 @@ constexpr const char* kUsage =
     "                          [--containerd-address SOCK] [--log-level "
     "LEVEL]\n"
     "                          [--backend NAME] [--overlay-metacopy on|off]\n"
+    "                          [--commit-sync on|off]\n"
     "                          [--print-config]\n"
     "\n"
     "Serves containerd's Snapshots API (containerd.services.snapshots.v1) on "
@@ -74,6 +75,10 @@ constexpr const char* kUsage =
     "                     auto probes a new root (overlay if it mounts there,\n"
     "                     else reflink if FICLONE works, else copy) and keeps\n"
     "                     the backend recorded in an existing root\n"
+    "  --commit-sync on|off\n"
+    "                     Commit syncs the snapshot's data to disk before it\n"
+    "                     answers (key commit_sync, default on); off risks\n"
+    "                     committed layers lost to a power cut (README)\n"
     "  --overlay-metacopy on|off\n"
     "                     overlay mounts with metacopy=on where the kernel has "
     "it\n"
@@ -90,6 +95,20 @@ int Fail(const std::string& what, const Status& s) {
   std::fprintf(stderr, "strata-snapshotter: %s: %s\n", what.c_str(),
                s.ToString().c_str());
   return 1;
+}
+
+// LMDB reads its data file through a shared map: when the filesystem under
+// the root fails (a shutdown, a dead disk), touching a page the kernel cannot
+// read raises SIGBUS. Say so and exit (async-signal-safe calls only) instead
+// of dying on the bare signal.
+void OnSigbus(int /*sig*/) {
+  static constexpr char kMsg[] =
+      "strata-snapshotter: SIGBUS: I/O error reading the metadata map; the "
+      "filesystem under the root failed. Exiting; restart once it is "
+      "repaired (recovery checks the root at start).\n";
+  ssize_t ignored = write(STDERR_FILENO, kMsg, sizeof(kMsg) - 1);
+  (void)ignored;
+  _exit(1);
 }
 
 void Notify(const std::string& state) {
@@ -135,6 +154,9 @@ int Run(int argc, char** argv) {
   sigaddset(&sigs, SIGINT);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  struct sigaction bus = {};
+  bus.sa_handler = OnSigbus;
+  sigaction(SIGBUS, &bus, nullptr);
 
   const std::string& root = config->root;
   if (Status s = MakeDirs(root, 0700); !s.ok()) return Fail("create root", s);
@@ -164,6 +186,7 @@ int Run(int argc, char** argv) {
   eopts.root = root;
   eopts.backend = config->backend;
   eopts.overlay_metacopy = config->overlay_metacopy;
+  eopts.commit_sync = config->commit_sync;
   eopts.max_layer_depth = config->max_layer_depth;
   auto engine = Engine::Open(eopts);
   if (!engine.ok()) return Fail("open root " + root, engine.status());
@@ -231,10 +254,29 @@ int Run(int argc, char** argv) {
   // Only now: the store is open, recovery has run and the socket serves.
   Notify("READY=1\nSTATUS=serving on " + address);
 
-  int sig = 0;
-  sigwait(&sigs, &sig);
-  Notify("STOPPING=1\nSTATUS=shutting down");
-  Log(LogLevel::kInfo, "daemon", "shutting down", {{"signal", strsignal(sig)}});
+  // Wait for a shutdown signal, and watch the root's health meanwhile: once
+  // its filesystem fails (an I/O error under LMDB or a syncfs), serving on
+  // would only answer errors, so the daemon stops and says why (systemd's
+  // Restart= brings it back; recovery then checks the root).
+  int exit_code = 0;
+  for (;;) {
+    timespec tick{1, 0};
+    int sig = sigtimedwait(&sigs, nullptr, &tick);
+    if (sig > 0) {
+      Notify("STOPPING=1\nSTATUS=shutting down");
+      Log(LogLevel::kInfo, "daemon", "shutting down",
+          {{"signal", strsignal(sig)}});
+      break;
+    }
+    if (Status h = (*engine)->Health(); !h.ok()) {
+      Notify("STOPPING=1\nSTATUS=root failed: " + h.message().substr(0, 200));
+      Log(LogLevel::kError, "daemon",
+          "the filesystem under the root failed; stopping",
+          {{"root", root}, {"error", h.ToString()}});
+      exit_code = 1;
+      break;
+    }
+  }
   // Connections not accepted yet wait on systemd's socket for the next daemon.
   if (acceptor) acceptor->Stop();
   // Running RPCs get a grace period to finish; new ones are refused.
@@ -256,7 +298,7 @@ int Run(int argc, char** argv) {
   engine->reset();   // closes LMDB
   if (!activated) unlink(address.c_str());
   Log(LogLevel::kInfo, "daemon", "stopped");
-  return 0;
+  return exit_code;
 }
 
 }  // namespace

@@ -71,10 +71,10 @@ bool Exists(const std::string& path) {
 // containerd's overlay snapshotter (`td = ""`).
 class PathGuard {
  public:
-  explicit PathGuard(std::string path) : path_(std::move(path)) {}
+  PathGuard(FsOps& fs, std::string path) : fs_(fs), path_(std::move(path)) {}
   ~PathGuard() {
     if (path_.empty()) return;
-    Status s = RemoveAll(path_);
+    Status s = fs_.RemoveTree(path_);
     if (!s.ok())
       Log(LogLevel::kWarn, "engine", "cleanup failed",
           {{"error", s.ToString()}});
@@ -83,6 +83,7 @@ class PathGuard {
   void Disarm() { path_.clear(); }
 
  private:
+  FsOps& fs_;
   std::string path_;
 };
 
@@ -163,6 +164,7 @@ Status ValidateLabels(std::string_view key, const Labels& labels) {
 Engine::Engine(EngineOptions opts, std::unique_ptr<MetaStore> store,
                std::unique_ptr<Backend> backend)
     : opts_(std::move(opts)),
+      fs_(opts_.fs != nullptr ? *opts_.fs : RealFs()),
       layout_(opts_.root),
       store_(std::move(store)),
       backend_(std::move(backend)) {}
@@ -252,6 +254,19 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
   auto backend = MakeBackend(name, layout, bopts);
   std::unique_ptr<Engine> engine(
       new Engine(opts, std::move(store), std::move(backend)));
+  engine->root_fd_.reset(open(layout.root().c_str(),
+                              O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!engine->root_fd_.valid())
+    return PosixError("open root " + layout.root(), errno);
+  if (opts.sync && opts.commit_sync) {
+    engine->data_sync_ =
+        std::make_unique<SyncGroup>(engine->fs_, engine->root_fd_.get());
+  } else if (opts.sync) {
+    Log(LogLevel::kWarn, "engine",
+        "commit_sync is off: a power cut can leave committed snapshots with "
+        "data that never reached the disk",
+        {{"root", layout.root()}});
+  }
   STRATA_RETURN_IF_ERROR(engine->CheckBackend());
   STRATA_RETURN_IF_ERROR(engine->Recover());
   return engine;
@@ -308,12 +323,9 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
 
   // Slow work first, outside the writer lock: the staging skeleton.
   std::string staging = layout_.StagingDir() + "/new-XXXXXX";
-  if (mkdtemp(staging.data()) == nullptr) {
-    return PosixError("create staging directory in " + layout_.StagingDir(),
-                      errno)
-        .WithContext(SnapshotName(key));
-  }
-  PathGuard guard(staging);
+  STRATA_RETURN_IF_ERROR(
+      fs_.MakeTempDir(staging).WithContext(SnapshotName(key)));
+  PathGuard guard(fs_, staging);
   // Full-tree backends clone the parent here, so its chain is read first in a
   // short read txn. Committed snapshots are immutable and the write txn
   // re-checks the chain; if the parent goes away meanwhile, the txn fails and
@@ -328,8 +340,9 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
       parent_ids.insert(parent_ids.begin(), p->id);
       return Status::Ok();
     }));
+    STRATA_RETURN_IF_ERROR(CheckParentsIntact(key, parent_ids));
   }
-  if (Status b = backend_->BuildDir(staging, kind, parent_ids); !b.ok()) {
+  if (Status b = backend_->BuildDir(fs_, staging, kind, parent_ids); !b.ok()) {
     // A parent removed under the clone is NotFound, as the txn would say.
     if (!parent.empty()) {
       STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
@@ -358,11 +371,9 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
     std::string dir = layout_.SnapshotDir(r.id);
     // An id can repeat after an aborted transaction; a directory already under
     // that id has no record (invariant), so it is garbage.
-    if (Exists(dir)) STRATA_RETURN_IF_ERROR(RemoveAll(dir));
-    if (rename(staging.c_str(), dir.c_str()) != 0) {
-      return PosixError("rename " + staging + " to " + dir, errno)
-          .WithContext(SnapshotName(key));
-    }
+    if (Exists(dir)) STRATA_RETURN_IF_ERROR(fs_.RemoveTree(dir));
+    STRATA_RETURN_IF_ERROR(
+        fs_.Rename(staging, dir).WithContext(SnapshotName(key)));
     guard.Set(dir);
     CrashPoint("prepare.renamed");
     // No fsync of snapshots/ here: if a crash loses the rename after the
@@ -429,6 +440,24 @@ Status Engine::Commit(std::string_view name, std::string_view key,
     usage = *u;
   }
   CrashPoint("commit.measured");
+  if (data_sync_ && kind == Kind::kActive) {
+    // The protocol's one barrier: data and directory entry durable before
+    // the record says Committed.
+    if (Status s = data_sync_->Sync(); !s.ok()) {
+      if (s.code() == Code::kInternal) {
+        // EIO: written data was lost (or the filesystem shut down); nothing
+        // later can be trusted to reach the disk either.
+        std::lock_guard<std::mutex> l(holds_mu_);
+        if (data_failed_.ok()) {
+          data_failed_ = Unavailable("syncfs of the root's filesystem failed (" +
+                                     s.message() + ")");
+        }
+      }
+      return s.WithContext("commit " + SnapshotName(key) +
+                           ": make its data durable");
+    }
+  }
+  CrashPoint("commit.synced");
   return store_->Update([&](WriteTxn& txn) -> Status {
     bool rebased = false;
     STRATA_ASSIGN_OR_RETURN(
@@ -463,27 +492,38 @@ Status Engine::Remove(std::string_view key) {
     marked = r.id;
     std::string dir = layout_.SnapshotDir(r.id);
     trash = NewTrashPath(r.id);
-    if (rename(dir.c_str(), trash.c_str()) != 0) {
-      if (errno != ENOENT) {
-        return PosixError("rename " + dir + " to trash", errno)
-            .WithContext(SnapshotName(key));
-      }
+    if (Status mv = fs_.Rename(dir, trash); !mv.ok()) {
+      trash.clear();
+      if (mv.code() != Code::kNotFound) return mv.WithContext(SnapshotName(key));
       // The directory was already gone: removing the record repairs that.
       Log(LogLevel::kWarn, "engine", "removed snapshot had no directory",
           {{"key", key}, {"dir", dir}});
-      trash.clear();
     }
     CrashPoint("remove.renamed");
     // No fsync: a lost rename leaves snapshots/<id> without a record, which
     // recovery deletes; a lost record deletion is restored from trash/.
     return Status::Ok();
   });
+  if (!removed.ok() && !trash.empty()) {
+    // The record stays: so must its directory. If even this fails, recovery
+    // puts it back (a trash entry whose id has a record).
+    if (Status back = fs_.Rename(trash, layout_.SnapshotDir(id)); !back.ok()) {
+      Log(LogLevel::kError, "engine",
+          "remove failed and its directory could not be put back; the next "
+          "start restores it",
+          {{"key", key}, {"error", back.ToString()}});
+    }
+  }
   if (marked != 0) UnmarkChanging(marked);
   STRATA_RETURN_IF_ERROR(removed);
+  {
+    std::lock_guard<std::mutex> l(holds_mu_);
+    damaged_.erase(id);
+  }
   CrashPoint("remove.committed");
-  unlink(layout_.LinkPath(id).c_str());
+  fs_.Unlink(layout_.LinkPath(id)).IgnoreError();  // derived data
   if (!trash.empty()) {
-    Status s = RemoveAll(trash);
+    Status s = fs_.RemoveTree(trash);
     if (!s.ok()) {
       Log(LogLevel::kWarn, "engine",
           "deleting removed snapshot failed; Cleanup retries",
@@ -657,6 +697,36 @@ Result<std::unique_ptr<ApplyTarget>> Engine::LendForApply(
   return t;
 }
 
+std::vector<std::string> Engine::Damaged() const {
+  std::lock_guard<std::mutex> l(holds_mu_);
+  std::vector<std::string> out;
+  for (const auto& [id, key] : damaged_) out.push_back(key);
+  return out;
+}
+
+Status Engine::CheckParentsIntact(std::string_view key,
+                                  const std::vector<uint64_t>& parent_ids) {
+  std::lock_guard<std::mutex> l(holds_mu_);
+  if (damaged_.empty()) return Status::Ok();
+  for (uint64_t pid : parent_ids) {
+    auto it = damaged_.find(pid);
+    if (it == damaged_.end()) continue;
+    return FailedPrecondition(
+        SnapshotName(key) + ": parent " + SnapshotName(it->second) +
+        " lost its directory in a crash (see `strata status`); remove it and "
+        "unpack the layer again");
+  }
+  return Status::Ok();
+}
+
+Status Engine::Health() const {
+  STRATA_RETURN_IF_ERROR(store_->Health());
+  std::lock_guard<std::mutex> l(holds_mu_);
+  return data_failed_;
+}
+
+void Engine::TEST_FailCommits(int n, int err) { store_->TEST_FailCommits(n, err); }
+
 Status Engine::Cleanup() {
   // Under the writer lock no Prepare can be between its rename and its commit,
   // so every snapshot directory without a record is garbage now.
@@ -672,10 +742,7 @@ Status Engine::Cleanup() {
       uint64_t id = LeadingId(n);
       if (id != 0 && live.count(id) && n == std::to_string(id)) continue;
       std::string trash = NewTrashPath(id);
-      if (rename((layout_.SnapshotsDir() + "/" + n).c_str(), trash.c_str()) !=
-          0) {
-        return PosixError("rename orphan " + n + " to trash", errno);
-      }
+      STRATA_RETURN_IF_ERROR(fs_.Rename(layout_.SnapshotsDir() + "/" + n, trash));
       doomed.push_back(trash);
     }
     STRATA_ASSIGN_OR_RETURN(auto trash, ListDir(layout_.TrashDir()));
@@ -692,7 +759,7 @@ Status Engine::Cleanup() {
   }));
   Status first;
   for (const std::string& path : doomed) {
-    Status s = RemoveAll(path);
+    Status s = fs_.RemoveTree(path);
     if (!s.ok() && first.ok()) first = s;
   }
   if (!doomed.empty()) {
@@ -706,12 +773,12 @@ Status Engine::Cleanup() {
 // meet the same tree again): what cannot be removed is logged and moved
 // aside into quarantine/ for an operator. True when removed.
 bool Engine::RemoveOrQuarantine(const std::string& path, RecoveryReport& rep) {
-  Status s = RemoveAll(path);
+  Status s = fs_.RemoveTree(path);
   if (s.ok()) return true;
   std::string name = path.substr(path.rfind('/') + 1);
   std::string to =
       layout_.QuarantineDir() + "/" + name + "-" + std::to_string(NowNs());
-  bool moved = rename(path.c_str(), to.c_str()) == 0;
+  bool moved = fs_.Rename(path, to).ok();
   Log(LogLevel::kError, "engine",
       "recovery cannot remove a directory; moved it aside",
       {{"path", path},
@@ -746,9 +813,7 @@ Status Engine::Recover() {
     uint64_t id = LeadingId(n);
     std::string home = layout_.SnapshotDir(id);
     if (id != 0 && live.count(id) && !Exists(home)) {
-      if (rename(path.c_str(), home.c_str()) != 0) {
-        return PosixError("restore " + path + " to " + home, errno);
-      }
+      STRATA_RETURN_IF_ERROR(fs_.Rename(path, home));
       rep.trash_restored++;
       continue;
     }
@@ -768,7 +833,7 @@ Status Engine::Recover() {
   for (const std::string& n : links) {
     uint64_t id = LeadingId(n);
     if (id != 0 && live.count(id) && n == std::to_string(id)) continue;
-    unlink((layout_.LinksDir() + "/" + n).c_str());
+    fs_.Unlink(layout_.LinksDir() + "/" + n).IgnoreError();
     rep.links_removed++;
   }
   // 5. Records without their directory. Prepare does not fsync its rename, so
@@ -788,27 +853,42 @@ Status Engine::Recover() {
         STRATA_ASSIGN_OR_RETURN(parents, ParentIds(txn, r));
         return Status::Ok();
       }));
-      STRATA_RETURN_IF_ERROR(MakeDirs(dir, 0700));
-      if (Status b = backend_->BuildDir(dir, kind, parents); !b.ok()) {
+      // Built beside its home and renamed in, like Prepare: a crash in the
+      // middle leaves a staging leftover, never a half-built home.
+      std::string tmp = layout_.StagingDir() + "/rebuild-XXXXXX";
+      STRATA_RETURN_IF_ERROR(fs_.MakeTempDir(tmp));
+      if (Status b = backend_->BuildDir(fs_, tmp, kind, parents); !b.ok()) {
         // Still serve the root: an empty skeleton keeps the invariant.
         Log(LogLevel::kError, "engine",
             "rebuilding snapshot from its parent failed",
             {{"id", std::to_string(id)}, {"error", b.ToString()}});
-        STRATA_RETURN_IF_ERROR(RemoveAll(dir));
-        STRATA_RETURN_IF_ERROR(MakeDirs(dir, 0700));
-        STRATA_RETURN_IF_ERROR(backend_->BuildDir(dir, kind, {}));
+        STRATA_RETURN_IF_ERROR(fs_.RemoveTree(tmp));
+        STRATA_RETURN_IF_ERROR(fs_.MakeDir(tmp, 0700));
+        STRATA_RETURN_IF_ERROR(backend_->BuildDir(fs_, tmp, kind, {}));
       }
+      STRATA_RETURN_IF_ERROR(fs_.Rename(tmp, dir));
       rep.dirs_rebuilt++;
       continue;
     }
     rep.missing_dirs++;
-    Log(LogLevel::kError, "engine", "committed snapshot has no directory",
-        {{"id", std::to_string(id)}, {"dir", dir}});
+    std::string key;
+    STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
+      STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshotById(txn, id));
+      key = r.key;
+      return Status::Ok();
+    }));
+    Log(LogLevel::kError, "engine",
+        "committed snapshot has no directory: its data is lost; it is refused "
+        "as a parent until removed",
+        {{"key", key}, {"id", std::to_string(id)}, {"dir", dir}});
+    std::lock_guard<std::mutex> l(holds_mu_);
+    damaged_[id] = key;
   }
   if (opts_.sync) {
-    for (const std::string& d :
-         {layout_.StagingDir(), layout_.TrashDir(), layout_.SnapshotsDir()}) {
-      STRATA_RETURN_IF_ERROR(SyncDir(d));
+    // What recovery repaired is durable before the first request is served.
+    for (const std::string& d : {layout_.StagingDir(), layout_.TrashDir(),
+                                 layout_.SnapshotsDir()}) {
+      STRATA_RETURN_IF_ERROR(fs_.SyncDir(d));
     }
   }
   recovery_ = rep;

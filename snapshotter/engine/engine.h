@@ -33,6 +33,8 @@
 #include "io/base/result.h"
 #include "io/base/unique_fd.h"
 #include "io/extract/extractor.h"
+#include "io/fs/fs_ops.h"
+#include "io/fs/sync_group.h"
 #include "snapshotter/layout.h"
 #include "snapshotter/types.h"
 
@@ -43,8 +45,18 @@ class MetaStore;
 
 struct EngineOptions {
   std::string root;
-  // Durable metadata commits and directory fsyncs. Only tests turn this off.
+  // Durable metadata commits and directory fsyncs. Only tests turn this off
+  // (it turns commit_sync off too).
   bool sync = true;
+  // Commit makes the snapshot's data durable (one syncfs of the root's
+  // filesystem, shared by concurrent Commits) before it records the snapshot
+  // as committed. Off trades that away: a power cut can then leave a
+  // committed snapshot with files that read back empty or short (README
+  // "Crash safety"). Config key commit_sync.
+  bool commit_sync = true;
+  // Where the engine's filesystem changes go (io/fs/fs_ops.h); null: the real
+  // system calls. Tests pass fault-injecting ones. Not owned.
+  FsOps* fs = nullptr;
   // "overlay", "reflink", "copy", or "auto": the backend recorded in an
   // existing root, else the probe's choice (backend/probe.h). An explicit name
   // different from the recorded one is refused (FailedPrecondition).
@@ -69,6 +81,25 @@ struct RecoveryReport {
   int missing_dirs = 0;     // committed records whose directory is gone
   int quarantined = 0;  // directories recovery could not remove, moved aside
 };
+
+// The crash-safety protocol (README "Crash safety"), step by step. What must
+// be durable before each operation's metadata transaction commits:
+//   Prepare/View  nothing: a crash that loses the staging rename after the
+//                 record is durable leaves a record without its directory,
+//                 and recovery rebuilds what Prepare built (the skeleton, or
+//                 a clone of the committed parent).
+//   Commit        the snapshot's data and its directory entry: one syncfs of
+//                 the root's filesystem (SyncGroup) between measuring and the
+//                 transaction. A committed record therefore always has its
+//                 complete directory. (commit_sync off drops this step.)
+//   Remove        nothing: the record's deletion and the rename to trash/
+//                 are in one transaction; a rename a crash loses leaves an
+//                 unrecorded directory, which recovery deletes; a transaction
+//                 that fails renames the directory back.
+// After a crash, Recover() (before serving) restores the invariant "every
+// record has its directory, every directory has its record", and names every
+// committed record it cannot honour (missing_dirs): those are refused as
+// parents (FailedPrecondition) instead of being served silently.
 
 class Engine;
 
@@ -145,6 +176,15 @@ class Engine {
   Result<std::unique_ptr<ApplyTarget>> ApplyTargetFor(std::string_view key);
 
   const RecoveryReport& recovery() const { return recovery_; }
+  // Committed snapshots recovery found without their directory (names).
+  std::vector<std::string> Damaged() const;
+  // Not OK once the metadata store has failed for good (an I/O error under
+  // the root, LMDB's panic): every later write would fail, so the daemon
+  // should exit and say why (server polls it).
+  Status Health() const;
+  bool commit_sync() const { return data_sync_ != nullptr; }
+  // syncfs calls Commit has made (metrics, tests).
+  uint64_t DataSyncs() const { return data_sync_ ? data_sync_->syncs() : 0; }
   std::string_view backend_name() const;
   const Layout& layout() const { return layout_; }
   int64_t MetadataBytes() const;
@@ -155,6 +195,9 @@ class Engine {
   void TEST_SetCrashHook(std::function<void(std::string_view)> hook) {
     crash_hook_ = std::move(hook);
   }
+  // Test seam: the next `n` metadata commits fail with errno `err` (as if
+  // LMDB's write had), after their transaction function ran.
+  void TEST_FailCommits(int n, int err);
 
  private:
   Engine(EngineOptions opts, std::unique_ptr<MetaStore> store,
@@ -163,6 +206,8 @@ class Engine {
                                     std::string_view parent,
                                     const Labels& labels);
   Status Recover();
+  Status CheckParentsIntact(std::string_view key,
+                            const std::vector<uint64_t>& parent_ids);
   bool RemoveOrQuarantine(const std::string& path, RecoveryReport& rep);
   friend class ApplyTarget;
   // Holds (see ApplyTarget): Apply takes one unless the id is changing;
@@ -181,15 +226,20 @@ class Engine {
   }
 
   EngineOptions opts_;
+  FsOps& fs_;
   Layout layout_;
+  UniqueFd root_fd_;                     // for syncfs of the root's filesystem
+  std::unique_ptr<SyncGroup> data_sync_;  // null: commit_sync off
   std::unique_ptr<MetaStore> store_;
   std::unique_ptr<Backend> backend_;
   RecoveryReport recovery_;
   std::atomic<uint64_t> trash_seq_{0};
   std::function<void(std::string_view)> crash_hook_;
-  std::mutex holds_mu_;
+  mutable std::mutex holds_mu_;
   std::map<uint64_t, int> applying_;  // GUARDED_BY(holds_mu_)
   std::set<uint64_t> changing_;       // GUARDED_BY(holds_mu_)
+  std::map<uint64_t, std::string> damaged_;  // GUARDED_BY(holds_mu_): id -> key
+  Status data_failed_;                       // GUARDED_BY(holds_mu_)
 };
 
 // Validation shared with the server: empty keys, keys over kMaxKeyBytes, and

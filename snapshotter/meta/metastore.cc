@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cassert>
 #include <string>
 #include <vector>
@@ -166,6 +167,7 @@ struct MetaStore::Writer {
 Status MetaStore::Update(const std::function<Status(WriteTxn&)>& fn) {
   Writer w(&fn);
   std::unique_lock<std::mutex> lock(mu_);
+  if (!failed_.ok()) return failed_;
   writers_.push_back(&w);
   while (!w.done && &w != writers_.front()) w.cv.wait(lock);
   if (w.done) return std::move(w.status);
@@ -190,9 +192,32 @@ Status MetaStore::Update(const std::function<Status(WriteTxn&)>& fn) {
   return std::move(w.status);
 }
 
+int MetaStore::CommitTxn(MDB_txn* txn) {
+  int n = fail_commits_.load();
+  while (n > 0 && !fail_commits_.compare_exchange_weak(n, n - 1)) {
+  }
+  if (n > 0) {
+    mdb_txn_abort(txn);
+    return fail_errno_.load();
+  }
+  int rc = mdb_txn_commit(txn);
+  if (rc == EIO || rc == MDB_PANIC) NoteFatal(rc);
+  return rc;
+}
+
+void MetaStore::NoteFatal(int rc) {
+  Status s = Unavailable("metadata store in " + dir_ + " failed (" +
+                         std::string(mdb_strerror(rc)) +
+                         "): the filesystem under the root is failing; "
+                         "restart once it is repaired");
+  std::lock_guard<std::mutex> lock(mu_);
+  if (failed_.ok()) failed_ = s;
+}
+
 void MetaStore::CommitGroup(const std::vector<Writer*>& group) {
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+  if (rc == MDB_PANIC) NoteFatal(rc);
   if (rc != 0) {
     Status s = LmdbError("begin write transaction", rc);
     for (Writer* x : group) x->status = s;
@@ -207,7 +232,7 @@ void MetaStore::CommitGroup(const std::vector<Writer*>& group) {
       mdb_txn_abort(txn);
       return;
     }
-    rc = mdb_txn_commit(txn);
+    rc = CommitTxn(txn);
     if (rc != 0) x->status = LmdbError("commit", rc);
     commits_++;
     return;
@@ -243,7 +268,7 @@ void MetaStore::CommitGroup(const std::vector<Writer*>& group) {
     mdb_txn_abort(txn);
     return;
   }
-  rc = mdb_txn_commit(txn);
+  rc = CommitTxn(txn);
   commits_++;
   if (rc != 0) {
     Status s = LmdbError("commit", rc);

@@ -126,6 +126,20 @@ class MetaStore {
     return writers_.size();
   }
   uint64_t TEST_Commits() const { return commits_.load(); }
+  // The next `n` commits fail with errno `err` (their txn is aborted, as when
+  // LMDB's write fails), after the group's functions ran.
+  void TEST_FailCommits(int n, int err) {
+    fail_errno_ = err;
+    fail_commits_ = n;
+  }
+
+  // OK until a commit met an I/O error or LMDB declared the environment
+  // unusable (MDB_PANIC): from then on every Update fails, and the process
+  // should exit and be restarted once the filesystem is repaired.
+  Status Health() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failed_;
+  }
 
  private:
   struct Writer;
@@ -134,15 +148,21 @@ class MetaStore {
   // Runs every writer's fn in one write txn and commits it; sets each
   // writer's status. Called by the group's leader only.
   void CommitGroup(const std::vector<Writer*>& group);
+  // mdb_txn_commit, with the test seam and the fatal-error check.
+  int CommitTxn(MDB_txn* txn);
+  void NoteFatal(int rc);
 
   MDB_env* env_;
   std::string dir_;
   const size_t max_group_;
   unsigned dbis_[kTableCount] = {};
   uint64_t id_floor_ = 0;  // highest id claimed; only the writing thread
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::deque<Writer*> writers_;  // GUARDED_BY(mu_); the front one leads
+  Status failed_;                // GUARDED_BY(mu_)
   std::atomic<uint64_t> commits_{0};
+  std::atomic<int> fail_commits_{0};
+  std::atomic<int> fail_errno_{0};
 };
 
 // Maps an LMDB return code to a Status (MDB_NOTFOUND->NotFound,

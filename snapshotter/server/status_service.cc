@@ -47,6 +47,17 @@ grpc::Status StatusService::Get(grpc::ServerContext*,
                                .count());
   resp->set_pid(getpid());
   resp->set_metadata_bytes(engine_.MetadataBytes());
+  const RecoveryReport& rec = engine_.recovery();
+  spb::Recovery* r = resp->mutable_recovery();
+  r->set_staging_removed(rec.staging_removed);
+  r->set_orphans_removed(rec.orphans_removed);
+  r->set_trash_removed(rec.trash_removed);
+  r->set_trash_restored(rec.trash_restored);
+  r->set_dirs_rebuilt(rec.dirs_rebuilt);
+  r->set_quarantined(rec.quarantined);
+  for (std::string& key : engine_.Damaged()) r->add_damaged(std::move(key));
+  resp->mutable_durability()->set_commit_sync(engine_.commit_sync());
+  resp->mutable_durability()->set_data_syncs(engine_.DataSyncs());
   spb::DiffStats* d = resp->mutable_diff();
   d->set_enabled(diff_ != nullptr);
   d->set_containerd_address(containerd_address_);
