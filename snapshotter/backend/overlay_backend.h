@@ -51,6 +51,9 @@ class OverlayBackend final : public Backend {
   static bool KernelHasMetacopy();
 
   std::string_view Name() const override { return "overlay"; }
+  bool BuildWritesData(Kind, const std::vector<uint64_t>&) const override {
+    return false;  // empty fs/ and work/ only
+  }
   Status BuildDir(FsOps& fs, const std::string& dir, Kind kind,
                   const std::vector<uint64_t>& parent_ids) override;
   Result<std::vector<Mount>> Mounts(

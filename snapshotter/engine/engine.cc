@@ -351,6 +351,14 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
     }
     return b.WithContext(SnapshotName(key));
   }
+  if (opts_.sync && backend_->BuildWritesData(kind, parent_ids)) {
+    // A clone's files are data: durable before the record, or a power cut
+    // could leave a recorded snapshot whose tree is incomplete, which
+    // recovery cannot tell from a complete one.
+    STRATA_RETURN_IF_ERROR(
+        data_sync_ ? data_sync_->Sync().WithContext(SnapshotName(key))
+                   : fs_.SyncFs(root_fd_.get()).WithContext(SnapshotName(key)));
+  }
   CrashPoint("prepare.staged");
 
   std::vector<Mount> mounts;
@@ -866,6 +874,9 @@ Status Engine::Recover() {
         STRATA_RETURN_IF_ERROR(fs_.MakeDir(tmp, 0700));
         STRATA_RETURN_IF_ERROR(backend_->BuildDir(fs_, tmp, kind, {}));
       }
+      // Complete before it is put in place: once the rename lasts, the next
+      // recovery would not rebuild it again.
+      if (opts_.sync) STRATA_RETURN_IF_ERROR(fs_.SyncFs(root_fd_.get()));
       STRATA_RETURN_IF_ERROR(fs_.Rename(tmp, dir));
       rep.dirs_rebuilt++;
       continue;

@@ -54,9 +54,6 @@ struct EngineOptions {
   // committed snapshot with files that read back empty or short (README
   // "Crash safety"). Config key commit_sync.
   bool commit_sync = true;
-  // Where the engine's filesystem changes go (io/fs/fs_ops.h); null: the real
-  // system calls. Tests pass fault-injecting ones. Not owned.
-  FsOps* fs = nullptr;
   // "overlay", "reflink", "copy", or "auto": the backend recorded in an
   // existing root, else the probe's choice (backend/probe.h). An explicit name
   // different from the recorded one is refused (FailedPrecondition).
@@ -68,6 +65,9 @@ struct EngineOptions {
   // Deepest directory level of an applied layer; 0: the backend's own limit
   // (none for overlay, 1,000 for full trees, which are cloned).
   int max_layer_depth = 0;
+  // Where the engine's filesystem changes go (io/fs/fs_ops.h); null: the real
+  // system calls. Tests pass fault-injecting ones. Not owned.
+  FsOps* fs = nullptr;
 };
 
 // What Recover() found and repaired.
