@@ -4,7 +4,7 @@
 //   strata [--address SOCK] stat KEY
 //   strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync] LAYER...
 //   strata [--address SOCK] df [--root DIR] [--bytes]
-//   strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]
+//   strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR] [--write BYTES]
 //   strata [--address SOCK] status [--json]
 //   strata bench cow [OPTIONS]   (snapshotter/cli/bench_cow.h)
 //
@@ -12,7 +12,9 @@
 // previous layer, Commit, Stat), then removes the chain, and prints the median
 // and p99 latency of each call; with --fsync-dir it also measures the fsync
 // latency of that directory's filesystem, the physical floor of a durable
-// Prepare.
+// Prepare or Commit. --write puts that many bytes into each active snapshot
+// (through its upperdir or bind source, unsynced) before it is committed, the
+// data a durable Commit must sync (default 65536; 0: none).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -43,7 +45,7 @@ constexpr const char* kUsage =
     "       strata [--address SOCK] stat KEY\n"
     "       strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync] LAYER...\n"
     "       strata [--address SOCK] df [--root DIR] [--bytes]\n"
-    "       strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR]\n"
+    "       strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR] [--write BYTES]\n"
     "       strata bench ops --address SOCK --peer-address SOCK [--n N] [--rounds R] ...\n"
     "       strata [--address SOCK] status [--json]\n"
     "       strata bench cow [OPTIONS]   (`strata bench cow help` lists them)\n";
@@ -114,7 +116,37 @@ Samples FsyncFloor(const std::string& dir, int n) {
   return s;
 }
 
-int BenchLatency(pb::Snapshots::Stub& stub, int n, const std::string& fsync_dir) {
+// The directory a client writes into for an active snapshot's mounts: the
+// overlay upperdir, or a bind mount's source.
+std::string WritableDir(const pb::PrepareSnapshotResponse& resp) {
+  if (resp.mounts_size() != 1) return "";
+  const auto& m = resp.mounts(0);
+  for (const std::string& o : m.options()) {
+    if (o.rfind("upperdir=", 0) == 0) return o.substr(9);
+  }
+  return m.type() == "bind" ? m.source() : "";
+}
+
+// Writes `bytes` into dir/layer-data (not synced: durability is Commit's).
+int WriteLayerData(const std::string& dir, int64_t bytes) {
+  std::string path = dir + "/layer-data";
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    std::fprintf(stderr, "strata bench: write %s: %s\n", path.c_str(), std::strerror(errno));
+    return 1;
+  }
+  std::vector<char> buf(64 << 10, 'd');
+  for (int64_t done = 0; done < bytes;) {
+    ssize_t w = write(fd, buf.data(), std::min<int64_t>(buf.size(), bytes - done));
+    if (w <= 0) break;
+    done += w;
+  }
+  close(fd);
+  return 0;
+}
+
+int BenchLatency(pb::Snapshots::Stub& stub, int n, const std::string& fsync_dir,
+                 int64_t write_bytes) {
   std::map<std::string, Samples> samples;
   std::string run = "strata-bench-" + std::to_string(getpid()) + "/";
   std::string parent;
@@ -133,6 +165,15 @@ int BenchLatency(pb::Snapshots::Stub& stub, int n, const std::string& fsync_dir)
       auto t0 = Clock::now();
       if (int rc = Check(stub.Prepare(&ctx, req, &resp), "prepare " + key)) return rc;
       samples["Prepare"].Add(t0);
+      // What an unpack leaves for Commit to make durable.
+      if (write_bytes > 0) {
+        std::string dir = WritableDir(resp);
+        if (dir.empty()) {
+          std::fprintf(stderr, "strata bench: --write needs an upperdir or bind mount\n");
+          return 1;
+        }
+        if (int rc = WriteLayerData(dir, write_bytes)) return rc;
+      }
     }
     {
       grpc::ClientContext ctx;
@@ -179,6 +220,8 @@ int BenchLatency(pb::Snapshots::Stub& stub, int n, const std::string& fsync_dir)
     if (f.Pct(0.5) > 0) {
       std::printf("Prepare median = %.1f x fsync median\n",
                   samples["Prepare"].Pct(0.5) / f.Pct(0.5));
+      std::printf("Commit median = %.1f x fsync median (%lld bytes written before each)\n",
+                  samples["Commit"].Pct(0.5) / f.Pct(0.5), static_cast<long long>(write_bytes));
     }
   }
   return 0;
@@ -229,11 +272,13 @@ int main(int argc, char** argv) {
   if (cmd == "bench" && args.size() >= 2 && args[1] == "latency") {
     int n = 1000;
     std::string fsync_dir;
+    int64_t write_bytes = 64 << 10;
     for (size_t i = 2; i + 1 < args.size(); i += 2) {
       if (args[i] == "--n") n = std::max(1, std::atoi(args[i + 1].c_str()));
       else if (args[i] == "--fsync-dir") fsync_dir = args[i + 1];
+      else if (args[i] == "--write") write_bytes = std::max(0LL, std::atoll(args[i + 1].c_str()));
     }
-    return BenchLatency(*stub, n, fsync_dir);
+    return BenchLatency(*stub, n, fsync_dir, write_bytes);
   }
   std::fputs(kUsage, stderr);
   return 2;
