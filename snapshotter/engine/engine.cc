@@ -727,9 +727,32 @@ Status Engine::CheckParentsIntact(std::string_view key,
   return Status::Ok();
 }
 
-Status Engine::Health() const {
+Status Engine::Health() {
   STRATA_RETURN_IF_ERROR(store_->Health());
+  {
+    std::lock_guard<std::mutex> l(holds_mu_);
+    if (!data_failed_.ok()) return data_failed_;
+  }
+  // An I/O error somewhere since the last look: is it the root's filesystem
+  // (a shutdown, a dead disk) or one bad file? Write, sync and delete a probe.
+  uint64_t seen = IoErrorsSeen();
+  if (seen == io_errors_checked_.exchange(seen)) return Status::Ok();
+  std::string probe = layout_.StagingDir() + "/probe-XXXXXX";
+  Status s = Status::Ok();
+  int fd = mkstemp(probe.data());
+  if (fd < 0) {
+    s = PosixError("create " + probe, errno);
+  } else {
+    if (write(fd, "x", 1) != 1 || fsync(fd) != 0) s = PosixError("write " + probe, errno);
+    close(fd);
+    unlink(probe.c_str());
+  }
+  if (s.ok()) return s;
   std::lock_guard<std::mutex> l(holds_mu_);
+  if (data_failed_.ok()) {
+    data_failed_ = Unavailable("the root's filesystem fails after an I/O error (" +
+                               s.message() + ")");
+  }
   return data_failed_;
 }
 

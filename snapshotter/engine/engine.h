@@ -181,7 +181,9 @@ class Engine {
   // Not OK once the metadata store has failed for good (an I/O error under
   // the root, LMDB's panic): every later write would fail, so the daemon
   // should exit and say why (server polls it).
-  Status Health() const;
+  // Also probes the root (writes, syncs and deletes a file in staging/) when
+  // an I/O error was reported anywhere since the last call.
+  Status Health();
   bool commit_sync() const { return data_sync_ != nullptr; }
   // syncfs calls Commit has made (metrics, tests).
   uint64_t DataSyncs() const { return data_sync_ ? data_sync_->syncs() : 0; }
@@ -240,6 +242,7 @@ class Engine {
   std::set<uint64_t> changing_;       // GUARDED_BY(holds_mu_)
   std::map<uint64_t, std::string> damaged_;  // GUARDED_BY(holds_mu_): id -> key
   Status data_failed_;                       // GUARDED_BY(holds_mu_)
+  std::atomic<uint64_t> io_errors_checked_{0};
 };
 
 // Validation shared with the server: empty keys, keys over kMaxKeyBytes, and
