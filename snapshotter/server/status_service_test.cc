@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "containerd/services/diff/v1/diff.grpc.pb.h"
+#include "io/fs/fs_util.h"
 #include "snapshotter/engine/engine.h"
 #include "snapshotter/server/content_source.h"
 #include "snapshotter/server/apply_slots.h"
@@ -21,8 +22,8 @@ namespace dpb = containerd::services::diff::v1;
 
 class StatusServiceTest : public ::testing::Test {
  protected:
-  void Start(bool with_diff) {
-    auto e = Engine::Open({.root = dir_ / "root", .sync = false});
+  void Start(bool with_diff, bool sync = false) {
+    auto e = Engine::Open({.root = dir_ / "root", .sync = sync});
     ASSERT_TRUE(e.ok()) << e.status().ToString();
     engine_ = std::move(*e);
     if (with_diff) {
@@ -61,6 +62,26 @@ class StatusServiceTest : public ::testing::Test {
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
 };
+
+TEST_F(StatusServiceTest, ReportsDurabilityAndDamagedSnapshots) {
+  {
+    // A committed snapshot whose directory goes missing while stopped.
+    auto e = Engine::Open({.root = dir_ / "root", .sync = true});
+    ASSERT_TRUE(e.ok());
+    ASSERT_TRUE((*e)->Prepare("a1", "", {}).ok());
+    ASSERT_TRUE((*e)->Commit("lost", "a1", {}).ok());
+    EXPECT_EQ((*e)->DataSyncs(), 1u);
+  }
+  ASSERT_TRUE(RemoveAll(dir_ / "root/snapshots/1").ok());
+  Start(false, /*sync=*/true);
+  ASSERT_TRUE(engine_->Prepare("a2", "", {}).ok());
+  ASSERT_TRUE(engine_->Commit("c2", "a2", {}).ok());
+  spb::GetStatusResponse r = Get();
+  EXPECT_TRUE(r.durability().commit_sync());
+  EXPECT_EQ(r.durability().data_syncs(), 1u);
+  ASSERT_EQ(r.recovery().damaged_size(), 1);
+  EXPECT_EQ(r.recovery().damaged(0), "lost");
+}
 
 TEST_F(StatusServiceTest, CountsSnapshotsByKind) {
   Start(false);
