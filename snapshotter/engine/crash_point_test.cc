@@ -49,18 +49,6 @@ std::string Describe(const Model& m) {
   return out;
 }
 
-int CountEntries(const std::string& path) {
-  int n = 0;
-  if (DIR* d = opendir(path.c_str())) {
-    while (dirent* e = readdir(d)) {
-      std::string_view name = e->d_name;
-      n += name != "." && name != "..";
-    }
-    closedir(d);
-  }
-  return n;
-}
-
 std::string ReadAll(const std::string& path) {
   std::ifstream f(path);
   if (!f) return "<missing>";

@@ -18,15 +18,6 @@
 namespace strata {
 namespace {
 
-int CountEntries(const std::string& path) {
-  int n = 0;
-  if (DIR* d = opendir(path.c_str())) {
-    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
-    closedir(d);
-  }
-  return n;
-}
-
 class RecoveryTest : public ::testing::Test {
  protected:
   std::string root() { return dir_ / "root"; }

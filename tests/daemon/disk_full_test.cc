@@ -24,15 +24,6 @@ namespace {
 
 namespace snap = containerd::services::snapshots::v1;
 
-int Entries(const std::string& dir) {
-  int n = 0;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
-    closedir(d);
-  }
-  return n;
-}
-
 // Writes `path` until the filesystem has only `leave` bytes free, or (0)
 // refuses another byte.
 void FillUp(const std::string& path, off_t leave = 0) {
@@ -117,8 +108,8 @@ class DiskFullTest : public ::testing::TestWithParam<std::string> {
       EXPECT_NE(s.error_message().find("\"" + key + "\""), std::string::npos)
           << what << ": the message should name the snapshot: " << s.error_message();
     }
-    EXPECT_EQ(Entries(root_ + "/staging"), 0) << what << " left a half-built snapshot";
-    EXPECT_EQ(Entries(root_ + "/snapshots"), Records()) << what << ": directories != records";
+    EXPECT_EQ(CountEntries(root_ + "/staging"), 0) << what << " left a half-built snapshot";
+    EXPECT_EQ(CountEntries(root_ + "/snapshots"), Records()) << what << ": directories != records";
     EXPECT_EQ(kill(daemon_.pid, 0), 0) << "the daemon died after " << what;
     return !s.ok();
   }
@@ -183,7 +174,7 @@ TEST_P(DiskFullTest, FullDiskAnswersResourceExhaustedAndLosesNothing) {
   EXPECT_NE(out.find("kept\tcommitted"), std::string::npos) << out;
   EXPECT_NE(out.find("later-c\tcommitted"), std::string::npos) << out;
   EXPECT_NE(out.find("imported\tcommitted"), std::string::npos) << out;
-  EXPECT_EQ(Entries(root_ + "/snapshots"), Records());
+  EXPECT_EQ(CountEntries(root_ + "/snapshots"), Records());
   EXPECT_EQ(Slurp(kept_dir + "/file"), "precious\n");
 }
 

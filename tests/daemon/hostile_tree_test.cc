@@ -74,14 +74,7 @@ class HostileTreeTest : public BackendDaemonTest {
     }
     return m.source();
   }
-  int Entries(const std::string& dir) {
-    int n = 0;
-    if (DIR* d = opendir((root_ + "/" + dir).c_str())) {
-      while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
-      closedir(d);
-    }
-    return n;
-  }
+  int Entries(const std::string& dir) { return CountEntries(root_ + "/" + dir); }
   void Restart() {
     kill(daemon_.pid, SIGKILL);
     WaitExit(daemon_.pid);

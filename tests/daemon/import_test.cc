@@ -49,14 +49,7 @@ class ImportTest : public BackendDaemonTest {
            "-k layer2.tar"),
         0);
   }
-  int Dirs() {
-    int n = 0;
-    if (DIR* d = opendir((root_ + "/snapshots").c_str())) {
-      while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
-      closedir(d);
-    }
-    return n;
-  }
+  int Dirs() { return CountEntries(root_ + "/snapshots"); }
 };
 
 TEST_P(ImportTest, ChainNamedByChainIdsMountsWithWhiteouts) {

@@ -4,6 +4,7 @@
 #ifndef STRATA_TESTS_TESTUTIL_TEMP_DIR_H_
 #define STRATA_TESTS_TESTUTIL_TEMP_DIR_H_
 
+#include <dirent.h>
 #include <stdlib.h>
 
 #include <cstdlib>
@@ -32,6 +33,19 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Entries in dir, without . and .. (0 for a missing dir).
+inline int CountEntries(const std::string& dir) {
+  int n = 0;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string name = e->d_name;
+      n += name != "." && name != "..";
+    }
+    closedir(d);
+  }
+  return n;
+}
 
 }  // namespace strata
 
