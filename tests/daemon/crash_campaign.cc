@@ -59,7 +59,8 @@ constexpr int kVerifiers = 4;
 constexpr char kUsage[] =
     "usage: strata_crash_campaign [--mode kill|powercut] [--fs ext4|xfs]\n"
     "         [--rounds N] [--writers N] [--seed S] [--backend overlay|copy]\n"
-    "         [--apply upper|mount] [--keep DIR] [--daemon-arg X]...\n"
+    "         [--apply upper|mount] [--client-syncfs] [--keep DIR]\n"
+    "         [--daemon-arg X]...\n"
     "\n"
     "Runs strata-snapshotter on a fresh loop-mounted filesystem (1 GiB sparse\n"
     "image) and, each round, lets writer threads Prepare/Commit/Remove\n"
@@ -81,6 +82,9 @@ constexpr char kUsage[] =
     "                  through a mount otherwise. mount: always through a\n"
     "                  mount (unmounting an overlay syncs its upper\n"
     "                  filesystem, which hides a daemon's missing sync)\n"
+    "  --client-syncfs before each Commit the writer syncs the filesystem\n"
+    "                  itself, doing the daemon's job: a check of the\n"
+    "                  campaign, which must then find no loss in any mode\n"
     "  --keep DIR      on failure, move the image and daemon logs to DIR\n"
     "  --daemon-arg X  an extra strata-snapshotter flag (repeatable)\n"
     "\n"
@@ -97,6 +101,7 @@ struct Options {
   bool seed_set = false;
   std::string backend = "overlay";
   std::string apply = "upper";
+  bool client_syncfs = false;
   std::string keep;
   std::vector<std::string> daemon_args;
 };
@@ -108,6 +113,10 @@ std::string ParseFlags(int argc, char** argv, Options* o) {
     if (f == "--help" || f == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);
+    }
+    if (f == "--client-syncfs") {
+      o->client_syncfs = true;
+      continue;
     }
     if (i + 1 >= argc) return f + " needs a value";
     std::string v = argv[++i];
@@ -227,6 +236,14 @@ bool LowOnSpace(const std::string& path) {
   struct statvfs v;
   if (statvfs(path.c_str(), &v) != 0) return false;
   return v.f_bavail * 10 < v.f_blocks * 3;
+}
+
+bool SyncFs(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = syncfs(fd) == 0;
+  close(fd);
+  return ok;
 }
 
 double Seconds(std::chrono::steady_clock::duration d) {
@@ -394,6 +411,9 @@ void Campaign::PrepareCommit(int round, int t, const std::string& key,
       return WriterError("unmount " + mnt + ": " + std::strerror(errno));
     if (!wrote)
       return WriterError("write " + key + ": " + std::strerror(write_errno));
+  }
+  if (o_.client_syncfs && !SyncFs(fs_.path())) {
+    return WriterError(std::string("syncfs: ") + std::strerror(errno));
   }
   std::string name = "c-" + key;
   s = client->Commit(name, key);
@@ -813,9 +833,10 @@ Campaign::Outcome Campaign::Round(int round) {
 
 int Campaign::Run() {
   std::printf("campaign %s %s: seed %" PRIu64
-              ", %d rounds, %d writers, backend %s, apply %s, work %s\n",
+              ", %d rounds, %d writers, backend %s, apply %s%s, work %s\n",
               o_.mode.c_str(), o_.fs.c_str(), o_.seed, o_.rounds, o_.writers,
-              o_.backend.c_str(), o_.apply.c_str(), work_.c_str());
+              o_.backend.c_str(), o_.apply.c_str(),
+              o_.client_syncfs ? ", client syncfs" : "", work_.c_str());
   std::fflush(stdout);
   if (std::string e = fs_.Create(); !e.empty()) {
     std::printf("SKIP: cannot make a loop-mounted %s: %s\n", o_.fs.c_str(),
@@ -849,9 +870,10 @@ int Campaign::Run() {
     std::printf(
         "FAILED (%d other failures); replay: strata_crash_campaign "
         "--mode %s --fs %s --rounds %d --writers %d --seed %" PRIu64
-        " --backend %s --apply %s%s\n",
+        " --backend %s --apply %s%s%s\n",
         failures_, o_.mode.c_str(), o_.fs.c_str(), o_.rounds, o_.writers,
-        o_.seed, o_.backend.c_str(), o_.apply.c_str(), extra.c_str());
+        o_.seed, o_.backend.c_str(), o_.apply.c_str(),
+        o_.client_syncfs ? " --client-syncfs" : "", extra.c_str());
   }
   UnmountLeftovers();
   std::string unmounted = fs_.Unmount();
