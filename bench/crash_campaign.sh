@@ -48,8 +48,8 @@ for run in "kill ext4" "powercut ext4" "powercut xfs"; do
     *) verdict="FAILED (exit $rc, see $log)"; status=1 ;;
   esac
   summaries+=("${line:-campaign $mode $fs: no summary} [$verdict, ${secs}s]")
-  echo "${summaries[-1]}"
+  echo "${summaries[-1]}" >&2
 done
-echo
+echo >&2
 printf '%s\n' "${summaries[@]}"
 exit $status
