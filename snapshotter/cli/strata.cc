@@ -4,17 +4,11 @@
 //   strata [--address SOCK] stat KEY
 //   strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync] LAYER...
 //   strata [--address SOCK] df [--root DIR] [--bytes]
-//   strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR] [--write BYTES]
 //   strata [--address SOCK] status [--json]
-//   strata bench cow [OPTIONS]   (snapshotter/cli/bench_cow.h)
+//   strata [--address SOCK] bench latency|ops|cow ...
 //
-// `bench latency` drives the daemon like an image pull does (Prepare on the
-// previous layer, Commit, Stat), then removes the chain, and prints the median
-// and p99 latency of each call; with --fsync-dir it also measures the fsync
-// latency of that directory's filesystem, the physical floor of a durable
-// Prepare or Commit. --write puts that many bytes into each active snapshot
-// (through its upperdir or bind source, unsynced) before it is committed, the
-// data a durable Commit must sync (default 65536; 0: none).
+// The benchmarks are not in this binary: `strata bench` runs strata-bench
+// (bench/harness), installed beside it.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -28,8 +22,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
-#include "snapshotter/cli/bench_cow.h"
-#include "snapshotter/cli/bench_ops.h"
 #include "snapshotter/cli/cli_util.h"
 #include "snapshotter/cli/df.h"
 #include "snapshotter/cli/import.h"
@@ -45,10 +37,8 @@ constexpr const char* kUsage =
     "       strata [--address SOCK] stat KEY\n"
     "       strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync] LAYER...\n"
     "       strata [--address SOCK] df [--root DIR] [--bytes]\n"
-    "       strata [--address SOCK] bench latency [--n N] [--fsync-dir DIR] [--write BYTES]\n"
-    "       strata bench ops --address SOCK --peer-address SOCK [--n N] [--rounds R] ...\n"
     "       strata [--address SOCK] status [--json]\n"
-    "       strata bench cow [OPTIONS]   (`strata bench cow help` lists them)\n";
+    "       strata [--address SOCK] bench latency|ops|cow ...   (runs strata-bench)\n";
 
 int Check(const grpc::Status& s, const std::string& what) {
   if (s.ok()) return 0;
@@ -87,150 +77,47 @@ int Stat(pb::Snapshots::Stub& stub, const std::string& key) {
   return 0;
 }
 
-struct Samples {
-  std::vector<double> us;
-  void Add(Clock::time_point t0) {
-    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-  }
-  double Pct(double p) {
-    if (us.empty()) return 0;
-    std::sort(us.begin(), us.end());
-    return us[std::min(us.size() - 1, static_cast<size_t>(p * us.size()))];
-  }
-};
-
-// Median and p99 of fsync after a 4 KiB overwrite in dir, n times.
-Samples FsyncFloor(const std::string& dir, int n) {
-  Samples s;
-  std::string path = dir + "/.strata-fsync-probe";
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return s;
-  char buf[4096] = {};
-  for (int i = 0; i < n; ++i) {
-    auto t0 = Clock::now();
-    if (pwrite(fd, buf, sizeof(buf), 0) < 0 || fsync(fd) != 0) break;
-    s.Add(t0);
-  }
-  close(fd);
-  unlink(path.c_str());
-  return s;
-}
-
-// The directory a client writes into for an active snapshot's mounts: the
-// overlay upperdir, or a bind mount's source.
-std::string WritableDir(const pb::PrepareSnapshotResponse& resp) {
-  if (resp.mounts_size() != 1) return "";
-  const auto& m = resp.mounts(0);
-  for (const std::string& o : m.options()) {
-    if (o.rfind("upperdir=", 0) == 0) return o.substr(9);
-  }
-  return m.type() == "bind" ? m.source() : "";
-}
-
-// Writes `bytes` into dir/layer-data (not synced: durability is Commit's).
-int WriteLayerData(const std::string& dir, int64_t bytes) {
-  std::string path = dir + "/layer-data";
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    std::fprintf(stderr, "strata bench: write %s: %s\n", path.c_str(), std::strerror(errno));
-    return 1;
-  }
-  std::vector<char> buf(64 << 10, 'd');
-  for (int64_t done = 0; done < bytes;) {
-    ssize_t w = write(fd, buf.data(), std::min<int64_t>(buf.size(), bytes - done));
-    if (w <= 0) break;
-    done += w;
-  }
-  close(fd);
-  return 0;
-}
-
-int BenchLatency(pb::Snapshots::Stub& stub, int n, const std::string& fsync_dir,
-                 int64_t write_bytes) {
-  std::map<std::string, Samples> samples;
-  std::string run = "strata-bench-" + std::to_string(getpid()) + "/";
-  std::string parent;
-  std::vector<std::string> committed;
-  for (int i = 0; i < n; ++i) {
-    std::string key = run + "extract-" + std::to_string(i);
-    std::string name = run + "sha256:" + std::to_string(i);
-    {
-      grpc::ClientContext ctx;
-      pb::PrepareSnapshotRequest req;
-      req.set_snapshotter("strata");
-      req.set_key(key);
-      req.set_parent(parent);
-      (*req.mutable_labels())["containerd.io/snapshot.ref"] = name;
-      pb::PrepareSnapshotResponse resp;
-      auto t0 = Clock::now();
-      if (int rc = Check(stub.Prepare(&ctx, req, &resp), "prepare " + key)) return rc;
-      samples["Prepare"].Add(t0);
-      // What an unpack leaves for Commit to make durable.
-      if (write_bytes > 0) {
-        std::string dir = WritableDir(resp);
-        if (dir.empty()) {
-          std::fprintf(stderr, "strata bench: --write needs an upperdir or bind mount\n");
-          return 1;
-        }
-        if (int rc = WriteLayerData(dir, write_bytes)) return rc;
-      }
-    }
-    {
-      grpc::ClientContext ctx;
-      pb::CommitSnapshotRequest req;
-      req.set_snapshotter("strata");
-      req.set_key(key);
-      req.set_name(name);
-      google::protobuf::Empty resp;
-      auto t0 = Clock::now();
-      if (int rc = Check(stub.Commit(&ctx, req, &resp), "commit " + key)) return rc;
-      samples["Commit"].Add(t0);
-    }
-    {
-      grpc::ClientContext ctx;
-      pb::StatSnapshotRequest req;
-      req.set_snapshotter("strata");
-      req.set_key(name);
-      pb::StatSnapshotResponse resp;
-      auto t0 = Clock::now();
-      if (int rc = Check(stub.Stat(&ctx, req, &resp), "stat " + name)) return rc;
-      samples["Stat"].Add(t0);
-    }
-    committed.push_back(name);
-    // Chains of 100 layers, then a fresh base: like many images.
-    parent = (i % 100 == 99) ? "" : name;
-  }
-  for (auto it = committed.rbegin(); it != committed.rend(); ++it) {
-    grpc::ClientContext ctx;
-    pb::RemoveSnapshotRequest req;
-    req.set_snapshotter("strata");
-    req.set_key(*it);
-    google::protobuf::Empty resp;
-    auto t0 = Clock::now();
-    if (int rc = Check(stub.Remove(&ctx, req, &resp), "remove " + *it)) return rc;
-    samples["Remove"].Add(t0);
-  }
-  std::printf("%-8s %8s %10s %10s\n", "op", "calls", "median_us", "p99_us");
-  for (auto& [op, s] : samples) {
-    std::printf("%-8s %8zu %10.1f %10.1f\n", op.c_str(), s.us.size(), s.Pct(0.5), s.Pct(0.99));
-  }
-  if (!fsync_dir.empty()) {
-    Samples f = FsyncFloor(fsync_dir, std::max(n, 100));
-    std::printf("%-8s %8zu %10.1f %10.1f\n", "fsync", f.us.size(), f.Pct(0.5), f.Pct(0.99));
-    if (f.Pct(0.5) > 0) {
-      std::printf("Prepare median = %.1f x fsync median\n",
-                  samples["Prepare"].Pct(0.5) / f.Pct(0.5));
-      std::printf("Commit median = %.1f x fsync median (%lld bytes written before each)\n",
-                  samples["Commit"].Pct(0.5) / f.Pct(0.5), static_cast<long long>(write_bytes));
-    }
-  }
-  return 0;
+// `strata bench ...` is the benchmark harness, a binary of its own
+// (bench/harness): exec it from beside this one (or PATH) with the same
+// words, --address passed on.
+int ExecBench(const std::string& address, bool address_given,
+              const std::vector<std::string>& words) {
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  std::string dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : "";
+  dir = dir.substr(0, dir.rfind('/') + 1);
+  std::string beside = dir + "strata-bench";
+  std::vector<std::string> argv{"strata-bench"};
+  argv.insert(argv.end(), words.begin(), words.end());
+  if (address_given && !words.empty()) argv.insert(argv.begin() + 2, {"--address", address});
+  std::vector<char*> cargs;
+  for (std::string& a : argv) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  if (access(beside.c_str(), X_OK) == 0) execv(beside.c_str(), cargs.data());
+  execvp("strata-bench", cargs.data());
+  std::fprintf(stderr,
+               "strata: bench: cannot run strata-bench (beside %s or on PATH): %s\n",
+               dir.c_str(), std::strerror(errno));
+  return 127;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string address = "/run/strata/strata.sock";
+  // `strata [--address SOCK] bench WORDS...`: every word after "bench" goes
+  // to strata-bench untouched (its commands have their own --address).
+  {
+    int i = 1;
+    bool given = false;
+    if (i + 1 < argc && std::string(argv[i]) == "--address") {
+      address = argv[i + 1];
+      given = true;
+      i += 2;
+    }
+    if (i < argc && std::string(argv[i]) == "bench")
+      return ExecBench(address, given, {argv + i + 1, argv + argc});
+  }
   std::vector<std::string> args;
   bool help = false;
   for (int i = 1; i < argc; ++i) {
@@ -244,22 +131,13 @@ int main(int argc, char** argv) {
       args.push_back(a);
     }
   }
-  // bench cow prints its own options; every other command is in the usage.
-  bool own_help = args.size() >= 2 && args[0] == "bench" && args[1] == "cow";
-  if (help && !own_help) {
+  if (help) {
     std::fputs(kUsage, stdout);
     return 0;
-  }
-  if (argc > 2 && std::string(argv[1]) == "bench" && std::string(argv[2]) == "ops") {
-    return strata::RunBenchOps({argv + 3, argv + argc}, argv[0]);
   }
   if (args.empty()) {
     std::fputs(kUsage, stderr);
     return 2;
-  }
-  // Before the channel: bench cow starts its own servers in a private mount namespace.
-  if (args.size() >= 2 && args[0] == "bench" && args[1] == "cow") {
-    return strata::RunBenchCow({args.begin() + 2, args.end()});
   }
   auto channel = grpc::CreateChannel("unix:" + address, grpc::InsecureChannelCredentials());
   auto stub = pb::Snapshots::NewStub(channel);
@@ -269,17 +147,6 @@ int main(int argc, char** argv) {
   if (cmd == "import") return strata::RunImport(channel, {args.begin() + 1, args.end()});
   if (cmd == "df") return strata::RunDf(*stub, {args.begin() + 1, args.end()});
   if (cmd == "status") return strata::RunStatus(channel, {args.begin() + 1, args.end()});
-  if (cmd == "bench" && args.size() >= 2 && args[1] == "latency") {
-    int n = 1000;
-    std::string fsync_dir;
-    int64_t write_bytes = 64 << 10;
-    for (size_t i = 2; i + 1 < args.size(); i += 2) {
-      if (args[i] == "--n") n = std::max(1, std::atoi(args[i + 1].c_str()));
-      else if (args[i] == "--fsync-dir") fsync_dir = args[i + 1];
-      else if (args[i] == "--write") write_bytes = std::max(0LL, std::atoll(args[i + 1].c_str()));
-    }
-    return BenchLatency(*stub, n, fsync_dir, write_bytes);
-  }
   std::fputs(kUsage, stderr);
   return 2;
 }

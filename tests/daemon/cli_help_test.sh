@@ -18,7 +18,8 @@ nodaemon=(--address /nonexistent/strata.sock)
 expect "strata --help" 0 "usage: strata" "$cli" --help
 expect "strata ls --help (no daemon needed)" 0 "usage: strata" "$cli" "${nodaemon[@]}" ls --help
 expect "strata import -h" 0 "import [--parent NAME]" "$cli" "${nodaemon[@]}" import -h
-expect "strata bench cow --help" 0 "usage: strata bench cow" "$cli" bench cow --help
+expect "strata bench cow --help (runs strata-bench)" 0 "usage: strata bench cow" "$cli" bench cow --help
+expect "strata --address S bench latency (flag passed on)" 2 "usage: strata-bench latency" "$cli" "${nodaemon[@]}" bench latency --bogus 1
 expect "strata stat (missing KEY)" 2 "usage: strata" "$cli" "${nodaemon[@]}" stat
 expect "strata (nothing)" 2 "usage: strata" "$cli"
 exit $fail

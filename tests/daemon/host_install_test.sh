@@ -26,7 +26,8 @@ units=$stage$prefix/lib/systemd/system
 
 case $mode in
 install)
-  for f in "$prefix/bin/strata-snapshotter" "$prefix/bin/strata" \
+  for f in "$prefix/bin/strata-snapshotter" "$prefix/bin/strata" "$prefix/bin/strata-bench" \
+           "$prefix/share/strata/bench/report.py" \
            "$prefix/lib/systemd/system/strata-snapshotter.service" \
            "$prefix/lib/systemd/system/strata-snapshotter.socket" \
            "$prefix/lib/tmpfiles.d/strata.conf" "$etc/strata/config.toml" \
@@ -43,6 +44,16 @@ install)
   out=$("$stage$prefix/bin/strata-snapshotter" --config "$stage$etc/strata/config.toml" --print-config) ||
     fail "--print-config on the installed config"
   grep -qx 'root = "/var/lib/strata"' <<<"$out" || fail "unexpected config: $out"
+
+  # The installed benchmark harness finds the installed report script, and
+  # the installed client runs the installed harness.
+  got=$("$stage$prefix/bin/strata-bench" report-path) || fail "strata-bench report-path: $got"
+  [ "$(readlink -f "$got")" = "$(readlink -f "$stage$prefix/share/strata/bench/report.py")" ] ||
+    fail "strata-bench found $got, not the installed report.py"
+  out=$(PATH=/nonexistent "$stage$prefix/bin/strata" bench --help) ||
+    fail "strata bench --help did not run the installed strata-bench: $out"
+  grep -q "usage: strata-bench" <<<"$out" || fail "strata bench --help: $out"
+  echo "installed strata-bench: report at $got, run by strata bench"
 
   # A reinstall keeps the operator's edits.
   echo 'log_level = "debug"' > "$stage$etc/strata/config.toml"

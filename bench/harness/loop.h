@@ -8,8 +8,8 @@
 //
 // Needs root, loop devices and mkfs.<type> (e2fsprogs, xfsprogs, btrfs-progs).
 // Thread-safety: owned by one thread.
-#ifndef STRATA_SNAPSHOTTER_CLI_BENCH_LOOP_H_
-#define STRATA_SNAPSHOTTER_CLI_BENCH_LOOP_H_
+#ifndef STRATA_BENCH_HARNESS_LOOP_H_
+#define STRATA_BENCH_HARNESS_LOOP_H_
 
 #include <cstdint>
 #include <memory>
@@ -53,4 +53,4 @@ class LoopMount {
 
 }  // namespace strata
 
-#endif  // STRATA_SNAPSHOTTER_CLI_BENCH_LOOP_H_
+#endif  // STRATA_BENCH_HARNESS_LOOP_H_

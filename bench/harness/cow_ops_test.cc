@@ -1,4 +1,4 @@
-#include "snapshotter/cli/bench_cow_ops.h"
+#include "bench/harness/cow_ops.h"
 
 #include <dirent.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "snapshotter/cli/bench_client.h"
+#include "bench/harness/client.h"
 
 #include <grpcpp/grpcpp.h>
 #include <sys/mount.h>

@@ -3,8 +3,8 @@
 // writes of containerd's snapshots/benchsuite.
 //
 // Thread-safety: plain functions; no shared state.
-#ifndef STRATA_SNAPSHOTTER_CLI_BENCH_COW_OPS_H_
-#define STRATA_SNAPSHOTTER_CLI_BENCH_COW_OPS_H_
+#ifndef STRATA_BENCH_HARNESS_COW_OPS_H_
+#define STRATA_BENCH_HARNESS_COW_OPS_H_
 
 #include <cstdint>
 #include <string>
@@ -54,4 +54,4 @@ Status ApplyBenchsuiteLayer(const std::string& root, int index,
 
 }  // namespace strata
 
-#endif  // STRATA_SNAPSHOTTER_CLI_BENCH_COW_OPS_H_
+#endif  // STRATA_BENCH_HARNESS_COW_OPS_H_

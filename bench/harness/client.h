@@ -5,8 +5,8 @@
 // containerd's mount.All does.
 //
 // Thread-safety: a SnapshotClient may be shared by threads (gRPC stubs are).
-#ifndef STRATA_SNAPSHOTTER_CLI_BENCH_CLIENT_H_
-#define STRATA_SNAPSHOTTER_CLI_BENCH_CLIENT_H_
+#ifndef STRATA_BENCH_HARNESS_CLIENT_H_
+#define STRATA_BENCH_HARNESS_CLIENT_H_
 
 #include <memory>
 #include <string>
@@ -45,4 +45,4 @@ std::string WritableDir(const SnapshotMounts& mounts);
 
 }  // namespace strata
 
-#endif  // STRATA_SNAPSHOTTER_CLI_BENCH_CLIENT_H_
+#endif  // STRATA_BENCH_HARNESS_CLIENT_H_

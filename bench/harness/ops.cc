@@ -1,4 +1,4 @@
-#include "snapshotter/cli/bench_ops.h"
+#include "bench/harness/ops.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -22,7 +22,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
-#include "snapshotter/cli/bench_ops_report.h"
+#include "bench/harness/common.h"
+#include "bench/harness/ops_report.h"
 
 namespace strata {
 namespace {
@@ -31,7 +32,7 @@ namespace pb = containerd::services::snapshots::v1;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kUsage =
-    "usage: strata bench ops --address SOCK --peer-address SOCK [--n 2000] [--rounds 3]\n"
+    "usage: strata-bench ops --address SOCK --peer-address SOCK [--n 2000] [--rounds 3]\n"
     "                        [--concurrency 1,16] [--fsync-dir DIR] [--out DIR]\n"
     "                        [--report PATH]\n";
 constexpr int kChainLength = 25;  // layers per chain: a deep image
@@ -40,12 +41,6 @@ const char* const kPhases[] = {"Prepare", "Commit", "Stat", "List",
                                "View",    "Mounts", "Usage", "Remove"};
 
 double Us(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
-
-double Pct(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
-}
 
 // Runs fn(i, worker) for i in [0, count) on `workers` threads (inline when
 // there is one), returning when all calls are done: the in-flight RPCs of one
@@ -398,28 +393,14 @@ bool OpsRun::Execute(int n) {
   return remove(child_names) && remove(base_names);
 }
 
-// p50 and p99 of fsync (or fdatasync) after a 4 KiB overwrite in dir, n
-// times: fsync is the physical floor of a durable metadata commit as issue #7
-// defines it; fdatasync skips the mtime journal commit, which is what LMDB
-// (and bolt) pay per sync when the file does not grow.
+// p50 and p99 of fsync (or fdatasync): fsync is the physical floor of a
+// durable metadata commit; fdatasync skips the mtime journal commit, which is
+// what LMDB (and bolt) pay per sync when the file does not grow.
 bool SyncFloor(const std::string& dir, int n, bool datasync, double* p50, double* p99) {
-  std::string path = dir + "/.strata-bench-ops-fsync";
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  char buf[4096] = {};
-  std::vector<double> us;
-  bool ok = pwrite(fd, buf, sizeof(buf), 0) == sizeof(buf) && fsync(fd) == 0;
-  for (int i = 0; i < n && ok; ++i) {
-    auto t0 = Clock::now();
-    ok = pwrite(fd, buf, sizeof(buf), 0) == sizeof(buf) &&
-         (datasync ? fdatasync(fd) : fsync(fd)) == 0;
-    us.push_back(Us(Clock::now() - t0));
-  }
-  close(fd);
-  unlink(path.c_str());
-  *p50 = Pct(us, 0.5);
-  *p99 = Pct(us, 0.99);
-  return ok;
+  std::vector<double> us = SyncLatencies(dir, n, datasync);
+  *p50 = Percentile(us, 0.5);
+  *p99 = Percentile(us, 0.99);
+  return static_cast<int>(us.size()) == n;
 }
 
 std::string NowUtc() {
@@ -441,19 +422,6 @@ std::vector<int> ParseList(const std::string& s) {
   return out;
 }
 
-// bench/report.py next to the build tree: <build>/bin/strata -> <src>/bench.
-std::string FindReport(const std::string& argv0) {
-  char exe[4096];
-  ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  std::string self = len > 0 ? std::string(exe, len) : argv0;
-  std::string dir = self.substr(0, self.rfind('/') + 1);
-  for (const char* rel : {"../../bench/report.py", "../share/strata/bench/report.py"}) {
-    std::string p = dir + rel;
-    if (access(p.c_str(), R_OK) == 0) return p;
-  }
-  return "";
-}
-
 int RunReport(const std::string& report, const std::string& json, const std::string& out) {
   pid_t pid = fork();
   if (pid < 0) return 1;
@@ -468,7 +436,7 @@ int RunReport(const std::string& report, const std::string& json, const std::str
 
 }  // namespace
 
-int RunBenchOps(const std::vector<std::string>& args, const std::string& argv0) {
+int RunBenchOps(const std::vector<std::string>& args) {
   std::string address, peer_address, fsync_dir, out_dir = ".", report;
   int n = 2000, rounds = 3;
   std::vector<int> concurrency = {1, 16};
@@ -502,7 +470,7 @@ int RunBenchOps(const std::vector<std::string>& args, const std::string& argv0) 
                  kUsage);
     return 2;
   }
-  if (report.empty()) report = FindReport(argv0);
+  if (report.empty()) report = FindReportScript();
   if (mkdir(out_dir.c_str(), 0755) != 0 && errno != EEXIST) {
     std::fprintf(stderr, "strata bench ops: create %s: %m\n", out_dir.c_str());
     return 1;
@@ -565,8 +533,8 @@ int RunBenchOps(const std::vector<std::string>& args, const std::string& argv0) 
           p.phase = phase;
           p.ops = s.us.size();
           p.wall_s = s.wall_s;
-          p.p50_us = Pct(s.us, 0.5);
-          p.p99_us = Pct(s.us, 0.99);
+          p.p50_us = Percentile(s.us, 0.5);
+          p.p99_us = Percentile(s.us, 0.99);
           res.runs.push_back(p);
         }
       }

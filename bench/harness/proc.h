@@ -2,8 +2,8 @@
 // long-running servers (strata-snapshotter, strata-peer) that die with us.
 //
 // Thread-safety: a ServerProcess is owned by one thread.
-#ifndef STRATA_SNAPSHOTTER_CLI_BENCH_PROC_H_
-#define STRATA_SNAPSHOTTER_CLI_BENCH_PROC_H_
+#ifndef STRATA_BENCH_HARNESS_PROC_H_
+#define STRATA_BENCH_HARNESS_PROC_H_
 
 #include <sys/types.h>
 
@@ -46,4 +46,4 @@ class ServerProcess {
 
 }  // namespace strata
 
-#endif  // STRATA_SNAPSHOTTER_CLI_BENCH_PROC_H_
+#endif  // STRATA_BENCH_HARNESS_PROC_H_

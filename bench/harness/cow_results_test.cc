@@ -1,8 +1,8 @@
-#include "snapshotter/cli/bench_cow_results.h"
+#include "bench/harness/cow_results.h"
 
 #include <gtest/gtest.h>
 
-#include "snapshotter/cli/bench_json.h"
+#include "bench/harness/json.h"
 
 namespace strata {
 namespace {

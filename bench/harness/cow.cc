@@ -1,4 +1,4 @@
-#include "snapshotter/cli/bench_cow.h"
+#include "bench/harness/cow.h"
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -16,10 +16,11 @@
 #include <sstream>
 
 #include "io/base/errno.h"
-#include "snapshotter/cli/bench_client.h"
-#include "snapshotter/cli/bench_cow_run.h"
-#include "snapshotter/cli/bench_loop.h"
-#include "snapshotter/cli/bench_proc.h"
+#include "bench/harness/client.h"
+#include "bench/harness/common.h"
+#include "bench/harness/cow_run.h"
+#include "bench/harness/loop.h"
+#include "bench/harness/proc.h"
 
 namespace strata {
 
@@ -70,14 +71,6 @@ std::vector<std::string> Split(const std::string& s) {
     if (!item.empty()) out.push_back(item);
   }
   return out;
-}
-
-std::string ExeDir() {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0) return ".";
-  std::string p(buf, static_cast<size_t>(n));
-  return p.substr(0, p.rfind('/'));
 }
 
 bool Exists(const std::string& p) { return access(p.c_str(), F_OK) == 0; }
@@ -149,10 +142,7 @@ Result<Options> Parse(const std::vector<std::string>& args) {
   std::string exe = ExeDir();
   o.daemon = exe + "/strata-snapshotter";
   o.peer = Exists(exe + "/strata-peer") ? exe + "/strata-peer" : "none";
-  for (const char* r :
-       {"/../../bench/report.py", "/../share/strata/report.py"}) {
-    if (o.report.empty() && Exists(exe + r)) o.report = exe + r;
-  }
+  o.report = FindReportScript();
   std::vector<std::string> names;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];

@@ -1,9 +1,9 @@
-// `strata bench ops`: throughput and latency of every snapshot operation on
+// `strata-bench ops` (also `strata bench ops`): throughput and latency of every snapshot operation on
 // Strata and on a peer server (bench/peer: containerd's own overlayfs
 // snapshotter behind the same gRPC API), driven by one client, alternating
 // A B A B for several rounds on the same filesystem.
 //
-//   strata bench ops --address A --peer-address B [--n 2000] [--rounds 3]
+//   strata-bench ops --address A --peer-address B [--n 2000] [--rounds 3]
 //                    [--concurrency 1,16] [--fsync-dir DIR] [--out DIR]
 //                    [--report PATH]
 //
@@ -16,19 +16,19 @@
 // and runs report.py on it (Markdown + PNG).
 //
 // Thread-safety: RunBenchOps runs on the calling thread and owns its workers.
-#ifndef STRATA_SNAPSHOTTER_CLI_BENCH_OPS_H_
-#define STRATA_SNAPSHOTTER_CLI_BENCH_OPS_H_
+#ifndef STRATA_BENCH_HARNESS_OPS_H_
+#define STRATA_BENCH_HARNESS_OPS_H_
 
 #include <string>
 #include <vector>
 
 namespace strata {
 
-// args: the words after "bench ops"; argv0 locates report.py
-// (<dir of argv0>/../../bench/report.py) when --report is not given.
-// Returns the process exit code (0 ok, 1 failure, 2 bad usage).
-int RunBenchOps(const std::vector<std::string>& args, const std::string& argv0);
+// args: the words after "ops"; report.py is FindReportScript()'s unless
+// --report names one. Returns the process exit code (0 ok, 1 failure, 2 bad
+// usage).
+int RunBenchOps(const std::vector<std::string>& args);
 
 }  // namespace strata
 
-#endif  // STRATA_SNAPSHOTTER_CLI_BENCH_OPS_H_
+#endif  // STRATA_BENCH_HARNESS_OPS_H_

@@ -2,8 +2,8 @@
 // medians over rounds, issue #7's targets, and the JSON bench/report.py reads.
 //
 // Thread-safety: plain values; no shared state.
-#ifndef STRATA_SNAPSHOTTER_CLI_BENCH_OPS_REPORT_H_
-#define STRATA_SNAPSHOTTER_CLI_BENCH_OPS_REPORT_H_
+#ifndef STRATA_BENCH_HARNESS_OPS_REPORT_H_
+#define STRATA_BENCH_HARNESS_OPS_REPORT_H_
 
 #include <cstdio>
 #include <string>
@@ -70,4 +70,4 @@ bool WriteResultsJson(const OpsResults& r, const std::vector<TargetResult>& targ
 
 }  // namespace strata
 
-#endif  // STRATA_SNAPSHOTTER_CLI_BENCH_OPS_REPORT_H_
+#endif  // STRATA_BENCH_HARNESS_OPS_REPORT_H_

@@ -3,8 +3,8 @@
 // the server and performs the Mounts answers itself, as containerd would.
 //
 // Thread-safety: owned by one thread.
-#ifndef STRATA_SNAPSHOTTER_CLI_BENCH_COW_RUN_H_
-#define STRATA_SNAPSHOTTER_CLI_BENCH_COW_RUN_H_
+#ifndef STRATA_BENCH_HARNESS_COW_RUN_H_
+#define STRATA_BENCH_HARNESS_COW_RUN_H_
 
 #include <cstdint>
 #include <functional>
@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "io/base/result.h"
-#include "snapshotter/cli/bench_client.h"
-#include "snapshotter/cli/bench_cow_results.h"
+#include "bench/harness/client.h"
+#include "bench/harness/cow_results.h"
 
 namespace strata {
 
@@ -77,4 +77,4 @@ class CowRunner {
 
 }  // namespace strata
 
-#endif  // STRATA_SNAPSHOTTER_CLI_BENCH_COW_RUN_H_
+#endif  // STRATA_BENCH_HARNESS_COW_RUN_H_

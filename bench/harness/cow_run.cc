@@ -1,4 +1,4 @@
-#include "snapshotter/cli/bench_cow_run.h"
+#include "bench/harness/cow_run.h"
 
 #include <sys/stat.h>
 
@@ -6,7 +6,7 @@
 #include <chrono>
 
 #include "io/base/errno.h"
-#include "snapshotter/cli/bench_cow_ops.h"
+#include "bench/harness/cow_ops.h"
 
 namespace strata {
 namespace {

@@ -3,8 +3,8 @@
 // sample, for checks and later analysis.
 //
 // Thread-safety: values; no shared state.
-#ifndef STRATA_SNAPSHOTTER_CLI_BENCH_COW_RESULTS_H_
-#define STRATA_SNAPSHOTTER_CLI_BENCH_COW_RESULTS_H_
+#ifndef STRATA_BENCH_HARNESS_COW_RESULTS_H_
+#define STRATA_BENCH_HARNESS_COW_RESULTS_H_
 
 #include <algorithm>
 #include <cstdint>
@@ -87,4 +87,4 @@ std::string CowResultsJson(const CowResults& r);
 
 }  // namespace strata
 
-#endif  // STRATA_SNAPSHOTTER_CLI_BENCH_COW_RESULTS_H_
+#endif  // STRATA_BENCH_HARNESS_COW_RESULTS_H_

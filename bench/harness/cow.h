@@ -9,8 +9,8 @@
 //     on the same filesystem.
 // Writes cow.json (bench/report.py's schema plus a "raw" section), then runs
 // bench/report.py for cow.md and PNG plots. Needs root.
-#ifndef STRATA_SNAPSHOTTER_CLI_BENCH_COW_H_
-#define STRATA_SNAPSHOTTER_CLI_BENCH_COW_H_
+#ifndef STRATA_BENCH_HARNESS_COW_H_
+#define STRATA_BENCH_HARNESS_COW_H_
 
 #include <string>
 #include <vector>
@@ -26,4 +26,4 @@ extern const char kBenchCowUsage[];
 
 }  // namespace strata
 
-#endif  // STRATA_SNAPSHOTTER_CLI_BENCH_COW_H_
+#endif  // STRATA_BENCH_HARNESS_COW_H_

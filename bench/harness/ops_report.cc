@@ -1,6 +1,6 @@
-#include "snapshotter/cli/bench_ops_report.h"
+#include "bench/harness/ops_report.h"
 
-#include "snapshotter/cli/bench_json.h"
+#include "bench/harness/json.h"
 
 #include <sys/statfs.h>
 #include <sys/utsname.h>

@@ -1,10 +1,10 @@
-#include "snapshotter/cli/bench_cow_results.h"
+#include "bench/harness/cow_results.h"
 
 #include <cctype>
 #include <cstdlib>
 
-#include "snapshotter/cli/bench_cow_ops.h"
-#include "snapshotter/cli/bench_json.h"
+#include "bench/harness/cow_ops.h"
+#include "bench/harness/json.h"
 
 namespace strata {
 

@@ -2,8 +2,8 @@
 // schema): values are rendered to strings and nested by the caller.
 //
 // Thread-safety: pure functions.
-#ifndef STRATA_SNAPSHOTTER_CLI_BENCH_JSON_H_
-#define STRATA_SNAPSHOTTER_CLI_BENCH_JSON_H_
+#ifndef STRATA_BENCH_HARNESS_JSON_H_
+#define STRATA_BENCH_HARNESS_JSON_H_
 
 #include <cmath>
 #include <cstdio>
@@ -61,4 +61,4 @@ inline std::string Obj(
 
 }  // namespace strata::json
 
-#endif  // STRATA_SNAPSHOTTER_CLI_BENCH_JSON_H_
+#endif  // STRATA_BENCH_HARNESS_JSON_H_

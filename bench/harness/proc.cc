@@ -1,4 +1,4 @@
-#include "snapshotter/cli/bench_proc.h"
+#include "bench/harness/proc.h"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-#include "snapshotter/cli/bench_cow_ops.h"
+#include "bench/harness/cow_ops.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

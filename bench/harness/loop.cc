@@ -1,4 +1,4 @@
-#include "snapshotter/cli/bench_loop.h"
+#include "bench/harness/loop.h"
 
 #include <fcntl.h>
 #include <linux/loop.h>
@@ -15,7 +15,7 @@
 
 #include "io/base/errno.h"
 #include "io/base/unique_fd.h"
-#include "snapshotter/cli/bench_proc.h"
+#include "bench/harness/proc.h"
 
 namespace strata {
 
