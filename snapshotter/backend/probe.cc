@@ -7,6 +7,7 @@
 
 #include <cerrno>
 
+#include "io/base/log.h"
 #include "io/clone/reflink.h"
 #include "io/fs/fs_util.h"
 #include "snapshotter/backend/overlay_backend.h"
@@ -52,13 +53,27 @@ ProbeResult ProbeBackend(const std::string& dir) {
 
 std::unique_ptr<Backend> MakeBackend(std::string_view name, const Layout& layout,
                                      const BackendOptions& opts) {
+  if (opts.overlay_metacopy && name != "overlay") {
+    Log(LogLevel::kWarn, "backend", "overlay_metacopy ignored: the backend is not overlay",
+        {{"backend", std::string(name)}});
+  }
   if (name == "reflink") {
     return std::make_unique<ReflinkBackend>(layout, ReflinkBackend::Mode::kReflink);
   }
   if (name == "copy") return std::make_unique<ReflinkBackend>(layout, ReflinkBackend::Mode::kCopy);
   OverlayOptions oopts;
   oopts.index_off = OverlayBackend::KernelHasIndexParam();
-  oopts.metacopy = opts.overlay_metacopy;
+  if (opts.overlay_metacopy) {
+    if (!OverlayBackend::KernelHasMetacopy()) {
+      Log(LogLevel::kWarn, "backend",
+          "overlay_metacopy ignored: this kernel's overlayfs has no metacopy "
+          "(/sys/module/overlay/parameters/metacopy)",
+          {});
+    } else {
+      oopts.metacopy = true;
+      Log(LogLevel::kInfo, "backend", "overlay mounts use metacopy=on", {});
+    }
+  }
   return std::make_unique<OverlayBackend>(layout, oopts);
 }
 

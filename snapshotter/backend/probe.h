@@ -31,8 +31,8 @@ struct ProbeResult {
 ProbeResult ProbeBackend(const std::string& dir);
 
 struct BackendOptions {
-  // overlay: metacopy=on (OverlayOptions::metacopy). REQUIRES: the kernel
-  // has it (OverlayBackend::KernelHasMetacopy()).
+  // overlay: metacopy=on (OverlayOptions::metacopy) where the kernel has
+  // it; otherwise, or for another backend, ignored with a warning.
   bool overlay_metacopy = false;
 };
 

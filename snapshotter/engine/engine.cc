@@ -18,7 +18,6 @@
 #include "io/base/log.h"
 #include "io/fs/fs_util.h"
 #include "snapshotter/backend/backend.h"
-#include "snapshotter/backend/overlay_backend.h"
 #include "snapshotter/backend/probe.h"
 #include "snapshotter/meta/filter.h"
 #include "snapshotter/meta/metastore.h"
@@ -236,21 +235,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
     }
   }
   BackendOptions bopts;
-  if (opts.overlay_metacopy) {
-    if (name != "overlay") {
-      Log(LogLevel::kWarn, "engine",
-          "overlay_metacopy ignored: the backend is not overlay",
-          {{"backend", name}});
-    } else if (!OverlayBackend::KernelHasMetacopy()) {
-      Log(LogLevel::kWarn, "engine",
-          "overlay_metacopy ignored: this kernel's overlayfs has no metacopy "
-          "(/sys/module/overlay/parameters/metacopy)",
-          {});
-    } else {
-      bopts.overlay_metacopy = true;
-      Log(LogLevel::kInfo, "engine", "overlay mounts use metacopy=on", {});
-    }
-  }
+  bopts.overlay_metacopy = opts.overlay_metacopy;
   auto backend = MakeBackend(name, layout, bopts);
   std::unique_ptr<Engine> engine(
       new Engine(opts, std::move(store), std::move(backend)));
