@@ -24,19 +24,26 @@ int main(int argc, char** argv) {
     }
   }
   if (src.empty() || dst.empty()) {
-    std::fprintf(stderr, "usage: strata-clone [--copy] [--workers N] SRC DST\n");
+    std::fprintf(stderr,
+                 "usage: strata-clone [--copy] [--workers N] SRC DST\n");
     return 2;
   }
   auto t0 = std::chrono::steady_clock::now();
   auto stats = strata::CloneTree(src, dst, opts);
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
   if (!stats.ok()) {
-    std::fprintf(stderr, "strata-clone: %s\n", stats.status().ToString().c_str());
+    std::fprintf(stderr, "strata-clone: %s\n",
+                 stats.status().ToString().c_str());
     return 1;
   }
-  std::printf("secs=%.4f files=%lld cloned=%lld copied=%lld dirs=%lld bytes=%lld\n", secs,
-              static_cast<long long>(stats->files), static_cast<long long>(stats->cloned),
-              static_cast<long long>(stats->copied), static_cast<long long>(stats->dirs),
-              static_cast<long long>(stats->bytes));
+  std::printf(
+      "secs=%.4f files=%lld cloned=%lld copied=%lld dirs=%lld bytes=%lld\n",
+      secs, static_cast<long long>(stats->files),
+      static_cast<long long>(stats->cloned),
+      static_cast<long long>(stats->copied),
+      static_cast<long long>(stats->dirs),
+      static_cast<long long>(stats->bytes));
   return 0;
 }

@@ -4,11 +4,11 @@
 //   strata-snapclient SOCK prepare KEY [PARENT]  -> "<secs> <writable dir>"
 //   strata-snapclient SOCK commit NAME KEY       -> "<secs>"
 //   strata-snapclient SOCK remove KEY            -> "<secs>"
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <cstdio>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 
@@ -16,18 +16,21 @@ namespace pb = containerd::services::snapshots::v1;
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: strata-snapclient SOCK prepare KEY [PARENT] | commit NAME KEY | remove KEY\n");
+    std::fprintf(stderr,
+                 "usage: strata-snapclient SOCK prepare KEY [PARENT] | commit "
+                 "NAME KEY | remove KEY\n");
     return 2;
   }
   std::string op = argv[2];
-  auto stub = pb::Snapshots::NewStub(
-      grpc::CreateChannel(std::string("unix:") + argv[1], grpc::InsecureChannelCredentials()));
+  auto stub = pb::Snapshots::NewStub(grpc::CreateChannel(
+      std::string("unix:") + argv[1], grpc::InsecureChannelCredentials()));
   // A first call opens the connection, so the timed call is the RPC alone.
   grpc::ClientContext warm_ctx;
   pb::StatSnapshotRequest warm;
   warm.set_key("strata-snapclient-warmup");
   pb::StatSnapshotResponse warm_resp;
-  stub->Stat(&warm_ctx, warm, &warm_resp);  // NotFound expected; opens the channel
+  stub->Stat(&warm_ctx, warm,
+             &warm_resp);  // NotFound expected; opens the channel
   grpc::ClientContext ctx;
   grpc::Status s;
   std::string out;
@@ -60,13 +63,16 @@ int main(int argc, char** argv) {
     google::protobuf::Empty resp;
     s = stub->Remove(&ctx, req, &resp);
   } else {
-    std::fprintf(stderr, "strata-snapclient: unknown operation %s\n", op.c_str());
+    std::fprintf(stderr, "strata-snapclient: unknown operation %s\n",
+                 op.c_str());
     return 2;
   }
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
   if (!s.ok()) {
-    std::fprintf(stderr, "strata-snapclient: %s %s: code %d: %s\n", op.c_str(), argv[3],
-                 s.error_code(), s.error_message().c_str());
+    std::fprintf(stderr, "strata-snapclient: %s %s: code %d: %s\n", op.c_str(),
+                 argv[3], s.error_code(), s.error_message().c_str());
     return 1;
   }
   std::printf("%.4f%s%s\n", secs, out.empty() ? "" : " ", out.c_str());

@@ -4,10 +4,14 @@ namespace strata {
 
 std::string_view KindName(Kind kind) {
   switch (kind) {
-    case Kind::kActive: return "active";
-    case Kind::kView: return "view";
-    case Kind::kCommitted: return "committed";
-    case Kind::kUnknown: break;
+    case Kind::kActive:
+      return "active";
+    case Kind::kView:
+      return "view";
+    case Kind::kCommitted:
+      return "committed";
+    case Kind::kUnknown:
+      break;
   }
   return "unknown";
 }

@@ -14,7 +14,12 @@
 namespace strata {
 
 // Values equal containerd's snapshots.v1 Kind enum.
-enum class Kind : uint8_t { kUnknown = 0, kView = 1, kActive = 2, kCommitted = 3 };
+enum class Kind : uint8_t {
+  kUnknown = 0,
+  kView = 1,
+  kActive = 2,
+  kCommitted = 3
+};
 
 // "active", "view", "committed": the words containerd's filters use.
 std::string_view KindName(Kind kind);
@@ -31,7 +36,7 @@ struct Info {
 };
 
 struct Usage {
-  int64_t size = 0;    // bytes
+  int64_t size = 0;  // bytes
   int64_t inodes = 0;
 };
 

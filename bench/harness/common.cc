@@ -18,7 +18,8 @@ std::string ExeDir() {
 
 std::string FindReportScript() {
   std::string dir = ExeDir();
-  for (const char* rel : {"/../../bench/report.py", "/../share/strata/bench/report.py"}) {
+  for (const char* rel :
+       {"/../../bench/report.py", "/../share/strata/bench/report.py"}) {
     std::string p = dir + rel;
     if (access(p.c_str(), R_OK) == 0) return p;
   }
@@ -31,7 +32,8 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
 }
 
-std::vector<double> SyncLatencies(const std::string& dir, int n, bool datasync) {
+std::vector<double> SyncLatencies(const std::string& dir, int n,
+                                  bool datasync) {
   std::vector<double> us;
   std::string path = dir + "/.strata-bench-fsync-probe";
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -14,7 +14,8 @@ namespace strata {
 std::string ExeDir();
 
 // bench/report.py: beside the build tree (<src>/build/bin -> <src>/bench) or
-// where `cmake --install` puts it (<prefix>/bin -> <prefix>/share/strata/bench).
+// where `cmake --install` puts it (<prefix>/bin ->
+// <prefix>/share/strata/bench).
 // "" when neither exists.
 std::string FindReportScript();
 

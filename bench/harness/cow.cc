@@ -15,12 +15,12 @@
 #include <set>
 #include <sstream>
 
-#include "io/base/errno.h"
 #include "bench/harness/client.h"
 #include "bench/harness/common.h"
 #include "bench/harness/cow_run.h"
 #include "bench/harness/loop.h"
 #include "bench/harness/proc.h"
+#include "io/base/errno.h"
 
 namespace strata {
 

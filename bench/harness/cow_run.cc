@@ -5,8 +5,8 @@
 #include <cerrno>
 #include <chrono>
 
-#include "io/base/errno.h"
 #include "bench/harness/cow_ops.h"
+#include "io/base/errno.h"
 
 namespace strata {
 namespace {
@@ -73,7 +73,8 @@ Status CowRunner::FirstOps(const std::string& config,
                                          "/" + std::to_string(opts_.reps)));
         std::string key =
             "cow/" + sz + "/" + row[i].op + "/" + std::to_string(rep);
-        STRATA_ASSIGN_OR_RETURN(SnapshotMounts mounts, TimedPrepare(key, base, prep));
+        STRATA_ASSIGN_OR_RETURN(SnapshotMounts mounts,
+                                TimedPrepare(key, base, prep));
         STRATA_ASSIGN_OR_RETURN(int64_t used1, SyncedUsedBytes(fs_dir_));
         STRATA_RETURN_IF_ERROR(
             MountAll(mounts, mnt_).WithContext("snapshot \"" + key + "\""));
@@ -150,7 +151,8 @@ Status CowRunner::Images(const std::string& config,
 }
 
 Result<SnapshotMounts> CowRunner::TimedPrepare(const std::string& key,
-                                               const std::string& parent, PrepareCell& prep) {
+                                               const std::string& parent,
+                                               PrepareCell& prep) {
   STRATA_ASSIGN_OR_RETURN(int64_t used0, SyncedUsedBytes(fs_dir_));
   auto t0 = Clock::now();
   STRATA_ASSIGN_OR_RETURN(SnapshotMounts mounts, client_.Prepare(key, parent));

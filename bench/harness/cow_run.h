@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "io/base/result.h"
 #include "bench/harness/client.h"
 #include "bench/harness/cow_results.h"
+#include "io/base/result.h"
 
 namespace strata {
 
@@ -65,7 +65,8 @@ class CowRunner {
 
   // Prepare(key, parent), recording its latency and the statfs delta it
   // caused in `prep`.
-  Result<SnapshotMounts> TimedPrepare(const std::string& key, const std::string& parent,
+  Result<SnapshotMounts> TimedPrepare(const std::string& key,
+                                      const std::string& parent,
                                       PrepareCell& prep);
 
   SnapshotClient& client_;

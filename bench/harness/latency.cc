@@ -1,6 +1,7 @@
 #include "bench/harness/latency.h"
 
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,8 +13,6 @@
 #include <string>
 #include <vector>
 
-#include <grpcpp/grpcpp.h>
-
 #include "bench/harness/common.h"
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 
@@ -24,19 +23,21 @@ namespace pb = containerd::services::snapshots::v1;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kUsage =
-    "usage: strata-bench latency [--address SOCK] [--n N] [--fsync-dir DIR] [--write BYTES]\n";
+    "usage: strata-bench latency [--address SOCK] [--n N] [--fsync-dir DIR] "
+    "[--write BYTES]\n";
 
 int Check(const grpc::Status& s, const std::string& what) {
   if (s.ok()) return 0;
-  std::fprintf(stderr, "strata-bench latency: %s: code %d: %s\n", what.c_str(), s.error_code(),
-               s.error_message().c_str());
+  std::fprintf(stderr, "strata-bench latency: %s: code %d: %s\n", what.c_str(),
+               s.error_code(), s.error_message().c_str());
   return 1;
 }
 
 struct Samples {
   std::vector<double> us;
   void Add(Clock::time_point t0) {
-    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    us.push_back(
+        std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
   }
   double Pct(double p) const { return Percentile(us, p); }
 };
@@ -57,12 +58,14 @@ int WriteLayerData(const std::string& dir, int64_t bytes) {
   std::string path = dir + "/layer-data";
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
-    std::fprintf(stderr, "strata bench: write %s: %s\n", path.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "strata bench: write %s: %s\n", path.c_str(),
+                 std::strerror(errno));
     return 1;
   }
   std::vector<char> buf(64 << 10, 'd');
   for (int64_t done = 0; done < bytes;) {
-    ssize_t w = write(fd, buf.data(), std::min<int64_t>(buf.size(), bytes - done));
+    ssize_t w =
+        write(fd, buf.data(), std::min<int64_t>(buf.size(), bytes - done));
     if (w <= 0) break;
     done += w;
   }
@@ -88,13 +91,16 @@ int BenchLatency(pb::Snapshots::Stub& stub, int n, const std::string& fsync_dir,
       (*req.mutable_labels())["containerd.io/snapshot.ref"] = name;
       pb::PrepareSnapshotResponse resp;
       auto t0 = Clock::now();
-      if (int rc = Check(stub.Prepare(&ctx, req, &resp), "prepare " + key)) return rc;
+      if (int rc = Check(stub.Prepare(&ctx, req, &resp), "prepare " + key))
+        return rc;
       samples["Prepare"].Add(t0);
       // What an unpack leaves for Commit to make durable.
       if (write_bytes > 0) {
         std::string dir = WritableDir(resp);
         if (dir.empty()) {
-          std::fprintf(stderr, "strata bench: --write needs an upperdir or bind mount\n");
+          std::fprintf(
+              stderr,
+              "strata bench: --write needs an upperdir or bind mount\n");
           return 1;
         }
         if (int rc = WriteLayerData(dir, write_bytes)) return rc;
@@ -108,7 +114,8 @@ int BenchLatency(pb::Snapshots::Stub& stub, int n, const std::string& fsync_dir,
       req.set_name(name);
       google::protobuf::Empty resp;
       auto t0 = Clock::now();
-      if (int rc = Check(stub.Commit(&ctx, req, &resp), "commit " + key)) return rc;
+      if (int rc = Check(stub.Commit(&ctx, req, &resp), "commit " + key))
+        return rc;
       samples["Commit"].Add(t0);
     }
     {
@@ -118,7 +125,8 @@ int BenchLatency(pb::Snapshots::Stub& stub, int n, const std::string& fsync_dir,
       req.set_key(name);
       pb::StatSnapshotResponse resp;
       auto t0 = Clock::now();
-      if (int rc = Check(stub.Stat(&ctx, req, &resp), "stat " + name)) return rc;
+      if (int rc = Check(stub.Stat(&ctx, req, &resp), "stat " + name))
+        return rc;
       samples["Stat"].Add(t0);
     }
     committed.push_back(name);
@@ -132,21 +140,27 @@ int BenchLatency(pb::Snapshots::Stub& stub, int n, const std::string& fsync_dir,
     req.set_key(*it);
     google::protobuf::Empty resp;
     auto t0 = Clock::now();
-    if (int rc = Check(stub.Remove(&ctx, req, &resp), "remove " + *it)) return rc;
+    if (int rc = Check(stub.Remove(&ctx, req, &resp), "remove " + *it))
+      return rc;
     samples["Remove"].Add(t0);
   }
   std::printf("%-8s %8s %10s %10s\n", "op", "calls", "median_us", "p99_us");
   for (auto& [op, s] : samples) {
-    std::printf("%-8s %8zu %10.1f %10.1f\n", op.c_str(), s.us.size(), s.Pct(0.5), s.Pct(0.99));
+    std::printf("%-8s %8zu %10.1f %10.1f\n", op.c_str(), s.us.size(),
+                s.Pct(0.5), s.Pct(0.99));
   }
   if (!fsync_dir.empty()) {
     Samples f{SyncLatencies(fsync_dir, std::max(n, 100), /*datasync=*/false)};
-    std::printf("%-8s %8zu %10.1f %10.1f\n", "fsync", f.us.size(), f.Pct(0.5), f.Pct(0.99));
+    std::printf("%-8s %8zu %10.1f %10.1f\n", "fsync", f.us.size(), f.Pct(0.5),
+                f.Pct(0.99));
     if (f.Pct(0.5) > 0) {
       std::printf("Prepare median = %.1f x fsync median\n",
                   samples["Prepare"].Pct(0.5) / f.Pct(0.5));
-      std::printf("Commit median = %.1f x fsync median (%lld bytes written before each)\n",
-                  samples["Commit"].Pct(0.5) / f.Pct(0.5), static_cast<long long>(write_bytes));
+      std::printf(
+          "Commit median = %.1f x fsync median (%lld bytes written before "
+          "each)\n",
+          samples["Commit"].Pct(0.5) / f.Pct(0.5),
+          static_cast<long long>(write_bytes));
     }
   }
   return 0;
@@ -165,17 +179,22 @@ int RunBenchLatency(const std::vector<std::string>& args) {
     }
     const std::string& a = args[i];
     const std::string& v = args[i + 1];
-    if (a == "--address") address = v;
-    else if (a == "--n") n = std::max(1, std::atoi(v.c_str()));
-    else if (a == "--fsync-dir") fsync_dir = v;
-    else if (a == "--write") write_bytes = std::max(0LL, std::atoll(v.c_str()));
+    if (a == "--address")
+      address = v;
+    else if (a == "--n")
+      n = std::max(1, std::atoi(v.c_str()));
+    else if (a == "--fsync-dir")
+      fsync_dir = v;
+    else if (a == "--write")
+      write_bytes = std::max(0LL, std::atoll(v.c_str()));
     else {
-      std::fprintf(stderr, "strata-bench latency: unknown flag %s\n%s", a.c_str(), kUsage);
+      std::fprintf(stderr, "strata-bench latency: unknown flag %s\n%s",
+                   a.c_str(), kUsage);
       return 2;
     }
   }
-  auto stub = pb::Snapshots::NewStub(
-      grpc::CreateChannel("unix:" + address, grpc::InsecureChannelCredentials()));
+  auto stub = pb::Snapshots::NewStub(grpc::CreateChannel(
+      "unix:" + address, grpc::InsecureChannelCredentials()));
   return BenchLatency(*stub, n, fsync_dir, write_bytes);
 }
 

@@ -3,7 +3,8 @@
 // it, Commit, Stat), then removes the chain, and prints the median and p99 of
 // each call.
 //
-//   strata-bench latency [--address SOCK] [--n N] [--fsync-dir DIR] [--write BYTES]
+//   strata-bench latency [--address SOCK] [--n N] [--fsync-dir DIR] [--write
+//   BYTES]
 //
 // --fsync-dir also measures the fsync latency of that directory's filesystem,
 // the physical floor of a durable Prepare or Commit, and prints each as a

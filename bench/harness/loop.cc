@@ -13,9 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "bench/harness/proc.h"
 #include "io/base/errno.h"
 #include "io/base/unique_fd.h"
-#include "bench/harness/proc.h"
 
 namespace strata {
 

@@ -17,8 +17,10 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: strata-bench latency [--address SOCK] [--n N] [--fsync-dir DIR] [--write BYTES]\n"
-    "       strata-bench ops --address SOCK --peer-address SOCK [--n N] [--rounds R] ...\n"
+    "usage: strata-bench latency [--address SOCK] [--n N] [--fsync-dir DIR] "
+    "[--write BYTES]\n"
+    "       strata-bench ops --address SOCK --peer-address SOCK [--n N] "
+    "[--rounds R] ...\n"
     "       strata-bench cow [OPTIONS]   (`strata-bench cow help` lists them)\n"
     "       strata-bench report-path\n"
     "(`strata bench ...` runs this binary with the same words.)\n";
@@ -42,12 +44,14 @@ int main(int argc, char** argv) {
   if (cmd == "report-path") {
     std::string p = strata::FindReportScript();
     if (p.empty()) {
-      std::fputs("strata-bench: bench/report.py not found beside this binary\n", stderr);
+      std::fputs("strata-bench: bench/report.py not found beside this binary\n",
+                 stderr);
       return 1;
     }
     std::printf("%s\n", p.c_str());
     return 0;
   }
-  std::fprintf(stderr, "strata-bench: unknown command \"%s\"\n%s", cmd.c_str(), kUsage);
+  std::fprintf(stderr, "strata-bench: unknown command \"%s\"\n%s", cmd.c_str(),
+               kUsage);
   return 2;
 }

@@ -1,13 +1,14 @@
 #include "bench/harness/ops.h"
 
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -19,11 +20,9 @@
 #include <sstream>
 #include <thread>
 
-#include <grpcpp/grpcpp.h>
-
-#include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "bench/harness/common.h"
 #include "bench/harness/ops_report.h"
+#include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 
 namespace strata {
 namespace {
@@ -32,15 +31,19 @@ namespace pb = containerd::services::snapshots::v1;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kUsage =
-    "usage: strata-bench ops --address SOCK --peer-address SOCK [--n 2000] [--rounds 3]\n"
-    "                        [--concurrency 1,16] [--fsync-dir DIR] [--out DIR]\n"
+    "usage: strata-bench ops --address SOCK --peer-address SOCK [--n 2000] "
+    "[--rounds 3]\n"
+    "                        [--concurrency 1,16] [--fsync-dir DIR] [--out "
+    "DIR]\n"
     "                        [--report PATH]\n";
 constexpr int kChainLength = 25;  // layers per chain: a deep image
 constexpr int kMaxBases = 8;      // tree roots: a few base images
-const char* const kPhases[] = {"Prepare", "Commit", "Stat", "List",
+const char* const kPhases[] = {"Prepare", "Commit", "Stat",  "List",
                                "View",    "Mounts", "Usage", "Remove"};
 
-double Us(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+double Us(Clock::duration d) {
+  return std::chrono::duration<double, std::micro>(d).count();
+}
 
 // Runs fn(i, worker) for i in [0, count) on `workers` threads (inline when
 // there is one), returning when all calls are done: the in-flight RPCs of one
@@ -50,7 +53,8 @@ class WorkerPool {
   using Fn = std::function<void(size_t, int)>;
   explicit WorkerPool(int workers) {
     if (workers <= 1) return;
-    for (int w = 0; w < workers; ++w) threads_.emplace_back([this, w] { Loop(w); });
+    for (int w = 0; w < workers; ++w)
+      threads_.emplace_back([this, w] { Loop(w); });
   }
   ~WorkerPool() {
     {
@@ -61,7 +65,9 @@ class WorkerPool {
     start_.notify_all();
     for (auto& t : threads_) t.join();
   }
-  int size() const { return threads_.empty() ? 1 : static_cast<int>(threads_.size()); }
+  int size() const {
+    return threads_.empty() ? 1 : static_cast<int>(threads_.size());
+  }
 
   void Run(size_t count, const Fn& fn) {
     if (threads_.empty()) {
@@ -116,7 +122,8 @@ struct Progress {
     auto now = Clock::now();
     if (!force && now - last < std::chrono::milliseconds(200)) return;
     last = now;
-    std::fprintf(stderr, "\rstrata bench ops: %s: %-8s", run.c_str(), phase.c_str());
+    std::fprintf(stderr, "\rstrata bench ops: %s: %-8s", run.c_str(),
+                 phase.c_str());
     std::fflush(stderr);
   }
 };
@@ -125,8 +132,12 @@ struct Progress {
 // over them and removes everything it made.
 class OpsRun {
  public:
-  OpsRun(pb::Snapshots::Stub& stub, WorkerPool& pool, std::string prefix, Progress& progress)
-      : stub_(stub), pool_(pool), prefix_(std::move(prefix)), progress_(progress) {}
+  OpsRun(pb::Snapshots::Stub& stub, WorkerPool& pool, std::string prefix,
+         Progress& progress)
+      : stub_(stub),
+        pool_(pool),
+        prefix_(std::move(prefix)),
+        progress_(progress) {}
 
   // False (with error() set) if any RPC failed.
   bool Execute(int n);
@@ -144,7 +155,8 @@ class OpsRun {
   // call's latency and the batch's wall time under `phase`.
   bool Batch(const std::string& phase, size_t count, const Call& call);
 
-  grpc::Status Prepare(const std::string& key, const std::string& parent, const std::string& ref);
+  grpc::Status Prepare(const std::string& key, const std::string& parent,
+                       const std::string& ref);
   grpc::Status Commit(const std::string& name, const std::string& key);
   grpc::Status Stat(const std::string& key);
   grpc::Status List(size_t want);
@@ -162,7 +174,8 @@ class OpsRun {
 };
 
 void Deadline(grpc::ClientContext& ctx) {
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   std::chrono::seconds(120));
 }
 
 grpc::Status OpsRun::Prepare(const std::string& key, const std::string& parent,
@@ -198,7 +211,8 @@ grpc::Status OpsRun::Stat(const std::string& key) {
   pb::StatSnapshotResponse resp;
   grpc::Status s = stub_.Stat(&ctx, req, &resp);
   if (s.ok() && resp.info().name() != key) {
-    return grpc::Status(grpc::INTERNAL, "stat answered for \"" + resp.info().name() + "\"");
+    return grpc::Status(grpc::INTERNAL,
+                        "stat answered for \"" + resp.info().name() + "\"");
   }
   return s;
 }
@@ -212,7 +226,8 @@ grpc::Status OpsRun::List(size_t want) {
   pb::ListSnapshotsResponse resp;
   size_t got = 0;
   while (reader->Read(&resp)) {
-    for (const auto& info : resp.info()) got += info.name().rfind(prefix_, 0) == 0;
+    for (const auto& info : resp.info())
+      got += info.name().rfind(prefix_, 0) == 0;
   }
   grpc::Status s = reader->Finish();
   if (s.ok() && got != want) {
@@ -242,7 +257,8 @@ grpc::Status OpsRun::Mounts(const std::string& key) {
   req.set_key(key);
   pb::MountsResponse resp;
   grpc::Status s = stub_.Mounts(&ctx, req, &resp);
-  if (s.ok() && resp.mounts_size() == 0) return grpc::Status(grpc::INTERNAL, "no mounts");
+  if (s.ok() && resp.mounts_size() == 0)
+    return grpc::Status(grpc::INTERNAL, "no mounts");
   return s;
 }
 
@@ -282,8 +298,8 @@ bool OpsRun::Batch(const std::string& phase, size_t count, const Call& call) {
     if (!s.ok()) {
       std::lock_guard<std::mutex> lock(err_mu);
       if (!failed.exchange(true)) {
-        error_ = phase + " " + what + ": code " + std::to_string(s.error_code()) + ": " +
-                 s.error_message();
+        error_ = phase + " " + what + ": code " +
+                 std::to_string(s.error_code()) + ": " + s.error_message();
       }
     }
   });
@@ -307,7 +323,8 @@ bool OpsRun::Execute(int n) {
   std::vector<std::vector<std::string>> levels;
   std::vector<std::string> committed;
   auto chain_name = [&](int chain, int level) {
-    return prefix_ + "chain" + std::to_string(chain) + "/" + std::to_string(level);
+    return prefix_ + "chain" + std::to_string(chain) + "/" +
+           std::to_string(level);
   };
   for (int j = 0; j < chained; ++j) {
     int chain = j % chains, level = j / chains;
@@ -317,13 +334,15 @@ bool OpsRun::Execute(int n) {
   for (size_t l = 0; l < levels.size(); ++l) {
     const auto& names = levels[l];
     auto parent_of = [&](size_t i) {
-      return l == 0 ? std::string() : chain_name(static_cast<int>(i % chains),
-                                                 static_cast<int>(l - 1));
+      return l == 0 ? std::string()
+                    : chain_name(static_cast<int>(i % chains),
+                                 static_cast<int>(l - 1));
     };
-    if (!Batch("Prepare", names.size(), [&](size_t i, std::string* what) {
-          *what = names[i] + "/active";
-          return Prepare(*what, parent_of(i), names[i]);
-        }) ||
+    if (!Batch("Prepare", names.size(),
+               [&](size_t i, std::string* what) {
+                 *what = names[i] + "/active";
+                 return Prepare(*what, parent_of(i), names[i]);
+               }) ||
         !Batch("Commit", names.size(), [&](size_t i, std::string* what) {
           *what = names[i];
           return Commit(names[i], names[i] + "/active");
@@ -333,16 +352,19 @@ bool OpsRun::Execute(int n) {
     committed.insert(committed.end(), names.begin(), names.end());
   }
   std::vector<std::string> base_names, child_names;
-  for (int b = 0; b < bases; ++b) base_names.push_back(prefix_ + "tree" + std::to_string(b));
+  for (int b = 0; b < bases; ++b)
+    base_names.push_back(prefix_ + "tree" + std::to_string(b));
   for (int c = 0; c < children; ++c) {
     child_names.push_back(base_names[c % bases] + "/" + std::to_string(c));
   }
   for (const auto* names : {&base_names, &child_names}) {
     const bool is_child = names == &child_names;
-    if (!Batch("Prepare", names->size(), [&](size_t i, std::string* what) {
-          *what = (*names)[i] + "/active";
-          return Prepare(*what, is_child ? base_names[i % bases] : "", (*names)[i]);
-        }) ||
+    if (!Batch("Prepare", names->size(),
+               [&](size_t i, std::string* what) {
+                 *what = (*names)[i] + "/active";
+                 return Prepare(*what, is_child ? base_names[i % bases] : "",
+                                (*names)[i]);
+               }) ||
         !Batch("Commit", names->size(), [&](size_t i, std::string* what) {
           *what = (*names)[i];
           return Commit((*names)[i], (*names)[i] + "/active");
@@ -355,23 +377,28 @@ bool OpsRun::Execute(int n) {
   // Reads over every committed snapshot, then one view of each.
   const size_t lists = std::max<size_t>(16, committed.size() / 50);
   std::vector<std::string> views;
-  for (size_t i = 0; i < committed.size(); ++i) views.push_back(prefix_ + "view" + std::to_string(i));
-  if (!Batch("Stat", committed.size(), [&](size_t i, std::string* what) {
-        *what = committed[i];
-        return Stat(committed[i]);
-      }) ||
-      !Batch("List", lists, [&](size_t, std::string* what) {
-        *what = "(all)";
-        return List(committed.size());
-      }) ||
-      !Batch("View", views.size(), [&](size_t i, std::string* what) {
-        *what = views[i];
-        return View(views[i], committed[i]);
-      }) ||
-      !Batch("Mounts", views.size(), [&](size_t i, std::string* what) {
-        *what = views[i];
-        return Mounts(views[i]);
-      }) ||
+  for (size_t i = 0; i < committed.size(); ++i)
+    views.push_back(prefix_ + "view" + std::to_string(i));
+  if (!Batch("Stat", committed.size(),
+             [&](size_t i, std::string* what) {
+               *what = committed[i];
+               return Stat(committed[i]);
+             }) ||
+      !Batch("List", lists,
+             [&](size_t, std::string* what) {
+               *what = "(all)";
+               return List(committed.size());
+             }) ||
+      !Batch("View", views.size(),
+             [&](size_t i, std::string* what) {
+               *what = views[i];
+               return View(views[i], committed[i]);
+             }) ||
+      !Batch("Mounts", views.size(),
+             [&](size_t i, std::string* what) {
+               *what = views[i];
+               return Mounts(views[i]);
+             }) ||
       !Batch("Usage", committed.size(), [&](size_t i, std::string* what) {
         *what = committed[i];
         return Usage(committed[i]);
@@ -396,7 +423,8 @@ bool OpsRun::Execute(int n) {
 // p50 and p99 of fsync (or fdatasync): fsync is the physical floor of a
 // durable metadata commit; fdatasync skips the mtime journal commit, which is
 // what LMDB (and bolt) pay per sync when the file does not grow.
-bool SyncFloor(const std::string& dir, int n, bool datasync, double* p50, double* p99) {
+bool SyncFloor(const std::string& dir, int n, bool datasync, double* p50,
+               double* p99) {
   std::vector<double> us = SyncLatencies(dir, n, datasync);
   *p50 = Percentile(us, 0.5);
   *p99 = Percentile(us, 0.99);
@@ -422,11 +450,13 @@ std::vector<int> ParseList(const std::string& s) {
   return out;
 }
 
-int RunReport(const std::string& report, const std::string& json, const std::string& out) {
+int RunReport(const std::string& report, const std::string& json,
+              const std::string& out) {
   pid_t pid = fork();
   if (pid < 0) return 1;
   if (pid == 0) {
-    execlp("python3", "python3", report.c_str(), json.c_str(), out.c_str(), nullptr);
+    execlp("python3", "python3", report.c_str(), json.c_str(), out.c_str(),
+           nullptr);
     _exit(127);
   }
   int status = 0;
@@ -445,29 +475,41 @@ int RunBenchOps(const std::vector<std::string>& args) {
     const std::string& a = args[i];
     command += " " + a;
     if (i + 1 >= args.size()) {
-      std::fprintf(stderr, "strata bench ops: %s needs a value\n%s", a.c_str(), kUsage);
+      std::fprintf(stderr, "strata bench ops: %s needs a value\n%s", a.c_str(),
+                   kUsage);
       return 2;
     }
     const std::string& v = args[++i];
     command += " " + v;
-    if (a == "--address") address = v;
-    else if (a == "--peer-address") peer_address = v;
-    else if (a == "--n") n = std::atoi(v.c_str());
-    else if (a == "--rounds") rounds = std::atoi(v.c_str());
-    else if (a == "--concurrency") concurrency = ParseList(v);
-    else if (a == "--fsync-dir") fsync_dir = v;
-    else if (a == "--out") out_dir = v;
-    else if (a == "--report") report = v;
+    if (a == "--address")
+      address = v;
+    else if (a == "--peer-address")
+      peer_address = v;
+    else if (a == "--n")
+      n = std::atoi(v.c_str());
+    else if (a == "--rounds")
+      rounds = std::atoi(v.c_str());
+    else if (a == "--concurrency")
+      concurrency = ParseList(v);
+    else if (a == "--fsync-dir")
+      fsync_dir = v;
+    else if (a == "--out")
+      out_dir = v;
+    else if (a == "--report")
+      report = v;
     else {
-      std::fprintf(stderr, "strata bench ops: unknown flag %s\n%s", a.c_str(), kUsage);
+      std::fprintf(stderr, "strata bench ops: unknown flag %s\n%s", a.c_str(),
+                   kUsage);
       return 2;
     }
   }
-  if (address.empty() || peer_address.empty() || n < 2 || rounds < 1 || concurrency.empty()) {
-    std::fprintf(stderr,
-                 "strata bench ops: need --address and --peer-address, --n >= 2, "
-                 "--rounds >= 1 and --concurrency a list of positive numbers\n%s",
-                 kUsage);
+  if (address.empty() || peer_address.empty() || n < 2 || rounds < 1 ||
+      concurrency.empty()) {
+    std::fprintf(
+        stderr,
+        "strata bench ops: need --address and --peer-address, --n >= 2, "
+        "--rounds >= 1 and --concurrency a list of positive numbers\n%s",
+        kUsage);
     return 2;
   }
   if (report.empty()) report = FindReportScript();
@@ -488,10 +530,10 @@ int RunBenchOps(const std::vector<std::string>& args) {
   // One channel per server, as containerd keeps one connection to a proxy
   // plugin; concurrent RPCs share it as HTTP/2 streams.
   std::map<std::string, std::unique_ptr<pb::Snapshots::Stub>> stubs;
-  stubs[kStrata] = pb::Snapshots::NewStub(
-      grpc::CreateChannel("unix:" + address, grpc::InsecureChannelCredentials()));
-  stubs[kPeer] = pb::Snapshots::NewStub(
-      grpc::CreateChannel("unix:" + peer_address, grpc::InsecureChannelCredentials()));
+  stubs[kStrata] = pb::Snapshots::NewStub(grpc::CreateChannel(
+      "unix:" + address, grpc::InsecureChannelCredentials()));
+  stubs[kPeer] = pb::Snapshots::NewStub(grpc::CreateChannel(
+      "unix:" + peer_address, grpc::InsecureChannelCredentials()));
   std::map<int, std::unique_ptr<WorkerPool>> pools;
   for (int c : concurrency) pools[c] = std::make_unique<WorkerPool>(c);
 
@@ -512,19 +554,23 @@ int RunBenchOps(const std::vector<std::string>& args) {
     }
     for (int c : concurrency) {
       for (const char* server : {kStrata, kPeer}) {
-        progress.run = "round " + std::to_string(round) + "/" + std::to_string(rounds) + " c" +
-                       std::to_string(c) + " " + server;
-        std::string prefix = run_id + "r" + std::to_string(round) + "-c" + std::to_string(c) + "/";
+        progress.run = "round " + std::to_string(round) + "/" +
+                       std::to_string(rounds) + " c" + std::to_string(c) + " " +
+                       server;
+        std::string prefix = run_id + "r" + std::to_string(round) + "-c" +
+                             std::to_string(c) + "/";
         OpsRun run(*stubs[server], *pools[c], prefix, progress);
         auto t0 = Clock::now();
         if (!run.Execute(n)) {
           std::fprintf(stderr, "\nstrata bench ops: %s (%s): %s\n", server,
-                       server == std::string(kStrata) ? address.c_str() : peer_address.c_str(),
+                       server == std::string(kStrata) ? address.c_str()
+                                                      : peer_address.c_str(),
                        run.error().c_str());
           return 1;
         }
         progress.Show("done", true);
-        std::fprintf(stderr, " %.1fs\n", std::chrono::duration<double>(Clock::now() - t0).count());
+        std::fprintf(stderr, " %.1fs\n",
+                     std::chrono::duration<double>(Clock::now() - t0).count());
         for (auto& [phase, s] : run.samples()) {
           PhaseRun p;
           p.server = server;
@@ -553,12 +599,14 @@ int RunBenchOps(const std::vector<std::string>& args) {
   std::fflush(stdout);
   if (report.empty()) {
     std::fprintf(stderr,
-                 "strata bench ops: bench/report.py not found (pass --report); no Markdown "
+                 "strata bench ops: bench/report.py not found (pass --report); "
+                 "no Markdown "
                  "or plots\n");
     return 1;
   }
   if (int rc = RunReport(report, json, out_dir); rc != 0) {
-    std::fprintf(stderr, "strata bench ops: %s failed (exit %d)\n", report.c_str(), rc);
+    std::fprintf(stderr, "strata bench ops: %s failed (exit %d)\n",
+                 report.c_str(), rc);
     return 1;
   }
   return 0;

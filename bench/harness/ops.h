@@ -1,7 +1,7 @@
-// `strata-bench ops` (also `strata bench ops`): throughput and latency of every snapshot operation on
-// Strata and on a peer server (bench/peer: containerd's own overlayfs
-// snapshotter behind the same gRPC API), driven by one client, alternating
-// A B A B for several rounds on the same filesystem.
+// `strata-bench ops` (also `strata bench ops`): throughput and latency of every
+// snapshot operation on Strata and on a peer server (bench/peer: containerd's
+// own overlayfs snapshotter behind the same gRPC API), driven by one client,
+// alternating A B A B for several rounds on the same filesystem.
 //
 //   strata-bench ops --address A --peer-address B [--n 2000] [--rounds 3]
 //                    [--concurrency 1,16] [--fsync-dir DIR] [--out DIR]

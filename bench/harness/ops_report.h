@@ -19,12 +19,15 @@ struct PhaseRun {
   std::string server;  // kStrata or kPeer
   int round = 0;
   int concurrency = 0;
-  std::string phase;   // Prepare, Commit, Stat, List, View, Mounts, Usage, Remove
+  std::string
+      phase;  // Prepare, Commit, Stat, List, View, Mounts, Usage, Remove
   size_t ops = 0;
-  double wall_s = 0;   // wall time of the phase's batches
+  double wall_s = 0;  // wall time of the phase's batches
   double p50_us = 0;
   double p99_us = 0;
-  double OpsPerSec() const { return wall_s > 0 ? static_cast<double>(ops) / wall_s : 0; }
+  double OpsPerSec() const {
+    return wall_s > 0 ? static_cast<double>(ops) / wall_s : 0;
+  }
 };
 
 struct OpsResults {
@@ -36,7 +39,8 @@ struct OpsResults {
   std::vector<int> concurrency;
   std::vector<std::string> phases;  // in run order
   std::vector<PhaseRun> runs;
-  std::vector<double> fsync_p50_us;  // one per round (empty without --fsync-dir)
+  std::vector<double>
+      fsync_p50_us;  // one per round (empty without --fsync-dir)
   std::vector<double> fsync_p99_us;
   std::vector<double> fdatasync_p50_us;
 };
@@ -46,26 +50,29 @@ struct TargetResult {
   std::string target;  // what is asked
   std::string value;   // what was measured
   bool met = false;
-  std::string why;     // for a missed target: the measured reason
+  std::string why;  // for a missed target: the measured reason
 };
 
 // Median over rounds of one server's figure for (concurrency, phase).
 struct PhaseSummary {
   double ops_per_s = 0, p50_us = 0, p99_us = 0;
 };
-PhaseSummary Summarize(const OpsResults& r, const std::string& server, int concurrency,
-                       const std::string& phase);
+PhaseSummary Summarize(const OpsResults& r, const std::string& server,
+                       int concurrency, const std::string& phase);
 // Median over rounds of the per-round throughput ratio strata/peer.
-double ThroughputRatio(const OpsResults& r, int concurrency, const std::string& phase);
+double ThroughputRatio(const OpsResults& r, int concurrency,
+                       const std::string& phase);
 
 std::vector<TargetResult> EvaluateTargets(const OpsResults& r);
 
 // Human-readable table and target lines.
-void PrintSummary(const OpsResults& r, const std::vector<TargetResult>& targets, FILE* out);
+void PrintSummary(const OpsResults& r, const std::vector<TargetResult>& targets,
+                  FILE* out);
 
 // Writes the result file in bench/report.py's schema (plus "results", the
 // medians as records, and "runs", the raw per-round figures). False on error.
-bool WriteResultsJson(const OpsResults& r, const std::vector<TargetResult>& targets,
+bool WriteResultsJson(const OpsResults& r,
+                      const std::vector<TargetResult>& targets,
                       const std::string& path);
 
 }  // namespace strata

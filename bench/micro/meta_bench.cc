@@ -7,7 +7,8 @@
 //   BM_ListFilter                 a filtered walk over 10,000 records
 //   BM_FilterParse                containerd's unpacker filter string
 //   BM_EnginePrepare/sync:{0,1}   a whole Prepare: staging dirs, txn, rename
-// Run: build/bin/meta_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// Run: build/bin/meta_bench --benchmark_repetitions=5
+// --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -21,7 +22,8 @@ namespace strata {
 namespace {
 
 std::unique_ptr<MetaStore> OpenStore(const TempDir& dir, bool sync) {
-  auto s = MetaStore::Open(dir.path(), {.map_size = size_t{1} << 30, .sync = sync});
+  auto s =
+      MetaStore::Open(dir.path(), {.map_size = size_t{1} << 30, .sync = sync});
   if (!s.ok()) std::abort();
   return std::move(*s);
 }
@@ -31,9 +33,11 @@ void BM_CreateSnapshot(benchmark::State& state) {
   auto store = OpenStore(dir, state.range(0) != 0);
   int64_t i = 0;
   for (auto _ : state) {
-    std::string key = "default/1/extract-" + std::to_string(i++) + " sha256:0123456789abcdef";
+    std::string key =
+        "default/1/extract-" + std::to_string(i++) + " sha256:0123456789abcdef";
     Status s = store->Update([&](WriteTxn& t) {
-      return CreateSnapshot(t, Kind::kActive, key, "", {{"containerd.io/snapshot.ref", key}}, i)
+      return CreateSnapshot(t, Kind::kActive, key, "",
+                            {{"containerd.io/snapshot.ref", key}}, i)
           .status();
     });
     if (!s.ok()) state.SkipWithError(s.ToString().c_str());
@@ -49,16 +53,18 @@ MetaStore* g_concurrent_store = nullptr;
 void BM_ConcurrentCreate(benchmark::State& state) {
   if (state.thread_index() == 0) {
     g_concurrent_dir = new TempDir();
-    auto s = MetaStore::Open(g_concurrent_dir->path(),
-                             {.map_size = size_t{1} << 30,
-                              .sync = true,
-                              .max_group = static_cast<size_t>(state.range(0))});
+    auto s =
+        MetaStore::Open(g_concurrent_dir->path(),
+                        {.map_size = size_t{1} << 30,
+                         .sync = true,
+                         .max_group = static_cast<size_t>(state.range(0))});
     if (!s.ok()) std::abort();
     g_concurrent_store = s->release();
   }
   int64_t i = 0;
   for (auto _ : state) {
-    std::string key = "default/1/extract-" + std::to_string(state.thread_index()) + "-" +
+    std::string key = "default/1/extract-" +
+                      std::to_string(state.thread_index()) + "-" +
                       std::to_string(i++);
     Status s = g_concurrent_store->Update([&](WriteTxn& t) {
       return CreateSnapshot(t, Kind::kActive, key, "", {}, i).status();
@@ -87,7 +93,8 @@ void BM_StatSnapshot(benchmark::State& state) {
     std::string parent;
     for (int i = 0; i < n; ++i) {
       std::string key = "default/1/sha256:" + std::to_string(i);
-      STRATA_ASSIGN_OR_RETURN(auto r, CreateSnapshot(t, Kind::kActive, key, "", {}, i));
+      STRATA_ASSIGN_OR_RETURN(auto r,
+                              CreateSnapshot(t, Kind::kActive, key, "", {}, i));
       (void)r;
     }
     return Status::Ok();
@@ -114,15 +121,17 @@ void BM_ListFilter(benchmark::State& state) {
   (void)store->Update([&](WriteTxn& t) -> Status {
     for (int i = 0; i < n; ++i) {
       std::string key = "default/1/sha256:" + std::to_string(i);
-      STRATA_ASSIGN_OR_RETURN(
-          auto r, CreateSnapshot(t, Kind::kActive, key, "",
-                                 {{"containerd.io/snapshot.ref", "sha256:" + std::to_string(i)}},
-                                 i));
+      STRATA_ASSIGN_OR_RETURN(auto r,
+                              CreateSnapshot(t, Kind::kActive, key, "",
+                                             {{"containerd.io/snapshot.ref",
+                                               "sha256:" + std::to_string(i)}},
+                                             i));
       (void)r;
     }
     return Status::Ok();
   });
-  auto filter = Filter::Parse({"labels.\"containerd.io/snapshot.ref\"==sha256:4242,kind==active"});
+  auto filter = Filter::Parse(
+      {"labels.\"containerd.io/snapshot.ref\"==sha256:4242,kind==active"});
   for (auto _ : state) {
     int matched = 0;
     Status s = store->View([&](ReadTxn& t) {
@@ -140,14 +149,16 @@ BENCHMARK(BM_ListFilter)->Unit(benchmark::kMillisecond);
 
 void BM_FilterParse(benchmark::State& state) {
   const std::vector<std::string> f = {
-      "labels.\"containerd.io/snapshot.ref\"==sha256:0123456789abcdef,parent==\"default/1/x\""};
+      "labels.\"containerd.io/"
+      "snapshot.ref\"==sha256:0123456789abcdef,parent==\"default/1/x\""};
   for (auto _ : state) benchmark::DoNotOptimize(Filter::Parse(f));
 }
 BENCHMARK(BM_FilterParse);
 
 void BM_EnginePrepare(benchmark::State& state) {
   TempDir dir;
-  auto engine = Engine::Open({.root = dir / "root", .sync = state.range(0) != 0});
+  auto engine =
+      Engine::Open({.root = dir / "root", .sync = state.range(0) != 0});
   if (!engine.ok()) {
     state.SkipWithError(engine.status().ToString().c_str());
     return;

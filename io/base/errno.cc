@@ -17,14 +17,25 @@ Status PosixError(std::string_view context, int err) {
   if (err == EIO) io_errors.fetch_add(1, std::memory_order_relaxed);
   Code code = Code::kInternal;
   switch (err) {
-    case ENOENT: code = Code::kNotFound; break;
-    case EEXIST: code = Code::kAlreadyExists; break;
+    case ENOENT:
+      code = Code::kNotFound;
+      break;
+    case EEXIST:
+      code = Code::kAlreadyExists;
+      break;
     case ENOSPC:
-    case EDQUOT: code = Code::kResourceExhausted; break;
+    case EDQUOT:
+      code = Code::kResourceExhausted;
+      break;
     case ENOSYS:
-    case EOPNOTSUPP: code = Code::kUnimplemented; break;
-    case EINVAL: code = Code::kInvalidArgument; break;
-    default: break;
+    case EOPNOTSUPP:
+      code = Code::kUnimplemented;
+      break;
+    case EINVAL:
+      code = Code::kInvalidArgument;
+      break;
+    default:
+      break;
   }
   std::string m(context);
   m += ": ";

@@ -13,7 +13,8 @@
 
 namespace strata {
 
-// Returns "<context>: <strerror(err)>" with the mapped code. REQUIRES: err != 0.
+// Returns "<context>: <strerror(err)>" with the mapped code. REQUIRES: err !=
+// 0.
 Status PosixError(std::string_view context, int err);
 
 // How many EIO errors PosixError has reported in this process: a cheap signal

@@ -16,7 +16,8 @@ std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 void AppendValue(std::string& out, std::string_view v) {
   bool plain = !v.empty();
   for (char c : v) {
-    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
+    if (c == ' ' || c == '"' || c == '=' || c == '\\' ||
+        static_cast<unsigned char>(c) < 0x20) {
       plain = false;
       break;
     }
@@ -45,39 +46,54 @@ void AppendValue(std::string& out, std::string_view v) {
 
 std::string_view LogLevelName(LogLevel l) {
   switch (l) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
 
 bool ParseLogLevel(std::string_view s, LogLevel& out) {
-  if (s == "debug") out = LogLevel::kDebug;
-  else if (s == "info") out = LogLevel::kInfo;
-  else if (s == "warn" || s == "warning") out = LogLevel::kWarn;
-  else if (s == "error") out = LogLevel::kError;
-  else return false;
+  if (s == "debug")
+    out = LogLevel::kDebug;
+  else if (s == "info")
+    out = LogLevel::kInfo;
+  else if (s == "warn" || s == "warning")
+    out = LogLevel::kWarn;
+  else if (s == "error")
+    out = LogLevel::kError;
+  else
+    return false;
   return true;
 }
 
 void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 
-bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(); }
+bool LogEnabled(LogLevel level) {
+  return static_cast<int>(level) >= g_level.load();
+}
 
 void Log(LogLevel level, std::string_view component, std::string_view msg,
          std::initializer_list<LogField> fields) {
   if (!LogEnabled(level)) return;
   auto now = std::chrono::system_clock::now();
   std::time_t secs = std::chrono::system_clock::to_time_t(now);
-  int millis = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
+  int millis =
+      static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           now.time_since_epoch())
+                           .count() %
+                       1000);
   std::tm tm;
   gmtime_r(&secs, &tm);
   char ts[64];
-  std::snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+  std::snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, millis);
   std::string line = "time=";
   line += ts;
   line += " level=";

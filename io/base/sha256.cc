@@ -4,11 +4,15 @@
 
 namespace strata {
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr);
+}
 
 Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
 
-void Sha256::Update(std::string_view data) { EVP_DigestUpdate(ctx_, data.data(), data.size()); }
+void Sha256::Update(std::string_view data) {
+  EVP_DigestUpdate(ctx_, data.data(), data.size());
+}
 
 std::string Sha256::Digest() {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -29,7 +33,8 @@ std::string Sha256::Of(std::string_view data) {
   return h.Digest();
 }
 
-std::string ChainId(std::string_view parent_chain_id, std::string_view diff_id) {
+std::string ChainId(std::string_view parent_chain_id,
+                    std::string_view diff_id) {
   if (parent_chain_id.empty()) return std::string(diff_id);
   std::string s(parent_chain_id);
   s += ' ';

@@ -4,18 +4,30 @@ namespace strata {
 
 std::string_view CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "OK";
-    case Code::kCanceled: return "Canceled";
-    case Code::kInvalidArgument: return "InvalidArgument";
-    case Code::kDeadlineExceeded: return "DeadlineExceeded";
-    case Code::kNotFound: return "NotFound";
-    case Code::kAlreadyExists: return "AlreadyExists";
-    case Code::kResourceExhausted: return "ResourceExhausted";
-    case Code::kFailedPrecondition: return "FailedPrecondition";
-    case Code::kUnimplemented: return "Unimplemented";
-    case Code::kInternal: return "Internal";
-    case Code::kUnavailable: return "Unavailable";
-    case Code::kDataLoss: return "DataLoss";
+    case Code::kOk:
+      return "OK";
+    case Code::kCanceled:
+      return "Canceled";
+    case Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Code::kDeadlineExceeded:
+      return "DeadlineExceeded";
+    case Code::kNotFound:
+      return "NotFound";
+    case Code::kAlreadyExists:
+      return "AlreadyExists";
+    case Code::kResourceExhausted:
+      return "ResourceExhausted";
+    case Code::kFailedPrecondition:
+      return "FailedPrecondition";
+    case Code::kUnimplemented:
+      return "Unimplemented";
+    case Code::kInternal:
+      return "Internal";
+    case Code::kUnavailable:
+      return "Unavailable";
+    case Code::kDataLoss:
+      return "DataLoss";
   }
   return "Unknown";
 }

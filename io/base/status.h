@@ -70,7 +70,9 @@ class [[nodiscard]] Status {
 inline Status InvalidArgument(std::string_view m) {
   return Status(Code::kInvalidArgument, m);
 }
-inline Status NotFound(std::string_view m) { return Status(Code::kNotFound, m); }
+inline Status NotFound(std::string_view m) {
+  return Status(Code::kNotFound, m);
+}
 inline Status AlreadyExists(std::string_view m) {
   return Status(Code::kAlreadyExists, m);
 }
@@ -80,9 +82,15 @@ inline Status FailedPrecondition(std::string_view m) {
 inline Status Unimplemented(std::string_view m) {
   return Status(Code::kUnimplemented, m);
 }
-inline Status Canceled(std::string_view m) { return Status(Code::kCanceled, m); }
-inline Status Internal(std::string_view m) { return Status(Code::kInternal, m); }
-inline Status DataLoss(std::string_view m) { return Status(Code::kDataLoss, m); }
+inline Status Canceled(std::string_view m) {
+  return Status(Code::kCanceled, m);
+}
+inline Status Internal(std::string_view m) {
+  return Status(Code::kInternal, m);
+}
+inline Status DataLoss(std::string_view m) {
+  return Status(Code::kDataLoss, m);
+}
 inline Status ResourceExhausted(std::string_view m) {
   return Status(Code::kResourceExhausted, m);
 }
@@ -92,9 +100,9 @@ inline Status Unavailable(std::string_view m) {
 
 }  // namespace strata
 
-#define STRATA_RETURN_IF_ERROR(expr)           \
-  do {                                         \
-    ::strata::Status strata_status_ = (expr);  \
+#define STRATA_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::strata::Status strata_status_ = (expr);        \
     if (!strata_status_.ok()) return strata_status_; \
   } while (0)
 

@@ -1,8 +1,8 @@
 #include "io/base/status.h"
 
-#include <cerrno>
-
 #include <gtest/gtest.h>
+
+#include <cerrno>
 
 #include "io/base/errno.h"
 #include "io/base/result.h"
@@ -39,7 +39,8 @@ TEST(StatusTest, PosixErrorMapsClasses) {
   EXPECT_EQ(PosixError("x", ENOSPC).code(), Code::kResourceExhausted);
   EXPECT_EQ(PosixError("x", EOPNOTSUPP).code(), Code::kUnimplemented);
   EXPECT_EQ(PosixError("x", EIO).code(), Code::kInternal);
-  EXPECT_NE(PosixError("open /a", ENOENT).message().find("open /a"), std::string::npos);
+  EXPECT_NE(PosixError("open /a", ENOENT).message().find("open /a"),
+            std::string::npos);
 }
 
 Result<int> Half(int x) {
@@ -70,12 +71,14 @@ namespace {
 
 TEST(Sha256Test, KnownDigests) {
   EXPECT_EQ(Sha256::Of(""),
-            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+            "sha256:"
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   Sha256 h;
   h.Update("ab");
   h.Update("c");
   EXPECT_EQ(h.Digest(),
-            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+            "sha256:"
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(ChainId("", "sha256:x"), "sha256:x");
   EXPECT_EQ(ChainId("sha256:a", "sha256:b"), Sha256::Of("sha256:a sha256:b"));
 }

@@ -18,7 +18,8 @@ namespace strata {
 namespace {
 
 bool CannotClone(int err) {
-  return err == EOPNOTSUPP || err == EXDEV || err == EINVAL || err == ENOTTY || err == ENOSYS;
+  return err == EOPNOTSUPP || err == EXDEV || err == EINVAL || err == ENOTTY ||
+         err == ENOSYS;
 }
 
 Status ReadWrite(int src_fd, int dst_fd, off_t off, off_t end) {
@@ -82,11 +83,13 @@ Status CopyFileData(int src_fd, int dst_fd, int64_t size) {
   return Status::Ok();
 }
 
-Result<DataOutcome> CloneFileData(int src_fd, int dst_fd, int64_t size, DataMode mode) {
+Result<DataOutcome> CloneFileData(int src_fd, int dst_fd, int64_t size,
+                                  DataMode mode) {
   if (mode != DataMode::kCopy) {
     if (ioctl(dst_fd, FICLONE, src_fd) == 0) return DataOutcome::kCloned;
     int err = errno;
-    if (!CannotClone(err) || mode == DataMode::kReflink) return PosixError("FICLONE", err);
+    if (!CannotClone(err) || mode == DataMode::kReflink)
+      return PosixError("FICLONE", err);
   }
   STRATA_RETURN_IF_ERROR(CopyFileData(src_fd, dst_fd, size));
   return DataOutcome::kCopied;
@@ -102,7 +105,8 @@ bool CanReflink(const std::string& dir) {
   if (!dst.valid()) return false;
   unlink(b.c_str());
   std::vector<char> block(4096, 'r');
-  if (pwrite(src.get(), block.data(), block.size(), 0) != static_cast<ssize_t>(block.size())) {
+  if (pwrite(src.get(), block.data(), block.size(), 0) !=
+      static_cast<ssize_t>(block.size())) {
     return false;
   }
   return ioctl(dst.get(), FICLONE, src.get()) == 0;

@@ -27,7 +27,8 @@ enum class DataOutcome { kCloned, kCopied };
 // empty regular file opened for writing; src_fd is open for reading.
 // FICLONE errors that mean "cannot clone here" (EOPNOTSUPP, EXDEV, EINVAL,
 // ENOTTY, ENOSYS) fall back to a copy in kAuto mode.
-Result<DataOutcome> CloneFileData(int src_fd, int dst_fd, int64_t size, DataMode mode);
+Result<DataOutcome> CloneFileData(int src_fd, int dst_fd, int64_t size,
+                                  DataMode mode);
 
 // Copies size bytes keeping holes (SEEK_DATA/SEEK_HOLE), with copy_file_range
 // and read/write when that is refused; dst ends with length size.

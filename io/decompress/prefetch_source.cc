@@ -5,8 +5,12 @@
 
 namespace strata {
 
-PrefetchSource::PrefetchSource(std::unique_ptr<Source> inner, size_t chunk, size_t depth)
-    : inner_(std::move(inner)), chunk_(chunk), depth_(depth), thread_([this] { Run(); }) {}
+PrefetchSource::PrefetchSource(std::unique_ptr<Source> inner, size_t chunk,
+                               size_t depth)
+    : inner_(std::move(inner)),
+      chunk_(chunk),
+      depth_(depth),
+      thread_([this] { Run(); }) {}
 
 PrefetchSource::~PrefetchSource() {
   {

@@ -1,9 +1,9 @@
 #include "io/decompress/prefetch_source.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cstring>
-
-#include <gtest/gtest.h>
 
 namespace strata {
 namespace {
@@ -11,7 +11,8 @@ namespace {
 // Yields `data` in odd-sized pieces, then optionally fails.
 class Pieces final : public Source {
  public:
-  Pieces(std::string data, Status end) : data_(std::move(data)), end_(std::move(end)) {}
+  Pieces(std::string data, Status end)
+      : data_(std::move(data)), end_(std::move(end)) {}
   Result<size_t> Read(char* buf, size_t n) override {
     if (pos_ == data_.size()) {
       if (!end_.ok()) return end_;
@@ -54,14 +55,17 @@ TEST(PrefetchSourceTest, SameBytesInOrder) {
 
 TEST(PrefetchSourceTest, ErrorArrivesAfterTheBytesBeforeIt) {
   std::string data(10000, 'x');
-  PrefetchSource s(std::make_unique<Pieces>(data, DataLoss("gzip: stream truncated")), 4096, 2);
+  PrefetchSource s(
+      std::make_unique<Pieces>(data, DataLoss("gzip: stream truncated")), 4096,
+      2);
   Status st;
   EXPECT_EQ(Drain(s, &st), data);
   EXPECT_EQ(st.code(), Code::kDataLoss);
 }
 
 TEST(PrefetchSourceTest, DestroyedBeforeTheEnd) {
-  PrefetchSource s(std::make_unique<Pieces>(std::string(1 << 20, 'y'), Status()), 1024, 2);
+  PrefetchSource s(
+      std::make_unique<Pieces>(std::string(1 << 20, 'y'), Status()), 1024, 2);
   char buf[10];
   ASSERT_TRUE(s.Read(buf, sizeof(buf)).ok());
   // The destructor must stop the blocked reader thread.

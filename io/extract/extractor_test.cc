@@ -1,7 +1,9 @@
-// Extraction semantics and safety, on every file sink (io_uring, threads, sync).
+// Extraction semantics and safety, on every file sink (io_uring, threads,
+// sync).
 #include "io/extract/extractor.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -10,8 +12,6 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "io/extract/sink_test_util.h"
 #include "tests/testutil/fake_stream.h"
@@ -36,7 +36,8 @@ class ExtractorTest : public ::testing::TestWithParam<SinkKind> {
  protected:
   void SetUp() override {
     sink_ = MakeTestSink(GetParam());
-    if (!sink_) GTEST_SKIP() << "io_uring unavailable here (io_uring_setup failed)";
+    if (!sink_)
+      GTEST_SKIP() << "io_uring unavailable here (io_uring_setup failed)";
     root_ = dir_ / "layer";
     ASSERT_EQ(mkdir(root_.c_str(), 0755), 0);
   }
@@ -50,10 +51,11 @@ class ExtractorTest : public ::testing::TestWithParam<SinkKind> {
 };
 
 TEST_P(ExtractorTest, TreeWithAllEntryTypes) {
-  std::string big(3 << 20, 'b');  // streamed path
+  std::string big(3 << 20, 'b');    // streamed path
   std::string mid(200 << 10, 'm');  // over the io_uring buffer
   FakeStream s;
-  s.Dir("etc").File("etc/hosts", "127.0.0.1 localhost\n")
+  s.Dir("etc")
+      .File("etc/hosts", "127.0.0.1 localhost\n")
       .File("bin/tool", "ELF", 04755)  // parent "bin" missing: created
       .File("big", big)
       .File("mid", mid)
@@ -62,7 +64,8 @@ TEST_P(ExtractorTest, TreeWithAllEntryTypes) {
       .Hardlink("hard", "etc/hosts")
       .Add(TarEntry::Type::kFifo, "fifo", 0600, "");
   s.Last().mtime_sec = 1234;
-  for (int i = 0; i < 300; ++i) s.File("many/f" + std::to_string(i), std::to_string(i));
+  for (int i = 0; i < 300; ++i)
+    s.File("many/f" + std::to_string(i), std::to_string(i));
   s.File("xattr", "x");
   s.Last().xattrs = {{"user.strata", "yes"}};
   auto r = Apply(s);
@@ -89,9 +92,11 @@ TEST_P(ExtractorTest, TreeWithAllEntryTypes) {
   EXPECT_TRUE(S_ISFIFO(st.st_mode));
   EXPECT_EQ(st.st_mtime, 1234);
   ASSERT_EQ(lstat((root_ + "/etc").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mtime, 1500000000) << "directory time not fixed up after its contents";
+  EXPECT_EQ(st.st_mtime, 1500000000)
+      << "directory time not fixed up after its contents";
   char val[8] = {};
-  EXPECT_EQ(getxattr((root_ + "/xattr").c_str(), "user.strata", val, sizeof(val)), 3);
+  EXPECT_EQ(
+      getxattr((root_ + "/xattr").c_str(), "user.strata", val, sizeof(val)), 3);
 }
 
 TEST_P(ExtractorTest, NothingEscapesTheRoot) {
@@ -136,7 +141,8 @@ TEST_P(ExtractorTest, NothingEscapesTheRoot) {
   auto hr = Apply(link);
   ASSERT_FALSE(hr.ok());
   EXPECT_EQ(hr.status().code(), Code::kNotFound);
-  EXPECT_NE(hr.status().message().find("\"h\""), std::string::npos) << hr.status().message();
+  EXPECT_NE(hr.status().message().find("\"h\""), std::string::npos)
+      << hr.status().message();
 }
 
 TEST_P(ExtractorTest, RefusesOverlayXattrsAndNamesTheEntry) {
@@ -163,7 +169,8 @@ TEST_P(ExtractorTest, TruncatedDataIsAnErrorNamingTheEntry) {
 
 TEST_P(ExtractorTest, LaterEntriesReplaceEarlierOnes) {
   FakeStream s;
-  s.Dir("a").File("a/inner", "1")
+  s.Dir("a")
+      .File("a/inner", "1")
       .File("a", "now a file")  // file over directory
       .File("b", "file")
       .Dir("b")  // directory over file
@@ -178,9 +185,13 @@ TEST_P(ExtractorTest, LaterEntriesReplaceEarlierOnes) {
 }
 
 TEST_P(ExtractorTest, OverlayWhiteouts) {
-  if (geteuid() != 0) GTEST_SKIP() << "overlay whiteouts need CAP_MKNOD (CI runs as root)";
+  if (geteuid() != 0)
+    GTEST_SKIP() << "overlay whiteouts need CAP_MKNOD (CI runs as root)";
   FakeStream s;
-  s.Dir("etc").File("etc/.wh.gone", "").Dir("opaque").File("opaque/.wh..wh..opq", "")
+  s.Dir("etc")
+      .File("etc/.wh.gone", "")
+      .Dir("opaque")
+      .File("opaque/.wh..wh..opq", "")
       .File("opaque/new", "n");
   auto r = Apply(s);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -190,7 +201,9 @@ TEST_P(ExtractorTest, OverlayWhiteouts) {
   EXPECT_EQ(st.st_rdev, makedev(0, 0));
   EXPECT_FALSE(Exists(root_ + "/etc/.wh.gone"));
   char v[4] = {};
-  EXPECT_EQ(getxattr((root_ + "/opaque").c_str(), "trusted.overlay.opaque", v, sizeof(v)), 1);
+  EXPECT_EQ(getxattr((root_ + "/opaque").c_str(), "trusted.overlay.opaque", v,
+                     sizeof(v)),
+            1);
   EXPECT_EQ(v[0], 'y');
   EXPECT_TRUE(Exists(root_ + "/opaque/new"));
 }
@@ -198,13 +211,19 @@ TEST_P(ExtractorTest, OverlayWhiteouts) {
 TEST_P(ExtractorTest, DeleteModeAppliesWhiteoutsToAFullTree) {
   // The lower layer's content, as in a cloned full-tree snapshot.
   FakeStream lower;
-  lower.Dir("etc").File("etc/gone", "x").File("etc/kept", "k").Dir("opaque")
-      .File("opaque/a", "a").Dir("opaque/sub").File("opaque/sub/b", "b");
+  lower.Dir("etc")
+      .File("etc/gone", "x")
+      .File("etc/kept", "k")
+      .Dir("opaque")
+      .File("opaque/a", "a")
+      .Dir("opaque/sub")
+      .File("opaque/sub/b", "b");
   ExtractOptions del;
   del.whiteouts = WhiteoutMode::kDelete;
   ASSERT_TRUE(Apply(lower, del).ok());
   FakeStream upper;
-  upper.File("opaque/c", "c")  // this layer's, before the marker: kept
+  upper
+      .File("opaque/c", "c")  // this layer's, before the marker: kept
       .File("etc/.wh.gone", "")
       .File("opaque/.wh..wh..opq", "")
       .File("nothere/.wh.x", "");

@@ -4,6 +4,7 @@
 // the layer root.
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -12,13 +13,11 @@
 #include <map>
 #include <sstream>
 
-#include <gtest/gtest.h>
-
 #include "io/base/errno.h"
 #include "io/extract/extractor.h"
 #include "io/extract/layer_stream.h"
-#include "io/extract/tar_entry_stream.h"
 #include "io/extract/sink_test_util.h"
+#include "io/extract/tar_entry_stream.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace strata {
@@ -51,7 +50,8 @@ std::map<std::string, std::string> Describe(const std::string& root) {
       struct stat st;
       lstat(full.c_str(), &st);
       std::ostringstream desc;
-      desc << std::oct << st.st_mode << std::dec << " " << st.st_uid << ":" << st.st_gid;
+      desc << std::oct << st.st_mode << std::dec << " " << st.st_uid << ":"
+           << st.st_gid;
       if (!S_ISDIR(st.st_mode)) desc << " mtime=" << st.st_mtime;
       if (S_ISREG(st.st_mode)) {
         desc << " size=" << st.st_size << " nlink=" << st.st_nlink;
@@ -64,8 +64,10 @@ std::map<std::string, std::string> Describe(const std::string& root) {
       }
       char names[4096];
       ssize_t len = llistxattr(full.c_str(), names, sizeof(names));
-      for (ssize_t i = 0; i < len; i += static_cast<ssize_t>(strlen(names + i)) + 1) {
-        if (std::string(names + i).rfind("user.", 0) == 0) desc << " xattr:" << (names + i);
+      for (ssize_t i = 0; i < len;
+           i += static_cast<ssize_t>(strlen(names + i)) + 1) {
+        if (std::string(names + i).rfind("user.", 0) == 0)
+          desc << " xattr:" << (names + i);
       }
       out[p] = desc.str();
       if (S_ISDIR(st.st_mode)) stack.push_back(p);
@@ -75,12 +77,14 @@ std::map<std::string, std::string> Describe(const std::string& root) {
   return out;
 }
 
-Result<ExtractStats> ExtractFile(const std::string& file, const std::string& root,
-                                 FileSink& sink, std::string* diff_id = nullptr) {
+Result<ExtractStats> ExtractFile(const std::string& file,
+                                 const std::string& root, FileSink& sink,
+                                 std::string* diff_id = nullptr) {
   int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return PosixError("open " + file, errno);
   UniqueFd owned(fd);
-  STRATA_ASSIGN_OR_RETURN(auto plain, OpenDecompressed(std::make_unique<FdSource>(fd)));
+  STRATA_ASSIGN_OR_RETURN(auto plain,
+                          OpenDecompressed(std::make_unique<FdSource>(fd)));
   LayerStream digest(std::move(plain), /*prefetch=*/false);
   TarReader reader(digest);
   TarEntryStream entries(reader);
@@ -91,30 +95,36 @@ Result<ExtractStats> ExtractFile(const std::string& file, const std::string& roo
   return stats;
 }
 
-
-
 class OracleTest : public ::testing::TestWithParam<SinkKind> {};
 
 TEST_P(OracleTest, SameTreeAsGnuTar) {
-  if (geteuid() != 0) GTEST_SKIP() << "owners and devices need root (CI runs as root)";
+  if (geteuid() != 0)
+    GTEST_SKIP() << "owners and devices need root (CI runs as root)";
   auto sink = MakeTestSink(GetParam());
-  if (!sink) GTEST_SKIP() << "io_uring unavailable here (io_uring_setup failed)";
+  if (!sink)
+    GTEST_SKIP() << "io_uring unavailable here (io_uring_setup failed)";
   TempDir dir;
   std::string src = dir / "src";
   // A tree with what layers hold: nested dirs, many small files, a large
   // file, symlinks, a hardlink, a fifo, setuid, other owners, xattrs, a
   // sparse file and a long name.
   std::string long_name(150, 'n');
-  ASSERT_EQ(Sh("set -e; mkdir -p " + src + "/usr/bin " + src + "/etc/deep/er/est " + src +
-               "/var/empty; cd " + src +
+  ASSERT_EQ(Sh("set -e; mkdir -p " + src + "/usr/bin " + src +
+               "/etc/deep/er/est " + src + "/var/empty; cd " + src +
                "; for i in $(seq 200); do echo file$i > etc/deep/f$i; done;"
-               " head -c 3000000 /dev/urandom > usr/bin/big; echo tool > usr/bin/tool;"
+               " head -c 3000000 /dev/urandom > usr/bin/big; echo tool > "
+               "usr/bin/tool;"
                " chmod 4755 usr/bin/tool; ln -s ../usr/bin/tool etc/link;"
-               " ln usr/bin/tool usr/bin/hard; mkfifo var/fifo; chown 1234:567 etc/deep/f7;"
-               " echo long > " + long_name + "; setfattr -n user.k -v v etc/deep/f1;"
+               " ln usr/bin/tool usr/bin/hard; mkfifo var/fifo; chown 1234:567 "
+               "etc/deep/f7;"
+               " echo long > " +
+               long_name +
+               "; setfattr -n user.k -v v etc/deep/f1;"
                " truncate -s 10M var/sparse; echo tail >> var/sparse;"
-               " mkdir sg; chown 0:567 sg; chmod 2775 sg; echo g > sg/f; chown 0:0 sg/f;"
-               " echo o > sg/own; chown 1:567 sg/own; echo m > etc/ro; chmod 0444 etc/ro;"
+               " mkdir sg; chown 0:567 sg; chmod 2775 sg; echo g > sg/f; chown "
+               "0:0 sg/f;"
+               " echo o > sg/own; chown 1:567 sg/own; echo m > etc/ro; chmod "
+               "0444 etc/ro;"
                " echo w > etc/gw; chmod 0664 etc/gw;"
                " touch -d @1600000000 etc/deep etc var usr usr/bin sg"),
             0);
@@ -122,8 +132,8 @@ TEST_P(OracleTest, SameTreeAsGnuTar) {
     for (const char* z : {"", "gzip", "zstd"}) {
       SCOPED_TRACE(std::string(fmt) + " " + z);
       std::string tar = dir / (std::string("layer-") + fmt + ".tar");
-      ASSERT_EQ(Sh("tar -C " + src + " --format=" + fmt + " --xattrs --sparse -cf " + tar +
-                   " ."),
+      ASSERT_EQ(Sh("tar -C " + src + " --format=" + fmt +
+                   " --xattrs --sparse -cf " + tar + " ."),
                 0);
       if (std::string(z) == "gzip") {
         ASSERT_EQ(Sh("gzip -f " + tar), 0);
@@ -133,7 +143,9 @@ TEST_P(OracleTest, SameTreeAsGnuTar) {
         tar += ".zst";
       }
       std::string want = dir / "gnu", got = dir / "strata";
-      ASSERT_EQ(Sh("rm -rf " + want + " " + got + " && mkdir " + want + " " + got), 0);
+      ASSERT_EQ(
+          Sh("rm -rf " + want + " " + got + " && mkdir " + want + " " + got),
+          0);
       ASSERT_EQ(Sh("tar -C " + want + " --xattrs --same-owner -xpf " + tar), 0);
       std::string diff_id;
       auto r = ExtractFile(tar, got, *sink, &diff_id);
@@ -143,8 +155,9 @@ TEST_P(OracleTest, SameTreeAsGnuTar) {
       for (const auto& [path, desc] : a) EXPECT_EQ(b[path], desc) << path;
       // The DiffID is the sha256 of the uncompressed tar.
       std::string plain = dir / "plain.tar";
-      Sh("rm -f " + plain + "; (zstd -dcq " + tar + " 2>/dev/null || gzip -dc " + tar +
-         " 2>/dev/null || cat " + tar + ") > " + plain);
+      Sh("rm -f " + plain + "; (zstd -dcq " + tar +
+         " 2>/dev/null || gzip -dc " + tar + " 2>/dev/null || cat " + tar +
+         ") > " + plain);
       FILE* p = popen(("sha256sum " + plain + " | cut -d' ' -f1").c_str(), "r");
       char hex[65] = {};
       ASSERT_EQ(fread(hex, 1, 64, p), 64u);
@@ -164,29 +177,34 @@ INSTANTIATE_TEST_SUITE_P(Sinks, OracleTest, ::testing::ValuesIn(kAllSinks),
 class CorpusExtractTest : public ::testing::TestWithParam<SinkKind> {};
 
 TEST_P(CorpusExtractTest, NothingOutsideTheRootChanges) {
-  if (geteuid() != 0) GTEST_SKIP() << "whiteouts and devices need root (CI runs as root)";
-  if (Sh("command -v zstd >/dev/null") != 0) GTEST_SKIP() << "zstd CLI not installed";
+  if (geteuid() != 0)
+    GTEST_SKIP() << "whiteouts and devices need root (CI runs as root)";
+  if (Sh("command -v zstd >/dev/null") != 0)
+    GTEST_SKIP() << "zstd CLI not installed";
   TempDir dir;
   std::string corpus = dir / "corpus";
-  ASSERT_EQ(Sh(std::string(STRATA_SOURCE_DIR) + "/tests/corpus/make_corpus.sh " + corpus +
-               " >/dev/null"),
+  ASSERT_EQ(Sh(std::string(STRATA_SOURCE_DIR) +
+               "/tests/corpus/make_corpus.sh " + corpus + " >/dev/null"),
             0);
   std::ifstream manifest(corpus + "/MANIFEST.tsv");
   std::string line;
   int n = 0;
   while (std::getline(manifest, line)) {
     std::string file = line.substr(0, line.find('\t'));
-    std::string outcome = line.substr(file.size() + 1, line.find('\t', file.size() + 1) - file.size() - 1);
-    if (file == "zip_bomb.tar.gz") continue;  // 4 GiB of zeros: covered by the reader test
+    std::string outcome = line.substr(
+        file.size() + 1, line.find('\t', file.size() + 1) - file.size() - 1);
+    if (file == "zip_bomb.tar.gz")
+      continue;  // 4 GiB of zeros: covered by the reader test
     SCOPED_TRACE(file);
     std::string sandbox = dir / ("sandbox-" + std::to_string(n++));
     std::string root = sandbox + "/root";
-    ASSERT_EQ(Sh("mkdir -p " + root + " " + sandbox + "/etc && echo keep > " + sandbox +
-                 "/x && echo keep > " + sandbox + "/etc/passwd"),
+    ASSERT_EQ(Sh("mkdir -p " + root + " " + sandbox + "/etc && echo keep > " +
+                 sandbox + "/x && echo keep > " + sandbox + "/etc/passwd"),
               0);
     auto before = Describe(sandbox + "/etc");
     auto sink = MakeTestSink(GetParam());
-    if (!sink) GTEST_SKIP() << "io_uring unavailable here (io_uring_setup failed)";
+    if (!sink)
+      GTEST_SKIP() << "io_uring unavailable here (io_uring_setup failed)";
     auto r = ExtractFile(corpus + "/" + file, root, *sink);
     if (outcome != "ok") {
       EXPECT_FALSE(r.ok()) << "malformed archive extracted";
@@ -203,7 +221,8 @@ TEST_P(CorpusExtractTest, NothingOutsideTheRootChanges) {
     EXPECT_NE(lstat((sandbox + "/tmp").c_str(), &st), 0);
     EXPECT_NE(lstat((sandbox + "/abs").c_str(), &st), 0);
     if (file == "overlay_opaque_xattr.tar") {
-      EXPECT_FALSE(r.ok()) << "trusted.overlay.* from an archive must be refused";
+      EXPECT_FALSE(r.ok())
+          << "trusted.overlay.* from an archive must be refused";
     }
     if (file == "whiteouts.tar") {
       ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -214,7 +233,8 @@ TEST_P(CorpusExtractTest, NothingOutsideTheRootChanges) {
   EXPECT_GE(n, 30);
 }
 
-INSTANTIATE_TEST_SUITE_P(Sinks, CorpusExtractTest, ::testing::ValuesIn(kAllSinks),
+INSTANTIATE_TEST_SUITE_P(Sinks, CorpusExtractTest,
+                         ::testing::ValuesIn(kAllSinks),
                          [](const auto& info) { return SinkName(info.param); });
 
 }  // namespace

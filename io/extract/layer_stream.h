@@ -27,7 +27,9 @@ class LayerStream final : public Source {
   // plain: the uncompressed stream (from OpenDecompressed).
   LayerStream(std::unique_ptr<Source> plain, bool prefetch)
       : plain_(std::move(plain)), digest_(*this) {
-    if (prefetch) prefetch_ = std::make_unique<PrefetchSource>(std::make_unique<Lend>(digest_));
+    if (prefetch)
+      prefetch_ =
+          std::make_unique<PrefetchSource>(std::make_unique<Lend>(digest_));
   }
 
   Result<size_t> Read(char* buf, size_t n) override {
@@ -46,7 +48,9 @@ class LayerStream final : public Source {
     return digest_.hash.Digest();
   }
 
-  int64_t bytes() const { return digest_.bytes.load(std::memory_order_relaxed); }
+  int64_t bytes() const {
+    return digest_.bytes.load(std::memory_order_relaxed);
+  }
 
  private:
   // Digests what it reads from the plain stream (on whichever thread reads).

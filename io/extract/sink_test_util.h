@@ -11,13 +11,17 @@
 
 namespace strata {
 
-inline constexpr SinkKind kAllSinks[] = {SinkKind::kUring, SinkKind::kThreads, SinkKind::kSync};
+inline constexpr SinkKind kAllSinks[] = {SinkKind::kUring, SinkKind::kThreads,
+                                         SinkKind::kSync};
 
 inline std::string SinkName(SinkKind k) {
   switch (k) {
-    case SinkKind::kUring: return "uring";
-    case SinkKind::kThreads: return "threads";
-    case SinkKind::kSync: return "sync";
+    case SinkKind::kUring:
+      return "uring";
+    case SinkKind::kThreads:
+      return "threads";
+    case SinkKind::kSync:
+      return "sync";
   }
   return "unknown";
 }
@@ -31,8 +35,10 @@ inline std::unique_ptr<FileSink> MakeTestSink(SinkKind k) {
       if (!u.ok()) return nullptr;
       return std::move(*u);
     }
-    case SinkKind::kThreads: return std::make_unique<ThreadedFileSink>(3);
-    case SinkKind::kSync: return std::make_unique<SyncFileSink>();
+    case SinkKind::kThreads:
+      return std::make_unique<ThreadedFileSink>(3);
+    case SinkKind::kSync:
+      return std::make_unique<SyncFileSink>();
   }
   return nullptr;
 }

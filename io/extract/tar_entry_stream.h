@@ -13,7 +13,9 @@ class TarEntryStream final : public EntryStream {
  public:
   explicit TarEntryStream(TarReader& r) : r_(r) {}
   Result<bool> Next(TarEntry* e) override { return r_.Next(e); }
-  Result<size_t> ReadData(char* buf, size_t n) override { return r_.ReadData(buf, n); }
+  Result<size_t> ReadData(char* buf, size_t n) override {
+    return r_.ReadData(buf, n);
+  }
 
  private:
   TarReader& r_;

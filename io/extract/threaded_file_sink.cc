@@ -9,11 +9,14 @@ ThreadedFileSink::ThreadedFileSink(unsigned workers) {
   if (workers == 0) {
     const char* env = std::getenv("STRATA_EXTRACT_THREADS");
     workers = env != nullptr ? static_cast<unsigned>(std::atoi(env)) : 0;
-    if (workers == 0) workers = std::clamp(std::thread::hardware_concurrency(), 2u, 8u);
+    if (workers == 0)
+      workers = std::clamp(std::thread::hardware_concurrency(), 2u, 8u);
   }
   workers = std::clamp(workers, 1u, 64u);
-  for (unsigned i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>());
-  for (auto& w : workers_) w->thread = std::thread([this, &w = *w] { Work(w); });
+  for (unsigned i = 0; i < workers; ++i)
+    workers_.push_back(std::make_unique<Worker>());
+  for (auto& w : workers_)
+    w->thread = std::thread([this, &w = *w] { Work(w); });
 }
 
 ThreadedFileSink::~ThreadedFileSink() {
@@ -27,7 +30,8 @@ ThreadedFileSink::~ThreadedFileSink() {
 }
 
 Result<char*> ThreadedFileSink::AcquireBuffer(size_t len) {
-  if (len > kMaxFile) return Internal("threaded sink: file over max_file_size()");
+  if (len > kMaxFile)
+    return Internal("threaded sink: file over max_file_size()");
   len = std::max<size_t>(len, 1);
   std::unique_lock<std::mutex> lock(mu_);
   if (acquired_ && acquired_len_ >= len) return acquired_.get();
@@ -107,7 +111,8 @@ void ThreadedFileSink::Work(Worker& w) {
     t.job = FileJob();  // the route still holds the directory
     t.buf.reset();
     lock.lock();
-    if (!s.ok() && first_error_.ok()) first_error_ = s.WithContext("file \"" + path + "\"");
+    if (!s.ok() && first_error_.ok())
+      first_error_ = s.WithContext("file \"" + path + "\"");
     busy_.erase(busy_.find(path));
     auto route = routes_.find(dir);
     if (--route->second.inflight == 0) routes_.erase(route);

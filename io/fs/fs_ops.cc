@@ -17,11 +17,13 @@ namespace {
 class Real final : public FsOps {
  public:
   Status MakeDir(const std::string& path, unsigned mode) override {
-    if (mkdir(path.c_str(), mode) != 0) return PosixError("mkdir " + path, errno);
+    if (mkdir(path.c_str(), mode) != 0)
+      return PosixError("mkdir " + path, errno);
     return Status::Ok();
   }
   Status MakeTempDir(std::string& tmpl) override {
-    if (mkdtemp(tmpl.data()) == nullptr) return PosixError("mkdtemp " + tmpl, errno);
+    if (mkdtemp(tmpl.data()) == nullptr)
+      return PosixError("mkdtemp " + tmpl, errno);
     return Status::Ok();
   }
   Status Rename(const std::string& from, const std::string& to) override {
@@ -29,13 +31,18 @@ class Real final : public FsOps {
       return PosixError("rename " + from + " to " + to, errno);
     return Status::Ok();
   }
-  Status RemoveTree(const std::string& path) override { return RemoveAll(path); }
+  Status RemoveTree(const std::string& path) override {
+    return RemoveAll(path);
+  }
   Status Unlink(const std::string& path) override {
     if (unlink(path.c_str()) != 0) return PosixError("unlink " + path, errno);
     return Status::Ok();
   }
-  Status WriteFile(const std::string& path, std::string_view data, unsigned mode) override {
-    UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode));
+  Status WriteFile(const std::string& path, std::string_view data,
+                   unsigned mode) override {
+    UniqueFd fd(open(path.c_str(),
+                     O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                     mode));
     if (!fd.valid()) return PosixError("create " + path, errno);
     while (!data.empty()) {
       ssize_t n = write(fd.get(), data.data(), data.size());
@@ -45,7 +52,9 @@ class Real final : public FsOps {
     }
     return Status::Ok();
   }
-  Status SyncDir(const std::string& path) override { return strata::SyncDir(path); }
+  Status SyncDir(const std::string& path) override {
+    return strata::SyncDir(path);
+  }
   Status SyncFs(int fd) override {
     if (syncfs(fd) != 0) return PosixError("syncfs", errno);
     return Status::Ok();

@@ -15,17 +15,22 @@ class SlowSyncFs final : public FsOps {
  public:
   Status MakeDir(const std::string&, unsigned) override { return Status::Ok(); }
   Status MakeTempDir(std::string&) override { return Status::Ok(); }
-  Status Rename(const std::string&, const std::string&) override { return Status::Ok(); }
+  Status Rename(const std::string&, const std::string&) override {
+    return Status::Ok();
+  }
   Status RemoveTree(const std::string&) override { return Status::Ok(); }
   Status Unlink(const std::string&) override { return Status::Ok(); }
-  Status WriteFile(const std::string&, std::string_view, unsigned) override { return Status::Ok(); }
+  Status WriteFile(const std::string&, std::string_view, unsigned) override {
+    return Status::Ok();
+  }
   Status SyncDir(const std::string&) override { return Status::Ok(); }
   Status SyncFs(int) override {
     int64_t started = ++clock;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     calls++;
     last_start = started;
-    if (fail_next.exchange(false)) return Internal("syncfs: Input/output error");
+    if (fail_next.exchange(false))
+      return Internal("syncfs: Input/output error");
     return Status::Ok();
   }
   std::atomic<int64_t> clock{0};  // ticks at each write and each sync start

@@ -13,7 +13,9 @@ namespace strata {
 Result<std::unique_ptr<UringFileSink>> UringFileSink::Create() {
   std::unique_ptr<UringFileSink> s(new UringFileSink());
   int rc = io_uring_queue_init(kSlots * 4, &s->ring_, 0);
-  if (rc < 0) return Unimplemented(std::string("io_uring unavailable: ") + std::strerror(-rc));
+  if (rc < 0)
+    return Unimplemented(std::string("io_uring unavailable: ") +
+                         std::strerror(-rc));
   s->ring_ready_ = true;
   io_uring_probe* probe = io_uring_get_probe_ring(&s->ring_);
   bool ok = probe && io_uring_opcode_supported(probe, IORING_OP_OPENAT) &&
@@ -27,10 +29,12 @@ Result<std::unique_ptr<UringFileSink>> UringFileSink::Create() {
     iov[i] = {s->pool_.get() + i * kBufferSize, kBufferSize};
   }
   if ((rc = io_uring_register_buffers(&s->ring_, iov.data(), kSlots)) < 0) {
-    return Unimplemented(std::string("io_uring buffer registration: ") + std::strerror(-rc));
+    return Unimplemented(std::string("io_uring buffer registration: ") +
+                         std::strerror(-rc));
   }
   if ((rc = io_uring_register_files_sparse(&s->ring_, kSlots)) < 0) {
-    return Unimplemented(std::string("io_uring direct descriptors: ") + std::strerror(-rc));
+    return Unimplemented(std::string("io_uring direct descriptors: ") +
+                         std::strerror(-rc));
   }
   for (unsigned i = kSlots; i > 0; --i) s->free_.push_back(i - 1);
   return s;
@@ -75,13 +79,14 @@ Status UringFileSink::Submit(FileJob file, char* buf, size_t len) {
   busy_.insert(job.file.path);
 
   io_uring_sqe* open = io_uring_get_sqe(&ring_);
-  io_uring_prep_openat_direct(open, job.file.parent->get(), job.file.name.c_str(),
-                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, job.file.mode & 0777,
-                              slot);
+  io_uring_prep_openat_direct(
+      open, job.file.parent->get(), job.file.name.c_str(),
+      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, job.file.mode & 0777, slot);
   open->flags |= IOSQE_IO_LINK;
   io_uring_sqe_set_data64(open, slot);
   io_uring_sqe* write = io_uring_get_sqe(&ring_);
-  io_uring_prep_write_fixed(write, static_cast<int>(slot), buf, static_cast<unsigned>(len), 0,
+  io_uring_prep_write_fixed(write, static_cast<int>(slot), buf,
+                            static_cast<unsigned>(len), 0,
                             static_cast<int>(slot));
   // Hard link: the close runs even if the write fails, freeing the slot.
   write->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
@@ -123,12 +128,14 @@ Status UringFileSink::Reap(unsigned min) {
     unsigned slot = static_cast<unsigned>(io_uring_cqe_get_data64(cqe));
     Job& job = jobs_[slot];
     int res = cqe->res;
-    const char* member = job.pending == 3 ? "create" : job.pending == 2 ? "write" : "close";
+    const char* member = job.pending == 3   ? "create"
+                         : job.pending == 2 ? "write"
+                                            : "close";
     if (res < 0 && res != -ECANCELED && job.error == 0) {
       job.error = -res;
       job.failed = member;
-    } else if (job.pending == 2 && res >= 0 && static_cast<size_t>(res) != job.len &&
-               job.error == 0) {
+    } else if (job.pending == 2 && res >= 0 &&
+               static_cast<size_t>(res) != job.len && job.error == 0) {
       job.error = EIO;
       job.failed = "short write";
     }
@@ -146,7 +153,8 @@ void UringFileSink::Complete(unsigned slot) {
   } else {
     s = FinishFileNoFollow(job.file, plan_.For(job.file));
   }
-  if (!s.ok() && first_error_.ok()) first_error_ = s.WithContext("file \"" + job.file.path + "\"");
+  if (!s.ok() && first_error_.ok())
+    first_error_ = s.WithContext("file \"" + job.file.path + "\"");
   auto it = busy_.find(job.file.path);
   if (it != busy_.end()) busy_.erase(it);
   job.file = FileJob();

@@ -1,5 +1,6 @@
 // UringFileSink: small files as linked io_uring chains
-//   openat_direct(parent, name, O_EXCL|O_NOFOLLOW) -> write_fixed -> close_direct
+//   openat_direct(parent, name, O_EXCL|O_NOFOLLOW) -> write_fixed ->
+//   close_direct
 // from a fixed pool of registered buffers and file slots, so a layer of many
 // small files costs a few io_uring_enter calls per batch instead of three
 // syscalls per file, and peak memory is the pool (kSlots x kBufferSize), not
@@ -40,19 +41,22 @@ class UringFileSink final : public FileSink {
   Result<char*> AcquireBuffer(size_t len) override;
   Status Submit(FileJob job, char* buf, size_t len) override;
   Status Flush() override;
-  bool Busy(const std::string& path) const override { return busy_.count(path) > 0; }
+  bool Busy(const std::string& path) const override {
+    return busy_.count(path) > 0;
+  }
 
  private:
   struct Job {
     FileJob file;
     size_t len = 0;
     int pending = 0;
-    int error = 0;           // first real errno of the chain
+    int error = 0;            // first real errno of the chain
     const char* failed = "";  // which member failed
   };
 
   UringFileSink() = default;
-  // Waits for at least `min` completions (0: only those ready) and handles them.
+  // Waits for at least `min` completions (0: only those ready) and handles
+  // them.
   Status Reap(unsigned min);
   void Complete(unsigned slot);
 

@@ -35,8 +35,8 @@ class Backend {
   // Whether BuildDir of `kind` over `parent_ids` writes file data (a clone
   // of the parent tree), which must then be synced before the snapshot is
   // recorded (engine.h's protocol).
-  virtual bool BuildWritesData(Kind kind,
-                               const std::vector<uint64_t>& parent_ids) const = 0;
+  virtual bool BuildWritesData(
+      Kind kind, const std::vector<uint64_t>& parent_ids) const = 0;
 
   // The mounts that present snapshot `id` of `kind` over its parents.
   // REQUIRES: kind is kActive or kView.

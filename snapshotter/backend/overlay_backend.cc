@@ -32,7 +32,8 @@ bool OverlayBackend::KernelHasMetacopy() {
 Status OverlayBackend::BuildDir(FsOps& fs, const std::string& dir, Kind kind,
                                 const std::vector<uint64_t>& /*parent_ids*/) {
   STRATA_RETURN_IF_ERROR(fs.MakeDir(dir + "/fs", 0755));
-  if (kind == Kind::kActive) STRATA_RETURN_IF_ERROR(fs.MakeDir(dir + "/work", 0711));
+  if (kind == Kind::kActive)
+    STRATA_RETURN_IF_ERROR(fs.MakeDir(dir + "/work", 0711));
   return Status::Ok();
 }
 
@@ -60,16 +61,18 @@ Status OverlayBackend::EnsureLink(uint64_t id) {
 Result<std::vector<Mount>> OverlayBackend::Mounts(
     uint64_t id, Kind kind, const std::vector<uint64_t>& parent_ids) {
   if (parent_ids.empty()) {
-    return std::vector<Mount>{{"bind", layout_.FsDir(id),
+    return std::vector<Mount>{{"bind",
+                               layout_.FsDir(id),
                                {kind == Kind::kView ? "ro" : "rw", "rbind"}}};
   }
   if (kind == Kind::kView && parent_ids.size() == 1) {
-    return std::vector<Mount>{{"bind", layout_.FsDir(parent_ids[0]), {"ro", "rbind"}}};
+    return std::vector<Mount>{
+        {"bind", layout_.FsDir(parent_ids[0]), {"ro", "rbind"}}};
   }
   if (parent_ids.size() > kMaxLayers) {
-    return FailedPrecondition("parent chain has " + std::to_string(parent_ids.size()) +
-                              " layers; overlayfs stacks at most " +
-                              std::to_string(kMaxLayers));
+    return FailedPrecondition(
+        "parent chain has " + std::to_string(parent_ids.size()) +
+        " layers; overlayfs stacks at most " + std::to_string(kMaxLayers));
   }
   std::vector<std::string> options;
   if (opts_.index_off) options.push_back("index=off");
@@ -84,7 +87,8 @@ Result<std::vector<Mount>> OverlayBackend::Mounts(
     std::string s = "lowerdir=";
     for (size_t i = 0; i < parent_ids.size(); ++i) {
       if (i) s += ':';
-      s += short_links ? layout_.LinkPath(parent_ids[i]) : layout_.FsDir(parent_ids[i]);
+      s += short_links ? layout_.LinkPath(parent_ids[i])
+                       : layout_.FsDir(parent_ids[i]);
     }
     return s;
   };
@@ -94,25 +98,28 @@ Result<std::vector<Mount>> OverlayBackend::Mounts(
     // mount them). Past that, containerd's mount code still mounts them: it
     // chdirs into their common directory <root>/l and passes bare ids.
     options.back() = lowerdir(true);
-    size_t compacted = DataLength(options) - parent_ids.size() * (layout_.LinksDir().size() + 1);
+    size_t compacted = DataLength(options) -
+                       parent_ids.size() * (layout_.LinksDir().size() + 1);
     if (compacted > kMaxMountData) {
-      return FailedPrecondition(
-          "overlay mount options for " + std::to_string(parent_ids.size()) +
-          " layers need " + std::to_string(compacted) +
-          " bytes even with short lowerdir paths, over the kernel's one-page limit; "
-          "use a shorter --root");
+      return FailedPrecondition("overlay mount options for " +
+                                std::to_string(parent_ids.size()) +
+                                " layers need " + std::to_string(compacted) +
+                                " bytes even with short lowerdir paths, over "
+                                "the kernel's one-page limit; "
+                                "use a shorter --root");
     }
     for (uint64_t pid : parent_ids) STRATA_RETURN_IF_ERROR(EnsureLink(pid));
   }
   return std::vector<Mount>{{"overlay", "overlay", std::move(options)}};
 }
 
-Status OverlayBackend::CheckRebase(uint64_t /*id*/,
-                                   const std::vector<uint64_t>& parent_ids) const {
+Status OverlayBackend::CheckRebase(
+    uint64_t /*id*/, const std::vector<uint64_t>& parent_ids) const {
   // A view of the committed layer stacks it over its whole chain.
   if (parent_ids.size() + 1 > kMaxLayers) {
-    return FailedPrecondition("rebased chain would have " + std::to_string(parent_ids.size() + 1) +
-                              " layers; overlayfs stacks at most " + std::to_string(kMaxLayers));
+    return FailedPrecondition(
+        "rebased chain would have " + std::to_string(parent_ids.size() + 1) +
+        " layers; overlayfs stacks at most " + std::to_string(kMaxLayers));
   }
   return Status::Ok();
 }

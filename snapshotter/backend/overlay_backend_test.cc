@@ -1,5 +1,6 @@
 #include "snapshotter/backend/overlay_backend.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -7,8 +8,6 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
-
-#include <gtest/gtest.h>
 
 #include "io/fs/fs_util.h"
 #include "snapshotter/engine/engine.h"
@@ -45,7 +44,8 @@ TEST(OverlayBackendTest, ShortLinksWhenFullPathsOverflowAPage) {
   auto m = backend.Mounts(200, Kind::kActive, parents);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_LE(DataBytes((*m)[0]), OverlayBackend::kMaxMountData);
-  EXPECT_NE((*m)[0].options.back().find(layout.LinkPath(128)), std::string::npos);
+  EXPECT_NE((*m)[0].options.back().find(layout.LinkPath(128)),
+            std::string::npos);
   char buf[128];
   ssize_t n = readlink(layout.LinkPath(7).c_str(), buf, sizeof(buf));
   ASSERT_GT(n, 0);
@@ -61,7 +61,8 @@ TEST(OverlayBackendTest, ShortLinksWhenFullPathsOverflowAPage) {
   // Few layers: full paths, no links needed.
   auto small = backend.Mounts(300, Kind::kActive, {1, 2});
   ASSERT_TRUE(small.ok());
-  EXPECT_NE(small->at(0).options.back().find(layout.FsDir(1)), std::string::npos);
+  EXPECT_NE(small->at(0).options.back().find(layout.FsDir(1)),
+            std::string::npos);
 }
 
 TEST(OverlayBackendTest, ClearErrorBeyondTheLimits) {
@@ -74,7 +75,8 @@ TEST(OverlayBackendTest, ClearErrorBeyondTheLimits) {
   auto m = backend.Mounts(1000, Kind::kActive, parents);
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().code(), Code::kFailedPrecondition);
-  EXPECT_NE(m.status().message().find("page"), std::string::npos) << m.status().message();
+  EXPECT_NE(m.status().message().find("page"), std::string::npos)
+      << m.status().message();
   parents.resize(501, 1);
   auto deep = backend.Mounts(1000, Kind::kView, parents);
   ASSERT_FALSE(deep.ok());
@@ -88,12 +90,14 @@ TEST(OverlayBackendTest, ClearErrorBeyondTheLimits) {
 TEST(OverlayBackendTest, RebaseChecksTheLayerLimit) {
   OverlayBackend backend(Layout("/nonexistent"), {});
   std::vector<uint64_t> parents(OverlayBackend::kMaxLayers - 1);
-  EXPECT_TRUE(backend.CheckRebase(1, parents).ok()) << "500 layers is the limit, not over it";
+  EXPECT_TRUE(backend.CheckRebase(1, parents).ok())
+      << "500 layers is the limit, not over it";
   EXPECT_TRUE(backend.CheckRebase(1, {}).ok());
   parents.push_back(7);
   Status over = backend.CheckRebase(1, parents);
   EXPECT_EQ(over.code(), Code::kFailedPrecondition) << over.ToString();
-  EXPECT_NE(over.message().find("501 layers"), std::string::npos) << over.message();
+  EXPECT_NE(over.message().find("501 layers"), std::string::npos)
+      << over.message();
 }
 
 TEST(OverlayBackendTest, ChainOf128LayersMounts) {
@@ -120,7 +124,8 @@ TEST(OverlayBackendTest, ChainOf128LayersMounts) {
   auto top = (*engine)->Prepare("container", parent, {});
   ASSERT_TRUE(top.ok()) << top.status().ToString();
   EXPECT_LE(DataBytes(top->at(0)), OverlayBackend::kMaxMountData);
-  if (geteuid() != 0) GTEST_SKIP() << "mounting overlayfs needs root (CI runs as root)";
+  if (geteuid() != 0)
+    GTEST_SKIP() << "mounting overlayfs needs root (CI runs as root)";
   std::string mnt = dir.path + "/mnt";
   ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
   Status s = MountAll(*top, mnt);
@@ -154,15 +159,19 @@ TEST(OverlayBackendTest, MetacopyOptionOnEveryOverlayMountOnlyWhenAsked) {
 // holds the metadata only (trusted.overlay.metacopy, no data blocks) and the
 // data still reads back; without it the whole file is copied up.
 TEST(OverlayBackendTest, MetacopyChmodCopiesUpMetadataOnly) {
-  if (geteuid() != 0) GTEST_SKIP() << "mounting overlayfs needs root (CI runs as root)";
+  if (geteuid() != 0)
+    GTEST_SKIP() << "mounting overlayfs needs root (CI runs as root)";
   if (!OverlayBackend::KernelHasMetacopy()) {
-    GTEST_SKIP() << "this kernel's overlayfs has no metacopy (/sys/module/overlay/parameters)";
+    GTEST_SKIP() << "this kernel's overlayfs has no metacopy "
+                    "(/sys/module/overlay/parameters)";
   }
   for (bool metacopy : {false, true}) {
     SCOPED_TRACE(metacopy ? "metacopy=on" : "default");
     TempDir dir;
-    auto engine = Engine::Open(
-        {.root = dir / "root", .sync = false, .backend = "overlay", .overlay_metacopy = metacopy});
+    auto engine = Engine::Open({.root = dir / "root",
+                                .sync = false,
+                                .backend = "overlay",
+                                .overlay_metacopy = metacopy});
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
     auto base = (*engine)->Prepare("b", "", {});
     ASSERT_TRUE(base.ok());
@@ -172,7 +181,8 @@ TEST(OverlayBackendTest, MetacopyChmodCopiesUpMetadataOnly) {
     auto child = (*engine)->Prepare("c", "base", {});
     ASSERT_TRUE(child.ok()) << child.status().ToString();
     const auto& o = child->at(0).options;
-    ASSERT_EQ(std::find(o.begin(), o.end(), "metacopy=on") != o.end(), metacopy);
+    ASSERT_EQ(std::find(o.begin(), o.end(), "metacopy=on") != o.end(),
+              metacopy);
     std::string upper;
     for (const auto& opt : o) {
       if (opt.rfind("upperdir=", 0) == 0) upper = opt.substr(9);
@@ -183,20 +193,24 @@ TEST(OverlayBackendTest, MetacopyChmodCopiesUpMetadataOnly) {
     ASSERT_TRUE(s.ok()) << s.ToString();
     ASSERT_EQ(chmod((mnt + "/big").c_str(), 0600), 0);
     struct stat st;
-    ASSERT_EQ(lstat((upper + "/big").c_str(), &st), 0) << "chmod did not copy up";
+    ASSERT_EQ(lstat((upper + "/big").c_str(), &st), 0)
+        << "chmod did not copy up";
     EXPECT_EQ(st.st_mode & 07777, 0600u);
     char v[8];
-    bool has_xattr = lgetxattr((upper + "/big").c_str(), "trusted.overlay.metacopy", v, sizeof(v)) >= 0;
+    bool has_xattr = lgetxattr((upper + "/big").c_str(),
+                               "trusted.overlay.metacopy", v, sizeof(v)) >= 0;
     EXPECT_EQ(has_xattr, metacopy);
     if (metacopy) {
       // At most an xattr block (ext4 keeps overlay's xattrs outside a small
       // inode), never the 4 MiB of data.
-      EXPECT_LE(st.st_blocks * 512, 8192) << "metacopy=on still copied the data up";
+      EXPECT_LE(st.st_blocks * 512, 8192)
+          << "metacopy=on still copied the data up";
     } else {
       EXPECT_GE(st.st_blocks * 512, static_cast<int64_t>(data.size()));
     }
     std::ifstream f(mnt + "/big", std::ios::binary);
-    std::string back((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::string back((std::istreambuf_iterator<char>(f)),
+                     std::istreambuf_iterator<char>());
     EXPECT_TRUE(back == data) << "data lost through the metadata-only copy";
     f.close();
     Unmount(mnt);

@@ -19,15 +19,18 @@ namespace {
 // "" when an overlay with upper and work in dir mounts, else why not.
 std::string TryOverlay(const std::string& dir) {
   std::string base = dir + "/overlay-probe-XXXXXX";
-  if (mkdtemp(base.data()) == nullptr) return std::string("mkdtemp: ") + strerror(errno);
+  if (mkdtemp(base.data()) == nullptr)
+    return std::string("mkdtemp: ") + strerror(errno);
   std::string why;
   for (const char* d : {"/lower", "/upper", "/work", "/merged"}) {
-    if (mkdir((base + d).c_str(), 0700) != 0) why = std::string("mkdir: ") + strerror(errno);
+    if (mkdir((base + d).c_str(), 0700) != 0)
+      why = std::string("mkdir: ") + strerror(errno);
   }
   if (why.empty()) {
-    std::string data = "lowerdir=" + base + "/lower,upperdir=" + base + "/upper,workdir=" +
-                       base + "/work";
-    if (mount("overlay", (base + "/merged").c_str(), "overlay", 0, data.c_str()) != 0) {
+    std::string data = "lowerdir=" + base + "/lower,upperdir=" + base +
+                       "/upper,workdir=" + base + "/work";
+    if (mount("overlay", (base + "/merged").c_str(), "overlay", 0,
+              data.c_str()) != 0) {
       why = std::string("mount overlay: ") + strerror(errno);
     } else {
       umount2((base + "/merged").c_str(), MNT_DETACH);
@@ -40,27 +43,34 @@ std::string TryOverlay(const std::string& dir) {
 }  // namespace
 
 bool IsBackendName(std::string_view name) {
-  return name == "auto" || name == "overlay" || name == "reflink" || name == "copy";
+  return name == "auto" || name == "overlay" || name == "reflink" ||
+         name == "copy";
 }
 
 ProbeResult ProbeBackend(const std::string& dir) {
   std::string why = TryOverlay(dir);
-  if (why.empty()) return {"overlay", "overlayfs mounts with upper and work under " + dir};
+  if (why.empty())
+    return {"overlay", "overlayfs mounts with upper and work under " + dir};
   std::string detail = "overlay: " + why;
   if (CanReflink(dir)) return {"reflink", detail + "; FICLONE works"};
   return {"copy", detail + "; FICLONE unsupported"};
 }
 
-std::unique_ptr<Backend> MakeBackend(std::string_view name, const Layout& layout,
+std::unique_ptr<Backend> MakeBackend(std::string_view name,
+                                     const Layout& layout,
                                      const BackendOptions& opts) {
   if (opts.overlay_metacopy && name != "overlay") {
-    Log(LogLevel::kWarn, "backend", "overlay_metacopy ignored: the backend is not overlay",
+    Log(LogLevel::kWarn, "backend",
+        "overlay_metacopy ignored: the backend is not overlay",
         {{"backend", std::string(name)}});
   }
   if (name == "reflink") {
-    return std::make_unique<ReflinkBackend>(layout, ReflinkBackend::Mode::kReflink);
+    return std::make_unique<ReflinkBackend>(layout,
+                                            ReflinkBackend::Mode::kReflink);
   }
-  if (name == "copy") return std::make_unique<ReflinkBackend>(layout, ReflinkBackend::Mode::kCopy);
+  if (name == "copy")
+    return std::make_unique<ReflinkBackend>(layout,
+                                            ReflinkBackend::Mode::kCopy);
   OverlayOptions oopts;
   oopts.index_off = OverlayBackend::KernelHasIndexParam();
   if (opts.overlay_metacopy) {

@@ -27,7 +27,8 @@ Status ReflinkBackend::BuildDir(FsOps& ops, const std::string& dir, Kind kind,
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::steady_clock::now() - start)
                 .count();
-  Log(stats->copied > 0 && mode_ == Mode::kReflink ? LogLevel::kWarn : LogLevel::kDebug,
+  Log(stats->copied > 0 && mode_ == Mode::kReflink ? LogLevel::kWarn
+                                                   : LogLevel::kDebug,
       "backend", "cloned parent tree",
       {{"parent", std::to_string(parent_ids[0])},
        {"files", std::to_string(stats->files)},
@@ -39,8 +40,8 @@ Status ReflinkBackend::BuildDir(FsOps& ops, const std::string& dir, Kind kind,
   return Status::Ok();
 }
 
-Result<std::vector<Mount>> ReflinkBackend::Mounts(uint64_t id, Kind kind,
-                                                  const std::vector<uint64_t>& parent_ids) {
+Result<std::vector<Mount>> ReflinkBackend::Mounts(
+    uint64_t id, Kind kind, const std::vector<uint64_t>& parent_ids) {
   if (kind == Kind::kView) {
     uint64_t shown = parent_ids.empty() ? id : parent_ids[0];
     return std::vector<Mount>{{"bind", layout_.FsDir(shown), {"ro", "rbind"}}};
@@ -48,20 +49,23 @@ Result<std::vector<Mount>> ReflinkBackend::Mounts(uint64_t id, Kind kind,
   return std::vector<Mount>{{"bind", layout_.FsDir(id), {"rw", "rbind"}}};
 }
 
-Status ReflinkBackend::CheckRebase(uint64_t /*id*/,
-                                   const std::vector<uint64_t>& /*parent_ids*/) const {
+Status ReflinkBackend::CheckRebase(
+    uint64_t /*id*/, const std::vector<uint64_t>& /*parent_ids*/) const {
   return FailedPrecondition(
       "the " + std::string(Name()) +
-      " backend keeps full trees: a layer extracted without its parent has lost its "
-      "whiteouts, so it cannot be committed onto a parent (\"rebase\" needs the overlay "
+      " backend keeps full trees: a layer extracted without its parent has "
+      "lost its "
+      "whiteouts, so it cannot be committed onto a parent (\"rebase\" needs "
+      "the overlay "
       "backend; do not list the rebase capability for this daemon)");
 }
 
 Result<Usage> ReflinkBackend::MeasureUsage(uint64_t id) {
   STRATA_ASSIGN_OR_RETURN(
       DiskUsage du,
-      MeasureDiskUsage(layout_.FsDir(id), mode_ == Mode::kReflink ? UsageMode::kExclusiveExtents
-                                                                  : UsageMode::kAllocated));
+      MeasureDiskUsage(layout_.FsDir(id), mode_ == Mode::kReflink
+                                              ? UsageMode::kExclusiveExtents
+                                              : UsageMode::kAllocated));
   return Usage{du.bytes, du.inodes};
 }
 

@@ -39,7 +39,8 @@ class ReflinkBackend final : public Backend {
   // Active with parents: clones parent_ids[0]'s fs into dir/fs.
   // A clone, even with FICLONE: a file the filesystem refuses to clone is
   // copied (kAuto), and FICLONE's extents are data as far as a crash goes.
-  bool BuildWritesData(Kind kind, const std::vector<uint64_t>& parent_ids) const override {
+  bool BuildWritesData(Kind kind,
+                       const std::vector<uint64_t>& parent_ids) const override {
     return kind == Kind::kActive && !parent_ids.empty();
   }
   Status BuildDir(FsOps& fs, const std::string& dir, Kind kind,

@@ -8,10 +8,14 @@ namespace pb = containerd::services::snapshots::v1;
 
 const char* KindName(pb::Kind k) {
   switch (k) {
-    case pb::ACTIVE: return "active";
-    case pb::VIEW: return "view";
-    case pb::COMMITTED: return "committed";
-    default: return "unknown";
+    case pb::ACTIVE:
+      return "active";
+    case pb::VIEW:
+      return "view";
+    case pb::COMMITTED:
+      return "committed";
+    default:
+      return "unknown";
   }
 }
 

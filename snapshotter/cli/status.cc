@@ -68,10 +68,12 @@ int RunStatus(const std::shared_ptr<grpc::Channel>& channel,
   std::printf(
       "snapshots:  %lld committed, %lld active, %lld views; metadata %s\n",
       static_cast<long long>(r.committed()), static_cast<long long>(r.active()),
-      static_cast<long long>(r.views()), HumanBytes(r.metadata_bytes()).c_str());
-  std::printf("durability: commit sync %s, %llu data syncs\n",
-              r.durability().commit_sync() ? "on" : "OFF (power cut may lose commits)",
-              static_cast<unsigned long long>(r.durability().data_syncs()));
+      static_cast<long long>(r.views()),
+      HumanBytes(r.metadata_bytes()).c_str());
+  std::printf(
+      "durability: commit sync %s, %llu data syncs\n",
+      r.durability().commit_sync() ? "on" : "OFF (power cut may lose commits)",
+      static_cast<unsigned long long>(r.durability().data_syncs()));
   const spb::Recovery& rec = r.recovery();
   std::printf(
       "recovery:   %lld staging, %lld orphans, %lld trash removed; %lld "
@@ -84,8 +86,9 @@ int RunStatus(const std::shared_ptr<grpc::Channel>& channel,
       static_cast<long long>(rec.quarantined()));
   for (const std::string& key : rec.damaged()) {
     std::string shown = key.size() > 200 ? key.substr(0, 200) + "..." : key;
-    std::printf("  DAMAGED:  \"%s\" (committed, its directory was lost; remove it)\n",
-                shown.c_str());
+    std::printf(
+        "  DAMAGED:  \"%s\" (committed, its directory was lost; remove it)\n",
+        shown.c_str());
   }
   if (!d.enabled()) {
     std::printf("differ:     off (no containerd address)\n");
@@ -95,7 +98,8 @@ int RunStatus(const std::shared_ptr<grpc::Channel>& channel,
               d.containerd_address().c_str());
   std::printf("  applied:  %llu layers (%s compressed, %s uncompressed)\n",
               static_cast<unsigned long long>(d.applied()),
-              HumanBytes(d.blob_bytes()).c_str(), HumanBytes(d.tar_bytes()).c_str());
+              HumanBytes(d.blob_bytes()).c_str(),
+              HumanBytes(d.tar_bytes()).c_str());
   std::printf("  declined: %llu (containerd used its next differ)\n",
               static_cast<unsigned long long>(d.declined()));
   std::printf("  failed:   %llu\n",

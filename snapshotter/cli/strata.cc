@@ -2,14 +2,15 @@
 //
 //   strata [--address SOCK] ls [FILTER...]
 //   strata [--address SOCK] stat KEY
-//   strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync] LAYER...
-//   strata [--address SOCK] df [--root DIR] [--bytes]
-//   strata [--address SOCK] status [--json]
-//   strata [--address SOCK] bench latency|ops|cow ...
+//   strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync]
+//   LAYER... strata [--address SOCK] df [--root DIR] [--bytes] strata
+//   [--address SOCK] status [--json] strata [--address SOCK] bench
+//   latency|ops|cow ...
 //
 // The benchmarks are not in this binary: `strata bench` runs strata-bench
 // (bench/harness), installed beside it.
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,8 +19,6 @@
 #include <map>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "snapshotter/cli/cli_util.h"
@@ -35,21 +34,25 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kUsage =
     "usage: strata [--address SOCK] ls [FILTER...]\n"
     "       strata [--address SOCK] stat KEY\n"
-    "       strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync] LAYER...\n"
+    "       strata [--address SOCK] import [--parent NAME] [--name NAME] "
+    "[--no-sync] LAYER...\n"
     "       strata [--address SOCK] df [--root DIR] [--bytes]\n"
     "       strata [--address SOCK] status [--json]\n"
-    "       strata [--address SOCK] bench latency|ops|cow ...   (runs strata-bench)\n";
+    "       strata [--address SOCK] bench latency|ops|cow ...   (runs "
+    "strata-bench)\n";
 
 int Check(const grpc::Status& s, const std::string& what) {
   if (s.ok()) return 0;
-  std::fprintf(stderr, "strata: %s: code %d: %s\n", what.c_str(), s.error_code(),
-               s.error_message().c_str());
+  std::fprintf(stderr, "strata: %s: code %d: %s\n", what.c_str(),
+               s.error_code(), s.error_message().c_str());
   return 1;
 }
 
 void PrintInfo(const pb::Info& info) {
-  std::printf("%s\t%s\t%s", info.name().c_str(), strata::KindName(info.kind()), info.parent().c_str());
-  for (const auto& [k, v] : info.labels()) std::printf("\t%s=%s", k.c_str(), v.c_str());
+  std::printf("%s\t%s\t%s", info.name().c_str(), strata::KindName(info.kind()),
+              info.parent().c_str());
+  for (const auto& [k, v] : info.labels())
+    std::printf("\t%s=%s", k.c_str(), v.c_str());
   std::printf("\n");
 }
 
@@ -89,15 +92,17 @@ int ExecBench(const std::string& address, bool address_given,
   std::string beside = dir + "strata-bench";
   std::vector<std::string> argv{"strata-bench"};
   argv.insert(argv.end(), words.begin(), words.end());
-  if (address_given && !words.empty()) argv.insert(argv.begin() + 2, {"--address", address});
+  if (address_given && !words.empty())
+    argv.insert(argv.begin() + 2, {"--address", address});
   std::vector<char*> cargs;
   for (std::string& a : argv) cargs.push_back(a.data());
   cargs.push_back(nullptr);
   if (access(beside.c_str(), X_OK) == 0) execv(beside.c_str(), cargs.data());
   execvp("strata-bench", cargs.data());
-  std::fprintf(stderr,
-               "strata: bench: cannot run strata-bench (beside %s or on PATH): %s\n",
-               dir.c_str(), std::strerror(errno));
+  std::fprintf(
+      stderr,
+      "strata: bench: cannot run strata-bench (beside %s or on PATH): %s\n",
+      dir.c_str(), std::strerror(errno));
   return 127;
 }
 
@@ -139,14 +144,17 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     return 2;
   }
-  auto channel = grpc::CreateChannel("unix:" + address, grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel("unix:" + address,
+                                     grpc::InsecureChannelCredentials());
   auto stub = pb::Snapshots::NewStub(channel);
   const std::string& cmd = args[0];
   if (cmd == "ls") return Ls(*stub, {args.begin() + 1, args.end()});
   if (cmd == "stat" && args.size() == 2) return Stat(*stub, args[1]);
-  if (cmd == "import") return strata::RunImport(channel, {args.begin() + 1, args.end()});
+  if (cmd == "import")
+    return strata::RunImport(channel, {args.begin() + 1, args.end()});
   if (cmd == "df") return strata::RunDf(*stub, {args.begin() + 1, args.end()});
-  if (cmd == "status") return strata::RunStatus(channel, {args.begin() + 1, args.end()});
+  if (cmd == "status")
+    return strata::RunStatus(channel, {args.begin() + 1, args.end()});
   std::fputs(kUsage, stderr);
   return 2;
 }

@@ -24,11 +24,12 @@ Result<RootLock> RootLock::Acquire(const std::string& lock_file) {
     ssize_t n = pread(fd.get(), buf, sizeof(buf) - 1, 0);
     std::string holder = n > 0 ? std::string(buf, n) : "unknown";
     while (!holder.empty() && (holder.back() == '\n')) holder.pop_back();
-    return Unavailable("root is in use by another strata-snapshotter (pid " + holder +
-                       ", lock " + lock_file + ")");
+    return Unavailable("root is in use by another strata-snapshotter (pid " +
+                       holder + ", lock " + lock_file + ")");
   }
   std::string pid = std::to_string(getpid()) + "\n";
-  if (ftruncate(fd.get(), 0) != 0 || pwrite(fd.get(), pid.data(), pid.size(), 0) < 0) {
+  if (ftruncate(fd.get(), 0) != 0 ||
+      pwrite(fd.get(), pid.data(), pid.size(), 0) < 0) {
     return PosixError("write lock file " + lock_file, errno);
   }
   return RootLock(std::move(fd));
@@ -38,7 +39,8 @@ Status ClaimSocketPath(const std::string& path) {
   sockaddr_un addr{};
   if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
     return InvalidArgument("socket path \"" + path + "\" must be 1.." +
-                           std::to_string(sizeof(addr.sun_path) - 1) + " bytes");
+                           std::to_string(sizeof(addr.sun_path) - 1) +
+                           " bytes");
   }
   size_t slash = path.rfind('/');
   if (slash != std::string::npos && slash > 0) {
@@ -50,13 +52,15 @@ Status ClaimSocketPath(const std::string& path) {
     return PosixError("stat " + path, errno);
   }
   if (!S_ISSOCK(st.st_mode)) {
-    return FailedPrecondition(path + " exists and is not a socket; refusing to replace it");
+    return FailedPrecondition(
+        path + " exists and is not a socket; refusing to replace it");
   }
   UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return PosixError("socket", errno);
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.data(), path.size());
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) ==
+      0) {
     return Unavailable("another server is already listening on " + path);
   }
   if (errno != ECONNREFUSED && errno != ENOENT) {

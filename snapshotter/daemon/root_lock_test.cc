@@ -1,5 +1,6 @@
 #include "snapshotter/daemon/root_lock.h"
 
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -7,8 +8,6 @@
 
 #include <cstring>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "tests/testutil/temp_dir.h"
 
@@ -22,12 +21,16 @@ TEST(RootLockTest, SecondHolderIsRefusedWithPid) {
   auto second = RootLock::Acquire(dir / "lock");
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), Code::kUnavailable);
-  EXPECT_NE(second.status().message().find(std::to_string(getpid())), std::string::npos);
+  EXPECT_NE(second.status().message().find(std::to_string(getpid())),
+            std::string::npos);
 }
 
 TEST(RootLockTest, LockIsReleasedWithTheObject) {
   TempDir dir;
-  { auto first = RootLock::Acquire(dir / "lock"); ASSERT_TRUE(first.ok()); }
+  {
+    auto first = RootLock::Acquire(dir / "lock");
+    ASSERT_TRUE(first.ok());
+  }
   EXPECT_TRUE(RootLock::Acquire(dir / "lock").ok());
 }
 
@@ -54,7 +57,8 @@ TEST(ClaimSocketPathTest, RefusesNonSocketsAndLongPaths) {
   TempDir dir;
   std::ofstream(dir / "file") << "x";
   EXPECT_EQ(ClaimSocketPath(dir / "file").code(), Code::kFailedPrecondition);
-  EXPECT_EQ(ClaimSocketPath("/tmp/" + std::string(200, 'x')).code(), Code::kInvalidArgument);
+  EXPECT_EQ(ClaimSocketPath("/tmp/" + std::string(200, 'x')).code(),
+            Code::kInvalidArgument);
 }
 
 }  // namespace

@@ -21,14 +21,18 @@ Status SdNotify(std::string_view state) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path[0] != '/' && path[0] != '@') {
-    return InvalidArgument("NOTIFY_SOCKET \"" + std::string(path) + "\" is not a unix socket");
+    return InvalidArgument("NOTIFY_SOCKET \"" + std::string(path) +
+                           "\" is not a unix socket");
   }
   if (path.size() >= sizeof(addr.sun_path)) {
-    return InvalidArgument("NOTIFY_SOCKET \"" + std::string(path) + "\" is too long");
+    return InvalidArgument("NOTIFY_SOCKET \"" + std::string(path) +
+                           "\" is too long");
   }
   std::memcpy(addr.sun_path, path.data(), path.size());
-  if (path[0] == '@') addr.sun_path[0] = '\0';  // abstract: no file, no terminating NUL
-  socklen_t len = offsetof(sockaddr_un, sun_path) + path.size() + (path[0] == '/' ? 1 : 0);
+  if (path[0] == '@')
+    addr.sun_path[0] = '\0';  // abstract: no file, no terminating NUL
+  socklen_t len =
+      offsetof(sockaddr_un, sun_path) + path.size() + (path[0] == '/' ? 1 : 0);
 
   UniqueFd fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return PosixError("notify socket", errno);

@@ -1,5 +1,6 @@
 #include "snapshotter/daemon/sd_notify.h"
 
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -7,8 +8,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "io/base/unique_fd.h"
 #include "tests/testutil/temp_dir.h"
@@ -24,7 +23,8 @@ UniqueFd Listen(const std::string& name) {
   std::memcpy(addr.sun_path, name.data(), name.size());
   if (name[0] == '@') addr.sun_path[0] = '\0';
   socklen_t len = offsetof(sockaddr_un, sun_path) + name.size();
-  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len), 0) << strerror(errno);
+  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len), 0)
+      << strerror(errno);
   timeval tv{5, 0};
   setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   return fd;
@@ -33,7 +33,8 @@ UniqueFd Listen(const std::string& name) {
 std::string Receive(const UniqueFd& fd) {
   char buf[4096];
   ssize_t n = recv(fd.get(), buf, sizeof(buf), 0);
-  return n < 0 ? "<nothing: " + std::string(strerror(errno)) + ">" : std::string(buf, n);
+  return n < 0 ? "<nothing: " + std::string(strerror(errno)) + ">"
+               : std::string(buf, n);
 }
 
 class SdNotifyTest : public ::testing::Test {

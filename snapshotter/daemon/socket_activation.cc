@@ -1,6 +1,8 @@
 #include "snapshotter/daemon/socket_activation.h"
 
 #include <fcntl.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_posix.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -12,9 +14,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
-
-#include <grpcpp/server.h>
-#include <grpcpp/server_posix.h>
 
 #include "io/base/errno.h"
 #include "io/base/log.h"
@@ -37,18 +36,24 @@ long ParseCount(std::string_view s) {
 
 }  // namespace
 
-Result<int> ParseListenFds(const char* listen_pid, const char* listen_fds, pid_t self) {
+Result<int> ParseListenFds(const char* listen_pid, const char* listen_fds,
+                           pid_t self) {
   if (listen_pid == nullptr || listen_fds == nullptr) return 0;
   long pid = ParseCount(listen_pid);
-  if (pid <= 0) return InvalidArgument("bad LISTEN_PID \"" + std::string(listen_pid) + "\"");
+  if (pid <= 0)
+    return InvalidArgument("bad LISTEN_PID \"" + std::string(listen_pid) +
+                           "\"");
   if (pid != self) return 0;  // meant for a parent that exec'd us
   long n = ParseCount(listen_fds);
-  if (n < 0) return InvalidArgument("bad LISTEN_FDS \"" + std::string(listen_fds) + "\"");
+  if (n < 0)
+    return InvalidArgument("bad LISTEN_FDS \"" + std::string(listen_fds) +
+                           "\"");
   return static_cast<int>(n);
 }
 
 Result<UniqueFd> TakeListenFd() {
-  Result<int> n = ParseListenFds(std::getenv("LISTEN_PID"), std::getenv("LISTEN_FDS"), getpid());
+  Result<int> n = ParseListenFds(std::getenv("LISTEN_PID"),
+                                 std::getenv("LISTEN_FDS"), getpid());
   unsetenv("LISTEN_PID");
   unsetenv("LISTEN_FDS");
   unsetenv("LISTEN_FDNAMES");
@@ -59,7 +64,8 @@ Result<UniqueFd> TakeListenFd() {
                               " sockets; strata-snapshotter takes exactly one");
   }
   UniqueFd fd(kListenFdsStart);
-  if (fcntl(fd.get(), F_SETFD, FD_CLOEXEC) != 0) return PosixError("passed fd 3", errno);
+  if (fcntl(fd.get(), F_SETFD, FD_CLOEXEC) != 0)
+    return PosixError("passed fd 3", errno);
   int type = 0;
   int listening = 0;
   socklen_t len = sizeof(type);
@@ -71,7 +77,8 @@ Result<UniqueFd> TakeListenFd() {
     return PosixError("passed fd 3", errno);
   }
   if (type != SOCK_STREAM || !listening) {
-    return FailedPrecondition("passed fd 3 is not a listening stream socket (ListenStream=)");
+    return FailedPrecondition(
+        "passed fd 3 is not a listening stream socket (ListenStream=)");
   }
   return fd;
 }
@@ -84,10 +91,13 @@ std::string SocketPath(int fd) {
       addr.sun_path[0] == '\0') {
     return "";
   }
-  return std::string(addr.sun_path, strnlen(addr.sun_path, len - offsetof(sockaddr_un, sun_path)));
+  return std::string(
+      addr.sun_path,
+      strnlen(addr.sun_path, len - offsetof(sockaddr_un, sun_path)));
 }
 
-Result<std::unique_ptr<Acceptor>> Acceptor::Start(UniqueFd listen_fd, grpc::Server* server) {
+Result<std::unique_ptr<Acceptor>> Acceptor::Start(UniqueFd listen_fd,
+                                                  grpc::Server* server) {
   // Non-blocking, so a connection reset between poll and accept cannot block
   // the loop (and Stop) in accept.
   int flags = fcntl(listen_fd.get(), F_GETFL);
@@ -96,7 +106,8 @@ Result<std::unique_ptr<Acceptor>> Acceptor::Start(UniqueFd listen_fd, grpc::Serv
   }
   UniqueFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake.valid()) return PosixError("eventfd", errno);
-  std::unique_ptr<Acceptor> a(new Acceptor(std::move(listen_fd), std::move(wake), server));
+  std::unique_ptr<Acceptor> a(
+      new Acceptor(std::move(listen_fd), std::move(wake), server));
   a->thread_ = std::thread(&Acceptor::Loop, a.get());
   return a;
 }
@@ -119,20 +130,24 @@ void Acceptor::Loop() {
       if (poll(&fds[1], 1, 100) > 0) return;
     } else if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      Log(LogLevel::kError, "daemon", "poll listening socket", {{"error", strerror(errno)}});
+      Log(LogLevel::kError, "daemon", "poll listening socket",
+          {{"error", strerror(errno)}});
       return;
     } else if (fds[1].revents != 0) {
       return;
     }
     // gRPC's endpoint expects a non-blocking fd; it owns the fd from here.
-    int conn = accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    int conn = accept4(listen_fd_.get(), nullptr, nullptr,
+                       SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (conn >= 0) {
       failing = false;
       grpc::AddInsecureChannelFromFd(server_, conn);
     } else if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) {
       failing = false;
     } else {
-      if (!failing) Log(LogLevel::kWarn, "daemon", "accept failed", {{"error", strerror(errno)}});
+      if (!failing)
+        Log(LogLevel::kWarn, "daemon", "accept failed",
+            {{"error", strerror(errno)}});
       failing = true;
     }
   }

@@ -31,7 +31,8 @@ namespace strata {
 // The number of fds passed to process `self` by LISTEN_PID and LISTEN_FDS
 // (either may be null): 0 when they are unset or meant for another process.
 // Malformed values are InvalidArgument.
-Result<int> ParseListenFds(const char* listen_pid, const char* listen_fds, pid_t self);
+Result<int> ParseListenFds(const char* listen_pid, const char* listen_fds,
+                           pid_t self);
 
 // The listening stream socket systemd passed (fd 3), or an invalid UniqueFd
 // when the process was not socket-activated. Unsets LISTEN_PID, LISTEN_FDS and
@@ -47,7 +48,8 @@ class Acceptor {
   // Accepts connections on `listen_fd` and adds each to `server` as an
   // insecure channel. REQUIRES: `server` was built without listening ports,
   // is started, and outlives Stop().
-  static Result<std::unique_ptr<Acceptor>> Start(UniqueFd listen_fd, grpc::Server* server);
+  static Result<std::unique_ptr<Acceptor>> Start(UniqueFd listen_fd,
+                                                 grpc::Server* server);
   ~Acceptor() { Stop(); }
   Acceptor(const Acceptor&) = delete;
   Acceptor& operator=(const Acceptor&) = delete;
@@ -58,7 +60,9 @@ class Acceptor {
 
  private:
   Acceptor(UniqueFd listen_fd, UniqueFd wake_fd, grpc::Server* server)
-      : listen_fd_(std::move(listen_fd)), wake_fd_(std::move(wake_fd)), server_(server) {}
+      : listen_fd_(std::move(listen_fd)),
+        wake_fd_(std::move(wake_fd)),
+        server_(server) {}
   void Loop();
 
   UniqueFd listen_fd_;

@@ -1,6 +1,8 @@
 #include "snapshotter/daemon/socket_activation.h"
 
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -9,9 +11,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "tests/testutil/temp_dir.h"
@@ -27,7 +26,8 @@ UniqueFd ListenAt(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
+            0);
   EXPECT_EQ(listen(fd.get(), 16), 0);
   return fd;
 }
@@ -38,9 +38,12 @@ TEST(ParseListenFdsTest, FollowsSdListenFds) {
   EXPECT_EQ(*ParseListenFds("42", "1", 42), 1);
   EXPECT_EQ(*ParseListenFds("42", "3", 42), 3);
   EXPECT_EQ(*ParseListenFds("41", "1", 42), 0) << "meant for another process";
-  EXPECT_EQ(ParseListenFds("x", "1", 42).status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(ParseListenFds("42", "-1", 42).status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(ParseListenFds("42", "", 42).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ParseListenFds("x", "1", 42).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(ParseListenFds("42", "-1", 42).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(ParseListenFds("42", "", 42).status().code(),
+            Code::kInvalidArgument);
 }
 
 TEST(TakeListenFdTest, NotActivatedIsNoFd) {
@@ -70,29 +73,32 @@ int InActivatedChild(int fd, int (*body)()) {
 TEST(TakeListenFdTest, TakesFd3AndClearsTheEnvironment) {
   TempDir dir;
   UniqueFd listener = ListenAt(dir / "s.sock");
-  EXPECT_EQ(InActivatedChild(listener.get(),
-                             [] {
-                               auto fd = TakeListenFd();
-                               if (!fd.ok() || fd->get() != 3) return 1;
-                               if (getenv("LISTEN_PID") || getenv("LISTEN_FDS") ||
-                                   getenv("LISTEN_FDNAMES"))
-                                 return 2;
-                               if ((fcntl(3, F_GETFD) & FD_CLOEXEC) == 0) return 3;
-                               return SocketPath(3).ends_with("/s.sock") ? 0 : 4;
-                             }),
-            0);
+  EXPECT_EQ(
+      InActivatedChild(listener.get(),
+                       [] {
+                         auto fd = TakeListenFd();
+                         if (!fd.ok() || fd->get() != 3) return 1;
+                         if (getenv("LISTEN_PID") || getenv("LISTEN_FDS") ||
+                             getenv("LISTEN_FDNAMES"))
+                           return 2;
+                         if ((fcntl(3, F_GETFD) & FD_CLOEXEC) == 0) return 3;
+                         return SocketPath(3).ends_with("/s.sock") ? 0 : 4;
+                       }),
+      0);
 }
 
 TEST(TakeListenFdTest, RefusesANonListeningSocket) {
   int pair[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
-  EXPECT_EQ(
-      InActivatedChild(pair[0],
-                       [] {
-                         auto fd = TakeListenFd();
-                         return !fd.ok() && fd.status().code() == Code::kFailedPrecondition ? 0 : 1;
-                       }),
-      0);
+  EXPECT_EQ(InActivatedChild(pair[0],
+                             [] {
+                               auto fd = TakeListenFd();
+                               return !fd.ok() && fd.status().code() ==
+                                                      Code::kFailedPrecondition
+                                          ? 0
+                                          : 1;
+                             }),
+            0);
   close(pair[0]);
   close(pair[1]);
 }
@@ -115,11 +121,13 @@ class AcceptorTest : public ::testing::Test {
   }
   grpc::Status Prepare(const std::string& key, int timeout_ms = 5000) {
     grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a fresh connection each call
-    auto stub = pb::Snapshots::NewStub(
-        grpc::CreateCustomChannel("unix:" + sock(), grpc::InsecureChannelCredentials(), args));
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL,
+                1);  // a fresh connection each call
+    auto stub = pb::Snapshots::NewStub(grpc::CreateCustomChannel(
+        "unix:" + sock(), grpc::InsecureChannelCredentials(), args));
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(timeout_ms));
     pb::PrepareSnapshotRequest req;
     req.set_key(key);
     pb::PrepareSnapshotResponse resp;
@@ -154,7 +162,8 @@ TEST_F(AcceptorTest, ConnectionsWaitOnTheSocketWhileNoAcceptorRuns) {
   ASSERT_TRUE(first.ok());
   (*first)->Stop();
   // Nobody accepts now: the call waits in the backlog and times out.
-  EXPECT_EQ(Prepare("waiting", 300).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(Prepare("waiting", 300).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
   // The next daemon takes systemd's copy of the socket over.
   auto second = Acceptor::Start(std::move(systemds_copy), server.get());
   ASSERT_TRUE(second.ok());

@@ -45,7 +45,8 @@ using Model = std::map<std::string, Snap>;
 std::string Describe(const Model& m) {
   std::string out;
   for (const auto& [k, s] : m)
-    out += k + "(" + std::string(KindName(s.kind)) + (s.parent.empty() ? "" : "<-" + s.parent) + ") ";
+    out += k + "(" + std::string(KindName(s.kind)) +
+           (s.parent.empty() ? "" : "<-" + s.parent) + ") ";
   return out;
 }
 
@@ -59,7 +60,8 @@ std::string ReadAll(const std::string& path) {
 
 std::string Content(const std::string& key) {
   std::string s;
-  for (int i = 0; i < 64; ++i) s += "bytes of " + key + " #" + std::to_string(i) + "\n";
+  for (int i = 0; i < 64; ++i)
+    s += "bytes of " + key + " #" + std::to_string(i) + "\n";
   return s;
 }
 
@@ -78,7 +80,8 @@ Result<std::string> LayerDir(Engine& e, const std::string& key) {
   if (m.type != "overlay") return m.source;
   std::string want = info.kind == Kind::kActive ? "upperdir=" : "lowerdir=";
   for (const std::string& o : m.options) {
-    if (o.rfind(want, 0) == 0) return o.substr(want.size(), o.find(':') - want.size());
+    if (o.rfind(want, 0) == 0)
+      return o.substr(want.size(), o.find(':') - want.size());
   }
   return Internal("no " + want + " in the mounts of " + key);
 }
@@ -88,8 +91,11 @@ class CrashPointTest : public ::testing::TestWithParam<std::string> {
   std::string Root() const { return dir_ / "root"; }
 
   std::unique_ptr<Engine> Open(FsOps* fs, bool commit_sync = true) {
-    auto e = Engine::Open(
-        {.root = Root(), .sync = true, .commit_sync = commit_sync, .backend = GetParam(), .fs = fs});
+    auto e = Engine::Open({.root = Root(),
+                           .sync = true,
+                           .commit_sync = commit_sync,
+                           .backend = GetParam(),
+                           .fs = fs});
     EXPECT_TRUE(e.ok()) << e.status().ToString();
     return e.ok() ? std::move(*e) : nullptr;
   }
@@ -102,11 +108,13 @@ class CrashPointTest : public ::testing::TestWithParam<std::string> {
     MakeDirs(dir_ / "grave").IgnoreError();
     auto e = Open(nullptr);
     Model m;
-    auto commit = [&](const std::string& name, const std::string& key, const std::string& parent) {
+    auto commit = [&](const std::string& name, const std::string& key,
+                      const std::string& parent) {
       ASSERT_TRUE(e->Prepare(key, parent, {}).ok());
       auto dir = LayerDir(*e, key);
       ASSERT_TRUE(dir.ok()) << dir.status().ToString();
-      ASSERT_TRUE(RealFs().WriteFile(*dir + "/data-" + key, Content(key), 0644).ok());
+      ASSERT_TRUE(
+          RealFs().WriteFile(*dir + "/data-" + key, Content(key), 0644).ok());
       ASSERT_TRUE(e->Commit(name, key, {}).ok());
       m[name] = {Kind::kCommitted, parent, "data-" + key, Content(key)};
     };
@@ -134,17 +142,22 @@ class CrashPointTest : public ::testing::TestWithParam<std::string> {
         s.data = w->second.data;
       }
     }
-    if (got != want) return "records " + Describe(got) + "; want " + Describe(want);
+    if (got != want)
+      return "records " + Describe(got) + "; want " + Describe(want);
     for (const auto& [k, s] : want) {
       auto dir = LayerDir(e, k);
       if (!dir.ok()) return k + ": " + dir.status().ToString();
       struct stat st;
-      if (stat(dir->c_str(), &st) != 0) return k + ": its directory " + *dir + " is missing";
+      if (stat(dir->c_str(), &st) != 0)
+        return k + ": its directory " + *dir + " is missing";
       if (!s.file.empty() && ReadAll(*dir + "/" + s.file) != s.data)
-        return k + ": " + s.file + " lost its data (" + ReadAll(*dir + "/" + s.file).substr(0, 20) + ")";
+        return k + ": " + s.file + " lost its data (" +
+               ReadAll(*dir + "/" + s.file).substr(0, 20) + ")";
     }
-    if (int n = CountEntries(Root() + "/snapshots"); n != static_cast<int>(all->size()))
-      return std::to_string(n) + " snapshot directories for " + std::to_string(all->size()) + " records";
+    if (int n = CountEntries(Root() + "/snapshots");
+        n != static_cast<int>(all->size()))
+      return std::to_string(n) + " snapshot directories for " +
+             std::to_string(all->size()) + " records";
     if (int n = CountEntries(Root() + "/staging"); n != 0)
       return std::to_string(n) + " entries left in staging/";
     return "";
@@ -170,14 +183,21 @@ struct Op {
 
 std::vector<Op> Ops() {
   return {
-      {"prepare", [](Engine& e, FsOps&) { return e.Prepare("new", "c1", {}).status(); },
-       [](Model& m) { m["new"] = {Kind::kActive, "c1", "", ""}; }},
-      {"view", [](Engine& e, FsOps&) { return e.View("view", "c1", {}).status(); },
-       [](Model& m) { m["view"] = {Kind::kView, "c1", "", ""}; }},
+      {"prepare",
+       [](Engine& e, FsOps&) { return e.Prepare("new", "c1", {}).status(); },
+       [](Model& m) {
+         m["new"] = {Kind::kActive, "c1", "", ""};
+       }},
+      {"view",
+       [](Engine& e, FsOps&) { return e.View("view", "c1", {}).status(); },
+       [](Model& m) {
+         m["view"] = {Kind::kView, "c1", "", ""};
+       }},
       {"write+commit",
        [](Engine& e, FsOps& fs) {
          STRATA_ASSIGN_OR_RETURN(std::string dir, LayerDir(e, "act"));
-         STRATA_RETURN_IF_ERROR(fs.WriteFile(dir + "/data-act", Content("act"), 0644));
+         STRATA_RETURN_IF_ERROR(
+             fs.WriteFile(dir + "/data-act", Content("act"), 0644));
          return e.Commit("act-c", "act", {});
        },
        [](Model& m) {
@@ -226,8 +246,9 @@ TEST_P(CrashPointTest, EveryStepOfEveryOperationSurvivesAPowerCut) {
         EXPECT_EQ(as_after, "") << "acknowledged " << op.name << " was lost";
       } else {
         EXPECT_TRUE(as_before.empty() || as_after.empty())
-            << op.name << " cut half-way (" << s.ToString() << "): neither before ("
-            << as_before << ") nor after (" << as_after << ")";
+            << op.name << " cut half-way (" << s.ToString()
+            << "): neither before (" << as_before << ") nor after (" << as_after
+            << ")";
       }
       ExpectServes(*e);
       if (!cut_inside) break;
@@ -281,16 +302,19 @@ TEST_P(CrashPointTest, RecoveryItselfSurvivesAPowerCutAtEachStep) {
       std::string vid = vdir.substr(vdir.rfind('/') + 1);
       e.reset();
       ASSERT_TRUE(MakeDirs(Root() + "/staging/new-junk/fs").ok());
-      ASSERT_EQ(rename(vdir.c_str(), (Root() + "/trash/" + vid + "-1-0").c_str()), 0);
+      ASSERT_EQ(
+          rename(vdir.c_str(), (Root() + "/trash/" + vid + "-1-0").c_str()), 0);
       ASSERT_TRUE(MakeDirs(Root() + "/snapshots/9999/fs").ok());
-      ASSERT_EQ(symlink("../snapshots/9999/fs", (Root() + "/l/9999").c_str()), 0);
+      ASSERT_EQ(symlink("../snapshots/9999/fs", (Root() + "/l/9999").c_str()),
+                0);
       ASSERT_TRUE(RemoveAll(adir).ok());
     }
     CrashFs cfs(dir_ / "grave");
     cfs.CrashAt(n);
     bool cut_inside = false;
     {
-      auto e = Engine::Open({.root = Root(), .sync = true, .backend = GetParam(), .fs = &cfs});
+      auto e = Engine::Open(
+          {.root = Root(), .sync = true, .backend = GetParam(), .fs = &cfs});
       cut_inside = cfs.crashed();
       if (!cut_inside) {
         ASSERT_TRUE(e.ok()) << e.status().ToString();
@@ -320,7 +344,8 @@ TEST_P(CrashPointTest, AnErrorAtEachStepLeavesNothingHalfMade) {
   for (int err : {ENOSPC, EIO}) {
     for (const Op& op : Ops()) {
       for (int n = 1;; ++n) {
-        SCOPED_TRACE(op.name + ", " + strerror(err) + " at call " + std::to_string(n));
+        SCOPED_TRACE(op.name + ", " + strerror(err) + " at call " +
+                     std::to_string(n));
         Model before = MakeRoot();
         ASSERT_FALSE(HasFatalFailure());
         Model after = before;
@@ -380,7 +405,8 @@ TEST_P(CrashPointTest, AFailedMetadataCommitUndoesTheFilesystemSteps) {
 
 // A committed snapshot whose directory a crash took (only possible with
 // commit_sync off, or a disk that lies) is reported, never served silently.
-TEST_P(CrashPointTest, ACommittedSnapshotWithoutItsDirectoryIsReportedAndRefused) {
+TEST_P(CrashPointTest,
+       ACommittedSnapshotWithoutItsDirectoryIsReportedAndRefused) {
   MakeRoot();
   ASSERT_FALSE(HasFatalFailure());
   std::string c1dir;
@@ -398,15 +424,18 @@ TEST_P(CrashPointTest, ACommittedSnapshotWithoutItsDirectoryIsReportedAndRefused
   auto p = e->Prepare("child", "c1", {});
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().code(), Code::kFailedPrecondition);
-  EXPECT_NE(p.status().message().find("\"c1\""), std::string::npos) << p.status().ToString();
-  EXPECT_TRUE(e->Prepare("fine", "base", {}).ok()) << "an intact parent still works";
+  EXPECT_NE(p.status().message().find("\"c1\""), std::string::npos)
+      << p.status().ToString();
+  EXPECT_TRUE(e->Prepare("fine", "base", {}).ok())
+      << "an intact parent still works";
   ASSERT_TRUE(e->Remove("c1").ok());
   EXPECT_TRUE(e->Damaged().empty());
   EXPECT_TRUE(e->Commit("c1", "fine", {}).ok());
   EXPECT_TRUE(e->Prepare("child", "c1", {}).ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, CrashPointTest, ::testing::Values("overlay", "copy"));
+INSTANTIATE_TEST_SUITE_P(Backends, CrashPointTest,
+                         ::testing::Values("overlay", "copy"));
 
 }  // namespace
 }  // namespace strata

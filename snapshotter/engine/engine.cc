@@ -239,8 +239,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
   auto backend = MakeBackend(name, layout, bopts);
   std::unique_ptr<Engine> engine(
       new Engine(opts, std::move(store), std::move(backend)));
-  engine->root_fd_.reset(open(layout.root().c_str(),
-                              O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  engine->root_fd_.reset(
+      open(layout.root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!engine->root_fd_.valid())
     return PosixError("open root " + layout.root(), errno);
   if (opts.sync && opts.commit_sync) {
@@ -442,8 +442,8 @@ Status Engine::Commit(std::string_view name, std::string_view key,
         // later can be trusted to reach the disk either.
         std::lock_guard<std::mutex> l(holds_mu_);
         if (data_failed_.ok()) {
-          data_failed_ = Unavailable("syncfs of the root's filesystem failed (" +
-                                     s.message() + ")");
+          data_failed_ = Unavailable(
+              "syncfs of the root's filesystem failed (" + s.message() + ")");
         }
       }
       return s.WithContext("commit " + SnapshotName(key) +
@@ -487,7 +487,8 @@ Status Engine::Remove(std::string_view key) {
     trash = NewTrashPath(r.id);
     if (Status mv = fs_.Rename(dir, trash); !mv.ok()) {
       trash.clear();
-      if (mv.code() != Code::kNotFound) return mv.WithContext(SnapshotName(key));
+      if (mv.code() != Code::kNotFound)
+        return mv.WithContext(SnapshotName(key));
       // The directory was already gone: removing the record repairs that.
       Log(LogLevel::kWarn, "engine", "removed snapshot had no directory",
           {{"key", key}, {"dir", dir}});
@@ -728,20 +729,23 @@ Status Engine::Health() {
   if (fd < 0) {
     s = PosixError("create " + probe, errno);
   } else {
-    if (write(fd, "x", 1) != 1 || fsync(fd) != 0) s = PosixError("write " + probe, errno);
+    if (write(fd, "x", 1) != 1 || fsync(fd) != 0)
+      s = PosixError("write " + probe, errno);
     close(fd);
     unlink(probe.c_str());
   }
   if (s.ok()) return s;
   std::lock_guard<std::mutex> l(holds_mu_);
   if (data_failed_.ok()) {
-    data_failed_ = Unavailable("the root's filesystem fails after an I/O error (" +
-                               s.message() + ")");
+    data_failed_ = Unavailable(
+        "the root's filesystem fails after an I/O error (" + s.message() + ")");
   }
   return data_failed_;
 }
 
-void Engine::TEST_FailCommits(int n, int err) { store_->TEST_FailCommits(n, err); }
+void Engine::TEST_FailCommits(int n, int err) {
+  store_->TEST_FailCommits(n, err);
+}
 
 Status Engine::Cleanup() {
   // Under the writer lock no Prepare can be between its rename and its commit,
@@ -758,7 +762,8 @@ Status Engine::Cleanup() {
       uint64_t id = LeadingId(n);
       if (id != 0 && live.count(id) && n == std::to_string(id)) continue;
       std::string trash = NewTrashPath(id);
-      STRATA_RETURN_IF_ERROR(fs_.Rename(layout_.SnapshotsDir() + "/" + n, trash));
+      STRATA_RETURN_IF_ERROR(
+          fs_.Rename(layout_.SnapshotsDir() + "/" + n, trash));
       doomed.push_back(trash);
     }
     STRATA_ASSIGN_OR_RETURN(auto trash, ListDir(layout_.TrashDir()));
@@ -905,8 +910,8 @@ Status Engine::Recover() {
   }
   if (opts_.sync) {
     // What recovery repaired is durable before the first request is served.
-    for (const std::string& d : {layout_.StagingDir(), layout_.TrashDir(),
-                                 layout_.SnapshotsDir()}) {
+    for (const std::string& d :
+         {layout_.StagingDir(), layout_.TrashDir(), layout_.SnapshotsDir()}) {
       STRATA_RETURN_IF_ERROR(fs_.SyncDir(d));
     }
   }

@@ -230,7 +230,7 @@ class Engine {
   EngineOptions opts_;
   FsOps& fs_;
   Layout layout_;
-  UniqueFd root_fd_;                     // for syncfs of the root's filesystem
+  UniqueFd root_fd_;                      // for syncfs of the root's filesystem
   std::unique_ptr<SyncGroup> data_sync_;  // null: commit_sync off
   std::unique_ptr<MetaStore> store_;
   std::unique_ptr<Backend> backend_;
@@ -238,8 +238,8 @@ class Engine {
   std::atomic<uint64_t> trash_seq_{0};
   std::function<void(std::string_view)> crash_hook_;
   mutable std::mutex holds_mu_;
-  std::map<uint64_t, int> applying_;  // GUARDED_BY(holds_mu_)
-  std::set<uint64_t> changing_;       // GUARDED_BY(holds_mu_)
+  std::map<uint64_t, int> applying_;         // GUARDED_BY(holds_mu_)
+  std::set<uint64_t> changing_;              // GUARDED_BY(holds_mu_)
   std::map<uint64_t, std::string> damaged_;  // GUARDED_BY(holds_mu_): id -> key
   Status data_failed_;                       // GUARDED_BY(holds_mu_)
   std::atomic<uint64_t> io_errors_checked_{0};

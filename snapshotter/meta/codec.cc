@@ -83,7 +83,8 @@ std::string EncodeRecord(const SnapshotRecord& r) {
 
 Result<SnapshotRecord> DecodeRecord(uint64_t id, std::string_view data) {
   auto corrupt = [id](const char* what) {
-    return DataLoss("snapshot record " + std::to_string(id) + " is corrupt: " + what);
+    return DataLoss("snapshot record " + std::to_string(id) +
+                    " is corrupt: " + what);
   };
   Reader in(data);
   SnapshotRecord r;
@@ -94,8 +95,8 @@ Result<SnapshotRecord> DecodeRecord(uint64_t id, std::string_view data) {
   if (!in.Byte(kind) || kind < 1 || kind > 3) return corrupt("bad kind");
   r.kind = static_cast<Kind>(kind);
   uint64_t created, updated, size, inodes, nlabels;
-  if (!in.Fixed64(r.parent_id) || !in.Fixed64(created) || !in.Fixed64(updated) ||
-      !in.Fixed64(size) || !in.Fixed64(inodes)) {
+  if (!in.Fixed64(r.parent_id) || !in.Fixed64(created) ||
+      !in.Fixed64(updated) || !in.Fixed64(size) || !in.Fixed64(inodes)) {
     return corrupt("truncated header");
   }
   r.created_ns = static_cast<int64_t>(created);

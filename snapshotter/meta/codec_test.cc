@@ -14,7 +14,8 @@ SnapshotRecord Sample() {
   r.created_ns = 1700000000123456789;
   r.updated_ns = 1700000000987654321;
   r.usage = {123456, 78};
-  r.labels = {{"containerd.io/snapshot.ref", "sha256:ab"}, {"empty-key-next", "v"}};
+  r.labels = {{"containerd.io/snapshot.ref", "sha256:ab"},
+              {"empty-key-next", "v"}};
   return r;
 }
 

@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cassert>
+#include <cerrno>
 #include <string>
 #include <vector>
 
@@ -39,22 +39,28 @@ Status LmdbError(std::string_view context, int rc) {
   m += ": ";
   m += mdb_strerror(rc);
   switch (rc) {
-    case MDB_NOTFOUND: return NotFound(m);
+    case MDB_NOTFOUND:
+      return NotFound(m);
     case MDB_MAP_FULL:
     case MDB_TXN_FULL:
-    case MDB_READERS_FULL: return ResourceExhausted(m);
+    case MDB_READERS_FULL:
+      return ResourceExhausted(m);
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_INVALID:
-    case MDB_VERSION_MISMATCH: return DataLoss(m);
-    case MDB_BAD_VALSIZE: return InvalidArgument(m);
-    default: break;
+    case MDB_VERSION_MISMATCH:
+      return DataLoss(m);
+    case MDB_BAD_VALSIZE:
+      return InvalidArgument(m);
+    default:
+      break;
   }
   if (rc > 0) return PosixError(context, rc);
   return Internal(m);
 }
 
-Result<std::optional<std::string_view>> ReadTxn::Get(Table t, std::string_view key) {
+Result<std::optional<std::string_view>> ReadTxn::Get(Table t,
+                                                     std::string_view key) {
   MDB_val k = Val(key), v;
   int rc = mdb_get(txn_, dbis_[static_cast<int>(t)], &k, &v);
   if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
@@ -91,7 +97,8 @@ uint64_t WriteTxn::ClaimId(uint64_t candidate) {
 
 Status WriteTxn::Put(Table t, std::string_view key, std::string_view value) {
   MDB_val k = Val(key), v = Val(value);
-  unsigned flags = kTables[static_cast<int>(t)].flags & MDB_DUPSORT ? MDB_NODUPDATA : 0;
+  unsigned flags =
+      kTables[static_cast<int>(t)].flags & MDB_DUPSORT ? MDB_NODUPDATA : 0;
   int rc = mdb_put(txn_, dbis_[static_cast<int>(t)], &k, &v, flags);
   if (rc == MDB_KEYEXIST) return Status::Ok();  // dupsort pair already there
   if (rc != 0) return LmdbError("mdb_put", rc);
@@ -107,8 +114,8 @@ Status WriteTxn::Delete(Table t, std::string_view key,
   return Status::Ok();
 }
 
-Result<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& dir,
-                                                   const MetaStoreOptions& opts) {
+Result<std::unique_ptr<MetaStore>> MetaStore::Open(
+    const std::string& dir, const MetaStoreOptions& opts) {
   MDB_env* env = nullptr;
   int rc = mdb_env_create(&env);
   if (rc != 0) return LmdbError("mdb_env_create", rc);
@@ -132,7 +139,8 @@ Result<std::unique_ptr<MetaStore>> MetaStore::Open(const std::string& dir,
   }
   for (int i = 0; i < kTableCount; ++i) {
     MDB_dbi dbi;
-    rc = mdb_dbi_open(txn, kTables[i].name, MDB_CREATE | kTables[i].flags, &dbi);
+    rc =
+        mdb_dbi_open(txn, kTables[i].name, MDB_CREATE | kTables[i].flags, &dbi);
     if (rc != 0) {
       mdb_txn_abort(txn);
       return LmdbError(std::string("open table ") + kTables[i].name, rc);

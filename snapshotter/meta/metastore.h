@@ -60,8 +60,9 @@ class ReadTxn {
 
   // Calls fn(key, value) for each entry with the given key prefix in key order
   // (each duplicate of a dupsort key in value order) until fn returns false.
-  Status Scan(Table t, std::string_view prefix,
-              const std::function<bool(std::string_view, std::string_view)>& fn);
+  Status Scan(
+      Table t, std::string_view prefix,
+      const std::function<bool(std::string_view, std::string_view)>& fn);
 
  protected:
   friend class MetaStore;
@@ -104,8 +105,8 @@ struct MetaStoreOptions {
 class MetaStore {
  public:
   // Opens or creates the environment in directory dir (which must exist).
-  static Result<std::unique_ptr<MetaStore>> Open(const std::string& dir,
-                                                 const MetaStoreOptions& opts = {});
+  static Result<std::unique_ptr<MetaStore>> Open(
+      const std::string& dir, const MetaStoreOptions& opts = {});
   ~MetaStore();
   MetaStore(const MetaStore&) = delete;
   MetaStore& operator=(const MetaStore&) = delete;
@@ -144,7 +145,9 @@ class MetaStore {
  private:
   struct Writer;
   MetaStore(MDB_env* env, std::string dir, size_t max_group)
-      : env_(env), dir_(std::move(dir)), max_group_(max_group < 1 ? 1 : max_group) {}
+      : env_(env),
+        dir_(std::move(dir)),
+        max_group_(max_group < 1 ? 1 : max_group) {}
   // Runs every writer's fn in one write txn and commits it; sets each
   // writer's status. Called by the group's leader only.
   void CommitGroup(const std::vector<Writer*>& group);

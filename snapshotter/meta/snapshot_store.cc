@@ -19,33 +19,35 @@ std::string HashKey(std::string_view key) { return EncodeId(KeyHash(key)); }
 Result<uint64_t> LookupId(ReadTxn& txn, std::string_view key) {
   uint64_t found = 0;
   Status inner;
-  STRATA_RETURN_IF_ERROR(txn.Scan(
-      Table::kKeyIndex, HashKey(key), [&](std::string_view, std::string_view v) {
-        auto id = DecodeId(v);
-        if (!id.ok()) {
-          inner = id.status();
-          return false;
-        }
-        auto data = txn.Get(Table::kSnapshots, EncodeId(*id));
-        if (!data.ok()) {
-          inner = data.status();
-          return false;
-        }
-        if (!data->has_value()) {
-          inner = DataLoss("key index names missing snapshot id " + std::to_string(*id));
-          return false;
-        }
-        auto rec = DecodeRecord(*id, **data);
-        if (!rec.ok()) {
-          inner = rec.status();
-          return false;
-        }
-        if (rec->key == key) {
-          found = *id;
-          return false;
-        }
-        return true;  // hash collision: keep looking
-      }));
+  STRATA_RETURN_IF_ERROR(
+      txn.Scan(Table::kKeyIndex, HashKey(key),
+               [&](std::string_view, std::string_view v) {
+                 auto id = DecodeId(v);
+                 if (!id.ok()) {
+                   inner = id.status();
+                   return false;
+                 }
+                 auto data = txn.Get(Table::kSnapshots, EncodeId(*id));
+                 if (!data.ok()) {
+                   inner = data.status();
+                   return false;
+                 }
+                 if (!data->has_value()) {
+                   inner = DataLoss("key index names missing snapshot id " +
+                                    std::to_string(*id));
+                   return false;
+                 }
+                 auto rec = DecodeRecord(*id, **data);
+                 if (!rec.ok()) {
+                   inner = rec.status();
+                   return false;
+                 }
+                 if (rec->key == key) {
+                   found = *id;
+                   return false;
+                 }
+                 return true;  // hash collision: keep looking
+               }));
   STRATA_RETURN_IF_ERROR(inner);
   return found;
 }
@@ -102,7 +104,8 @@ Result<std::vector<uint64_t>> ParentIds(ReadTxn& txn, const SnapshotRecord& r) {
     ids.push_back(next);
     auto parent = GetSnapshotById(txn, next);
     if (!parent.ok()) {
-      return DataLoss(SnapshotName(r.key) + ": parent id " + std::to_string(next) +
+      return DataLoss(SnapshotName(r.key) + ": parent id " +
+                      std::to_string(next) +
                       " unreadable: " + parent.status().message());
     }
     next = parent->parent_id;
@@ -120,19 +123,21 @@ Result<Info> ToInfo(ReadTxn& txn, const SnapshotRecord& r) {
   if (r.parent_id != 0) {
     auto parent = GetSnapshotById(txn, r.parent_id);
     if (!parent.ok()) {
-      return DataLoss(SnapshotName(r.key) + ": parent unreadable: " +
-                      parent.status().message());
+      return DataLoss(SnapshotName(r.key) +
+                      ": parent unreadable: " + parent.status().message());
     }
     info.parent = std::move(parent->key);
   }
   return info;
 }
 
-Result<SnapshotRecord> CreateSnapshot(WriteTxn& txn, Kind kind, std::string_view key,
-                                      std::string_view parent, const Labels& labels,
-                                      int64_t now_ns) {
+Result<SnapshotRecord> CreateSnapshot(WriteTxn& txn, Kind kind,
+                                      std::string_view key,
+                                      std::string_view parent,
+                                      const Labels& labels, int64_t now_ns) {
   if (kind != Kind::kActive && kind != Kind::kView) {
-    return InvalidArgument(SnapshotName(key) + ": only active or view snapshots can be created");
+    return InvalidArgument(SnapshotName(key) +
+                           ": only active or view snapshots can be created");
   }
   SnapshotRecord r;
   if (!parent.empty()) {
@@ -145,13 +150,15 @@ Result<SnapshotRecord> CreateSnapshot(WriteTxn& txn, Kind kind, std::string_view
       return p.status();
     }
     if (p->kind != Kind::kCommitted) {
-      return InvalidArgument(SnapshotName(key) + ": parent " + SnapshotName(parent) +
+      return InvalidArgument(SnapshotName(key) + ": parent " +
+                             SnapshotName(parent) +
                              " is not a committed snapshot");
     }
     r.parent_id = p->id;
   }
   STRATA_ASSIGN_OR_RETURN(uint64_t existing, LookupId(txn, key));
-  if (existing != 0) return AlreadyExists(SnapshotName(key) + ": already exists");
+  if (existing != 0)
+    return AlreadyExists(SnapshotName(key) + ": already exists");
 
   STRATA_ASSIGN_OR_RETURN(r.id, NextId(txn));
   r.kind = kind;
@@ -160,7 +167,8 @@ Result<SnapshotRecord> CreateSnapshot(WriteTxn& txn, Kind kind, std::string_view
   r.labels = labels;
   DropEmptyLabels(r.labels);
   STRATA_RETURN_IF_ERROR(PutRecord(txn, r));
-  STRATA_RETURN_IF_ERROR(txn.Put(Table::kKeyIndex, HashKey(key), EncodeId(r.id)));
+  STRATA_RETURN_IF_ERROR(
+      txn.Put(Table::kKeyIndex, HashKey(key), EncodeId(r.id)));
   if (r.parent_id != 0) {
     STRATA_RETURN_IF_ERROR(
         txn.Put(Table::kChildren, EncodeId(r.parent_id), EncodeId(r.id)));
@@ -177,7 +185,8 @@ Result<SnapshotRecord> CommitActive(WriteTxn& txn, std::string_view key,
   // as "this layer is already committed".
   STRATA_ASSIGN_OR_RETURN(uint64_t existing, LookupId(txn, name));
   if (existing != 0) {
-    return AlreadyExists("committed " + SnapshotName(name) + ": already exists");
+    return AlreadyExists("committed " + SnapshotName(name) +
+                         ": already exists");
   }
   STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshot(txn, key));
   if (r.kind != Kind::kActive) {
@@ -189,26 +198,29 @@ Result<SnapshotRecord> CommitActive(WriteTxn& txn, std::string_view key,
     auto p = GetSnapshot(txn, parent);
     if (!p.ok()) {
       if (p.status().code() == Code::kNotFound) {
-        return NotFound("commit " + SnapshotName(key) + " onto parent " + SnapshotName(parent) +
-                        ": parent does not exist");
+        return NotFound("commit " + SnapshotName(key) + " onto parent " +
+                        SnapshotName(parent) + ": parent does not exist");
       }
       return p.status();
     }
     if (r.parent_id != 0 && r.parent_id != p->id) {
-      return InvalidArgument("cannot change the parent of active " + SnapshotName(key) +
-                             " on commit (it was prepared with another parent than " +
-                             SnapshotName(parent) + ")");
+      return InvalidArgument(
+          "cannot change the parent of active " + SnapshotName(key) +
+          " on commit (it was prepared with another parent than " +
+          SnapshotName(parent) + ")");
     }
     if (r.parent_id == 0) {
       if (p->kind != Kind::kCommitted) {
-        return FailedPrecondition("commit " + SnapshotName(key) + " onto parent " +
-                                  SnapshotName(parent) + ": parent is not committed (it is " +
+        return FailedPrecondition("commit " + SnapshotName(key) +
+                                  " onto parent " + SnapshotName(parent) +
+                                  ": parent is not committed (it is " +
                                   std::string(KindName(p->kind)) + ")");
       }
       new_parent = p->id;
     }
   }
-  STRATA_RETURN_IF_ERROR(txn.Delete(Table::kKeyIndex, HashKey(key), EncodeId(r.id)));
+  STRATA_RETURN_IF_ERROR(
+      txn.Delete(Table::kKeyIndex, HashKey(key), EncodeId(r.id)));
   r.key = std::string(name);
   r.kind = Kind::kCommitted;
   r.usage = usage;
@@ -217,11 +229,13 @@ Result<SnapshotRecord> CommitActive(WriteTxn& txn, std::string_view key,
   r.created_ns = r.updated_ns = now_ns;
   if (new_parent != 0) {
     r.parent_id = new_parent;
-    STRATA_RETURN_IF_ERROR(txn.Put(Table::kChildren, EncodeId(r.parent_id), EncodeId(r.id)));
+    STRATA_RETURN_IF_ERROR(
+        txn.Put(Table::kChildren, EncodeId(r.parent_id), EncodeId(r.id)));
     if (rebased != nullptr) *rebased = true;
   }
   STRATA_RETURN_IF_ERROR(PutRecord(txn, r));
-  STRATA_RETURN_IF_ERROR(txn.Put(Table::kKeyIndex, HashKey(name), EncodeId(r.id)));
+  STRATA_RETURN_IF_ERROR(
+      txn.Put(Table::kKeyIndex, HashKey(name), EncodeId(r.id)));
   return r;
 }
 
@@ -238,10 +252,12 @@ Result<SnapshotRecord> RemoveSnapshot(WriteTxn& txn, std::string_view key) {
                               ": it has children");
   }
   if (r.parent_id != 0) {
-    Status s = txn.Delete(Table::kChildren, EncodeId(r.parent_id), EncodeId(r.id));
+    Status s =
+        txn.Delete(Table::kChildren, EncodeId(r.parent_id), EncodeId(r.id));
     if (!s.ok() && s.code() != Code::kNotFound) return s;
   }
-  STRATA_RETURN_IF_ERROR(txn.Delete(Table::kKeyIndex, HashKey(key), EncodeId(r.id)));
+  STRATA_RETURN_IF_ERROR(
+      txn.Delete(Table::kKeyIndex, HashKey(key), EncodeId(r.id)));
   STRATA_RETURN_IF_ERROR(txn.Delete(Table::kSnapshots, EncodeId(r.id)));
   return r;
 }
@@ -298,7 +314,8 @@ Result<std::string> GetMetaValue(ReadTxn& txn, std::string_view name) {
   return v.has_value() ? std::string(*v) : std::string();
 }
 
-Status PutMetaValue(WriteTxn& txn, std::string_view name, std::string_view value) {
+Status PutMetaValue(WriteTxn& txn, std::string_view name,
+                    std::string_view value) {
   return txn.Put(Table::kMeta, name, value);
 }
 

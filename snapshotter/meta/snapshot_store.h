@@ -41,9 +41,10 @@ Result<Info> ToInfo(ReadTxn& txn, const SnapshotRecord& r);
 
 // Creates an active or view snapshot with a fresh id from the sequence.
 // REQUIRES: kind is kActive or kView.
-Result<SnapshotRecord> CreateSnapshot(WriteTxn& txn, Kind kind, std::string_view key,
-                                      std::string_view parent, const Labels& labels,
-                                      int64_t now_ns);
+Result<SnapshotRecord> CreateSnapshot(WriteTxn& txn, Kind kind,
+                                      std::string_view key,
+                                      std::string_view parent,
+                                      const Labels& labels, int64_t now_ns);
 
 // Turns active snapshot `key` into committed snapshot `name`, keeping its id
 // (and so its directory). Labels are replaced by `labels`.
@@ -58,7 +59,8 @@ Result<SnapshotRecord> CreateSnapshot(WriteTxn& txn, Kind kind, std::string_view
 Result<SnapshotRecord> CommitActive(WriteTxn& txn, std::string_view key,
                                     std::string_view name, const Usage& usage,
                                     const Labels& labels, int64_t now_ns,
-                                    std::string_view parent = {}, bool* rebased = nullptr);
+                                    std::string_view parent = {},
+                                    bool* rebased = nullptr);
 
 // Deletes the record of `key`; FailedPrecondition while it has children.
 Result<SnapshotRecord> RemoveSnapshot(WriteTxn& txn, std::string_view key);
@@ -70,11 +72,14 @@ Result<SnapshotRecord> UpdateInfo(WriteTxn& txn, const Info& info,
                                   int64_t now_ns);
 
 // Calls fn for each record in id order until it returns false.
-Status WalkSnapshots(ReadTxn& txn, const std::function<bool(const SnapshotRecord&)>& fn);
+Status WalkSnapshots(ReadTxn& txn,
+                     const std::function<bool(const SnapshotRecord&)>& fn);
 
 // Small typed values in Table::kMeta (schema version, backend name).
-Result<std::string> GetMetaValue(ReadTxn& txn, std::string_view name);  // "" if unset
-Status PutMetaValue(WriteTxn& txn, std::string_view name, std::string_view value);
+Result<std::string> GetMetaValue(ReadTxn& txn,
+                                 std::string_view name);  // "" if unset
+Status PutMetaValue(WriteTxn& txn, std::string_view name,
+                    std::string_view value);
 
 }  // namespace strata
 

@@ -14,16 +14,19 @@ namespace npb = containerd::services::namespaces::v1;
 std::shared_ptr<grpc::Channel> Dial(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel("unix:" + address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel("unix:" + address,
+                                   grpc::InsecureChannelCredentials(), args);
 }
 
 }  // namespace
 
 Status CheckSha256Digest(const std::string& digest) {
   auto colon = digest.find(':');
-  if (colon == std::string::npos) return InvalidArgument("bad digest \"" + digest + "\"");
+  if (colon == std::string::npos)
+    return InvalidArgument("bad digest \"" + digest + "\"");
   if (digest.compare(0, colon, "sha256") != 0) {
-    return Unimplemented("digest algorithm \"" + digest.substr(0, colon) + "\"");
+    return Unimplemented("digest algorithm \"" + digest.substr(0, colon) +
+                         "\"");
   }
   std::string_view hex(digest);
   hex.remove_prefix(colon + 1);
@@ -33,8 +36,8 @@ Status CheckSha256Digest(const std::string& digest) {
   return ok ? Status::Ok() : InvalidArgument("bad digest \"" + digest + "\"");
 }
 
-BlobSource::BlobSource(cpb::Content::Stub& stub, const std::string& ns, std::string digest,
-                       int64_t size)
+BlobSource::BlobSource(cpb::Content::Stub& stub, const std::string& ns,
+                       std::string digest, int64_t size)
     : digest_(std::move(digest)), size_(size) {
   if (!ns.empty()) ctx_.AddMetadata(kNamespaceHeader, ns);
   cpb::ReadContentRequest req;
@@ -66,8 +69,9 @@ Result<size_t> BlobSource::Read(char* buf, size_t n) {
     }
     messages_++;
     if (resp_.offset() != bytes_) {
-      error_ = DataLoss("blob " + digest_ + ": content stream jumped from offset " +
-                        std::to_string(bytes_) + " to " + std::to_string(resp_.offset()));
+      error_ = DataLoss(
+          "blob " + digest_ + ": content stream jumped from offset " +
+          std::to_string(bytes_) + " to " + std::to_string(resp_.offset()));
       return error_;
     }
     pos_ = 0;
@@ -81,7 +85,8 @@ Result<size_t> BlobSource::Read(char* buf, size_t n) {
 }
 
 Status BlobSource::EndOfStream() {
-  STRATA_RETURN_IF_ERROR(FromGrpc(reader_->Finish(), "read blob " + digest_ + " from containerd"));
+  STRATA_RETURN_IF_ERROR(
+      FromGrpc(reader_->Finish(), "read blob " + digest_ + " from containerd"));
   if (size_ > 0 && bytes_ != size_) {
     return DataLoss("blob " + digest_ + ": size mismatch: descriptor says " +
                     std::to_string(size_) + " bytes, content store gave " +
@@ -89,7 +94,8 @@ Status BlobSource::EndOfStream() {
   }
   std::string got = hash_.Digest();
   if (got != digest_) {
-    return DataLoss("blob " + digest_ + ": digest mismatch: content hashes to " + got);
+    return DataLoss("blob " + digest_ +
+                    ": digest mismatch: content hashes to " + got);
   }
   return Status::Ok();
 }
@@ -102,26 +108,30 @@ Status BlobSource::Finish() {
   }
 }
 
-ContentClient::ContentClient(const std::string& address) : ContentClient(Dial(address)) {}
+ContentClient::ContentClient(const std::string& address)
+    : ContentClient(Dial(address)) {}
 
 ContentClient::ContentClient(std::shared_ptr<grpc::Channel> channel)
     : channel_(std::move(channel)),
       content_(cpb::Content::NewStub(channel_)),
       namespaces_(npb::Namespaces::NewStub(channel_)) {}
 
-Result<int64_t> ContentClient::Info(const std::string& ns, const std::string& digest) {
+Result<int64_t> ContentClient::Info(const std::string& ns,
+                                    const std::string& digest) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
   ctx.AddMetadata(kNamespaceHeader, ns);
   cpb::InfoRequest req;
   req.set_digest(digest);
   cpb::InfoResponse resp;
-  STRATA_RETURN_IF_ERROR(FromGrpc(content_->Info(&ctx, req, &resp),
-                                  "content info " + digest + " in namespace " + ns));
+  STRATA_RETURN_IF_ERROR(
+      FromGrpc(content_->Info(&ctx, req, &resp),
+               "content info " + digest + " in namespace " + ns));
   return resp.info().size();
 }
 
-Result<std::string> ContentClient::FindBlob(const std::string& ns, const std::string& digest,
+Result<std::string> ContentClient::FindBlob(const std::string& ns,
+                                            const std::string& digest,
                                             int64_t* size) {
   if (!ns.empty()) {
     STRATA_ASSIGN_OR_RETURN(*size, Info(ns, digest));
@@ -131,8 +141,8 @@ Result<std::string> ContentClient::FindBlob(const std::string& ns, const std::st
   ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
   npb::ListNamespacesRequest req;
   npb::ListNamespacesResponse resp;
-  STRATA_RETURN_IF_ERROR(
-      FromGrpc(namespaces_->List(&ctx, req, &resp), "list containerd namespaces"));
+  STRATA_RETURN_IF_ERROR(FromGrpc(namespaces_->List(&ctx, req, &resp),
+                                  "list containerd namespaces"));
   for (const auto& n : resp.namespaces()) {
     auto r = Info(n.name(), digest);
     if (r.ok()) {
@@ -145,7 +155,8 @@ Result<std::string> ContentClient::FindBlob(const std::string& ns, const std::st
                   std::to_string(resp.namespaces_size()) + " namespaces");
 }
 
-std::unique_ptr<BlobSource> ContentClient::Open(const std::string& ns, const std::string& digest,
+std::unique_ptr<BlobSource> ContentClient::Open(const std::string& ns,
+                                                const std::string& digest,
                                                 int64_t size) {
   return std::make_unique<BlobSource>(*content_, ns, digest, size);
 }

@@ -15,11 +15,11 @@
 #ifndef STRATA_SNAPSHOTTER_SERVER_CONTENT_SOURCE_H_
 #define STRATA_SNAPSHOTTER_SERVER_CONTENT_SOURCE_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "containerd/services/content/v1/content.grpc.pb.h"
 #include "containerd/services/namespaces/v1/namespace.grpc.pb.h"
@@ -40,8 +40,8 @@ class BlobSource final : public Source {
  public:
   // Starts Read(digest) in namespace `ns`. `size` is the descriptor's size
   // (checked at the end when > 0).
-  BlobSource(containerd::services::content::v1::Content::Stub& stub, const std::string& ns,
-             std::string digest, int64_t size);
+  BlobSource(containerd::services::content::v1::Content::Stub& stub,
+             const std::string& ns, std::string digest, int64_t size);
   ~BlobSource() override;
 
   Result<size_t> Read(char* buf, size_t n) override;
@@ -59,7 +59,8 @@ class BlobSource final : public Source {
   std::string digest_;
   int64_t size_;
   grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReader<containerd::services::content::v1::ReadContentResponse>>
+  std::unique_ptr<grpc::ClientReader<
+      containerd::services::content::v1::ReadContentResponse>>
       reader_;
   containerd::services::content::v1::ReadContentResponse resp_;
   size_t pos_ = 0;  // consumed bytes of resp_.data()
@@ -82,17 +83,19 @@ class ContentClient {
   // the blob, else the first listed namespace that does. NotFound when none
   // does; Unavailable/DeadlineExceeded when containerd cannot be reached.
   // Stores the blob's size in *size.
-  Result<std::string> FindBlob(const std::string& ns, const std::string& digest, int64_t* size);
+  Result<std::string> FindBlob(const std::string& ns, const std::string& digest,
+                               int64_t* size);
 
-  std::unique_ptr<BlobSource> Open(const std::string& ns, const std::string& digest,
-                                   int64_t size);
+  std::unique_ptr<BlobSource> Open(const std::string& ns,
+                                   const std::string& digest, int64_t size);
 
  private:
   Result<int64_t> Info(const std::string& ns, const std::string& digest);
 
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<containerd::services::content::v1::Content::Stub> content_;
-  std::unique_ptr<containerd::services::namespaces::v1::Namespaces::Stub> namespaces_;
+  std::unique_ptr<containerd::services::namespaces::v1::Namespaces::Stub>
+      namespaces_;
   std::chrono::milliseconds timeout_{10000};
 };
 

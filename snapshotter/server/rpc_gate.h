@@ -6,11 +6,11 @@
 #ifndef STRATA_SNAPSHOTTER_SERVER_RPC_GATE_H_
 #define STRATA_SNAPSHOTTER_SERVER_RPC_GATE_H_
 
+#include <grpcpp/support/status.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
-
-#include <grpcpp/support/status.h>
 
 namespace strata {
 
@@ -40,7 +40,8 @@ class RpcGate {
 
   // What a refused RPC answers.
   static grpc::Status Refused() {
-    return grpc::Status(grpc::UNAVAILABLE, "strata-snapshotter is shutting down");
+    return grpc::Status(grpc::UNAVAILABLE,
+                        "strata-snapshotter is shutting down");
   }
 
   // From now on passes are refused; returns once the admitted RPCs have

@@ -42,26 +42,33 @@ void ToProto(const Info& info, pb::Info* out) {
 }
 
 // Logs a failed RPC once, at the edge, with method, key and code.
-grpc::Status Finish(std::string_view method, std::string_view key, const Status& s) {
+grpc::Status Finish(std::string_view method, std::string_view key,
+                    const Status& s) {
   if (!s.ok()) {
     LogLevel level = s.code() == Code::kInternal || s.code() == Code::kDataLoss
                          ? LogLevel::kError
                          : LogLevel::kInfo;
     Log(level, "server", "rpc failed",
-        {{"method", method}, {"key", key}, {"code", CodeName(s.code())}, {"error", s.message()}});
+        {{"method", method},
+         {"key", key},
+         {"code", CodeName(s.code())},
+         {"error", s.message()}});
   }
   return ToGrpc(s);
 }
 
 }  // namespace
 
-#define STRATA_ADMIT()                \
-  RpcGate::Pass admission(gate_);     \
+#define STRATA_ADMIT()            \
+  RpcGate::Pass admission(gate_); \
   if (!admission.admitted()) return RpcGate::Refused()
 
-bool SnapshotsService::Drain(std::chrono::milliseconds timeout) { return gate_.Drain(timeout); }
+bool SnapshotsService::Drain(std::chrono::milliseconds timeout) {
+  return gate_.Drain(timeout);
+}
 
-grpc::Status SnapshotsService::Prepare(Ctx*, const pb::PrepareSnapshotRequest* req,
+grpc::Status SnapshotsService::Prepare(Ctx*,
+                                       const pb::PrepareSnapshotRequest* req,
                                        pb::PrepareSnapshotResponse* resp) {
   STRATA_ADMIT();
   auto r = engine_.Prepare(req->key(), req->parent(), ToLabels(req->labels()));
@@ -85,15 +92,18 @@ grpc::Status SnapshotsService::Mounts(Ctx*, const pb::MountsRequest* req,
   return Finish("Mounts", req->key(), r.status());
 }
 
-grpc::Status SnapshotsService::Commit(Ctx*, const pb::CommitSnapshotRequest* req,
+grpc::Status SnapshotsService::Commit(Ctx*,
+                                      const pb::CommitSnapshotRequest* req,
                                       google::protobuf::Empty*) {
   STRATA_ADMIT();
   // parent: containerd 2.x's "rebase" (parallel unpack), see Engine::Commit.
   return Finish("Commit", req->key(),
-                engine_.Commit(req->name(), req->key(), ToLabels(req->labels()), req->parent()));
+                engine_.Commit(req->name(), req->key(), ToLabels(req->labels()),
+                               req->parent()));
 }
 
-grpc::Status SnapshotsService::Remove(Ctx*, const pb::RemoveSnapshotRequest* req,
+grpc::Status SnapshotsService::Remove(Ctx*,
+                                      const pb::RemoveSnapshotRequest* req,
                                       google::protobuf::Empty*) {
   STRATA_ADMIT();
   return Finish("Remove", req->key(), engine_.Remove(req->key()));
@@ -107,7 +117,8 @@ grpc::Status SnapshotsService::Stat(Ctx*, const pb::StatSnapshotRequest* req,
   return Finish("Stat", req->key(), r.status());
 }
 
-grpc::Status SnapshotsService::Update(Ctx*, const pb::UpdateSnapshotRequest* req,
+grpc::Status SnapshotsService::Update(Ctx*,
+                                      const pb::UpdateSnapshotRequest* req,
                                       pb::UpdateSnapshotResponse* resp) {
   STRATA_ADMIT();
   Info in;
@@ -120,10 +131,12 @@ grpc::Status SnapshotsService::Update(Ctx*, const pb::UpdateSnapshotRequest* req
   return Finish("Update", in.name, r.status());
 }
 
-grpc::Status SnapshotsService::List(Ctx* ctx, const pb::ListSnapshotsRequest* req,
-                                    grpc::ServerWriter<pb::ListSnapshotsResponse>* writer) {
+grpc::Status SnapshotsService::List(
+    Ctx* ctx, const pb::ListSnapshotsRequest* req,
+    grpc::ServerWriter<pb::ListSnapshotsResponse>* writer) {
   STRATA_ADMIT();
-  std::vector<std::string> filters(req->filters().begin(), req->filters().end());
+  std::vector<std::string> filters(req->filters().begin(),
+                                   req->filters().end());
   auto r = engine_.List(filters);
   if (!r.ok()) return Finish("List", "", r.status());
   pb::ListSnapshotsResponse batch;

@@ -3,7 +3,6 @@
 #include "snapshotter/server/snapshots_service.h"
 
 #include <grpcpp/grpcpp.h>
-
 #include <gtest/gtest.h>
 
 #include "snapshotter/engine/engine.h"
@@ -27,7 +26,8 @@ class ServiceTest : public ::testing::Test {
     b.RegisterService(service_.get());
     server_ = b.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    stub_ = pb::Snapshots::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+    stub_ = pb::Snapshots::NewStub(
+        grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
     if (server_) server_->Shutdown();
@@ -83,8 +83,11 @@ class ServiceTest : public ::testing::Test {
 };
 
 TEST_F(ServiceTest, RoundTripOverTheWire) {
-  ASSERT_TRUE(Prepare("default/1/extract", "", {{"containerd.io/snapshot.ref", "sha256:a"}}).ok());
-  ASSERT_TRUE(Commit("default/1/sha256:a", "default/1/extract", {{"c", "1"}}).ok());
+  ASSERT_TRUE(Prepare("default/1/extract", "",
+                      {{"containerd.io/snapshot.ref", "sha256:a"}})
+                  .ok());
+  ASSERT_TRUE(
+      Commit("default/1/sha256:a", "default/1/extract", {{"c", "1"}}).ok());
   pb::Info info;
   ASSERT_TRUE(Stat("default/1/sha256:a", &info).ok());
   EXPECT_EQ(info.name(), "default/1/sha256:a");
@@ -131,7 +134,8 @@ TEST_F(ServiceTest, RoundTripOverTheWire) {
 }
 
 TEST_F(ServiceTest, ListStreamsInBatchesOf100) {
-  for (int i = 0; i < 250; ++i) ASSERT_TRUE(Prepare("k" + std::to_string(i), "").ok());
+  for (int i = 0; i < 250; ++i)
+    ASSERT_TRUE(Prepare("k" + std::to_string(i), "").ok());
   grpc::Status status;
   auto batches = List({}, &status);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -151,9 +155,11 @@ TEST_F(ServiceTest, ErrorCodesOnTheWire) {
   EXPECT_EQ(Prepare("", "").error_code(), grpc::INVALID_ARGUMENT);
   EXPECT_EQ(Prepare(std::string(10 * 1024, 'k'), "").error_code(), grpc::OK)
       << "10 KiB keys work, as in containerd's bolt store";
-  EXPECT_EQ(Prepare(std::string(70 * 1024, 'k'), "").error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(Prepare(std::string(70 * 1024, 'k'), "").error_code(),
+            grpc::INVALID_ARGUMENT);
   EXPECT_EQ(Prepare(std::string("nul\0key", 7), "").error_code(), grpc::OK);
-  EXPECT_EQ(Stat("nul").error_code(), grpc::NOT_FOUND) << "NUL truncated the key";
+  EXPECT_EQ(Stat("nul").error_code(), grpc::NOT_FOUND)
+      << "NUL truncated the key";
   EXPECT_EQ(Prepare("b", "missing").error_code(), grpc::NOT_FOUND);
   EXPECT_EQ(Prepare("b", "a").error_code(), grpc::INVALID_ARGUMENT);
   EXPECT_EQ(Prepare("b", "", {{"k", std::string(4096, 'v')}}).error_code(),
@@ -168,18 +174,21 @@ TEST_F(ServiceTest, ErrorCodesOnTheWire) {
   google::protobuf::Empty empty;
   auto rm = stub_->Remove(&ctx, rreq, &empty);
   EXPECT_EQ(rm.error_code(), grpc::FAILED_PRECONDITION);
-  EXPECT_NE(rm.error_message().find("\"c\""), std::string::npos) << rm.error_message();
+  EXPECT_NE(rm.error_message().find("\"c\""), std::string::npos)
+      << rm.error_message();
   grpc::ClientContext mctx;
   pb::MountsRequest mreq;
   mreq.set_key("c");
   pb::MountsResponse mresp;
-  EXPECT_EQ(stub_->Mounts(&mctx, mreq, &mresp).error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_EQ(stub_->Mounts(&mctx, mreq, &mresp).error_code(),
+            grpc::FAILED_PRECONDITION);
   grpc::ClientContext uctx;
   pb::UpdateSnapshotRequest ureq;
   ureq.mutable_info()->set_name("c");
   ureq.mutable_update_mask()->add_paths("kind");
   pb::UpdateSnapshotResponse uresp;
-  EXPECT_EQ(stub_->Update(&uctx, ureq, &uresp).error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(stub_->Update(&uctx, ureq, &uresp).error_code(),
+            grpc::INVALID_ARGUMENT);
 }
 
 TEST_F(ServiceTest, CommitWithParentRebasesOverTheWire) {
@@ -199,7 +208,8 @@ TEST_F(ServiceTest, CommitWithParentRebasesOverTheWire) {
   EXPECT_EQ(missing.error_code(), grpc::NOT_FOUND);
   EXPECT_NE(missing.error_message().find("\"layer-key\""), std::string::npos)
       << missing.error_message();
-  EXPECT_TRUE(Stat("layer-key").ok()) << "a refused rebase leaves the active snapshot";
+  EXPECT_TRUE(Stat("layer-key").ok())
+      << "a refused rebase leaves the active snapshot";
   ASSERT_TRUE(commit("layer", "base").ok());
   pb::Info info;
   ASSERT_TRUE(Stat("layer", &info).ok());

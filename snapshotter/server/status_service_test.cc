@@ -9,8 +9,8 @@
 #include "containerd/services/diff/v1/diff.grpc.pb.h"
 #include "io/fs/fs_util.h"
 #include "snapshotter/engine/engine.h"
-#include "snapshotter/server/content_source.h"
 #include "snapshotter/server/apply_slots.h"
+#include "snapshotter/server/content_source.h"
 #include "snapshotter/server/diff_service.h"
 #include "tests/testutil/temp_dir.h"
 

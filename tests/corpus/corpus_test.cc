@@ -3,9 +3,8 @@
 // ones fail with the right code and message, the hostile-but-well-formed ones
 // parse (the extractor must contain them; that is tested there).
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -73,8 +72,10 @@ Result_ ReadCorpusFile(const std::string& path) {
 TEST(CorpusTest, EveryFileHasItsExpectedOutcome) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
-  const std::string script = std::string(STRATA_SOURCE_DIR) + "/tests/corpus/make_corpus.sh";
-  if (system("command -v zstd >/dev/null") != 0) GTEST_SKIP() << "zstd CLI not installed";
+  const std::string script =
+      std::string(STRATA_SOURCE_DIR) + "/tests/corpus/make_corpus.sh";
+  if (system("command -v zstd >/dev/null") != 0)
+    GTEST_SKIP() << "zstd CLI not installed";
   ASSERT_EQ(system((script + " " + dir.path() + " >/dev/null").c_str()), 0);
 
   std::ifstream manifest(dir / "MANIFEST.tsv");
@@ -112,7 +113,8 @@ TEST(CorpusTest, EveryFileHasItsExpectedOutcome) {
   EXPECT_EQ(parsed["traversal_abs.tar"].at(0).path, "/abs/x");
   EXPECT_EQ(parsed["symlink_then_write.tar"].at(0).link_target, "/etc");
   EXPECT_EQ(parsed["symlink_then_write.tar"].at(1).path, "a/passwd");
-  EXPECT_EQ(parsed["hardlink_outside.tar"].at(0).type, TarEntry::Type::kHardlink);
+  EXPECT_EQ(parsed["hardlink_outside.tar"].at(0).type,
+            TarEntry::Type::kHardlink);
   EXPECT_EQ(parsed["hardlink_outside.tar"].at(0).link_target, "../x");
   const auto& opaque = parsed["overlay_opaque_xattr.tar"].at(0).xattrs;
   ASSERT_EQ(opaque.size(), 1u);

@@ -49,13 +49,15 @@ void FillUp(const std::string& path, off_t leave = 0) {
 class DiskFullTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "loop filesystems need root (CI runs as root)";
-    loop_ = std::make_unique<LoopFs>(GetParam(), GetParam() == "xfs" ? "320M" : "64M");
+    if (geteuid() != 0)
+      GTEST_SKIP() << "loop filesystems need root (CI runs as root)";
+    loop_ = std::make_unique<LoopFs>(GetParam(),
+                                     GetParam() == "xfs" ? "320M" : "64M");
     if (!loop_->ok()) GTEST_SKIP() << loop_->reason();
     root_ = loop_->path() + "/root";
     sock_ = dir_ / "s.sock";
-    daemon_ = Start({"--root", root_, "--address", sock_, "--backend", "overlay",
-                     "--containerd-address", ""},
+    daemon_ = Start({"--root", root_, "--address", sock_, "--backend",
+                     "overlay", "--containerd-address", ""},
                     dir_ / "log");
     ASSERT_TRUE(WaitReady(sock_)) << Slurp(daemon_.log);
     stub_ = Dial(sock_);
@@ -67,7 +69,8 @@ class DiskFullTest : public ::testing::TestWithParam<std::string> {
     }
     loop_.reset();
   }
-  grpc::Status Prepare(const std::string& key, const std::string& parent, std::string* upper) {
+  grpc::Status Prepare(const std::string& key, const std::string& parent,
+                       std::string* upper) {
     grpc::ClientContext ctx;
     snap::PrepareSnapshotRequest req;
     req.set_key(key);
@@ -102,14 +105,19 @@ class DiskFullTest : public ::testing::TestWithParam<std::string> {
   }
   // OK, or RESOURCE_EXHAUSTED naming `key`; then nothing half-made and the
   // daemon alive. Returns whether it was refused.
-  bool ExpectCleanOutcome(const grpc::Status& s, const std::string& key, const std::string& what) {
+  bool ExpectCleanOutcome(const grpc::Status& s, const std::string& key,
+                          const std::string& what) {
     if (!s.ok()) {
-      EXPECT_EQ(s.error_code(), grpc::RESOURCE_EXHAUSTED) << what << ": " << s.error_message();
+      EXPECT_EQ(s.error_code(), grpc::RESOURCE_EXHAUSTED)
+          << what << ": " << s.error_message();
       EXPECT_NE(s.error_message().find("\"" + key + "\""), std::string::npos)
-          << what << ": the message should name the snapshot: " << s.error_message();
+          << what
+          << ": the message should name the snapshot: " << s.error_message();
     }
-    EXPECT_EQ(CountEntries(root_ + "/staging"), 0) << what << " left a half-built snapshot";
-    EXPECT_EQ(CountEntries(root_ + "/snapshots"), Records()) << what << ": directories != records";
+    EXPECT_EQ(CountEntries(root_ + "/staging"), 0)
+        << what << " left a half-built snapshot";
+    EXPECT_EQ(CountEntries(root_ + "/snapshots"), Records())
+        << what << ": directories != records";
     EXPECT_EQ(kill(daemon_.pid, 0), 0) << "the daemon died after " << what;
     return !s.ok();
   }
@@ -122,16 +130,19 @@ class DiskFullTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(DiskFullTest, FullDiskAnswersResourceExhaustedAndLosesNothing) {
-  // Before: a committed layer with data, and an active snapshot to commit later.
+  // Before: a committed layer with data, and an active snapshot to commit
+  // later.
   std::string upper;
   ASSERT_TRUE(Prepare("kept-a", "", &upper).ok());
   const std::string kept_dir = upper;
   ASSERT_EQ(system(("echo precious > " + upper + "/file").c_str()), 0);
   ASSERT_TRUE(Commit("kept", "kept-a").ok());
   ASSERT_TRUE(Prepare("later", "kept", &upper).ok());
-  ASSERT_EQ(system(("head -c 65536 /dev/urandom > " + upper + "/data").c_str()), 0);
+  ASSERT_EQ(system(("head -c 65536 /dev/urandom > " + upper + "/data").c_str()),
+            0);
   ASSERT_EQ(system(("head -c 8388608 /dev/urandom > " + (dir_ / "big") +
-                    " && tar -C " + dir_.path() + " -cf " + (dir_ / "layer.tar") + " big")
+                    " && tar -C " + dir_.path() + " -cf " +
+                    (dir_ / "layer.tar") + " big")
                        .c_str()),
             0);
 
@@ -139,7 +150,9 @@ TEST_P(DiskFullTest, FullDiskAnswersResourceExhaustedAndLosesNothing) {
   FillUp(loop_->path() + "/filler", 2 << 20);
   if (HasFatalFailure()) return;
   std::string out;
-  int rc = Cli(sock_, "import --parent kept --name imported " + (dir_ / "layer.tar"), &out);
+  int rc =
+      Cli(sock_, "import --parent kept --name imported " + (dir_ / "layer.tar"),
+          &out);
   EXPECT_NE(rc, 0) << "an 8 MiB layer cannot fit in 2 MiB: " << out;
   EXPECT_NE(out.find("No space left on device"), std::string::npos) << out;
   ExpectCleanOutcome(grpc::Status::OK, "", "a failed import");
@@ -152,13 +165,17 @@ TEST_P(DiskFullTest, FullDiskAnswersResourceExhaustedAndLosesNothing) {
   int refused = 0;
   for (int i = 0; i < 20; ++i) {
     std::string key = "full-" + std::to_string(i);
-    refused += ExpectCleanOutcome(Prepare(key, "kept", nullptr), key, "Prepare " + key);
+    refused += ExpectCleanOutcome(Prepare(key, "kept", nullptr), key,
+                                  "Prepare " + key);
   }
-  rc = Cli(sock_, "import --parent kept --name imported " + (dir_ / "layer.tar"), &out);
+  rc =
+      Cli(sock_, "import --parent kept --name imported " + (dir_ / "layer.tar"),
+          &out);
   EXPECT_NE(rc, 0) << "no layer fits a full disk: " << out;
   EXPECT_NE(out.find("No space left on device"), std::string::npos) << out;
   ExpectCleanOutcome(grpc::Status::OK, "", "import");
-  refused += ExpectCleanOutcome(Commit("later-c", "later"), "later", "Commit later");
+  refused +=
+      ExpectCleanOutcome(Commit("later-c", "later"), "later", "Commit later");
   EXPECT_GT(refused, 0) << "nothing was refused: the disk was not full";
 
   // Space back: everything works again, nothing earlier was lost.
@@ -166,7 +183,9 @@ TEST_P(DiskFullTest, FullDiskAnswersResourceExhaustedAndLosesNothing) {
   ASSERT_EQ(unlink((loop_->path() + "/filler2").c_str()), 0);
   std::string fresh;
   EXPECT_TRUE(Prepare("after", "kept", &fresh).ok());
-  rc = Cli(sock_, "import --parent kept --name imported " + (dir_ / "layer.tar"), &out);
+  rc =
+      Cli(sock_, "import --parent kept --name imported " + (dir_ / "layer.tar"),
+          &out);
   EXPECT_EQ(rc, 0) << out;
   grpc::Status c = Commit("later-c", "later");
   EXPECT_TRUE(c.ok() || c.error_code() == grpc::NOT_FOUND) << c.error_message();
@@ -188,21 +207,27 @@ TEST_P(DiskFullTest, AFailedFilesystemStopsTheDaemonWithAClearError) {
   ASSERT_EQ(system(("echo data > " + upper + "/file").c_str()), 0);
   int fd = open(loop_->path().c_str(), O_RDONLY | O_DIRECTORY);
   ASSERT_GE(fd, 0);
-  constexpr unsigned long kGoingDown = _IOR('X', 125, uint32_t);  // FS_IOC_GOINGDOWN
-  uint32_t flags = 2;  // NOLOGFLUSH: like a power cut
+  constexpr unsigned long kGoingDown =
+      _IOR('X', 125, uint32_t);  // FS_IOC_GOINGDOWN
+  uint32_t flags = 2;            // NOLOGFLUSH: like a power cut
   ASSERT_EQ(ioctl(fd, kGoingDown, &flags), 0) << strerror(errno);
   close(fd);
   grpc::Status c = Commit("a-c", "a");
-  EXPECT_FALSE(c.ok()) << "a Commit on a shut-down filesystem cannot be durable";
-  EXPECT_NE(c.error_message().find("\"a\""), std::string::npos) << c.error_message();
+  EXPECT_FALSE(c.ok())
+      << "a Commit on a shut-down filesystem cannot be durable";
+  EXPECT_NE(c.error_message().find("\"a\""), std::string::npos)
+      << c.error_message();
   int code = WaitExit(daemon_.pid, 10);
   daemon_.pid = -1;
-  EXPECT_EQ(code, 1) << "want exit status 1, not a signal or a hang\n" << Slurp(daemon_.log);
-  EXPECT_NE(Slurp(daemon_.log).find("the filesystem under the root failed"), std::string::npos)
+  EXPECT_EQ(code, 1) << "want exit status 1, not a signal or a hang\n"
+                     << Slurp(daemon_.log);
+  EXPECT_NE(Slurp(daemon_.log).find("the filesystem under the root failed"),
+            std::string::npos)
       << Slurp(daemon_.log);
 }
 
-INSTANTIATE_TEST_SUITE_P(Filesystems, DiskFullTest, ::testing::Values("ext4", "xfs"),
+INSTANTIATE_TEST_SUITE_P(Filesystems, DiskFullTest,
+                         ::testing::Values("ext4", "xfs"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

@@ -74,7 +74,9 @@ class HostileTreeTest : public BackendDaemonTest {
     }
     return m.source();
   }
-  int Entries(const std::string& dir) { return CountEntries(root_ + "/" + dir); }
+  int Entries(const std::string& dir) {
+    return CountEntries(root_ + "/" + dir);
+  }
   void Restart() {
     kill(daemon_.pid, SIGKILL);
     WaitExit(daemon_.pid);

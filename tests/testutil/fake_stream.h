@@ -32,7 +32,8 @@ class FakeStream : public EntryStream {
     items_.back().entry.link_target = std::move(target);
     return *this;
   }
-  FakeStream& Add(TarEntry::Type type, std::string path, uint32_t mode, std::string data) {
+  FakeStream& Add(TarEntry::Type type, std::string path, uint32_t mode,
+                  std::string data) {
     Item it;
     it.entry.type = type;
     it.entry.path = std::move(path);
@@ -57,7 +58,8 @@ class FakeStream : public EntryStream {
   Result<size_t> ReadData(char* buf, size_t n) override {
     const std::string& d = items_[pos_].data;
     size_t end = d.size();
-    if (pos_ == static_cast<int>(items_.size()) - 1) end = std::min(end, truncate_);
+    if (pos_ == static_cast<int>(items_.size()) - 1)
+      end = std::min(end, truncate_);
     size_t k = std::min(n, end - off_);
     std::memcpy(buf, d.data() + off_, k);
     off_ += k;

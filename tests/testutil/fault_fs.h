@@ -43,7 +43,8 @@ inline std::string DirOf(const std::string& path) {
 // Counts calls; call number `fail_at` (1-based) fails with `err`.
 class FaultFs final : public FsOps {
  public:
-  explicit FaultFs(int fail_at = 0, int err = ENOSPC) : fail_at_(fail_at), err_(err) {}
+  explicit FaultFs(int fail_at = 0, int err = ENOSPC)
+      : fail_at_(fail_at), err_(err) {}
 
   // Call number n (counted from construction) fails; 0: none.
   void FailAt(int n) {
@@ -73,7 +74,8 @@ class FaultFs final : public FsOps {
     if (Hit()) return Injected("unlink " + p);
     return RealFs().Unlink(p);
   }
-  Status WriteFile(const std::string& p, std::string_view d, unsigned mode) override {
+  Status WriteFile(const std::string& p, std::string_view d,
+                   unsigned mode) override {
     if (Hit()) return Injected("write " + p);
     return RealFs().WriteFile(p, d, mode);
   }
@@ -165,8 +167,9 @@ class CrashFs final : public FsOps {
     for (Change& c : log_) {
       std::set<std::string> moved;
       for (const std::string& d : c.pending) {
-        bool under = d == a || (d.size() > a.size() && d.compare(0, a.size(), a) == 0 &&
-                                d[a.size()] == '/');
+        bool under =
+            d == a || (d.size() > a.size() && d.compare(0, a.size(), a) == 0 &&
+                       d[a.size()] == '/');
         moved.insert(under ? b + d.substr(a.size()) : d);
       }
       c.pending = std::move(moved);
@@ -184,7 +187,8 @@ class CrashFs final : public FsOps {
     if (Dead()) return Died("unlink " + p);
     return Bury(p);
   }
-  Status WriteFile(const std::string& p, std::string_view d, unsigned mode) override {
+  Status WriteFile(const std::string& p, std::string_view d,
+                   unsigned mode) override {
     std::lock_guard<std::mutex> l(mu_);
     if (Dead()) return Died("write " + p);
     STRATA_RETURN_IF_ERROR(Bury(p));  // what it replaces comes back at a crash
@@ -233,8 +237,9 @@ class CrashFs final : public FsOps {
   // durable change m; false when m deleted it for good.
   static bool Follow(const Change& m, std::string& p) {
     auto under = [&](const std::string& dir) {
-      return p == dir || (p.size() > dir.size() && p.compare(0, dir.size(), dir) == 0 &&
-                          p[dir.size()] == '/');
+      return p == dir ||
+             (p.size() > dir.size() && p.compare(0, dir.size(), dir) == 0 &&
+              p[dir.size()] == '/');
     };
     if (!under(m.a)) return true;
     if (m.op == Op::kRemoved) return false;

@@ -27,7 +27,8 @@ class LoopFs {
       return;
     }
     std::string mkfs = "/usr/sbin/mkfs." + type;
-    if (access(mkfs.c_str(), X_OK) != 0 && access(("/sbin/mkfs." + type).c_str(), X_OK) != 0) {
+    if (access(mkfs.c_str(), X_OK) != 0 &&
+        access(("/sbin/mkfs." + type).c_str(), X_OK) != 0) {
       reason_ = "mkfs." + type + " is not installed (scripts/install-deps.sh)";
       return;
     }
@@ -36,10 +37,12 @@ class LoopFs {
       return;
     }
     std::string img = dir_ / "img", mnt = dir_ / "mnt";
-    std::string opts = type == "xfs" ? "-q -m reflink=1" : type == "btrfs" ? "-q" : "-q -F";
-    std::string cmd = "truncate -s " + size + " " + img + " && mkfs." + type + " " + opts + " " +
-                      img + " >/dev/null 2>&1 && mkdir " + mnt + " && mount -o loop " + img +
-                      " " + mnt;
+    std::string opts = type == "xfs"     ? "-q -m reflink=1"
+                       : type == "btrfs" ? "-q"
+                                         : "-q -F";
+    std::string cmd = "truncate -s " + size + " " + img + " && mkfs." + type +
+                      " " + opts + " " + img + " >/dev/null 2>&1 && mkdir " +
+                      mnt + " && mount -o loop " + img + " " + mnt;
     if (std::system(cmd.c_str()) != 0) {
       reason_ = "cannot make a loop-mounted " + type + " (" + cmd + ")";
       return;
@@ -47,7 +50,8 @@ class LoopFs {
     mnt_ = mnt;
   }
   ~LoopFs() {
-    if (!mnt_.empty() && umount2(mnt_.c_str(), 0) != 0) umount2(mnt_.c_str(), MNT_DETACH);
+    if (!mnt_.empty() && umount2(mnt_.c_str(), 0) != 0)
+      umount2(mnt_.c_str(), MNT_DETACH);
   }
   LoopFs(const LoopFs&) = delete;
   LoopFs& operator=(const LoopFs&) = delete;

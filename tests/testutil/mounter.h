@@ -17,33 +17,44 @@
 
 namespace strata {
 
-inline Status MountAll(const std::vector<Mount>& mounts, const std::string& target) {
+inline Status MountAll(const std::vector<Mount>& mounts,
+                       const std::string& target) {
   for (const Mount& m : mounts) {
     unsigned long flags = 0;
     std::string data;
     bool ro = false;
     for (const std::string& o : m.options) {
-      if (o == "ro") ro = true;
+      if (o == "ro")
+        ro = true;
       else if (o == "rw") {
-      } else if (o == "rbind") flags |= MS_BIND | MS_REC;
-      else if (o == "bind") flags |= MS_BIND;
-      else data += (data.empty() ? "" : ",") + o;
+      } else if (o == "rbind")
+        flags |= MS_BIND | MS_REC;
+      else if (o == "bind")
+        flags |= MS_BIND;
+      else
+        data += (data.empty() ? "" : ",") + o;
     }
     if (m.type == "bind") flags |= MS_BIND;
-    if (mount(m.source.c_str(), target.c_str(), m.type == "bind" ? "" : m.type.c_str(),
-              flags | (ro && !(flags & MS_BIND) ? MS_RDONLY : 0), data.c_str()) != 0) {
-      return PosixError("mount " + m.type + " " + m.source + " on " + target + " (" + data + ")",
+    if (mount(m.source.c_str(), target.c_str(),
+              m.type == "bind" ? "" : m.type.c_str(),
+              flags | (ro && !(flags & MS_BIND) ? MS_RDONLY : 0),
+              data.c_str()) != 0) {
+      return PosixError("mount " + m.type + " " + m.source + " on " + target +
+                            " (" + data + ")",
                         errno);
     }
     if (ro && (flags & MS_BIND) &&
-        mount("", target.c_str(), "", MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0) {
+        mount("", target.c_str(), "", MS_REMOUNT | MS_BIND | MS_RDONLY,
+              nullptr) != 0) {
       return PosixError("remount ro " + target, errno);
     }
   }
   return Status::Ok();
 }
 
-inline void Unmount(const std::string& target) { umount2(target.c_str(), MNT_DETACH); }
+inline void Unmount(const std::string& target) {
+  umount2(target.c_str(), MNT_DETACH);
+}
 
 }  // namespace strata
 
