@@ -20,6 +20,7 @@ test_pkgs=(
   python3 gnuplot-nox  # bench/report.py: Markdown tables and PNG plots
   pigz time  # bench/extract.py peers
   systemd  # systemd-socket-activate, systemd-analyze verify, systemd-tmpfiles
+  clang-format  # scripts/check_format.sh (ctest format)
 )
 
 pkgs=("${build_pkgs[@]}")
