@@ -34,8 +34,8 @@ declare -A private=(
   [snapshotter/backend/overlay_backend.h]="snapshotter/backend"
   [snapshotter/backend/reflink_backend.h]="snapshotter/backend"
 )
-# Known arrows against the grain, to be removed (issue "A house a newcomer
-# can live in"): io/extract and io/uring include each other.
+# Known arrows against the grain, to be removed: io/extract and io/uring
+# include each other.
 known="io/uring/uring_file_sink.cc->io/extract io/uring/uring_file_sink.h->io/extract"
 
 module_of() {  # path -> the longest module prefix in the table

@@ -12,7 +12,7 @@
 // View, Mounts, Usage and Remove over them, each phase with that many RPCs in
 // flight. It prints per phase ops/s, p50 and p99 and the ratio Strata/peer
 // (medians over rounds), the fsync floor of --fsync-dir, and whether each of
-// issue #7's targets is met; it writes OUT/ops.json (bench/report.py's schema)
+// the speed targets is met; it writes OUT/ops.json (bench/report.py's schema)
 // and runs report.py on it (Markdown + PNG).
 //
 // Thread-safety: RunBenchOps runs on the calling thread and owns its workers.

@@ -298,7 +298,7 @@ bool WriteResultsJson(const OpsResults& r,
       << "], [\"fdatasync p50 (same overwrite; no mtime journal commit)\", "
       << Num(Median(r.fdatasync_p50_us)) << "]]}";
   }
-  j << ",\n  {\"title\": \"Targets (issue #7)\", \"columns\": [\"target\", "
+  j << ",\n  {\"title\": \"Targets\", \"columns\": [\"target\", "
        "\"measured\", "
        "\"result\"], \"rows\": [";
   for (size_t i = 0; i < targets.size(); ++i) {

@@ -1,5 +1,5 @@
 // Results of `strata bench ops` (bench_ops.h): per-round raw figures, their
-// medians over rounds, issue #7's targets, and the JSON bench/report.py reads.
+// medians over rounds, the speed targets, and the JSON bench/report.py reads.
 //
 // Thread-safety: plain values; no shared state.
 #ifndef STRATA_BENCH_HARNESS_OPS_REPORT_H_
@@ -45,7 +45,8 @@ struct OpsResults {
   std::vector<double> fdatasync_p50_us;
 };
 
-// One of issue #7's targets, evaluated on the medians.
+// One speed target (throughput or latency against the peer, or against the
+// fsync floor), evaluated on the medians.
 struct TargetResult {
   std::string target;  // what is asked
   std::string value;   // what was measured

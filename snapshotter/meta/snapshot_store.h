@@ -4,7 +4,7 @@
 // Every function takes the caller's transaction, never opens one and never
 // touches the filesystem. Records are keyed by id; the client's key lives in
 // the record and in a hash index, so keys of any length work and only ids
-// ever become paths (engine/layout.h).
+// ever become paths (snapshotter/layout.h).
 //
 // Error classes follow bolt.go: a missing key is NotFound, an existing key or
 // name AlreadyExists, an uncommitted parent InvalidArgument, committing a
