@@ -135,6 +135,17 @@ inline grpc::Status Stat(
   return Dial(sock)->Stat(&ctx, req, resp);
 }
 
+// The directory a client writes into for an active snapshot: the overlay
+// upperdir, or a bind mount's source.
+inline std::string WritableDir(
+    const containerd::services::snapshots::v1::PrepareSnapshotResponse& r) {
+  const auto& m = r.mounts(0);
+  for (const std::string& o : m.options()) {
+    if (o.rfind("upperdir=", 0) == 0) return o.substr(9);
+  }
+  return m.source();
+}
+
 // Runs the CLI (STRATA_CLI_BIN) against sock; returns its exit code, its
 // stdout and stderr in *out.
 inline int Cli(const std::string& sock, const std::string& args,

@@ -77,12 +77,7 @@ class DiskFullTest : public ::testing::TestWithParam<std::string> {
     req.set_parent(parent);
     snap::PrepareSnapshotResponse resp;
     grpc::Status s = stub_->Prepare(&ctx, req, &resp);
-    if (s.ok() && upper != nullptr) {
-      const auto& m = resp.mounts(0);
-      *upper = m.source();
-      for (const std::string& o : m.options())
-        if (o.rfind("upperdir=", 0) == 0) *upper = o.substr(9);
-    }
+    if (s.ok() && upper != nullptr) *upper = WritableDir(resp);
     return s;
   }
   grpc::Status Commit(const std::string& name, const std::string& key) {

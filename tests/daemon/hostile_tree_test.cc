@@ -66,14 +66,6 @@ class HostileTreeTest : public BackendDaemonTest {
       return s.Commit(&ctx, req, &resp);
     });
   }
-  // The directory the snapshot's mounts write into.
-  static std::string Writable(const pb::PrepareSnapshotResponse& r) {
-    const auto& m = r.mounts(0);
-    for (const auto& o : m.options()) {
-      if (o.rfind("upperdir=", 0) == 0) return o.substr(9);
-    }
-    return m.source();
-  }
   int Entries(const std::string& dir) {
     return CountEntries(root_ + "/" + dir);
   }
@@ -140,7 +132,7 @@ TEST_P(HostileTreeTest, MountLeftInsideAnActiveSnapshotSurvivesRemove) {
   TreeState before = TreeState::Capture(decoy);
   pb::PrepareSnapshotResponse resp;
   ASSERT_TRUE(PrepareKey("k", "", &resp).ok());
-  std::string mnt = Writable(resp) + "/mnt";
+  std::string mnt = WritableDir(resp) + "/mnt";
   ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
   ASSERT_EQ(mount(decoy.c_str(), mnt.c_str(), nullptr, MS_BIND, nullptr), 0);
   grpc::Status s = Remove("k");
