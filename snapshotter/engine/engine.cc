@@ -809,6 +809,8 @@ bool Engine::RemoveOrQuarantine(const std::string& path, RecoveryReport& rep) {
   return false;
 }
 
+// Recovery runs before the socket opens, one step per kind of leftover; each
+// step is idempotent, so a crash in any of them is finished by the next start.
 Status Engine::Recover() {
   RecoveryReport rep;
   std::map<uint64_t, Kind> live;  // every recorded id and its kind
@@ -818,16 +820,44 @@ Status Engine::Recover() {
       return true;
     });
   }));
+  STRATA_RETURN_IF_ERROR(RecoverStaging(rep));
+  STRATA_RETURN_IF_ERROR(RecoverTrash(live, rep));
+  STRATA_RETURN_IF_ERROR(RecoverOrphans(live, rep));
+  STRATA_RETURN_IF_ERROR(RecoverLinks(live, rep));
+  for (const auto& [id, kind] : live) {
+    if (Exists(layout_.SnapshotDir(id))) continue;
+    if (kind == Kind::kCommitted) {
+      STRATA_RETURN_IF_ERROR(ReportMissing(id, rep));
+    } else {
+      STRATA_RETURN_IF_ERROR(RebuildDir(id, kind, rep));
+    }
+  }
+  if (opts_.sync) {
+    // What recovery repaired is durable before the first request is served.
+    for (const std::string& d :
+         {layout_.StagingDir(), layout_.TrashDir(), layout_.SnapshotsDir()}) {
+      STRATA_RETURN_IF_ERROR(fs_.SyncDir(d));
+    }
+  }
+  recovery_ = rep;
+  return Status::Ok();
+}
 
-  // 1. Staging: never recorded (renamed out before any commit).
+// Staging holds what was never recorded (renamed out before any commit).
+Status Engine::RecoverStaging(RecoveryReport& rep) {
   STRATA_ASSIGN_OR_RETURN(auto staged, ListDir(layout_.StagingDir()));
   for (const std::string& n : staged) {
     RemoveOrQuarantine(layout_.StagingDir() + "/" + n, rep);
     rep.staging_removed++;
   }
-  // 2. Trash: a committed removal's id is never reused, so a trash entry whose
-  //    id still has a record is a removal whose transaction never committed:
-  //    put the directory back. Everything else is deleted.
+  return Status::Ok();
+}
+
+// A committed removal's id is never reused, so a trash entry whose id still
+// has a record is a removal whose transaction never committed: put the
+// directory back. Everything else is deleted.
+Status Engine::RecoverTrash(const std::map<uint64_t, Kind>& live,
+                            RecoveryReport& rep) {
   STRATA_ASSIGN_OR_RETURN(auto trash, ListDir(layout_.TrashDir()));
   for (const std::string& n : trash) {
     std::string path = layout_.TrashDir() + "/" + n;
@@ -840,8 +870,13 @@ Status Engine::Recover() {
     }
     if (RemoveOrQuarantine(path, rep)) rep.trash_removed++;
   }
-  // 3. Snapshot directories without a record: a Prepare that renamed but did
-  //    not commit, or leftovers of failed deletions.
+  return Status::Ok();
+}
+
+// Snapshot directories without a record: a Prepare that renamed but did not
+// commit, or leftovers of failed deletions.
+Status Engine::RecoverOrphans(const std::map<uint64_t, Kind>& live,
+                              RecoveryReport& rep) {
   STRATA_ASSIGN_OR_RETURN(auto dirs, ListDir(layout_.SnapshotsDir()));
   for (const std::string& n : dirs) {
     uint64_t id = LeadingId(n);
@@ -849,7 +884,12 @@ Status Engine::Recover() {
     RemoveOrQuarantine(layout_.SnapshotsDir() + "/" + n, rep);
     rep.orphans_removed++;
   }
-  // 4. Short links are derived data; drop those of unrecorded ids.
+  return Status::Ok();
+}
+
+// Short links are derived data; those of unrecorded ids go.
+Status Engine::RecoverLinks(const std::map<uint64_t, Kind>& live,
+                            RecoveryReport& rep) {
   STRATA_ASSIGN_OR_RETURN(auto links, ListDir(layout_.LinksDir()));
   for (const std::string& n : links) {
     uint64_t id = LeadingId(n);
@@ -857,65 +897,60 @@ Status Engine::Recover() {
     fs_.Unlink(layout_.LinksDir() + "/" + n).IgnoreError();
     rep.links_removed++;
   }
-  // 5. Records without their directory. Prepare does not fsync its rename, so
-  //    a crash can lose it after the record is durable: an active or view
-  //    snapshot gets back what Prepare built (the empty skeleton, or for
-  //    full-tree backends a fresh clone of its committed parent). A committed
-  //    layer's content cannot be rebuilt: report it.
-  for (const auto& [id, kind] : live) {
-    std::string dir = layout_.SnapshotDir(id);
-    if (Exists(dir)) continue;
-    if (kind != Kind::kCommitted) {
-      // Parent chains are read only here, for the rare record to rebuild, so
-      // a normal start-up stays one walk over the records.
-      std::vector<uint64_t> parents;
-      STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
-        STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshotById(txn, id));
-        STRATA_ASSIGN_OR_RETURN(parents, ParentIds(txn, r));
-        return Status::Ok();
-      }));
-      // Built beside its home and renamed in, like Prepare: a crash in the
-      // middle leaves a staging leftover, never a half-built home.
-      std::string tmp = layout_.StagingDir() + "/rebuild-XXXXXX";
-      STRATA_RETURN_IF_ERROR(fs_.MakeTempDir(tmp));
-      if (Status b = backend_->BuildDir(fs_, tmp, kind, parents); !b.ok()) {
-        // Still serve the root: an empty skeleton keeps the invariant.
-        Log(LogLevel::kError, "engine",
-            "rebuilding snapshot from its parent failed",
-            {{"id", std::to_string(id)}, {"error", b.ToString()}});
-        STRATA_RETURN_IF_ERROR(fs_.RemoveTree(tmp));
-        STRATA_RETURN_IF_ERROR(fs_.MakeDir(tmp, 0700));
-        STRATA_RETURN_IF_ERROR(backend_->BuildDir(fs_, tmp, kind, {}));
-      }
-      // Complete before it is put in place: once the rename lasts, the next
-      // recovery would not rebuild it again.
-      if (opts_.sync) STRATA_RETURN_IF_ERROR(fs_.SyncFs(root_fd_.get()));
-      STRATA_RETURN_IF_ERROR(fs_.Rename(tmp, dir));
-      rep.dirs_rebuilt++;
-      continue;
-    }
-    rep.missing_dirs++;
-    std::string key;
-    STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
-      STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshotById(txn, id));
-      key = r.key;
-      return Status::Ok();
-    }));
+  return Status::Ok();
+}
+
+// An active or view record whose directory a crash took (Prepare does not
+// sync its rename) gets back what Prepare built: the skeleton, or for
+// full-tree backends a fresh clone of its committed parent.
+Status Engine::RebuildDir(uint64_t id, Kind kind, RecoveryReport& rep) {
+  // Parent chains are read only here, for the rare record to rebuild, so a
+  // normal start-up stays one walk over the records.
+  std::vector<uint64_t> parents;
+  STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
+    STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshotById(txn, id));
+    STRATA_ASSIGN_OR_RETURN(parents, ParentIds(txn, r));
+    return Status::Ok();
+  }));
+  // Built beside its home and renamed in, like Prepare: a crash in the
+  // middle leaves a staging leftover, never a half-built home.
+  std::string tmp = layout_.StagingDir() + "/rebuild-XXXXXX";
+  STRATA_RETURN_IF_ERROR(fs_.MakeTempDir(tmp));
+  if (Status b = backend_->BuildDir(fs_, tmp, kind, parents); !b.ok()) {
+    // Still serve the root: an empty skeleton keeps the invariant.
     Log(LogLevel::kError, "engine",
-        "committed snapshot has no directory: its data is lost; it is refused "
-        "as a parent until removed",
-        {{"key", key}, {"id", std::to_string(id)}, {"dir", dir}});
-    std::lock_guard<std::mutex> l(holds_mu_);
-    damaged_[id] = key;
+        "rebuilding snapshot from its parent failed",
+        {{"id", std::to_string(id)}, {"error", b.ToString()}});
+    STRATA_RETURN_IF_ERROR(fs_.RemoveTree(tmp));
+    STRATA_RETURN_IF_ERROR(fs_.MakeDir(tmp, 0700));
+    STRATA_RETURN_IF_ERROR(backend_->BuildDir(fs_, tmp, kind, {}));
   }
-  if (opts_.sync) {
-    // What recovery repaired is durable before the first request is served.
-    for (const std::string& d :
-         {layout_.StagingDir(), layout_.TrashDir(), layout_.SnapshotsDir()}) {
-      STRATA_RETURN_IF_ERROR(fs_.SyncDir(d));
-    }
-  }
-  recovery_ = rep;
+  // Complete before it is put in place: once the rename lasts, the next
+  // recovery would not rebuild it again.
+  if (opts_.sync) STRATA_RETURN_IF_ERROR(fs_.SyncFs(root_fd_.get()));
+  STRATA_RETURN_IF_ERROR(fs_.Rename(tmp, layout_.SnapshotDir(id)));
+  rep.dirs_rebuilt++;
+  return Status::Ok();
+}
+
+// A committed layer's content cannot be rebuilt: name it, and refuse it as a
+// parent until it is removed (CheckParentsIntact).
+Status Engine::ReportMissing(uint64_t id, RecoveryReport& rep) {
+  rep.missing_dirs++;
+  std::string key;
+  STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
+    STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshotById(txn, id));
+    key = r.key;
+    return Status::Ok();
+  }));
+  Log(LogLevel::kError, "engine",
+      "committed snapshot has no directory: its data is lost; it is refused "
+      "as a parent until removed",
+      {{"key", key},
+       {"id", std::to_string(id)},
+       {"dir", layout_.SnapshotDir(id)}});
+  std::lock_guard<std::mutex> l(holds_mu_);
+  damaged_[id] = key;
   return Status::Ok();
 }
 

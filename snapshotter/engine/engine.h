@@ -208,6 +208,16 @@ class Engine {
                                     std::string_view parent,
                                     const Labels& labels);
   Status Recover();
+  // Recover()'s steps (engine.cc says what each repairs).
+  Status RecoverStaging(RecoveryReport& rep);
+  Status RecoverTrash(const std::map<uint64_t, Kind>& live,
+                      RecoveryReport& rep);
+  Status RecoverOrphans(const std::map<uint64_t, Kind>& live,
+                        RecoveryReport& rep);
+  Status RecoverLinks(const std::map<uint64_t, Kind>& live,
+                      RecoveryReport& rep);
+  Status RebuildDir(uint64_t id, Kind kind, RecoveryReport& rep);
+  Status ReportMissing(uint64_t id, RecoveryReport& rep);
   Status CheckParentsIntact(std::string_view key,
                             const std::vector<uint64_t>& parent_ids);
   bool RemoveOrQuarantine(const std::string& path, RecoveryReport& rep);
