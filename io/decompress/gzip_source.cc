@@ -3,7 +3,7 @@
 #include <string>
 #include <utility>
 
-#include "io/decompress/buffered_reader.h"
+#include "io/base/buffered_reader.h"
 #include "io/decompress/inflater.h"
 
 namespace strata {

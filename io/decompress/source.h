@@ -1,11 +1,11 @@
-// Pull streams of bytes (Source), and OpenDecompressed, which sniffs a layer
-// blob's compression and returns a Source of its decompressed bytes.
+// OpenDecompressed, which sniffs a layer blob's compression and returns a
+// Source (io/base/source.h) of its decompressed bytes.
 //
 // Error classes, for every Source this module returns:
 //   - a compressed stream that ends early (truncated)      -> DataLoss
 //   - corrupt compressed data, trailing garbage after gzip -> InvalidArgument
 //   - more output than DecompressOptions::max_output_bytes -> ResourceExhausted
-//   - read(2) failures of FdSource                         -> PosixError's
+//   - read(2) failures of the underlying FdSource          -> PosixError's
 //   class
 // Errors are sticky only where documented; after an error, stop reading.
 //
@@ -19,38 +19,9 @@
 #include <string_view>
 
 #include "io/base/result.h"
+#include "io/base/source.h"
 
 namespace strata {
-
-// A pull stream of bytes.
-class Source {
- public:
-  virtual ~Source() = default;
-  // Reads up to n bytes into buf; returns 0 only at end of stream.
-  // REQUIRES: n > 0.
-  virtual Result<size_t> Read(char* buf, size_t n) = 0;
-};
-
-// Reads a file descriptor with read(2), retrying EINTR. Does not own fd; fd
-// must outlive the FdSource.
-class FdSource final : public Source {
- public:
-  explicit FdSource(int fd);
-  Result<size_t> Read(char* buf, size_t n) override;
-
- private:
-  int fd_;
-};
-
-// Reads a memory buffer. Does not copy: data must outlive the MemorySource.
-class MemorySource final : public Source {
- public:
-  explicit MemorySource(std::string_view data);
-  Result<size_t> Read(char* buf, size_t n) override;
-
- private:
-  std::string_view data_;
-};
 
 enum class Compression { kNone, kGzip, kZstd };
 std::string_view CompressionName(Compression c);  // "none", "gzip", "zstd"

@@ -5,7 +5,7 @@
 #include <string>
 #include <utility>
 
-#include "io/decompress/buffered_reader.h"
+#include "io/base/buffered_reader.h"
 
 namespace strata {
 namespace {

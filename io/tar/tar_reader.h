@@ -38,9 +38,9 @@
 #include <utility>
 #include <vector>
 
+#include "io/base/buffered_reader.h"
 #include "io/base/result.h"
-#include "io/decompress/buffered_reader.h"
-#include "io/decompress/source.h"
+#include "io/base/source.h"
 #include "io/tar/pax.h"
 #include "io/tar/tar_header.h"
 

@@ -4,15 +4,15 @@
 // stream's length; reads of at least the capacity bypass the buffer.
 //
 // Thread-safety: one thread at a time, like the Source beneath.
-#ifndef STRATA_IO_DECOMPRESS_BUFFERED_READER_H_
-#define STRATA_IO_DECOMPRESS_BUFFERED_READER_H_
+#ifndef STRATA_IO_BASE_BUFFERED_READER_H_
+#define STRATA_IO_BASE_BUFFERED_READER_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 
 #include "io/base/result.h"
-#include "io/decompress/source.h"
+#include "io/base/source.h"
 
 namespace strata {
 
@@ -57,4 +57,4 @@ class BufferedReader {
 
 }  // namespace strata
 
-#endif  // STRATA_IO_DECOMPRESS_BUFFERED_READER_H_
+#endif  // STRATA_IO_BASE_BUFFERED_READER_H_

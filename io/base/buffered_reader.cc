@@ -1,4 +1,4 @@
-#include "io/decompress/buffered_reader.h"
+#include "io/base/buffered_reader.h"
 
 #include <algorithm>
 #include <cassert>
