@@ -336,13 +336,11 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
     }
     return b.WithContext(SnapshotName(key));
   }
-  if (opts_.sync && backend_->BuildWritesData(kind, parent_ids)) {
+  if (data_sync_ && backend_->BuildWritesData(kind, parent_ids)) {
     // A clone's files are data: durable before the record, or a power cut
     // could leave a recorded snapshot whose tree is incomplete, which
     // recovery cannot tell from a complete one.
-    STRATA_RETURN_IF_ERROR(
-        data_sync_ ? data_sync_->Sync().WithContext(SnapshotName(key))
-                   : fs_.SyncFs(root_fd_.get()).WithContext(SnapshotName(key)));
+    STRATA_RETURN_IF_ERROR(data_sync_->Sync().WithContext(SnapshotName(key)));
   }
   CrashPoint("prepare.staged");
 
@@ -436,19 +434,9 @@ Status Engine::Commit(std::string_view name, std::string_view key,
   if (data_sync_ && kind == Kind::kActive) {
     // The protocol's one barrier: data and directory entry durable before
     // the record says Committed.
-    if (Status s = data_sync_->Sync(); !s.ok()) {
-      if (s.code() == Code::kInternal) {
-        // EIO: written data was lost (or the filesystem shut down); nothing
-        // later can be trusted to reach the disk either.
-        std::lock_guard<std::mutex> l(holds_mu_);
-        if (data_failed_.ok()) {
-          data_failed_ = Unavailable(
-              "syncfs of the root's filesystem failed (" + s.message() + ")");
-        }
-      }
-      return s.WithContext("commit " + SnapshotName(key) +
-                           ": make its data durable");
-    }
+    // An EIO here also reaches Health(), which probes the root.
+    STRATA_RETURN_IF_ERROR(data_sync_->Sync().WithContext(
+        "commit " + SnapshotName(key) + ": make its data durable"));
   }
   CrashPoint("commit.synced");
   return store_->Update([&](WriteTxn& txn) -> Status {
