@@ -193,7 +193,8 @@ class Engine {
 
   // Test seam (leveldb's TEST_ prefix): called at named points inside
   // operations ("prepare.staged", "prepare.renamed", "remove.renamed",
-  // "remove.committed", "commit.measured") so crash tests can _exit there.
+  // "remove.committed", "commit.measured", "commit.synced") so crash tests
+  // can _exit there.
   void TEST_SetCrashHook(std::function<void(std::string_view)> hook) {
     crash_hook_ = std::move(hook);
   }
