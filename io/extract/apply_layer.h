@@ -24,7 +24,7 @@
 #include "io/base/result.h"
 #include "io/decompress/source.h"
 #include "io/extract/extractor.h"
-#include "io/extract/file_sink.h"
+#include "io/sink/file_sink.h"
 
 namespace strata {
 

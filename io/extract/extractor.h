@@ -36,8 +36,8 @@
 #include <vector>
 
 #include "io/base/result.h"
-#include "io/extract/file_sink.h"
-#include "io/extract/root_dir.h"
+#include "io/fs/root_dir.h"
+#include "io/sink/file_sink.h"
 #include "io/tar/tar_reader.h"
 
 namespace strata {

@@ -13,7 +13,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "io/extract/sink_test_util.h"
+#include "io/sink/sink_test_util.h"
 #include "tests/testutil/fake_stream.h"
 #include "tests/testutil/temp_dir.h"
 

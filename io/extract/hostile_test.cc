@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "io/extract/extractor.h"
-#include "io/extract/sink_test_util.h"
+#include "io/sink/sink_test_util.h"
 #include "tests/testutil/fake_stream.h"
 #include "tests/testutil/temp_dir.h"
 #include "tests/testutil/tree_state.h"

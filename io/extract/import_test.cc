@@ -16,8 +16,8 @@
 #include "io/base/errno.h"
 #include "io/extract/extractor.h"
 #include "io/extract/layer_stream.h"
-#include "io/extract/sink_test_util.h"
 #include "io/extract/tar_entry_stream.h"
+#include "io/sink/sink_test_util.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace strata {

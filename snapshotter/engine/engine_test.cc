@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "io/extract/extractor.h"
-#include "io/extract/file_sink.h"
+#include "io/sink/file_sink.h"
 #include "tests/testutil/fake_stream.h"
 #include "tests/testutil/loop_fs.h"
 #include "tests/testutil/mounter.h"

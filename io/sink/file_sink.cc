@@ -1,4 +1,4 @@
-#include "io/extract/file_sink.h"
+#include "io/sink/file_sink.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,9 +13,9 @@
 #include "io/base/errno.h"
 #include "io/base/log.h"
 #include "io/base/unique_fd.h"
-#include "io/extract/threaded_file_sink.h"
 #include "io/fs/path_fd.h"
-#include "io/uring/uring_file_sink.h"
+#include "io/sink/threaded_file_sink.h"
+#include "io/sink/uring_file_sink.h"
 
 namespace strata {
 

@@ -13,8 +13,8 @@
 // flushes before replacing or removing one.
 //
 // Thread-safety: the FileSink calls come from one thread (the extraction).
-#ifndef STRATA_IO_EXTRACT_THREADED_FILE_SINK_H_
-#define STRATA_IO_EXTRACT_THREADED_FILE_SINK_H_
+#ifndef STRATA_IO_SINK_THREADED_FILE_SINK_H_
+#define STRATA_IO_SINK_THREADED_FILE_SINK_H_
 
 #include <condition_variable>
 #include <deque>
@@ -26,7 +26,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "io/extract/file_sink.h"
+#include "io/sink/file_sink.h"
 
 namespace strata {
 
@@ -87,4 +87,4 @@ class ThreadedFileSink final : public FileSink {
 
 }  // namespace strata
 
-#endif  // STRATA_IO_EXTRACT_THREADED_FILE_SINK_H_
+#endif  // STRATA_IO_SINK_THREADED_FILE_SINK_H_

@@ -14,8 +14,8 @@
 // by canonical paths only.
 //
 // Thread-safety: RootDir is used by one extraction at a time.
-#ifndef STRATA_IO_EXTRACT_ROOT_DIR_H_
-#define STRATA_IO_EXTRACT_ROOT_DIR_H_
+#ifndef STRATA_IO_FS_ROOT_DIR_H_
+#define STRATA_IO_FS_ROOT_DIR_H_
 
 #include <memory>
 #include <string>
@@ -75,4 +75,4 @@ class RootDir {
 
 }  // namespace strata
 
-#endif  // STRATA_IO_EXTRACT_ROOT_DIR_H_
+#endif  // STRATA_IO_FS_ROOT_DIR_H_

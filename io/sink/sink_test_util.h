@@ -1,13 +1,13 @@
 // Test helpers: every extraction test runs on each file sink.
-#ifndef STRATA_IO_EXTRACT_SINK_TEST_UTIL_H_
-#define STRATA_IO_EXTRACT_SINK_TEST_UTIL_H_
+#ifndef STRATA_IO_SINK_SINK_TEST_UTIL_H_
+#define STRATA_IO_SINK_SINK_TEST_UTIL_H_
 
 #include <memory>
 #include <string>
 
-#include "io/extract/file_sink.h"
-#include "io/extract/threaded_file_sink.h"
-#include "io/uring/uring_file_sink.h"
+#include "io/sink/file_sink.h"
+#include "io/sink/threaded_file_sink.h"
+#include "io/sink/uring_file_sink.h"
 
 namespace strata {
 
@@ -45,4 +45,4 @@ inline std::unique_ptr<FileSink> MakeTestSink(SinkKind k) {
 
 }  // namespace strata
 
-#endif  // STRATA_IO_EXTRACT_SINK_TEST_UTIL_H_
+#endif  // STRATA_IO_SINK_SINK_TEST_UTIL_H_

@@ -1,4 +1,4 @@
-#include "io/extract/root_dir.h"
+#include "io/fs/root_dir.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>

@@ -2,15 +2,19 @@
 // container layers) so they can be written in batches. The extractor handles
 // everything else itself, synchronously.
 //
-// SyncFileSink writes each file at once with plain syscalls. UringFileSink
-// (io/uring/) queues linked openat -> write -> close chains on io_uring and
-// finishes metadata when they complete. Both produce identical trees; tests
-// run on both. MakeFileSink picks the sync sink unless STRATA_IO=uring (and
-// io_uring is available): measured, the io_uring sink has been the slower.
+// Three sinks, one interface, identical trees (tests run on each):
+// SyncFileSink writes each file at once with plain syscalls; ThreadedFileSink
+// (threaded_file_sink.h) hands files to a few worker threads; UringFileSink
+// (uring_file_sink.h) queues linked openat -> write -> close chains on
+// io_uring and finishes metadata when they complete. MakeFileSink builds the
+// threaded sink unless STRATA_IO says otherwise (file_sink.cc says why).
+//
+// This module owns the sink interface and its implementations; io/extract
+// (the tar -> tree pipeline) uses them and nothing here depends on it.
 //
 // Thread-safety: a sink belongs to one extraction (one thread).
-#ifndef STRATA_IO_EXTRACT_FILE_SINK_H_
-#define STRATA_IO_EXTRACT_FILE_SINK_H_
+#ifndef STRATA_IO_SINK_FILE_SINK_H_
+#define STRATA_IO_SINK_FILE_SINK_H_
 
 #include <sys/stat.h>
 
@@ -21,7 +25,7 @@
 #include <vector>
 
 #include "io/base/result.h"
-#include "io/extract/root_dir.h"
+#include "io/fs/root_dir.h"
 
 namespace strata {
 
@@ -126,4 +130,4 @@ std::unique_ptr<FileSink> MakeFileSink(SinkKind kind);
 
 }  // namespace strata
 
-#endif  // STRATA_IO_EXTRACT_FILE_SINK_H_
+#endif  // STRATA_IO_SINK_FILE_SINK_H_

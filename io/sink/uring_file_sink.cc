@@ -1,4 +1,4 @@
-#include "io/uring/uring_file_sink.h"
+#include "io/sink/uring_file_sink.h"
 
 #include <fcntl.h>
 #include <sys/uio.h>

@@ -1,4 +1,4 @@
-#include "io/extract/threaded_file_sink.h"
+#include "io/sink/threaded_file_sink.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -12,8 +12,8 @@
 // because an earlier link failed (-ECANCELED) are not reported.
 //
 // Thread-safety: one extraction thread.
-#ifndef STRATA_IO_URING_URING_FILE_SINK_H_
-#define STRATA_IO_URING_URING_FILE_SINK_H_
+#ifndef STRATA_IO_SINK_URING_FILE_SINK_H_
+#define STRATA_IO_SINK_URING_FILE_SINK_H_
 
 #include <liburing.h>
 
@@ -22,7 +22,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "io/extract/file_sink.h"
+#include "io/sink/file_sink.h"
 
 namespace strata {
 
@@ -75,4 +75,4 @@ class UringFileSink final : public FileSink {
 
 }  // namespace strata
 
-#endif  // STRATA_IO_URING_URING_FILE_SINK_H_
+#endif  // STRATA_IO_SINK_URING_FILE_SINK_H_
