@@ -8,8 +8,9 @@
 //   <root>/staging/new-XXXXXX/   a snapshot being built, not yet recorded
 //   <root>/trash/<id>-<n>/       a removed snapshot awaiting deletion
 //   <root>/quarantine/          what recovery could not remove, for an operator
-//   <root>/l/<id>                short symlink to snapshots/<id>/fs, used in
-//                                lowerdir= only when full paths overflow a page
+//   <root>/l/<id>                overlay only: short symlink to
+//                                snapshots/<id>/fs, in lowerdir= only when
+//                                full paths overflow a page
 //
 // Thread-safety: immutable after construction.
 #ifndef STRATA_SNAPSHOTTER_LAYOUT_H_

@@ -11,6 +11,7 @@
 #include <cerrno>
 
 #include "io/base/errno.h"
+#include "io/base/unique_dir.h"
 #include "io/fs/fs_util.h"
 #include "io/fs/path_fd.h"
 
@@ -30,18 +31,13 @@ std::string ProcPath(int dirfd, const std::string& name) {
 }
 
 bool DirIsEmpty(int fd) {
-  DIR* d = opendir(ProcPath(fd, "").c_str());
-  if (d == nullptr) return false;
-  bool empty = true;
-  while (dirent* e = readdir(d)) {
+  UniqueDir d(opendir(ProcPath(fd, "").c_str()));
+  if (!d.valid()) return false;
+  while (dirent* e = readdir(d.get())) {
     std::string_view n = e->d_name;
-    if (n != "." && n != "..") {
-      empty = false;
-      break;
-    }
+    if (n != "." && n != "..") return false;
   }
-  closedir(d);
-  return empty;
+  return true;
 }
 
 std::string Join(const std::string& dir, const std::string& name) {
@@ -267,16 +263,14 @@ Status Extractor::Opaque(const std::string& dir) {
         " MiB of paths: cannot tell this layer's entries from the lower ones");
   }
   std::vector<std::string> doomed;
-  if (DIR* d = opendir(ProcPath(fd->fd->get(), "").c_str())) {
-    while (dirent* ent = readdir(d)) {
-      std::string n = ent->d_name;
-      if (n != "." && n != ".." && !created_.count(Join(fd->path, n)))
-        doomed.push_back(n);
-    }
-    closedir(d);
-  } else {
-    return PosixError("list opaque directory", errno);
+  UniqueDir d(opendir(ProcPath(fd->fd->get(), "").c_str()));
+  if (!d.valid()) return PosixError("list opaque directory", errno);
+  while (dirent* ent = readdir(d.get())) {
+    std::string n = ent->d_name;
+    if (n != "." && n != ".." && !created_.count(Join(fd->path, n)))
+      doomed.push_back(n);
   }
+  d.reset();
   for (const std::string& n : doomed) STRATA_RETURN_IF_ERROR(RemoveAt(*fd, n));
   return Status::Ok();
 }

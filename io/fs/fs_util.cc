@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "io/base/errno.h"
+#include "io/base/unique_dir.h"
 #include "io/base/unique_fd.h"
 #include "io/fs/tree_walk.h"
 
@@ -71,6 +72,23 @@ Status SyncDir(const std::string& path) {
   if (!fd.valid()) return PosixError("open " + path, errno);
   if (fsync(fd.get()) != 0) return PosixError("fsync " + path, errno);
   return Status::Ok();
+}
+
+Result<std::vector<std::string>> ListDir(const std::string& dir) {
+  std::vector<std::string> names;
+  UniqueDir d(opendir(dir.c_str()));
+  if (!d.valid()) {
+    if (errno == ENOENT) return names;
+    return PosixError("opendir " + dir, errno);
+  }
+  errno = 0;
+  while (dirent* e = readdir(d.get())) {
+    std::string_view n = e->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+    errno = 0;
+  }
+  if (errno != 0) return PosixError("readdir " + dir, errno);
+  return names;
 }
 
 Status MakeDirs(const std::string& path, unsigned mode) {

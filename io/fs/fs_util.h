@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "io/base/result.h"
 #include "io/base/status.h"
@@ -35,6 +36,10 @@ Status SyncDir(const std::string& path);
 
 // mkdir -p with the given mode for created components.
 Status MakeDirs(const std::string& path, unsigned mode = 0755);
+
+// The names in `dir` (without . and ..), unsorted; a missing dir has none.
+// For the Strata root's own small directories, not for archive trees.
+Result<std::vector<std::string>> ListDir(const std::string& dir);
 
 struct DiskUsage {
   int64_t bytes = 0;   // allocated bytes (st_blocks * 512), each inode once

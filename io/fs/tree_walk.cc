@@ -14,6 +14,7 @@
 
 #include "io/base/errno.h"
 #include "io/base/result.h"
+#include "io/base/unique_dir.h"
 
 #ifndef STATX_MNT_ID
 #define STATX_MNT_ID 0x00001000U
@@ -54,14 +55,18 @@ Status Detach(int dirfd, const char* name) {
 // A directory stream over a descriptor that may be O_PATH.
 // `name` is never followed when it is a symlink (a /proc/self/fd magic link
 // is the exception the caller asks for with follow_magic).
-DIR* OpenStream(int dirfd, const char* name, bool follow_magic = false) {
+UniqueDir OpenStream(int dirfd, const char* name, bool follow_magic = false) {
   int fd = openat(
       dirfd, name,
       O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow_magic ? 0 : O_NOFOLLOW));
-  if (fd < 0) return nullptr;
+  if (fd < 0) return UniqueDir();
   DIR* d = fdopendir(fd);
-  if (d == nullptr) close(fd);
-  return d;
+  if (d == nullptr) {
+    int err = errno;
+    close(fd);
+    errno = err;
+  }
+  return UniqueDir(d);
 }
 
 }  // namespace
@@ -69,29 +74,22 @@ DIR* OpenStream(int dirfd, const char* name, bool follow_magic = false) {
 Status RemoveTree(int dirfd) {
   std::string self = "/proc/self/fd/" + std::to_string(dirfd);
   struct Frame {
-    DIR* dir;
+    UniqueDir dir;
     uint64_t mnt;
     std::string name;  // in the parent frame
   };
   std::vector<Frame> frames;
-  DIR* top = OpenStream(AT_FDCWD, self.c_str(), /*follow_magic=*/true);
-  if (top == nullptr) return PosixError("open the tree to remove", errno);
-  auto top_mnt = MountOf(::dirfd(top), "", AT_EMPTY_PATH);
-  if (!top_mnt.ok()) {
-    closedir(top);
-    return top_mnt.status();
-  }
-  frames.push_back({top, *top_mnt, ""});
-  int topfd = ::dirfd(top);
+  UniqueDir top = OpenStream(AT_FDCWD, self.c_str(), /*follow_magic=*/true);
+  if (!top.valid()) return PosixError("open the tree to remove", errno);
+  auto top_mnt = MountOf(top.fd(), "", AT_EMPTY_PATH);
+  if (!top_mnt.ok()) return top_mnt.status();
+  int topfd = top.fd();
+  frames.push_back({std::move(top), *top_mnt, ""});
   uint64_t moved = 0;
   bool rescan =
       false;  // directories were moved up to the top since its last pass
-  auto cleanup = [&] {
-    for (Frame& f : frames) closedir(f.dir);
-    frames.clear();
-  };
   while (!frames.empty()) {
-    DIR* dir = frames.back().dir;
+    DIR* dir = frames.back().dir.get();
     const uint64_t mnt = frames.back().mnt;
     int fd = ::dirfd(dir);
     errno = 0;
@@ -99,7 +97,6 @@ Status RemoveTree(int dirfd) {
     if (e == nullptr) {
       if (errno != 0) {
         Status s = PosixError("read a directory", errno);
-        cleanup();
         return s;
       }
       if (frames.size() == 1) {
@@ -109,13 +106,10 @@ Status RemoveTree(int dirfd) {
         continue;
       }
       std::string name = std::move(frames.back().name);
-      closedir(dir);
       frames.pop_back();
-      if (unlinkat(::dirfd(frames.back().dir), name.c_str(), AT_REMOVEDIR) !=
-              0 &&
+      if (unlinkat(frames.back().dir.fd(), name.c_str(), AT_REMOVEDIR) != 0 &&
           errno != ENOENT) {
         Status s = PosixError("rmdir " + Quote(name.c_str()), errno);
-        cleanup();
         return s;
       }
       continue;
@@ -128,7 +122,6 @@ Status RemoveTree(int dirfd) {
       if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT) continue;
         Status s = PosixError("stat " + Quote(name), errno);
-        cleanup();
         return s;
       }
       is_dir = S_ISDIR(st.st_mode);
@@ -141,21 +134,18 @@ Status RemoveTree(int dirfd) {
           s = PosixError("unlink " + Quote(name), errno);
         }
         if (!s.ok()) {
-          cleanup();
           return s;
         }
         continue;
       }
       if (errno != EISDIR) {
         Status s = PosixError("unlink " + Quote(name), errno);
-        cleanup();
         return s;
       }
     }
     auto child_mnt = MountOf(fd, name, 0);
     if (!child_mnt.ok()) {
       if (child_mnt.status().code() == Code::kNotFound) continue;
-      cleanup();
       return child_mnt.status();
     }
     if (*child_mnt != mnt) {
@@ -169,7 +159,6 @@ Status RemoveTree(int dirfd) {
         }
       }
       if (!s.ok() || !child_mnt.ok()) {
-        cleanup();
         return s.ok() ? child_mnt.status() : s;
       }
     }
@@ -181,84 +170,67 @@ Status RemoveTree(int dirfd) {
           break;
         if (errno == EEXIST) continue;
         Status s = PosixError("move up " + Quote(name), errno);
-        cleanup();
         return s;
       }
       rescan = true;
       continue;
     }
-    DIR* child = OpenStream(fd, name);
-    if (child == nullptr) {
+    UniqueDir child = OpenStream(fd, name);
+    if (!child.valid()) {
       if (errno == ENOENT) continue;
-      Status s = PosixError("open " + Quote(name), errno);
-      cleanup();
-      return s;
+      return PosixError("open " + Quote(name), errno);
     }
-    frames.push_back({child, mnt, name});
+    frames.push_back({std::move(child), mnt, name});
   }
-  cleanup();
   return Status::Ok();
 }
 
 Status WalkTree(int dirfd, const TreeVisitor& visit) {
   struct Level {
-    DIR* dir;  // null once closed to bound open streams
+    UniqueDir dir;  // closed (invalid) to bound open streams
     dev_t dev;
     ino_t ino;
     long pos;  // telldir when closed
   };
   std::string self = "/proc/self/fd/" + std::to_string(dirfd);
-  DIR* top = OpenStream(AT_FDCWD, self.c_str(), /*follow_magic=*/true);
-  if (top == nullptr) return PosixError("open the tree to walk", errno);
+  UniqueDir top = OpenStream(AT_FDCWD, self.c_str(), /*follow_magic=*/true);
+  if (!top.valid()) return PosixError("open the tree to walk", errno);
   struct stat top_st;
-  if (fstat(::dirfd(top), &top_st) != 0) {
-    closedir(top);
+  if (fstat(top.fd(), &top_st) != 0)
     return PosixError("stat the tree to walk", errno);
-  }
-  auto top_mnt = MountOf(::dirfd(top), "", AT_EMPTY_PATH);
-  if (!top_mnt.ok()) {
-    closedir(top);
-    return top_mnt.status();
-  }
-  std::vector<Level> levels{{top, top_st.st_dev, top_st.st_ino, 0}};
+  auto top_mnt = MountOf(top.fd(), "", AT_EMPTY_PATH);
+  if (!top_mnt.ok()) return top_mnt.status();
+  std::vector<Level> levels;
+  levels.push_back({std::move(top), top_st.st_dev, top_st.st_ino, 0});
   size_t first_open = 0;  // levels below this index have their stream closed
-  auto cleanup = [&] {
-    for (Level& l : levels) {
-      if (l.dir != nullptr) closedir(l.dir);
-    }
-    levels.clear();
-  };
   Status status;
   while (!levels.empty()) {
     Level& cur = levels.back();
-    int fd = ::dirfd(cur.dir);
+    int fd = cur.dir.fd();
     errno = 0;
-    dirent* e = readdir(cur.dir);
+    dirent* e = readdir(cur.dir.get());
     if (e == nullptr) {
       if (errno != 0) {
         status = PosixError("read a directory", errno);
         break;
       }
       if (levels.size() == 1) break;
-      DIR* done = cur.dir;
+      UniqueDir done = std::move(cur.dir);
       levels.pop_back();
       Level& up = levels.back();
-      if (up.dir == nullptr) {
+      if (!up.dir.valid()) {
         // Reopen the parent through ".." and check it is the one we left.
-        DIR* d = OpenStream(::dirfd(done), "..");
+        UniqueDir d = OpenStream(done.fd(), "..");
         struct stat st;
-        if (d == nullptr || fstat(::dirfd(d), &st) != 0 ||
-            st.st_dev != up.dev || st.st_ino != up.ino) {
-          if (d != nullptr) closedir(d);
-          closedir(done);
+        if (!d.valid() || fstat(d.fd(), &st) != 0 || st.st_dev != up.dev ||
+            st.st_ino != up.ino) {
           status = FailedPrecondition("the tree changed during the walk");
           break;
         }
-        seekdir(d, up.pos);
-        up.dir = d;
+        seekdir(d.get(), up.pos);
+        up.dir = std::move(d);
         first_open--;
       }
-      closedir(done);
       continue;
     }
     const char* name = e->d_name;
@@ -279,21 +251,19 @@ Status WalkTree(int dirfd, const TreeVisitor& visit) {
       break;
     }
     if (*mnt != *top_mnt) continue;  // a mount point: not entered
-    DIR* child = OpenStream(fd, name);
-    if (child == nullptr) {
+    UniqueDir child = OpenStream(fd, name);
+    if (!child.valid()) {
       if (errno == ENOENT) continue;
       status = PosixError("open " + Quote(name), errno);
       break;
     }
-    levels.push_back({child, st.st_dev, st.st_ino, 0});
+    levels.push_back({std::move(child), st.st_dev, st.st_ino, 0});
     if (levels.size() - first_open > kMaxOpenLevels) {
       Level& old = levels[first_open++];
-      old.pos = telldir(old.dir);
-      closedir(old.dir);
-      old.dir = nullptr;
+      old.pos = telldir(old.dir.get());
+      old.dir.reset();
     }
   }
-  cleanup();
   return status;
 }
 

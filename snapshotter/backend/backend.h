@@ -8,6 +8,7 @@
 #define STRATA_SNAPSHOTTER_BACKEND_BACKEND_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +64,19 @@ class Backend {
   // the engine calls it inside the commit transaction.
   virtual Status CheckRebase(uint64_t id,
                              const std::vector<uint64_t>& parent_ids) const = 0;
+
+  // Derived data a backend may keep beside the snapshot directories (overlay:
+  // short links under <root>/l), never anything the metadata records: losing
+  // it costs nothing, it is rebuilt on demand. Open makes its directories
+  // (once, at engine start); Forget drops what belongs to a removed id;
+  // Prune drops what belongs to any id `keep` rejects and returns how many
+  // entries went (recovery and Cleanup).
+  virtual Status Open() { return Status::Ok(); }
+  virtual void Forget(FsOps& /*fs*/, uint64_t /*id*/) {}
+  virtual Result<int> Prune(FsOps& /*fs*/,
+                            const std::function<bool(uint64_t)>& /*keep*/) {
+    return 0;
+  }
 };
 
 }  // namespace strata

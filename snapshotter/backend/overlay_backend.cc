@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <numeric>
 
@@ -122,6 +123,28 @@ Status OverlayBackend::CheckRebase(
         " layers; overlayfs stacks at most " + std::to_string(kMaxLayers));
   }
   return Status::Ok();
+}
+
+Status OverlayBackend::Open() { return MakeDirs(layout_.LinksDir(), 0700); }
+
+void OverlayBackend::Forget(FsOps& fs, uint64_t id) {
+  fs.Unlink(layout_.LinkPath(id)).IgnoreError();
+}
+
+// A link is kept only under its canonical name ("12", not "12.tmp7" left by
+// a crash in EnsureLink) and for an id `keep` accepts.
+Result<int> OverlayBackend::Prune(FsOps& fs,
+                                  const std::function<bool(uint64_t)>& keep) {
+  STRATA_ASSIGN_OR_RETURN(auto names, ListDir(layout_.LinksDir()));
+  int removed = 0;
+  for (const std::string& n : names) {
+    uint64_t id = 0;
+    auto [end, ec] = std::from_chars(n.data(), n.data() + n.size(), id);
+    if (ec == std::errc() && end == n.data() + n.size() && keep(id)) continue;
+    fs.Unlink(layout_.LinksDir() + "/" + n).IgnoreError();
+    removed++;
+  }
+  return removed;
 }
 
 Result<Usage> OverlayBackend::MeasureUsage(uint64_t id) {

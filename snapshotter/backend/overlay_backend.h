@@ -66,6 +66,11 @@ class OverlayBackend final : public Backend {
   // chain works whose views stay within kMaxLayers lowerdirs.
   Status CheckRebase(uint64_t id,
                      const std::vector<uint64_t>& parent_ids) const override;
+  // The short links are overlay's derived data.
+  Status Open() override;
+  void Forget(FsOps& fs, uint64_t id) override;
+  Result<int> Prune(FsOps& fs,
+                    const std::function<bool(uint64_t)>& keep) override;
 
  private:
   Status EnsureLink(uint64_t id);

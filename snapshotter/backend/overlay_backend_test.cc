@@ -37,8 +37,8 @@ TEST(OverlayBackendTest, ShortLinksWhenFullPathsOverflowAPage) {
   ShortTempDir dir;
   // 20 bytes of root: 128 full lowerdir paths exceed 4 KiB, 128 links do not.
   Layout layout(dir.path + "/strata1");
-  ASSERT_TRUE(MakeDirs(layout.LinksDir()).ok());
   OverlayBackend backend(layout, {.index_off = true});
+  ASSERT_TRUE(backend.Open().ok());
   std::vector<uint64_t> parents;
   for (uint64_t id = 128; id >= 1; --id) parents.push_back(id);
   auto m = backend.Mounts(200, Kind::kActive, parents);
@@ -63,6 +63,26 @@ TEST(OverlayBackendTest, ShortLinksWhenFullPathsOverflowAPage) {
   ASSERT_TRUE(small.ok());
   EXPECT_NE(small->at(0).options.back().find(layout.FsDir(1)),
             std::string::npos);
+}
+
+// The links are overlay's own derived data: Forget drops one id's, Prune
+// every one `keep` rejects and every name that is not a bare id.
+TEST(OverlayBackendTest, ForgetAndPruneDropOnlyTheirLinks) {
+  TempDir dir;
+  Layout layout(dir.path());
+  OverlayBackend backend(layout, {});
+  ASSERT_TRUE(backend.Open().ok());
+  for (const char* n : {"7", "8", "9", "9.tmp123", "junk"}) {
+    ASSERT_EQ(
+        symlink("../snapshots/x/fs", (layout.LinksDir() + "/" + n).c_str()), 0);
+  }
+  backend.Forget(RealFs(), 8);
+  auto pruned = backend.Prune(RealFs(), [](uint64_t id) { return id == 7; });
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  EXPECT_EQ(*pruned, 3);  // 9, 9.tmp123, junk
+  auto left = ListDir(layout.LinksDir());
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(*left, std::vector<std::string>{"7"});
 }
 
 TEST(OverlayBackendTest, ClearErrorBeyondTheLimits) {

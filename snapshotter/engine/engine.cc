@@ -36,22 +36,6 @@ int64_t NowNs() {
       .count();
 }
 
-// Names in dir (without . and ..). A missing dir yields none.
-Result<std::vector<std::string>> ListDir(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) {
-    if (errno == ENOENT) return names;
-    return PosixError("opendir " + dir, errno);
-  }
-  while (dirent* e = readdir(d)) {
-    std::string_view n = e->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  closedir(d);
-  return names;
-}
-
 // Parses a decimal id at the start of name ("12" or "12-3"); 0 if none.
 uint64_t LeadingId(std::string_view name) {
   uint64_t id = 0;
@@ -200,8 +184,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
   Layout layout(opts.root);
   for (const std::string& dir :
        {layout.root(), layout.MetadataDir(), layout.SnapshotsDir(),
-        layout.StagingDir(), layout.TrashDir(), layout.LinksDir(),
-        layout.QuarantineDir()}) {
+        layout.StagingDir(), layout.TrashDir(), layout.QuarantineDir()}) {
     STRATA_RETURN_IF_ERROR(MakeDirs(dir, 0700));
   }
   MetaStoreOptions mopts;
@@ -237,6 +220,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
   BackendOptions bopts;
   bopts.overlay_metacopy = opts.overlay_metacopy;
   auto backend = MakeBackend(name, layout, bopts);
+  STRATA_RETURN_IF_ERROR(backend->Open());
   std::unique_ptr<Engine> engine(
       new Engine(opts, std::move(store), std::move(backend)));
   engine->root_fd_.reset(
@@ -503,7 +487,7 @@ Status Engine::Remove(std::string_view key) {
     damaged_.erase(id);
   }
   CrashPoint("remove.committed");
-  fs_.Unlink(layout_.LinkPath(id)).IgnoreError();  // derived data
+  backend_->Forget(fs_, id);
   if (!trash.empty()) {
     Status s = fs_.RemoveTree(trash);
     if (!s.ok()) {
@@ -739,8 +723,9 @@ Status Engine::Cleanup() {
   // Under the writer lock no Prepare can be between its rename and its commit,
   // so every snapshot directory without a record is garbage now.
   std::vector<std::string> doomed;
+  std::set<uint64_t> live;
   STRATA_RETURN_IF_ERROR(store_->Update([&](WriteTxn& txn) -> Status {
-    std::set<uint64_t> live;
+    live.clear();
     STRATA_RETURN_IF_ERROR(WalkSnapshots(txn, [&](const SnapshotRecord& r) {
       live.insert(r.id);
       return true;
@@ -759,11 +744,6 @@ Status Engine::Cleanup() {
       if (live.count(LeadingId(n))) continue;  // cannot happen at runtime
       doomed.push_back(layout_.TrashDir() + "/" + n);
     }
-    STRATA_ASSIGN_OR_RETURN(auto links, ListDir(layout_.LinksDir()));
-    for (const std::string& n : links) {
-      if (!live.count(LeadingId(n)))
-        doomed.push_back(layout_.LinksDir() + "/" + n);
-    }
     return Status::Ok();
   }));
   Status first;
@@ -771,6 +751,12 @@ Status Engine::Cleanup() {
     Status s = fs_.RemoveTree(path);
     if (!s.ok() && first.ok()) first = s;
   }
+  // A Prepare that recorded its snapshot after the transaction above has its
+  // directory in place: keep what still has one.
+  auto pruned = backend_->Prune(fs_, [&](uint64_t id) {
+    return live.count(id) > 0 || Exists(layout_.SnapshotDir(id));
+  });
+  if (!pruned.ok() && first.ok()) first = pruned.status();
   if (!doomed.empty()) {
     Log(LogLevel::kInfo, "engine", "cleanup removed unreferenced paths",
         {{"count", std::to_string(doomed.size())}});
@@ -811,7 +797,9 @@ Status Engine::Recover() {
   STRATA_RETURN_IF_ERROR(RecoverStaging(rep));
   STRATA_RETURN_IF_ERROR(RecoverTrash(live, rep));
   STRATA_RETURN_IF_ERROR(RecoverOrphans(live, rep));
-  STRATA_RETURN_IF_ERROR(RecoverLinks(live, rep));
+  STRATA_ASSIGN_OR_RETURN(
+      rep.links_removed,
+      backend_->Prune(fs_, [&](uint64_t id) { return live.count(id) > 0; }));
   for (const auto& [id, kind] : live) {
     if (Exists(layout_.SnapshotDir(id))) continue;
     if (kind == Kind::kCommitted) {
@@ -871,19 +859,6 @@ Status Engine::RecoverOrphans(const std::map<uint64_t, Kind>& live,
     if (id != 0 && live.count(id) && n == std::to_string(id)) continue;
     RemoveOrQuarantine(layout_.SnapshotsDir() + "/" + n, rep);
     rep.orphans_removed++;
-  }
-  return Status::Ok();
-}
-
-// Short links are derived data; those of unrecorded ids go.
-Status Engine::RecoverLinks(const std::map<uint64_t, Kind>& live,
-                            RecoveryReport& rep) {
-  STRATA_ASSIGN_OR_RETURN(auto links, ListDir(layout_.LinksDir()));
-  for (const std::string& n : links) {
-    uint64_t id = LeadingId(n);
-    if (id != 0 && live.count(id) && n == std::to_string(id)) continue;
-    fs_.Unlink(layout_.LinksDir() + "/" + n).IgnoreError();
-    rep.links_removed++;
   }
   return Status::Ok();
 }

@@ -76,10 +76,11 @@ struct RecoveryReport {
   int orphans_removed = 0;  // snapshot dirs without a record
   int trash_removed = 0;    // removed snapshots awaiting deletion
   int trash_restored = 0;   // removals whose metadata never committed
-  int links_removed = 0;    // short links to unrecorded ids
-  int dirs_rebuilt = 0;     // active/view records whose rename a crash lost
-  int missing_dirs = 0;     // committed records whose directory is gone
-  int quarantined = 0;  // directories recovery could not remove, moved aside
+  int links_removed =
+      0;                 // backend derived data (short links) of unrecorded ids
+  int dirs_rebuilt = 0;  // active/view records whose rename a crash lost
+  int missing_dirs = 0;  // committed records whose directory is gone
+  int quarantined = 0;   // directories recovery could not remove, moved aside
 };
 
 // The crash-safety protocol (README "Crash safety"), step by step. What must
@@ -215,8 +216,6 @@ class Engine {
                       RecoveryReport& rep);
   Status RecoverOrphans(const std::map<uint64_t, Kind>& live,
                         RecoveryReport& rep);
-  Status RecoverLinks(const std::map<uint64_t, Kind>& live,
-                      RecoveryReport& rep);
   Status RebuildDir(uint64_t id, Kind kind, RecoveryReport& rep);
   Status ReportMissing(uint64_t id, RecoveryReport& rep);
   Status CheckParentsIntact(std::string_view key,

@@ -44,6 +44,7 @@
 #include "tests/daemon/campaign_ledger.h"
 #include "tests/daemon/daemon_process.h"
 #include "tests/testutil/mounter.h"
+#include "tests/testutil/temp_dir.h"
 
 namespace strata {
 namespace {
@@ -180,19 +181,6 @@ const char* KindWord(campaign_pb::Kind k) {
     default:
       return "unknown";
   }
-}
-
-// Entries of `dir` (without . and ..), or -1 if it cannot be read.
-long CountEntries(const std::string& dir) {
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return -1;
-  long n = 0;
-  while (dirent* e = readdir(d)) {
-    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
-      ++n;
-  }
-  closedir(d);
-  return n;
 }
 
 // Writes `data` to a new file, without fsync: durability at Commit is the

@@ -2,7 +2,6 @@
 // directories of inputs without libFuzzer, so CI replays the seeds and every
 // past finding with any compiler (and under ASan/UBSan). Prints one line per
 // run and exits non-zero on a read error; a target's own check aborts.
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <cstdint>
@@ -11,6 +10,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "io/fs/fs_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -26,12 +27,13 @@ int main(int argc, char** argv) {
       files.push_back(argv[i]);
       continue;
     }
-    if (DIR* d = opendir(argv[i])) {
-      while (dirent* e = readdir(d)) {
-        if (e->d_name[0] != '.')
-          files.push_back(std::string(argv[i]) + "/" + e->d_name);
-      }
-      closedir(d);
+    auto names = strata::ListDir(argv[i]);
+    if (!names.ok()) {
+      std::fprintf(stderr, "replay: %s\n", names.status().ToString().c_str());
+      return 2;
+    }
+    for (const std::string& n : *names) {
+      if (n[0] != '.') files.push_back(std::string(argv[i]) + "/" + n);
     }
   }
   for (const std::string& f : files) {

@@ -6,7 +6,6 @@
 #ifndef STRATA_TESTS_TESTUTIL_HOSTILE_TREE_H_
 #define STRATA_TESTS_TESTUTIL_HOSTILE_TREE_H_
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sys/mount.h>
@@ -24,18 +23,17 @@
 #include <string>
 #include <vector>
 
+#include "io/fs/fs_util.h"
+
 namespace strata::testing {
 
 inline bool IsRoot() { return geteuid() == 0; }
 
 // Entries in /proc/self/fd: the fds the process holds.
 inline int CountOpenFds() {
-  int n = 0;
-  if (DIR* d = opendir("/proc/self/fd")) {
-    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
-    closedir(d);
-  }
-  return n - 1;  // the listing's own fd
+  auto fds = ListDir("/proc/self/fd");
+  return fds.ok() ? static_cast<int>(fds->size()) - 1 : -1;  // minus the
+                                                             // listing's own
 }
 
 // Lowers RLIMIT_NOFILE's soft limit while alive.

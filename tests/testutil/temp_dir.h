@@ -4,7 +4,6 @@
 #ifndef STRATA_TESTS_TESTUTIL_TEMP_DIR_H_
 #define STRATA_TESTS_TESTUTIL_TEMP_DIR_H_
 
-#include <dirent.h>
 #include <stdlib.h>
 
 #include <cstdlib>
@@ -37,17 +36,10 @@ class TempDir {
   std::string path_;
 };
 
-// Entries in dir, without . and .. (0 for a missing dir).
+// Entries in dir, without . and .. (0 for a missing dir, -1 if unreadable).
 inline int CountEntries(const std::string& dir) {
-  int n = 0;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d)) {
-      std::string name = e->d_name;
-      n += name != "." && name != "..";
-    }
-    closedir(d);
-  }
-  return n;
+  auto names = ListDir(dir);
+  return names.ok() ? static_cast<int>(names->size()) : -1;
 }
 
 }  // namespace strata

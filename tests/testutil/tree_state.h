@@ -10,7 +10,6 @@
 #ifndef STRATA_TESTS_TESTUTIL_TREE_STATE_H_
 #define STRATA_TESTS_TESTUTIL_TREE_STATE_H_
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -20,6 +19,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "io/fs/fs_util.h"
 
 namespace strata {
 
@@ -41,14 +42,10 @@ class TreeState {
       }
       t.entries_[rel] = Describe(path, st);
       if (!S_ISDIR(st.st_mode)) continue;
-      DIR* d = opendir(path.c_str());
-      if (d == nullptr) continue;
-      while (dirent* e = readdir(d)) {
-        std::string n = e->d_name;
-        if (n != "." && n != "..")
-          todo.push_back(rel.empty() ? n : rel + "/" + n);
-      }
-      closedir(d);
+      auto names = ListDir(path);
+      if (!names.ok()) continue;
+      for (const std::string& n : *names)
+        todo.push_back(rel.empty() ? n : rel + "/" + n);
     }
     return t;
   }
