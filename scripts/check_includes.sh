@@ -19,14 +19,14 @@ declare -A allow=(
   [io/tar]="io/base"
   [io/sink]="io/base io/fs"
   [io/extract]="io/base io/fs io/tar io/decompress io/sink"
-  [snapshotter]="io/base"
+  [snapshotter]="io/base io/fs"
   [snapshotter/meta]="io/base snapshotter"
   [snapshotter/backend]="io/base io/fs io/clone io/extract snapshotter"
   [snapshotter/engine]="io/base io/fs io/extract snapshotter snapshotter/meta snapshotter/backend"
   [snapshotter/server]="io/base io/fs io/decompress io/extract snapshotter snapshotter/meta snapshotter/engine proto"
   [snapshotter/daemon]="io/base io/fs snapshotter snapshotter/engine snapshotter/server"
   [snapshotter/cli]="io/base proto"
-  [bench/harness]="io/base proto"
+  [bench/harness]="io/base io/fs proto"
 )
 # Headers that stay private to their module even where the module is
 # allowed: the engine knows backends only through backend.h and probe.h.

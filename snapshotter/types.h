@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "io/fs/mount.h"  // Mount
+
 namespace strata {
 
 // Values equal containerd's snapshots.v1 Kind enum.
@@ -38,12 +40,6 @@ struct Info {
 struct Usage {
   int64_t size = 0;  // bytes
   int64_t inodes = 0;
-};
-
-struct Mount {
-  std::string type;
-  std::string source;
-  std::vector<std::string> options;
 };
 
 }  // namespace strata

@@ -37,7 +37,7 @@ Result<SnapshotMounts> SnapshotClient::Prepare(const std::string& key,
   pb::PrepareSnapshotResponse resp;
   STRATA_RETURN_IF_ERROR(FromGrpc(stub_->Prepare(&ctx, req, &resp),
                                   "prepare snapshot \"" + key + "\""));
-  return SnapshotMounts(resp.mounts().begin(), resp.mounts().end());
+  return MountsFromProto(resp.mounts());
 }
 
 Status SnapshotClient::Commit(const std::string& name, const std::string& key) {
@@ -61,56 +61,14 @@ Status SnapshotClient::Remove(const std::string& key) {
                   "remove snapshot \"" + key + "\"");
 }
 
-Status MountAll(const SnapshotMounts& mounts, const std::string& target) {
-  for (const auto& m : mounts) {
-    unsigned long flags = 0;
-    bool ro = false;
-    std::string data;
-    for (const std::string& o : m.options()) {
-      if (o == "ro")
-        ro = true;
-      else if (o == "rw")
-        continue;
-      else if (o == "rbind")
-        flags |= MS_BIND | MS_REC;
-      else if (o == "bind")
-        flags |= MS_BIND;
-      else
-        data += (data.empty() ? "" : ",") + o;
-    }
-    bool bind = m.type() == "bind" || (flags & MS_BIND);
-    if (bind) flags |= MS_BIND;
-    if (mount(m.source().c_str(), target.c_str(),
-              bind ? nullptr : m.type().c_str(),
-              flags | (ro && !bind ? MS_RDONLY : 0),
-              bind ? nullptr : data.c_str()) != 0) {
-      return PosixError(
-          "mount " + m.type() + " " + m.source() + " on " + target, errno);
-    }
-    if (ro && bind &&
-        mount(nullptr, target.c_str(), nullptr,
-              MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0) {
-      return PosixError("remount read-only " + target, errno);
-    }
+std::vector<Mount> MountsFromProto(
+    const google::protobuf::RepeatedPtrField<containerd::types::Mount>& pb) {
+  std::vector<Mount> out;
+  for (const auto& m : pb) {
+    out.push_back(
+        {m.type(), m.source(), {m.options().begin(), m.options().end()}});
   }
-  return Status::Ok();
-}
-
-Status Unmount(const std::string& target) {
-  if (umount2(target.c_str(), 0) == 0) return Status::Ok();
-  int err = errno;
-  umount2(target.c_str(), MNT_DETACH);
-  return PosixError("unmount " + target, err);
-}
-
-std::string WritableDir(const SnapshotMounts& mounts) {
-  if (mounts.size() != 1) return "";
-  const auto& m = mounts[0];
-  if (m.type() == "bind") return m.source();
-  for (const std::string& o : m.options()) {
-    if (o.rfind("upperdir=", 0) == 0) return o.substr(9);
-  }
-  return "";
+  return out;
 }
 
 }  // namespace strata

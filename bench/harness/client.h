@@ -1,8 +1,7 @@
 // SnapshotClient: the few synchronous Snapshots calls the benchmark tools
 // make, against any server of containerd.services.snapshots.v1 (Strata or
-// strata-peer), with errors as Status naming the snapshot; and MountAll /
-// Unmount, which perform a Mounts answer (bind or overlay) the way
-// containerd's mount.All does.
+// strata-peer), with errors as Status naming the snapshot, and mounts as
+// io/fs's Mount (io/fs/mount.h performs them).
 //
 // Thread-safety: a SnapshotClient may be shared by threads (gRPC stubs are).
 #ifndef STRATA_BENCH_HARNESS_CLIENT_H_
@@ -14,10 +13,11 @@
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "io/base/result.h"
+#include "io/fs/mount.h"
 
 namespace strata {
 
-using SnapshotMounts = std::vector<containerd::types::Mount>;
+using SnapshotMounts = std::vector<Mount>;
 
 class SnapshotClient {
  public:
@@ -34,14 +34,9 @@ class SnapshotClient {
   std::unique_ptr<containerd::services::snapshots::v1::Snapshots::Stub> stub_;
 };
 
-// Mounts `mounts` on `target` (bind: MS_BIND|MS_REC; overlay: its options as
-// data). REQUIRES: root.
-Status MountAll(const SnapshotMounts& mounts, const std::string& target);
-// Unmounts target; detaches lazily if it is busy.
-Status Unmount(const std::string& target);
-// The directory a fresh active snapshot writes into without mounting: the
-// bind source or the overlay upperdir; empty for other shapes.
-std::string WritableDir(const SnapshotMounts& mounts);
+// containerd's mounts as io/fs's.
+std::vector<Mount> MountsFromProto(
+    const google::protobuf::RepeatedPtrField<containerd::types::Mount>& pb);
 
 }  // namespace strata
 

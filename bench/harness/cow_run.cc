@@ -17,19 +17,6 @@ double Us(Clock::time_point t0) {
   return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
 }
 
-// Unmounts on every exit path.
-class MountGuard {
- public:
-  explicit MountGuard(std::string target) : target_(std::move(target)) {}
-  ~MountGuard() {
-    if (!target_.empty()) Unmount(target_).IgnoreError();
-  }
-  Status Release() { return Unmount(std::exchange(target_, "")); }
-
- private:
-  std::string target_;
-};
-
 }  // namespace
 
 Status CowRunner::MakeLayer(
@@ -37,13 +24,9 @@ Status CowRunner::MakeLayer(
     const std::function<Status(const std::string&)>& fill) {
   std::string key = name + "-active";
   STRATA_ASSIGN_OR_RETURN(SnapshotMounts mounts, client_.Prepare(key, parent));
-  std::string dir = WritableDir(mounts);
-  if (dir.empty()) {
-    return Status(
-        Code::kInternal,
-        "snapshot \"" + key + "\": no writable directory in its mounts");
-  }
-  STRATA_RETURN_IF_ERROR(fill(dir).WithContext("snapshot \"" + key + "\""));
+  auto dir = WritableDir(mounts);
+  if (!dir.ok()) return dir.status().WithContext("snapshot \"" + key + "\"");
+  STRATA_RETURN_IF_ERROR(fill(*dir).WithContext("snapshot \"" + key + "\""));
   STRATA_ASSIGN_OR_RETURN(int64_t used, SyncedUsedBytes(fs_dir_));
   (void)used;
   return client_.Commit(name, key);
@@ -76,9 +59,9 @@ Status CowRunner::FirstOps(const std::string& config,
         STRATA_ASSIGN_OR_RETURN(SnapshotMounts mounts,
                                 TimedPrepare(key, base, prep));
         STRATA_ASSIGN_OR_RETURN(int64_t used1, SyncedUsedBytes(fs_dir_));
-        STRATA_RETURN_IF_ERROR(
-            MountAll(mounts, mnt_).WithContext("snapshot \"" + key + "\""));
-        MountGuard guard(mnt_);
+        auto mounted = ScopedMount::Take(mounts, mnt_);
+        if (!mounted.ok())
+          return mounted.status().WithContext("snapshot \"" + key + "\"");
         std::string path = mnt_ + "/file";
         EvictFromCache(path);
         STRATA_ASSIGN_OR_RETURN(double op_us, TimeCowOp(op, path, size));
@@ -87,7 +70,7 @@ Status CowRunner::FirstOps(const std::string& config,
         row[i].sync_us.push_back(Us(t1));
         row[i].op_us.push_back(op_us);
         row[i].bytes.push_back(used2 - used1);
-        STRATA_RETURN_IF_ERROR(guard.Release());
+        STRATA_RETURN_IF_ERROR(mounted->Release());
         STRATA_RETURN_IF_ERROR(client_.Remove(key));
       }
     }
@@ -180,14 +163,14 @@ Result<SuiteRun> CowRunner::Benchsuite(const std::string& server,
                             client_.Prepare(key, parent));
     run.prepare_us.push_back(Us(t0));
     auto t1 = Clock::now();
-    STRATA_RETURN_IF_ERROR(
-        MountAll(mounts, mnt_).WithContext("snapshot \"" + key + "\""));
     {
-      MountGuard guard(mnt_);
+      auto mounted = ScopedMount::Take(mounts, mnt_);
+      if (!mounted.ok())
+        return mounted.status().WithContext("snapshot \"" + key + "\"");
       STRATA_RETURN_IF_ERROR(
           ApplyBenchsuiteLayer(mnt_, l, opts_.suite_file_bytes, l * 100)
               .WithContext("snapshot \"" + key + "\""));
-      STRATA_RETURN_IF_ERROR(guard.Release());
+      STRATA_RETURN_IF_ERROR(mounted->Release());
     }
     run.write_us.push_back(Us(t1));
     std::string name = prefix + "committed-" + std::to_string(l);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/harness/client.h"
 #include "bench/harness/common.h"
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 
@@ -41,17 +42,6 @@ struct Samples {
   }
   double Pct(double p) const { return Percentile(us, p); }
 };
-
-// The directory a client writes into for an active snapshot's mounts: the
-// overlay upperdir, or a bind mount's source.
-std::string WritableDir(const pb::PrepareSnapshotResponse& resp) {
-  if (resp.mounts_size() != 1) return "";
-  const auto& m = resp.mounts(0);
-  for (const std::string& o : m.options()) {
-    if (o.rfind("upperdir=", 0) == 0) return o.substr(9);
-  }
-  return m.type() == "bind" ? m.source() : "";
-}
 
 // Writes `bytes` into dir/layer-data (not synced: durability is Commit's).
 int WriteLayerData(const std::string& dir, int64_t bytes) {
@@ -96,14 +86,13 @@ int BenchLatency(pb::Snapshots::Stub& stub, int n, const std::string& fsync_dir,
       samples["Prepare"].Add(t0);
       // What an unpack leaves for Commit to make durable.
       if (write_bytes > 0) {
-        std::string dir = WritableDir(resp);
-        if (dir.empty()) {
-          std::fprintf(
-              stderr,
-              "strata bench: --write needs an upperdir or bind mount\n");
+        auto dir = WritableDir(MountsFromProto(resp.mounts()));
+        if (!dir.ok()) {
+          std::fprintf(stderr, "strata bench: --write: %s\n",
+                       dir.status().ToString().c_str());
           return 1;
         }
-        if (int rc = WriteLayerData(dir, write_bytes)) return rc;
+        if (int rc = WriteLayerData(*dir, write_bytes)) return rc;
       }
     }
     {

@@ -10,8 +10,8 @@
 #include <iterator>
 
 #include "io/fs/fs_util.h"
+#include "io/fs/mount.h"
 #include "snapshotter/engine/engine.h"
-#include "tests/testutil/mounter.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace strata {
@@ -148,12 +148,11 @@ TEST(OverlayBackendTest, ChainOf128LayersMounts) {
     GTEST_SKIP() << "mounting overlayfs needs root (CI runs as root)";
   std::string mnt = dir.path + "/mnt";
   ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
-  Status s = MountAll(*top, mnt);
-  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto mounted = ScopedMount::Take(*top, mnt);
+  ASSERT_TRUE(mounted.ok()) << mounted.status().ToString();
   struct stat st;
   EXPECT_EQ(stat((mnt + "/layer0").c_str(), &st), 0);
   EXPECT_EQ(stat((mnt + "/layer127").c_str(), &st), 0);
-  Unmount(mnt);
 }
 
 TEST(OverlayBackendTest, MetacopyOptionOnEveryOverlayMountOnlyWhenAsked) {
@@ -209,8 +208,8 @@ TEST(OverlayBackendTest, MetacopyChmodCopiesUpMetadataOnly) {
     }
     std::string mnt = dir / "mnt";
     ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
-    Status s = MountAll(*child, mnt);
-    ASSERT_TRUE(s.ok()) << s.ToString();
+    auto mounted = ScopedMount::Take(*child, mnt);
+    ASSERT_TRUE(mounted.ok()) << mounted.status().ToString();
     ASSERT_EQ(chmod((mnt + "/big").c_str(), 0600), 0);
     struct stat st;
     ASSERT_EQ(lstat((upper + "/big").c_str(), &st), 0)
@@ -233,7 +232,6 @@ TEST(OverlayBackendTest, MetacopyChmodCopiesUpMetadataOnly) {
                      std::istreambuf_iterator<char>());
     EXPECT_TRUE(back == data) << "data lost through the metadata-only copy";
     f.close();
-    Unmount(mnt);
   }
 }
 

@@ -70,51 +70,6 @@ class PathGuard {
   std::string path_;
 };
 
-// The value of mount option `name=`; false when absent.
-bool OptionValue(const std::vector<std::string>& options, std::string_view name,
-                 std::string* out) {
-  for (const std::string& o : options) {
-    if (o.size() > name.size() && o.compare(0, name.size(), name) == 0 &&
-        o[name.size()] == '=') {
-      *out = o.substr(name.size() + 1);
-      return true;
-    }
-  }
-  return false;
-}
-
-bool HasOption(const std::vector<std::string>& options, std::string_view name) {
-  for (const std::string& o : options) {
-    if (o == name) return true;
-  }
-  return false;
-}
-
-// The directory Apply mounts write into: an overlay mount's upperdir= (with
-// or without lowerdir=: containerd 2.x's parallel unpack sends none), or a
-// read-write bind mount's source. Unimplemented for any other shape.
-Result<std::string> WritableDirOf(const std::vector<Mount>& mounts) {
-  if (mounts.size() != 1) {
-    return Unimplemented("want exactly one mount, got " +
-                         std::to_string(mounts.size()));
-  }
-  const Mount& m = mounts[0];
-  std::string dir;
-  if (m.type == "overlay") {
-    if (!OptionValue(m.options, "upperdir", &dir)) {
-      return Unimplemented("overlay mount without upperdir= (read-only)");
-    }
-    return dir;
-  }
-  if (m.type == "bind" || HasOption(m.options, "bind") ||
-      HasOption(m.options, "rbind")) {
-    if (HasOption(m.options, "ro"))
-      return Unimplemented("read-only bind mount");
-    return m.source;
-  }
-  return Unimplemented("mount type \"" + m.type.substr(0, 64) + "\"");
-}
-
 }  // namespace
 
 ApplyTarget::~ApplyTarget() { engine_.Release(id_); }
@@ -596,7 +551,7 @@ void Engine::Release(uint64_t id) {
 
 Result<std::unique_ptr<ApplyTarget>> Engine::ResolveApplyTarget(
     const std::vector<Mount>& mounts) {
-  STRATA_ASSIGN_OR_RETURN(std::string dir, WritableDirOf(mounts));
+  STRATA_ASSIGN_OR_RETURN(std::string dir, WritableDir(mounts));
   // Only a path this engine made: <root>/snapshots/<id>/fs, as Layout spells
   // it (containerd hands back the strings it was given).
   const std::string prefix = layout_.SnapshotsDir() + "/";

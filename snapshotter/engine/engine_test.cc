@@ -17,10 +17,10 @@
 #include <thread>
 
 #include "io/extract/extractor.h"
+#include "io/fs/mount.h"
 #include "io/sink/file_sink.h"
 #include "tests/testutil/fake_stream.h"
 #include "tests/testutil/loop_fs.h"
-#include "tests/testutil/mounter.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace strata {
@@ -394,9 +394,9 @@ TEST_P(EngineTest, MountsWorkAndIsolateLayers) {
   ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
   auto write_in = [&](const std::vector<Mount>& m, const std::string& file,
                       const std::string& text) {
-    ASSERT_TRUE(MountAll(m, mnt).ok());
+    auto mounted = ScopedMount::Take(m, mnt);
+    ASSERT_TRUE(mounted.ok()) << mounted.status().ToString();
     std::ofstream(mnt + "/" + file) << text;
-    Unmount(mnt);
   };
   write_in(*engine_->Prepare("x1", "", {}), "one", "1");
   ASSERT_TRUE(engine_->Commit("l1", "x1", {}).ok());
@@ -404,8 +404,8 @@ TEST_P(EngineTest, MountsWorkAndIsolateLayers) {
   ASSERT_TRUE(engine_->Commit("l2", "x2", {}).ok());
   auto a = engine_->Prepare("container", "l2", {});
   ASSERT_TRUE(a.ok());
-  Status s = MountAll(*a, mnt);
-  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto container = ScopedMount::Take(*a, mnt);
+  ASSERT_TRUE(container.ok()) << container.status().ToString();
   std::string one, two;
   std::ifstream(mnt + "/one") >> one;
   std::ifstream(mnt + "/two") >> two;
@@ -413,18 +413,18 @@ TEST_P(EngineTest, MountsWorkAndIsolateLayers) {
   EXPECT_EQ(two, "2");
   ASSERT_EQ(unlink((mnt + "/one").c_str()), 0);
   std::ofstream(mnt + "/three") << "3";
-  Unmount(mnt);
+  ASSERT_TRUE(container->Release().ok());
   // The view of l2 still shows "one": the container's delete stayed in its
   // upper.
   auto v = engine_->View("v", "l2", {});
   ASSERT_TRUE(v.ok());
-  ASSERT_TRUE(MountAll(*v, mnt).ok());
+  auto view = ScopedMount::Take(*v, mnt);
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
   struct stat st;
   EXPECT_EQ(stat((mnt + "/one").c_str(), &st), 0);
   EXPECT_NE(stat((mnt + "/three").c_str(), &st), 0);
   EXPECT_LT(open((mnt + "/new").c_str(), O_CREAT | O_WRONLY, 0644), 0)
       << "view is writable";
-  Unmount(mnt);
 }
 
 TEST_P(FullTreeEngineTest, FullTreeMountShapes) {
@@ -668,8 +668,8 @@ TEST_P(OverlayEngineTest, RebaseLinksAParentlessLayerIntoTheChain) {
   if (root) {
     std::string mnt = dir_ / "mnt";
     ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
-    Status ms = MountAll(*view, mnt);
-    ASSERT_TRUE(ms.ok()) << ms.ToString();
+    auto mounted = ScopedMount::Take(*view, mnt);
+    ASSERT_TRUE(mounted.ok()) << mounted.status().ToString();
     struct stat st;
     EXPECT_EQ(lstat((mnt + "/etc/kept").c_str(), &st), 0);
     EXPECT_EQ(lstat((mnt + "/new").c_str(), &st), 0);
@@ -677,7 +677,6 @@ TEST_P(OverlayEngineTest, RebaseLinksAParentlessLayerIntoTheChain) {
         << "whiteout lost in the rebase";
     EXPECT_NE(lstat((mnt + "/opq/a").c_str(), &st), 0)
         << "opaque directory lost";
-    Unmount(mnt);
   }
   // The rebased chain survives a restart (it lives in the record).
   Reopen();

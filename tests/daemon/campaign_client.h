@@ -1,7 +1,7 @@
 // The crash campaign's Snapshots client: containerd's Snapshots API on the
 // daemon's socket, every call with a deadline so nothing hangs on a daemon
 // that was killed or whose filesystem went down, and mounts converted for
-// MountAll.
+// MountAll (io/fs/mount.h).
 //
 // Thread-safety: one client may be shared by threads (gRPC stubs are).
 // Dial a new one after each daemon restart.
@@ -39,7 +39,7 @@ class CampaignClient {
     req.set_parent(parent);
     campaign_pb::PrepareSnapshotResponse resp;
     grpc::Status s = stub_->Prepare(&ctx, req, &resp);
-    if (s.ok()) *mounts = Convert(resp.mounts());
+    if (s.ok()) *mounts = MountsOf(resp.mounts());
     return s;
   }
   grpc::Status View(const std::string& key, const std::string& parent,
@@ -51,7 +51,7 @@ class CampaignClient {
     req.set_parent(parent);
     campaign_pb::ViewSnapshotResponse resp;
     grpc::Status s = stub_->View(&ctx, req, &resp);
-    if (s.ok()) *mounts = Convert(resp.mounts());
+    if (s.ok()) *mounts = MountsOf(resp.mounts());
     return s;
   }
   grpc::Status Commit(const std::string& name, const std::string& key) {
@@ -97,15 +97,6 @@ class CampaignClient {
  private:
   void SetDeadline(grpc::ClientContext& ctx) const {
     ctx.set_deadline(std::chrono::system_clock::now() + deadline_);
-  }
-  template <typename Mounts>
-  static std::vector<Mount> Convert(const Mounts& in) {
-    std::vector<Mount> out;
-    for (const auto& m : in) {
-      out.push_back(
-          {m.type(), m.source(), {m.options().begin(), m.options().end()}});
-    }
-    return out;
   }
 
   std::unique_ptr<campaign_pb::Snapshots::Stub> stub_;

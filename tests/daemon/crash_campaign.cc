@@ -39,11 +39,11 @@
 #include <vector>
 
 #include "io/fs/fs_util.h"
+#include "io/fs/mount.h"
 #include "tests/daemon/campaign_client.h"
 #include "tests/daemon/campaign_fs.h"
 #include "tests/daemon/campaign_ledger.h"
 #include "tests/daemon/daemon_process.h"
-#include "tests/testutil/mounter.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace strata {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
+#include "io/fs/mount.h"
 
 namespace strata {
 
@@ -135,15 +136,23 @@ inline grpc::Status Stat(
   return Dial(sock)->Stat(&ctx, req, resp);
 }
 
-// The directory a client writes into for an active snapshot: the overlay
-// upperdir, or a bind mount's source.
+// containerd's mounts as io/fs's Mount.
+inline std::vector<Mount> MountsOf(
+    const google::protobuf::RepeatedPtrField<containerd::types::Mount>& in) {
+  std::vector<Mount> out;
+  for (const auto& m : in) {
+    out.push_back(
+        {m.type(), m.source(), {m.options().begin(), m.options().end()}});
+  }
+  return out;
+}
+
+// The directory a client writes into for an active snapshot (io/fs's
+// WritableDir); empty for a shape without one.
 inline std::string WritableDir(
     const containerd::services::snapshots::v1::PrepareSnapshotResponse& r) {
-  const auto& m = r.mounts(0);
-  for (const std::string& o : m.options()) {
-    if (o.rfind("upperdir=", 0) == 0) return o.substr(9);
-  }
-  return m.source();
+  auto dir = WritableDir(MountsOf(r.mounts()));
+  return dir.ok() ? *dir : "";
 }
 
 // Runs the CLI (STRATA_CLI_BIN) against sock; returns its exit code, its

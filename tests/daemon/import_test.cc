@@ -12,10 +12,10 @@
 #include <cstdio>
 
 #include "io/base/sha256.h"
+#include "io/fs/mount.h"
 #include "tests/daemon/backend_daemon_fixture.h"
 #include "tests/daemon/daemon_process.h"
 #include "tests/testutil/loop_fs.h"
-#include "tests/testutil/mounter.h"
 #include "tests/testutil/temp_dir.h"
 #include "tests/testutil/tree_state.h"
 
@@ -82,15 +82,11 @@ TEST_P(ImportTest, ChainNamedByChainIdsMountsWithWhiteouts) {
   req.set_parent(c2);
   containerd::services::snapshots::v1::ViewSnapshotResponse resp;
   ASSERT_TRUE(stub->View(&ctx, req, &resp).ok());
-  std::vector<Mount> mounts;
-  for (const auto& m : resp.mounts()) {
-    mounts.push_back(
-        {m.type(), m.source(), {m.options().begin(), m.options().end()}});
-  }
+  std::vector<Mount> mounts = MountsOf(resp.mounts());
   std::string mnt = dir_ / "mnt";
   ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
-  Status s = MountAll(mounts, mnt);
-  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto mounted = ScopedMount::Take(mounts, mnt);
+  ASSERT_TRUE(mounted.ok()) << mounted.status().ToString();
   struct stat st;
   EXPECT_EQ(Slurp(mnt + "/etc/keep"), "a\n");
   EXPECT_EQ(Slurp(mnt + "/etc/new"), "d\n");
@@ -106,7 +102,6 @@ TEST_P(ImportTest, ChainNamedByChainIdsMountsWithWhiteouts) {
               0);
     EXPECT_NE(lstat((resp.mounts(0).source() + "/etc/gone").c_str(), &st), 0);
   }
-  Unmount(mnt);
 }
 
 TEST_P(ImportTest, BrokenLayersLeaveNothingBehind) {
