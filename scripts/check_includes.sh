@@ -25,7 +25,7 @@ declare -A allow=(
   [snapshotter/engine]="io/base io/fs io/extract snapshotter snapshotter/meta snapshotter/backend"
   [snapshotter/server]="io/base io/fs io/decompress io/extract snapshotter snapshotter/meta snapshotter/engine proto"
   [snapshotter/daemon]="io/base io/fs snapshotter snapshotter/engine snapshotter/server"
-  [snapshotter/cli]="io/base proto"
+  [snapshotter/cli]="io/base snapshotter proto"
   [bench/harness]="io/base io/fs proto"
 )
 # Headers that stay private to their module even where the module is

@@ -2,21 +2,19 @@
 
 #include <cstdio>
 
+#include "snapshotter/types.h"
+
 namespace strata {
 
 namespace pb = containerd::services::snapshots::v1;
 
-const char* KindName(pb::Kind k) {
-  switch (k) {
-    case pb::ACTIVE:
-      return "active";
-    case pb::VIEW:
-      return "view";
-    case pb::COMMITTED:
-      return "committed";
-    default:
-      return "unknown";
-  }
+// Strata's Kind has containerd's values (types.h).
+static_assert(static_cast<int>(Kind::kView) == pb::VIEW &&
+              static_cast<int>(Kind::kActive) == pb::ACTIVE &&
+              static_cast<int>(Kind::kCommitted) == pb::COMMITTED);
+
+std::string_view WireKindName(pb::Kind k) {
+  return KindName(static_cast<Kind>(k));
 }
 
 std::string HumanBytes(uint64_t n) {

@@ -6,13 +6,14 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "containerd/services/snapshots/v1/snapshots.pb.h"
 
 namespace strata {
 
-// containerd's word for a snapshot kind: "active", "view", "committed".
-const char* KindName(containerd::services::snapshots::v1::Kind k);
+// containerd's word for a snapshot kind on the wire (types.h's KindName).
+std::string_view WireKindName(containerd::services::snapshots::v1::Kind k);
 
 // 1536 -> "1.5 KiB"; bytes below 1 KiB as "123 B".
 std::string HumanBytes(uint64_t n);

@@ -105,7 +105,7 @@ int RunDf(pb::Snapshots::Stub& stub, const std::vector<std::string>& args) {
         int64_t logical = above + row.size;
         std::string shown = std::string(2 * (depth - 1), ' ') + name;
         std::printf("%-48s %-9s %5d %12s %12s %8" PRId64 "\n", shown.c_str(),
-                    KindName(row.info.kind()), depth,
+                    std::string(WireKindName(row.info.kind())).c_str(), depth,
                     Bytes(row.size, exact).c_str(),
                     Bytes(logical, exact).c_str(), row.inodes);
         total_exclusive += row.size;

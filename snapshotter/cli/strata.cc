@@ -49,7 +49,8 @@ int Check(const grpc::Status& s, const std::string& what) {
 }
 
 void PrintInfo(const pb::Info& info) {
-  std::printf("%s\t%s\t%s", info.name().c_str(), strata::KindName(info.kind()),
+  std::printf("%s\t%s\t%s", info.name().c_str(),
+              std::string(strata::WireKindName(info.kind())).c_str(),
               info.parent().c_str());
   for (const auto& [k, v] : info.labels())
     std::printf("\t%s=%s", k.c_str(), v.c_str());
