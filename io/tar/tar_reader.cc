@@ -270,73 +270,105 @@ Result<bool> TarReader::ReadNext(TarEntry* entry) {
   }
 }
 
+// An entry's header read as a sequence of fields, each step taking pax's
+// overrides (global, then this entry's) over the header's own values.
 Status TarReader::BuildEntry(const char* header, TarEntry* e) {
   *e = TarEntry();
   const TarFormat format = DetectTarFormat(header);
+  std::string link;
+  HeaderPaths(header, format, e, &link);
+  STRATA_ASSIGN_OR_RETURN(PaxOverrides pax, EntryPax());
+  STRATA_RETURN_IF_ERROR(PaxPaths(pax, e, &link));
+  bool old_gnu_sparse = false;
+  STRATA_RETURN_IF_ERROR(ReadType(header, e, &old_gnu_sparse));
+  if (e->type == TarEntry::Type::kSymlink ||
+      e->type == TarEntry::Type::kHardlink) {
+    STRATA_RETURN_IF_ERROR(CheckName(link, "link target"));
+    e->link_target = std::move(link);
+  }
+  STRATA_RETURN_IF_ERROR(ReadOwnership(header, pax, e));
+  STRATA_RETURN_IF_ERROR(ReadTimes(header, format, pax, e));
+  STRATA_RETURN_IF_ERROR(ReadDevice(header, format, e));
+  e->xattrs = std::move(pax.xattrs);
+  DedupXattrs(&e->xattrs);
+  return ReadSize(header, pax, old_gnu_sparse, e);
+}
 
-  // Path and link target: header fields, then GNU long names, then pax.
+// The global pax overrides with this entry's own records applied on top.
+Result<PaxOverrides> TarReader::EntryPax() {
+  PaxOverrides pax = global_;
+  if (!have_local_pax_) return pax;
+  std::vector<PaxRecord> records;
+  if (Status s = ParsePaxRecords(local_pax_, &records); !s.ok())
+    return Bad(s.message());
+  for (const PaxRecord& r : records) {
+    if (Status s = ApplyPaxRecord(r, /*global=*/false, &pax); !s.ok())
+      return Bad(s.message());
+  }
+  return pax;
+}
+
+// Path and link target from the header fields, then GNU long names; the
+// entry is named by them in errors from here on.
+void TarReader::HeaderPaths(const char* header, TarFormat format, TarEntry* e,
+                            std::string* link) {
   std::string path(TarString(FieldOf(header, kTarName)));
   if (format == TarFormat::kUstar) {
     std::string_view prefix = TarString(FieldOf(header, kUstarPrefix));
     if (!prefix.empty()) path = std::string(prefix) + "/" + path;
   }
-  std::string link(TarString(FieldOf(header, kTarLinkname)));
+  *link = std::string(TarString(FieldOf(header, kTarLinkname)));
   if (have_long_name_) path = long_name_;
-  if (have_long_link_) link = long_link_;
-  entry_name_ = path;
-
-  PaxOverrides pax = global_;
-  if (have_local_pax_) {
-    std::vector<PaxRecord> records;
-    if (Status s = ParsePaxRecords(local_pax_, &records); !s.ok())
-      return Bad(s.message());
-    for (const PaxRecord& r : records) {
-      if (Status s = ApplyPaxRecord(r, /*global=*/false, &pax); !s.ok()) {
-        return Bad(s.message());
-      }
-    }
-  }
-  if (pax.path) path = *pax.path;
-  if (pax.sparse.name) path = *pax.sparse.name;
-  if (pax.linkpath) link = *pax.linkpath;
+  if (have_long_link_) *link = long_link_;
   e->path = std::move(path);
   entry_name_ = e->path;
-  STRATA_RETURN_IF_ERROR(CheckName(e->path, "path"));
+}
 
+// pax's path and link path over those, and the path's checks.
+Status TarReader::PaxPaths(const PaxOverrides& pax, TarEntry* e,
+                           std::string* link) {
+  if (pax.path) e->path = *pax.path;
+  if (pax.sparse.name) e->path = *pax.sparse.name;
+  if (pax.linkpath) *link = *pax.linkpath;
+  entry_name_ = e->path;
+  return CheckName(e->path, "path");
+}
+
+Status TarReader::ReadType(const char* header, TarEntry* e,
+                           bool* old_gnu_sparse) {
   const char typeflag = header[kTarTypeflagOffset];
-  bool old_gnu_sparse = false;
   switch (typeflag) {
     case '0':
     case '7':
       e->type = TarEntry::Type::kFile;
-      break;
+      return Status();
     case '\0':
       // Pre-POSIX archives mark directories by a trailing slash.
       e->type = e->path.back() == '/' ? TarEntry::Type::kDirectory
                                       : TarEntry::Type::kFile;
-      break;
+      return Status();
     case 'S':
       e->type = TarEntry::Type::kFile;
-      old_gnu_sparse = true;
-      break;
+      *old_gnu_sparse = true;
+      return Status();
     case '1':
       e->type = TarEntry::Type::kHardlink;
-      break;
+      return Status();
     case '2':
       e->type = TarEntry::Type::kSymlink;
-      break;
+      return Status();
     case '3':
       e->type = TarEntry::Type::kCharDevice;
-      break;
+      return Status();
     case '4':
       e->type = TarEntry::Type::kBlockDevice;
-      break;
+      return Status();
     case '5':
       e->type = TarEntry::Type::kDirectory;
-      break;
+      return Status();
     case '6':
       e->type = TarEntry::Type::kFifo;
-      break;
+      return Status();
     default: {
       char t[32];
       std::snprintf(t, sizeof t, "'%c' (0x%02x)",
@@ -345,16 +377,14 @@ Status TarReader::BuildEntry(const char* header, TarEntry* e) {
       return Bad(std::string("unsupported entry type ") + t);
     }
   }
-  if (e->type == TarEntry::Type::kSymlink ||
-      e->type == TarEntry::Type::kHardlink) {
-    STRATA_RETURN_IF_ERROR(CheckName(link, "link target"));
-    e->link_target = std::move(link);
-  }
+}
 
+// Mode, uid and gid (pax's uid/gid over the header's).
+Status TarReader::ReadOwnership(const char* header, const PaxOverrides& pax,
+                                TarEntry* e) {
   STRATA_ASSIGN_OR_RETURN(int64_t mode, HeaderNumber(header, kTarMode, "mode"));
   if (mode < 0) return Bad("negative mode");
   e->mode = static_cast<uint32_t>(mode) & 07777;
-
   auto id = [&](const std::optional<uint32_t>& over, TarField f,
                 std::string_view what) -> Result<uint32_t> {
     if (over) return *over;
@@ -367,7 +397,13 @@ Status TarReader::BuildEntry(const char* header, TarEntry* e) {
   };
   STRATA_ASSIGN_OR_RETURN(e->uid, id(pax.uid, kTarUid, "uid"));
   STRATA_ASSIGN_OR_RETURN(e->gid, id(pax.gid, kTarGid, "gid"));
+  return Status();
+}
 
+// mtime (pax's with nanoseconds, or the header's); atime from pax, GNU's
+// header field, or mtime.
+Status TarReader::ReadTimes(const char* header, TarFormat format,
+                            const PaxOverrides& pax, TarEntry* e) {
   if (pax.mtime) {
     e->mtime_sec = pax.mtime->sec;
     e->mtime_nsec = pax.mtime->nsec;
@@ -389,25 +425,34 @@ Status TarReader::BuildEntry(const char* header, TarEntry* e) {
       e->atime_nsec = 0;
     }
   }
+  return Status();
+}
 
-  if ((e->type == TarEntry::Type::kCharDevice ||
-       e->type == TarEntry::Type::kBlockDevice) &&
-      format != TarFormat::kV7) {
-    STRATA_ASSIGN_OR_RETURN(int64_t major,
-                            HeaderNumber(header, kTarDevmajor, "devmajor"));
-    STRATA_ASSIGN_OR_RETURN(int64_t minor,
-                            HeaderNumber(header, kTarDevminor, "devminor"));
-    if (major < 0 || major > std::numeric_limits<uint32_t>::max() ||
-        minor < 0 || minor > std::numeric_limits<uint32_t>::max()) {
-      return Bad("device number does not fit 32 bits");
-    }
-    e->dev_major = static_cast<uint32_t>(major);
-    e->dev_minor = static_cast<uint32_t>(minor);
+// Device numbers of a character or block device (not in V7 headers).
+Status TarReader::ReadDevice(const char* header, TarFormat format,
+                             TarEntry* e) {
+  if ((e->type != TarEntry::Type::kCharDevice &&
+       e->type != TarEntry::Type::kBlockDevice) ||
+      format == TarFormat::kV7) {
+    return Status();
   }
+  STRATA_ASSIGN_OR_RETURN(int64_t major,
+                          HeaderNumber(header, kTarDevmajor, "devmajor"));
+  STRATA_ASSIGN_OR_RETURN(int64_t minor,
+                          HeaderNumber(header, kTarDevminor, "devminor"));
+  if (major < 0 || major > std::numeric_limits<uint32_t>::max() || minor < 0 ||
+      minor > std::numeric_limits<uint32_t>::max()) {
+    return Bad("device number does not fit 32 bits");
+  }
+  e->dev_major = static_cast<uint32_t>(major);
+  e->dev_minor = static_cast<uint32_t>(minor);
+  return Status();
+}
 
-  e->xattrs = std::move(pax.xattrs);
-  DedupXattrs(&e->xattrs);
-
+// The data that follows the header: its size (bounded), padding, and a
+// sparse map for GNU sparse files.
+Status TarReader::ReadSize(const char* header, const PaxOverrides& pax,
+                           bool old_gnu_sparse, TarEntry* e) {
   int64_t stored = 0;  // bytes following the header (before padding)
   if (pax.size) {
     stored = *pax.size;

@@ -110,6 +110,18 @@ class TarReader {
                                    std::string_view what);
   Status ApplyGlobal(std::string_view body);
   Status BuildEntry(const char* header, TarEntry* e);
+  Result<PaxOverrides> EntryPax();
+  void HeaderPaths(const char* header, TarFormat format, TarEntry* e,
+                   std::string* link);
+  Status PaxPaths(const PaxOverrides& pax, TarEntry* e, std::string* link);
+  Status ReadType(const char* header, TarEntry* e, bool* old_gnu_sparse);
+  Status ReadOwnership(const char* header, const PaxOverrides& pax,
+                       TarEntry* e);
+  Status ReadTimes(const char* header, TarFormat format,
+                   const PaxOverrides& pax, TarEntry* e);
+  Status ReadDevice(const char* header, TarFormat format, TarEntry* e);
+  Status ReadSize(const char* header, const PaxOverrides& pax,
+                  bool old_gnu_sparse, TarEntry* e);
   Status ReadSparseMap(const char* header, bool old_gnu, const PaxSparse& s,
                        TarEntry* e);
   Status SkipEntryRest();
