@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -117,23 +118,30 @@ void Notify(const std::string& state) {
   }
 }
 
-int Run(int argc, char** argv) {
-  auto start = std::chrono::steady_clock::now();
-  auto flags = ParseFlags(std::vector<std::string_view>(argv + 1, argv + argc));
-  if (!flags.ok()) {
+// Flags and the config file. Sets *exit_code when the daemon should not
+// start: bad input (2), --help or --print-config (0).
+std::optional<Config> LoadConfig(int argc, char** argv, Flags* flags,
+                                 int* exit_code) {
+  auto parsed =
+      ParseFlags(std::vector<std::string_view>(argv + 1, argv + argc));
+  if (!parsed.ok()) {
     std::fprintf(stderr, "strata-snapshotter: %s\n%s",
-                 flags.status().message().c_str(), kUsage);
-    return 2;
+                 parsed.status().message().c_str(), kUsage);
+    *exit_code = 2;
+    return std::nullopt;
   }
+  *flags = std::move(*parsed);
   if (flags->help) {
     std::fputs(kUsage, stdout);
-    return 0;
+    *exit_code = 0;
+    return std::nullopt;
   }
   auto config = ResolveConfig(*flags);
   if (!config.ok()) {
     std::fprintf(stderr, "strata-snapshotter: %s\n",
                  config.status().message().c_str());
-    return 2;
+    *exit_code = 2;
+    return std::nullopt;
   }
   if (flags->print_config) {
     bool found = access(flags->config_path.c_str(), F_OK) == 0;
@@ -142,12 +150,15 @@ int Run(int argc, char** argv) {
         "then flags)\n%s",
         flags->config_path.c_str(), found ? "" : " (absent)",
         FormatConfig(*config).c_str());
-    return 0;
+    *exit_code = 0;
+    return std::nullopt;
   }
-  SetLogLevel(config->log_level);
+  return std::move(*config);
+}
 
-  // Block the shutdown signals before any thread exists, so they are delivered
-  // only to sigwait below.
+// Blocks the shutdown signals before any thread exists, so they are
+// delivered only to WaitForStop; installs the SIGBUS diagnosis.
+sigset_t BlockShutdownSignals() {
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
@@ -157,29 +168,163 @@ int Run(int argc, char** argv) {
   struct sigaction bus = {};
   bus.sa_handler = OnSigbus;
   sigaction(SIGBUS, &bus, nullptr);
+  return sigs;
+}
+
+// Where the daemon serves. With socket activation systemd owns the socket
+// (and its path and mode); otherwise the daemon claims --address, refusing a
+// live server and replacing a stale file.
+struct Listener {
+  UniqueFd fd;             // systemd's socket, until the Acceptor takes it
+  bool activated = false;  // systemd passed the socket
+  std::string address;
+};
+
+Result<Listener> OpenListener(const Config& config) {
+  Listener l;
+  auto fd = TakeListenFd();
+  if (!fd.ok()) return fd.status().WithContext("socket activation");
+  l.fd = std::move(*fd);
+  l.activated = l.fd.valid();
+  l.address = l.activated ? SocketPath(l.fd.get()) : config.address;
+  if (l.activated && l.address != config.address) {
+    Log(LogLevel::kWarn, "daemon",
+        "serving the socket systemd passed, not the configured address",
+        {{"passed", l.address}, {"configured", config.address}});
+  }
+  if (!l.activated) {
+    STRATA_RETURN_IF_ERROR(
+        ClaimSocketPath(l.address).WithContext("claim socket"));
+  }
+  return l;
+}
+
+// The gRPC services over one engine: Snapshots, Status and Import always,
+// Diff when containerd's address is configured (it reads layer blobs there).
+class Services {
+ public:
+  Services(Engine& engine, const Config& config)
+      : snapshots_(engine),
+        apply_slots_(config.max_concurrent_applies),
+        import_(engine, apply_slots_) {
+    if (!config.containerd_address.empty()) {
+      content_ = std::make_unique<ContentClient>(config.containerd_address);
+      diff_ = std::make_unique<DiffService>(engine, *content_, apply_slots_);
+    }
+    status_ = std::make_unique<StatusService>(engine, diff_.get(),
+                                              config.containerd_address);
+  }
+
+  void Register(grpc::ServerBuilder& builder) {
+    builder.RegisterService(&snapshots_);
+    if (diff_) builder.RegisterService(diff_.get());
+    builder.RegisterService(status_.get());
+    builder.RegisterService(&import_);
+  }
+
+  bool has_diff() const { return diff_ != nullptr; }
+
+  // Running RPCs get `grace` to finish; new ones are refused. False if some
+  // were still running.
+  bool Drain(std::chrono::seconds grace) {
+    bool drained = snapshots_.Drain(grace);
+    if (diff_) drained = diff_->Drain(grace) && drained;
+    return import_.Drain(grace) && drained;
+  }
+
+ private:
+  SnapshotsService snapshots_;
+  ApplySlots apply_slots_;
+  ImportService import_;
+  std::unique_ptr<ContentClient> content_;
+  std::unique_ptr<DiffService> diff_;
+  std::unique_ptr<StatusService> status_;
+};
+
+Result<std::unique_ptr<grpc::Server>> StartServer(Services& services,
+                                                  const Listener& listener) {
+  grpc::ServerBuilder builder;
+  // Activated: no listening port; the Acceptor hands connections over.
+  if (!listener.activated) {
+    builder.AddListeningPort("unix:" + listener.address,
+                             grpc::InsecureServerCredentials());
+  }
+  services.Register(builder);
+  builder.SetMaxReceiveMessageSize(16 << 20);
+  // Sync-server pollers wake this often to notice shutdown; the default (10 s)
+  // would hold SIGTERM that long while containerd keeps its connection open.
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 200);
+  mode_t old_umask = umask(0117);  // socket mode 0660
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  umask(old_umask);
+  if (!server) return Unavailable("cannot serve on unix:" + listener.address);
+  if (!listener.activated) chmod(listener.address.c_str(), 0660);
+  return server;
+}
+
+void LogServing(const Engine& engine, const Config& config, const Flags& flags,
+                const Listener& listener, bool diff, int64_t startup_us) {
+  const RecoveryReport& rec = engine.recovery();
+  Log(LogLevel::kInfo, "daemon", "serving",
+      {{"address", listener.address},
+       {"socket", listener.activated ? "systemd" : "own"},
+       {"root", config.root},
+       {"config", flags.config_path},
+       {"backend", engine.backend_name()},
+       {"diff_service",
+        diff ? "on, content from " + config.containerd_address : "off"},
+       {"metadata_bytes", std::to_string(engine.MetadataBytes())},
+       {"recovered_staging", std::to_string(rec.staging_removed)},
+       {"recovered_orphans", std::to_string(rec.orphans_removed)},
+       {"recovered_trash", std::to_string(rec.trash_removed)},
+       {"restored_removals", std::to_string(rec.trash_restored)},
+       {"recovered_links", std::to_string(rec.links_removed)},
+       {"rebuilt_dirs", std::to_string(rec.dirs_rebuilt)},
+       {"missing_dirs", std::to_string(rec.missing_dirs)},
+       {"quarantined", std::to_string(rec.quarantined)},
+       {"startup_us", std::to_string(startup_us)}});
+}
+
+// Waits for a shutdown signal (exit 0), watching the root's health meanwhile:
+// once its filesystem fails (an I/O error under LMDB or a syncfs), serving on
+// would only answer errors, so the daemon stops and says why (exit 1;
+// systemd's Restart= brings it back and recovery then checks the root).
+int WaitForStop(const sigset_t& sigs, Engine& engine, const std::string& root) {
+  for (;;) {
+    timespec tick{1, 0};
+    int sig = sigtimedwait(&sigs, nullptr, &tick);
+    if (sig > 0) {
+      Notify("STOPPING=1\nSTATUS=shutting down");
+      Log(LogLevel::kInfo, "daemon", "shutting down",
+          {{"signal", strsignal(sig)}});
+      return 0;
+    }
+    if (Status h = engine.Health(); !h.ok()) {
+      Notify("STOPPING=1\nSTATUS=root failed: " + h.message().substr(0, 200));
+      Log(LogLevel::kError, "daemon",
+          "the filesystem under the root failed; stopping",
+          {{"root", root}, {"error", h.ToString()}});
+      return 1;
+    }
+  }
+}
+
+int Run(int argc, char** argv) {
+  auto start = std::chrono::steady_clock::now();
+  Flags flags;
+  int exit_code = 0;
+  std::optional<Config> config = LoadConfig(argc, argv, &flags, &exit_code);
+  if (!config) return exit_code;
+  SetLogLevel(config->log_level);
+  const sigset_t sigs = BlockShutdownSignals();
 
   const std::string& root = config->root;
   if (Status s = MakeDirs(root, 0700); !s.ok()) return Fail("create root", s);
   auto lock = RootLock::Acquire(root + "/lock");
   if (!lock.ok()) return Fail("lock root", lock.status());
-
-  // With socket activation systemd owns the socket (and its path and mode);
-  // otherwise claim --address, refusing a live server and replacing a stale
-  // file.
-  auto listen_fd = TakeListenFd();
-  if (!listen_fd.ok()) return Fail("socket activation", listen_fd.status());
-  const bool activated = listen_fd->valid();
-  std::string address =
-      activated ? SocketPath(listen_fd->get()) : config->address;
-  if (activated && address != config->address) {
-    Log(LogLevel::kWarn, "daemon",
-        "serving the socket systemd passed, not the configured address",
-        {{"passed", address}, {"configured", config->address}});
-  }
-  if (!activated) {
-    if (Status s = ClaimSocketPath(address); !s.ok())
-      return Fail("claim socket", s);
-  }
+  auto listener = OpenListener(*config);
+  if (!listener.ok()) return Fail("listen", listener.status());
 
   Notify("STATUS=opening " + root + " and recovering");
   EngineOptions eopts;
@@ -190,113 +335,41 @@ int Run(int argc, char** argv) {
   eopts.max_layer_depth = config->max_layer_depth;
   auto engine = Engine::Open(eopts);
   if (!engine.ok()) return Fail("open root " + root, engine.status());
-  const RecoveryReport& rec = (*engine)->recovery();
 
-  SnapshotsService service(**engine);
-  ApplySlots apply_slots(config->max_concurrent_applies);
-  std::unique_ptr<ContentClient> content;
-  std::unique_ptr<DiffService> diff;
-  if (!config->containerd_address.empty()) {
-    content = std::make_unique<ContentClient>(config->containerd_address);
-    diff = std::make_unique<DiffService>(**engine, *content, apply_slots);
-  }
-  StatusService status(**engine, diff.get(), config->containerd_address);
-  grpc::ServerBuilder builder;
-  // Activated: no listening port; the Acceptor hands connections over.
-  if (!activated)
-    builder.AddListeningPort("unix:" + address,
-                             grpc::InsecureServerCredentials());
-  builder.RegisterService(&service);
-  if (diff) builder.RegisterService(diff.get());
-  builder.RegisterService(&status);
-  ImportService import(**engine, apply_slots);
-  builder.RegisterService(&import);
-  builder.SetMaxReceiveMessageSize(16 << 20);
-  // Sync-server pollers wake this often to notice shutdown; the default (10 s)
-  // would hold SIGTERM that long while containerd keeps its connection open.
-  builder.SetSyncServerOption(
-      grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 200);
-  mode_t old_umask = umask(0117);  // socket mode 0660
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  umask(old_umask);
-  if (!server)
-    return Fail("listen", Unavailable("cannot serve on unix:" + address));
+  Services services(**engine, *config);
+  auto server = StartServer(services, *listener);
+  if (!server.ok()) return Fail("listen", server.status());
+  const bool activated = listener->activated;
   std::unique_ptr<Acceptor> acceptor;
   if (activated) {
-    auto a = Acceptor::Start(std::move(*listen_fd), server.get());
+    auto a = Acceptor::Start(std::move(listener->fd), server->get());
     if (!a.ok()) return Fail("accept on the passed socket", a.status());
     acceptor = std::move(*a);
-  } else {
-    chmod(address.c_str(), 0660);
   }
-
-  auto ready_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - start)
-                      .count();
-  Log(LogLevel::kInfo, "daemon", "serving",
-      {{"address", address},
-       {"socket", activated ? "systemd" : "own"},
-       {"root", root},
-       {"config", flags->config_path},
-       {"backend", (*engine)->backend_name()},
-       {"diff_service",
-        diff ? "on, content from " + config->containerd_address : "off"},
-       {"metadata_bytes", std::to_string((*engine)->MetadataBytes())},
-       {"recovered_staging", std::to_string(rec.staging_removed)},
-       {"recovered_orphans", std::to_string(rec.orphans_removed)},
-       {"recovered_trash", std::to_string(rec.trash_removed)},
-       {"restored_removals", std::to_string(rec.trash_restored)},
-       {"recovered_links", std::to_string(rec.links_removed)},
-       {"rebuilt_dirs", std::to_string(rec.dirs_rebuilt)},
-       {"missing_dirs", std::to_string(rec.missing_dirs)},
-       {"quarantined", std::to_string(rec.quarantined)},
-       {"startup_us", std::to_string(ready_us)}});
+  LogServing(**engine, *config, flags, *listener, services.has_diff(),
+             std::chrono::duration_cast<std::chrono::microseconds>(
+                 std::chrono::steady_clock::now() - start)
+                 .count());
   // Only now: the store is open, recovery has run and the socket serves.
-  Notify("READY=1\nSTATUS=serving on " + address);
+  Notify("READY=1\nSTATUS=serving on " + listener->address);
 
-  // Wait for a shutdown signal, and watch the root's health meanwhile: once
-  // its filesystem fails (an I/O error under LMDB or a syncfs), serving on
-  // would only answer errors, so the daemon stops and says why (systemd's
-  // Restart= brings it back; recovery then checks the root).
-  int exit_code = 0;
-  for (;;) {
-    timespec tick{1, 0};
-    int sig = sigtimedwait(&sigs, nullptr, &tick);
-    if (sig > 0) {
-      Notify("STOPPING=1\nSTATUS=shutting down");
-      Log(LogLevel::kInfo, "daemon", "shutting down",
-          {{"signal", strsignal(sig)}});
-      break;
-    }
-    if (Status h = (*engine)->Health(); !h.ok()) {
-      Notify("STOPPING=1\nSTATUS=root failed: " + h.message().substr(0, 200));
-      Log(LogLevel::kError, "daemon",
-          "the filesystem under the root failed; stopping",
-          {{"root", root}, {"error", h.ToString()}});
-      exit_code = 1;
-      break;
-    }
-  }
+  exit_code = WaitForStop(sigs, **engine, root);
   // Connections not accepted yet wait on systemd's socket for the next daemon.
   if (acceptor) acceptor->Stop();
-  // Running RPCs get a grace period to finish; new ones are refused.
-  bool drained = service.Drain(std::chrono::seconds(10));
-  if (diff) drained = diff->Drain(std::chrono::seconds(10)) && drained;
-  drained = import.Drain(std::chrono::seconds(10)) && drained;
-  if (!drained) {
+  if (!services.Drain(std::chrono::seconds(10))) {
     Log(LogLevel::kWarn, "daemon",
         "RPCs still running after 10s; cancelling them");
   }
   // Nothing runs now; the short deadline lets connected clients see GOAWAY
   // and reconnect cleanly to the next daemon instead of hitting a dead socket.
-  server->Shutdown(std::chrono::system_clock::now() +
-                   std::chrono::milliseconds(500));
-  server->Wait();
-  server.reset();
+  (*server)->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::milliseconds(500));
+  (*server)->Wait();
+  server->reset();
   acceptor.reset();  // closes our copy of the listening socket; systemd keeps
                      // its own
   engine->reset();   // closes LMDB
-  if (!activated) unlink(address.c_str());
+  if (!activated) unlink(listener->address.c_str());
   Log(LogLevel::kInfo, "daemon", "stopped");
   return exit_code;
 }
