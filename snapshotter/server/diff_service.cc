@@ -78,109 +78,118 @@ DiffService::DiffService(Engine& engine, ContentClient& content,
                          ApplySlots& slots)
     : engine_(engine), content_(content), slots_(slots) {}
 
+// Apply, in steps: Admit (checks, the target snapshot, a slot, the blob's
+// namespace), Extract, answer, record. Nothing is written before Extract, so
+// an Unimplemented from Admit declines and containerd's next differ applies
+// the layer; every other error fails the call.
 grpc::Status DiffService::Apply(Ctx* ctx, const pb::ApplyRequest* req,
                                 pb::ApplyResponse* resp) {
   RpcGate::Pass pass(gate_);
   if (!pass.admitted()) return RpcGate::Refused();
-  auto t0 = std::chrono::steady_clock::now();
-  const std::string& digest = req->diff().digest();
-  std::string ns = IncomingNamespace(*ctx);
-  std::string target_dir;
-  auto decline = [&](const Status& why) {
-    ++declined_;
-    Log(LogLevel::kInfo, "diff",
-        "apply declined; containerd uses its next differ",
-        {{"digest", digest},
-         {"media_type", req->diff().media_type()},
-         {"reason", why.message()}});
-    return ToGrpc(why);
-  };
-  auto fail = [&](const Status& s) {
-    uint64_t n = ++failed_;
-    Log(s.code() == Code::kInternal ? LogLevel::kError : LogLevel::kWarn,
-        "diff", "apply failed",
-        {{"digest", digest},
-         {"snapshot", target_dir},
-         {"namespace", ns},
-         {"code", CodeName(s.code())},
-         {"error", s.message()},
-         {"failed_count", std::to_string(n)}});
-    return ToGrpc(s);
-  };
+  Call call{req->diff().digest(), IncomingNamespace(*ctx), "",
+            std::chrono::steady_clock::now()};
+  auto admitted = Admit(*ctx, *req, call);
+  if (!admitted.ok()) {
+    if (admitted.status().code() == Code::kUnimplemented)
+      return Decline(call, *req, admitted.status());
+    return Fail(call, admitted.status());
+  }
+  auto blob = content_.Open(admitted->blob_ns, call.digest, req->diff().size());
+  auto applied = Extract(*blob, *admitted->target, req->sync_fs());
+  if (!applied.ok()) {
+    return Fail(call,
+                applied.status().WithContext("apply " + call.digest + " to " +
+                                             SnapshotName(call.snapshot)));
+  }
+  auto* out = resp->mutable_applied();
+  out->set_media_type(kTarMediaType);
+  out->set_digest(applied->diff_id);
+  out->set_size(applied->tar_bytes);
+  Record(call, *req, *blob, *applied);
+  return grpc::Status::OK;
+}
 
-  if (Status s = CheckLayerMediaType(req->diff().media_type()); !s.ok())
-    return decline(s);
-  if (!req->payloads().empty()) {
-    return decline(
-        Unimplemented("payloads (" + req->payloads().begin()->first + ")"));
+Result<DiffService::Admitted> DiffService::Admit(Ctx& ctx,
+                                                 const pb::ApplyRequest& req,
+                                                 Call& call) {
+  STRATA_RETURN_IF_ERROR(CheckLayerMediaType(req.diff().media_type()));
+  if (!req.payloads().empty()) {
+    return Unimplemented("payloads (" + req.payloads().begin()->first + ")");
   }
-  if (Status s = CheckSha256Digest(digest); !s.ok()) {
-    return s.code() == Code::kUnimplemented ? decline(s) : fail(s);
-  }
-  auto target = engine_.ResolveApplyTarget(ToMounts(req->mounts()));
-  if (!target.ok()) {
-    if (target.status().code() == Code::kUnimplemented)
-      return decline(target.status());
-    return fail(target.status());
-  }
-  target_dir = (*target)->key();
-  ApplySlots::Slot slot;
-  if (Status s = slots_.Acquire([ctx] { return ctx->IsCancelled(); }, &slot);
-      !s.ok()) {
-    return fail(s);
-  }
-
+  STRATA_RETURN_IF_ERROR(CheckSha256Digest(call.digest));
+  Admitted a;
+  STRATA_ASSIGN_OR_RETURN(a.target,
+                          engine_.ResolveApplyTarget(ToMounts(req.mounts())));
+  call.snapshot = a.target->key();
+  STRATA_RETURN_IF_ERROR(
+      slots_.Acquire([&ctx] { return ctx.IsCancelled(); }, &a.slot));
   int64_t size = 0;
-  auto found = content_.FindBlob(ns, digest, &size);
+  auto found = content_.FindBlob(call.ns, call.digest, &size);
   if (!found.ok()) {
     // Nothing is written yet: containerd's own differ can still do the job.
     Code c = found.status().code();
     if (c == Code::kUnavailable || c == Code::kDeadlineExceeded ||
         c == Code::kUnimplemented) {
-      return decline(Unimplemented("containerd's content API: " +
-                                   found.status().message()));
+      return Unimplemented("containerd's content API: " +
+                           found.status().message());
     }
-    return fail(found.status());
+    return found.status();
   }
-  if (req->diff().size() > 0 && size != req->diff().size()) {
-    return fail(FailedPrecondition(
-        "blob " + digest + ": content store has " + std::to_string(size) +
-        " bytes, descriptor says " + std::to_string(req->diff().size())));
+  if (req.diff().size() > 0 && size != req.diff().size()) {
+    return FailedPrecondition(
+        "blob " + call.digest + ": content store has " + std::to_string(size) +
+        " bytes, descriptor says " + std::to_string(req.diff().size()));
   }
-  if (ns.empty()) ns = "(" + *found + ", looked up)";
+  a.blob_ns = *found;
+  if (call.ns.empty()) call.ns = "(" + *found + ", looked up)";
+  return a;
+}
 
-  auto blob = content_.Open(*found, digest, req->diff().size());
-  auto applied = Extract(*blob, **target, req->sync_fs());
-  if (!applied.ok()) {
-    return fail(applied.status().WithContext("apply " + digest + " to " +
-                                             SnapshotName(target_dir)));
-  }
+grpc::Status DiffService::Decline(const Call& call, const pb::ApplyRequest& req,
+                                  const Status& why) {
+  ++declined_;
+  Log(LogLevel::kInfo, "diff",
+      "apply declined; containerd uses its next differ",
+      {{"digest", call.digest},
+       {"media_type", req.diff().media_type()},
+       {"reason", why.message()}});
+  return ToGrpc(why);
+}
 
-  auto* out = resp->mutable_applied();
-  out->set_media_type(kTarMediaType);
-  out->set_digest(applied->diff_id);
-  out->set_size(applied->tar_bytes);
+grpc::Status DiffService::Fail(const Call& call, const Status& s) {
+  uint64_t n = ++failed_;
+  Log(s.code() == Code::kInternal ? LogLevel::kError : LogLevel::kWarn, "diff",
+      "apply failed",
+      {{"digest", call.digest},
+       {"snapshot", call.snapshot},
+       {"namespace", call.ns},
+       {"code", CodeName(s.code())},
+       {"error", s.message()},
+       {"failed_count", std::to_string(n)}});
+  return ToGrpc(s);
+}
 
-  blob_bytes_ += static_cast<uint64_t>(blob->bytes());
-  tar_bytes_ += static_cast<uint64_t>(applied->tar_bytes);
+void DiffService::Record(const Call& call, const pb::ApplyRequest& req,
+                         const BlobSource& blob, const AppliedLayer& applied) {
+  blob_bytes_ += static_cast<uint64_t>(blob.bytes());
+  tar_bytes_ += static_cast<uint64_t>(applied.tar_bytes);
   uint64_t n = ++applied_;
   auto ms = std::chrono::duration<double, std::milli>(
-      std::chrono::steady_clock::now() - t0);
+      std::chrono::steady_clock::now() - call.start);
   Log(LogLevel::kInfo, "diff", "applied",
-      {{"digest", digest},
-       {"diff_id", applied->diff_id},
-       {"snapshot", target_dir},
-       {"namespace", ns},
-       {"compression", CompressionName(applied->compression)},
-       {"blob_bytes", std::to_string(blob->bytes())},
-       {"blob_messages", std::to_string(blob->messages())},
-       {"blob_wait_ms", std::to_string(blob->wait_ns() / 1000000)},
-       {"tar_bytes", std::to_string(applied->tar_bytes)},
-       {"entries", std::to_string(applied->stats.entries)},
-       {"sync_fs", req->sync_fs() ? "true" : "false"},
+      {{"digest", call.digest},
+       {"diff_id", applied.diff_id},
+       {"snapshot", call.snapshot},
+       {"namespace", call.ns},
+       {"compression", CompressionName(applied.compression)},
+       {"blob_bytes", std::to_string(blob.bytes())},
+       {"blob_messages", std::to_string(blob.messages())},
+       {"blob_wait_ms", std::to_string(blob.wait_ns() / 1000000)},
+       {"tar_bytes", std::to_string(applied.tar_bytes)},
+       {"entries", std::to_string(applied.stats.entries)},
+       {"sync_fs", req.sync_fs() ? "true" : "false"},
        {"ms", std::to_string(static_cast<int64_t>(ms.count()))},
        {"apply_count", std::to_string(n)}});
-  return grpc::Status::OK;
 }
 
 grpc::Status DiffService::Diff(Ctx*, const pb::DiffRequest*,

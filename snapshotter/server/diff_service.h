@@ -27,12 +27,15 @@
 #include <string>
 
 #include "containerd/services/diff/v1/diff.grpc.pb.h"
+#include "io/extract/apply_layer.h"
 #include "io/extract/extractor.h"
+#include "snapshotter/server/apply_slots.h"
 #include "snapshotter/server/rpc_gate.h"
 
 namespace strata {
 
-class ApplySlots;
+class ApplyTarget;
+class BlobSource;
 class ContentClient;
 class Engine;
 
@@ -65,6 +68,30 @@ class DiffService final : public containerd::services::diff::v1::Diff::Service {
   uint64_t tar_bytes() const { return tar_bytes_.load(); }
 
  private:
+  // One Apply call, as its log lines name it.
+  struct Call {
+    std::string digest;
+    std::string ns;        // the client's namespace, or how it was found
+    std::string snapshot;  // the target's key, once resolved
+    std::chrono::steady_clock::time_point start;
+  };
+  // What an admitted Apply holds while it extracts.
+  struct Admitted {
+    std::unique_ptr<ApplyTarget> target;
+    ApplySlots::Slot slot;
+    std::string blob_ns;  // the namespace that holds the blob
+  };
+  Result<Admitted> Admit(
+      Ctx& ctx, const containerd::services::diff::v1::ApplyRequest& req,
+      Call& call);
+  grpc::Status Decline(const Call& call,
+                       const containerd::services::diff::v1::ApplyRequest& req,
+                       const Status& why);
+  grpc::Status Fail(const Call& call, const Status& s);
+  void Record(const Call& call,
+              const containerd::services::diff::v1::ApplyRequest& req,
+              const BlobSource& blob, const AppliedLayer& applied);
+
   Engine& engine_;
   ContentClient& content_;
   ApplySlots& slots_;
