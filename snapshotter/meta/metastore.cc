@@ -7,12 +7,51 @@
 #include <cassert>
 #include <cerrno>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "io/base/errno.h"
 
 namespace strata {
+
+// Owns an LMDB transaction: aborted on destruction unless committed, so no
+// early return leaves one open (a leaked write txn blocks every writer).
+class LmdbTxn {
+ public:
+  LmdbTxn() = default;
+  LmdbTxn(const LmdbTxn&) = delete;
+  LmdbTxn& operator=(const LmdbTxn&) = delete;
+  ~LmdbTxn() { Abort(); }
+
+  // mdb_txn_begin; parent may be null.
+  int Begin(MDB_env* env, MDB_txn* parent, unsigned flags) {
+    Abort();
+    return mdb_txn_begin(env, parent, flags, &txn_);
+  }
+  MDB_txn* get() const { return txn_; }
+  int Commit() { return mdb_txn_commit(std::exchange(txn_, nullptr)); }
+  void Abort() {
+    if (txn_ != nullptr) mdb_txn_abort(std::exchange(txn_, nullptr));
+  }
+
+ private:
+  MDB_txn* txn_ = nullptr;
+};
+
 namespace {
+
+// Owns an LMDB cursor.
+class LmdbCursor {
+ public:
+  explicit LmdbCursor(MDB_cursor* c) : c_(c) {}
+  LmdbCursor(const LmdbCursor&) = delete;
+  LmdbCursor& operator=(const LmdbCursor&) = delete;
+  ~LmdbCursor() { mdb_cursor_close(c_); }
+  MDB_cursor* get() const { return c_; }
+
+ private:
+  MDB_cursor* c_;
+};
 
 MDB_val Val(std::string_view s) {
   return MDB_val{s.size(), const_cast<char*>(s.data())};
@@ -71,22 +110,21 @@ Result<std::optional<std::string_view>> ReadTxn::Get(Table t,
 Status ReadTxn::Scan(
     Table t, std::string_view prefix,
     const std::function<bool(std::string_view, std::string_view)>& fn) {
-  MDB_cursor* cur = nullptr;
-  int rc = mdb_cursor_open(txn_, dbis_[static_cast<int>(t)], &cur);
+  MDB_cursor* raw = nullptr;
+  int rc = mdb_cursor_open(txn_, dbis_[static_cast<int>(t)], &raw);
   if (rc != 0) return LmdbError("mdb_cursor_open", rc);
+  LmdbCursor cur(raw);
   MDB_val k = Val(prefix), v;
-  rc = prefix.empty() ? mdb_cursor_get(cur, &k, &v, MDB_FIRST)
-                      : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-  Status status;
+  rc = prefix.empty() ? mdb_cursor_get(cur.get(), &k, &v, MDB_FIRST)
+                      : mdb_cursor_get(cur.get(), &k, &v, MDB_SET_RANGE);
   while (rc == 0) {
     std::string_view key = View(k);
     if (key.substr(0, prefix.size()) != prefix) break;
     if (!fn(key, View(v))) break;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    rc = mdb_cursor_get(cur.get(), &k, &v, MDB_NEXT);
   }
-  if (rc != 0 && rc != MDB_NOTFOUND) status = LmdbError("mdb_cursor_get", rc);
-  mdb_cursor_close(cur);
-  return status;
+  if (rc != 0 && rc != MDB_NOTFOUND) return LmdbError("mdb_cursor_get", rc);
+  return Status::Ok();
 }
 
 uint64_t WriteTxn::ClaimId(uint64_t candidate) {
@@ -133,34 +171,28 @@ Result<std::unique_ptr<MetaStore>> MetaStore::Open(
   int dead = 0;
   mdb_reader_check(env, &dead);  // drop reader slots of crashed processes
 
-  MDB_txn* txn = nullptr;
-  if ((rc = mdb_txn_begin(env, nullptr, 0, &txn)) != 0) {
-    return LmdbError("begin", rc);
-  }
+  LmdbTxn txn;
+  if ((rc = txn.Begin(env, nullptr, 0)) != 0) return LmdbError("begin", rc);
   for (int i = 0; i < kTableCount; ++i) {
     MDB_dbi dbi;
-    rc =
-        mdb_dbi_open(txn, kTables[i].name, MDB_CREATE | kTables[i].flags, &dbi);
-    if (rc != 0) {
-      mdb_txn_abort(txn);
+    rc = mdb_dbi_open(txn.get(), kTables[i].name, MDB_CREATE | kTables[i].flags,
+                      &dbi);
+    if (rc != 0)
       return LmdbError(std::string("open table ") + kTables[i].name, rc);
-    }
     store->dbis_[i] = dbi;
   }
-  if ((rc = mdb_txn_commit(txn)) != 0) return LmdbError("commit", rc);
+  if ((rc = txn.Commit()) != 0) return LmdbError("commit", rc);
   return store;
 }
 
 MetaStore::~MetaStore() { mdb_env_close(env_); }
 
 Status MetaStore::View(const std::function<Status(ReadTxn&)>& fn) {
-  MDB_txn* txn = nullptr;
-  int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+  LmdbTxn txn;
+  int rc = txn.Begin(env_, nullptr, MDB_RDONLY);
   if (rc != 0) return LmdbError("begin read transaction", rc);
-  ReadTxn t(txn, dbis_);
-  Status status = fn(t);
-  mdb_txn_abort(txn);
-  return status;
+  ReadTxn t(txn.get(), dbis_);
+  return fn(t);
 }
 
 // One queued Update call. Lives on its caller's stack until done.
@@ -200,15 +232,15 @@ Status MetaStore::Update(const std::function<Status(WriteTxn&)>& fn) {
   return std::move(w.status);
 }
 
-int MetaStore::CommitTxn(MDB_txn* txn) {
+int MetaStore::CommitTxn(LmdbTxn& txn) {
   int n = fail_commits_.load();
   while (n > 0 && !fail_commits_.compare_exchange_weak(n, n - 1)) {
   }
   if (n > 0) {
-    mdb_txn_abort(txn);
+    txn.Abort();
     return fail_errno_.load();
   }
-  int rc = mdb_txn_commit(txn);
+  int rc = txn.Commit();
   if (rc == EIO || rc == MDB_PANIC) NoteFatal(rc);
   return rc;
 }
@@ -223,8 +255,8 @@ void MetaStore::NoteFatal(int rc) {
 }
 
 void MetaStore::CommitGroup(const std::vector<Writer*>& group) {
-  MDB_txn* txn = nullptr;
-  int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+  LmdbTxn txn;
+  int rc = txn.Begin(env_, nullptr, 0);
   if (rc == MDB_PANIC) NoteFatal(rc);
   if (rc != 0) {
     Status s = LmdbError("begin write transaction", rc);
@@ -233,13 +265,10 @@ void MetaStore::CommitGroup(const std::vector<Writer*>& group) {
   }
   if (group.size() == 1) {
     // Alone: no nested txn needed, fn's error aborts the whole txn.
-    WriteTxn t(txn, dbis_, &id_floor_);
+    WriteTxn t(txn.get(), dbis_, &id_floor_);
     Writer* x = group[0];
     x->status = (*x->fn)(t);
-    if (!x->status.ok()) {
-      mdb_txn_abort(txn);
-      return;
-    }
+    if (!x->status.ok()) return;  // txn aborts
     rc = CommitTxn(txn);
     if (rc != 0) x->status = LmdbError("commit", rc);
     commits_++;
@@ -249,33 +278,26 @@ void MetaStore::CommitGroup(const std::vector<Writer*>& group) {
   // members after it see exactly what a serial order would have shown them.
   bool any = false;
   for (Writer* x : group) {
-    MDB_txn* child = nullptr;
-    rc = mdb_txn_begin(env_, txn, 0, &child);
+    LmdbTxn child;
+    rc = child.Begin(env_, txn.get(), 0);
     if (rc != 0) {
       x->status = LmdbError("begin nested write transaction", rc);
       continue;
     }
-    WriteTxn t(child, dbis_, &id_floor_);
+    WriteTxn t(child.get(), dbis_, &id_floor_);
     x->status = (*x->fn)(t);
-    if (!x->status.ok()) {
-      mdb_txn_abort(child);
-      continue;
-    }
-    rc = mdb_txn_commit(child);  // into txn: no I/O
+    if (!x->status.ok()) continue;  // child aborts
+    rc = child.Commit();            // into txn: no I/O
     if (rc != 0) {
       // The parent may hold part of the child now: give up on the whole group
       // (every member sees the error and undoes its own filesystem steps).
       Status s = LmdbError("commit nested write transaction", rc);
-      mdb_txn_abort(txn);
       for (Writer* y : group) y->status = s;
-      return;
+      return;  // txn aborts
     }
     any = true;
   }
-  if (!any) {
-    mdb_txn_abort(txn);
-    return;
-  }
+  if (!any) return;  // txn aborts
   rc = CommitTxn(txn);
   commits_++;
   if (rc != 0) {

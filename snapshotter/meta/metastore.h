@@ -40,6 +40,10 @@ struct MDB_env;
 struct MDB_txn;
 
 namespace strata {
+class LmdbTxn;
+}
+
+namespace strata {
 
 // The named LMDB databases (BoltDB's buckets). FORMAT.md describes each.
 enum class Table : int {
@@ -151,8 +155,9 @@ class MetaStore {
   // Runs every writer's fn in one write txn and commits it; sets each
   // writer's status. Called by the group's leader only.
   void CommitGroup(const std::vector<Writer*>& group);
-  // mdb_txn_commit, with the test seam and the fatal-error check.
-  int CommitTxn(MDB_txn* txn);
+  // Commits txn (it is ended either way), with the test seam and the
+  // fatal-error check.
+  int CommitTxn(LmdbTxn& txn);
   void NoteFatal(int rc);
 
   MDB_env* env_;
