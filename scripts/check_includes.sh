@@ -20,13 +20,14 @@ declare -A allow=(
   [io/sink]="io/base io/fs"
   [io/extract]="io/base io/fs io/tar io/decompress io/sink"
   [snapshotter]="io/base io/fs"
+  [proto/support]="io/base io/fs proto"
   [snapshotter/meta]="io/base snapshotter"
   [snapshotter/backend]="io/base io/fs io/clone io/extract snapshotter"
   [snapshotter/engine]="io/base io/fs io/extract snapshotter snapshotter/meta snapshotter/backend"
-  [snapshotter/server]="io/base io/fs io/decompress io/extract snapshotter snapshotter/meta snapshotter/engine proto"
+  [snapshotter/server]="io/base io/fs io/decompress io/extract snapshotter snapshotter/meta snapshotter/engine proto proto/support"
   [snapshotter/daemon]="io/base io/fs snapshotter snapshotter/engine snapshotter/server"
-  [snapshotter/cli]="io/base snapshotter proto"
-  [bench/harness]="io/base io/fs proto"
+  [snapshotter/cli]="io/base snapshotter proto proto/support"
+  [bench/harness]="io/base io/fs proto proto/support"
 )
 # Headers that stay private to their module even where the module is
 # allowed: the engine knows backends only through backend.h and probe.h.

@@ -6,19 +6,11 @@
 #include <cerrno>
 
 #include "io/base/errno.h"
+#include "proto/support/grpc_status.h"
 
 namespace strata {
-namespace {
 
 namespace pb = containerd::services::snapshots::v1;
-
-Status FromGrpc(const grpc::Status& s, const std::string& what) {
-  if (s.ok()) return Status::Ok();
-  return Status(static_cast<Code>(s.error_code()),
-                what + ": " + s.error_message());
-}
-
-}  // namespace
 
 SnapshotClient::SnapshotClient(const std::string& socket) {
   grpc::ChannelArguments args;
@@ -59,16 +51,6 @@ Status SnapshotClient::Remove(const std::string& key) {
   google::protobuf::Empty resp;
   return FromGrpc(stub_->Remove(&ctx, req, &resp),
                   "remove snapshot \"" + key + "\"");
-}
-
-std::vector<Mount> MountsFromProto(
-    const google::protobuf::RepeatedPtrField<containerd::types::Mount>& pb) {
-  std::vector<Mount> out;
-  for (const auto& m : pb) {
-    out.push_back(
-        {m.type(), m.source(), {m.options().begin(), m.options().end()}});
-  }
-  return out;
 }
 
 }  // namespace strata

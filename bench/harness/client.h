@@ -14,6 +14,7 @@
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "io/base/result.h"
 #include "io/fs/mount.h"
+#include "proto/support/mounts.h"
 
 namespace strata {
 
@@ -33,10 +34,6 @@ class SnapshotClient {
  private:
   std::unique_ptr<containerd::services::snapshots::v1::Snapshots::Stub> stub_;
 };
-
-// containerd's mounts as io/fs's.
-std::vector<Mount> MountsFromProto(
-    const google::protobuf::RepeatedPtrField<containerd::types::Mount>& pb);
 
 }  // namespace strata
 

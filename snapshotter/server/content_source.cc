@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "snapshotter/server/grpc_status.h"
+#include "proto/support/grpc_status.h"
 
 namespace strata {
 namespace {

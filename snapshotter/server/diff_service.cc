@@ -12,12 +12,13 @@
 #include "io/base/unique_fd.h"
 #include "io/decompress/source.h"
 #include "io/extract/apply_layer.h"
+#include "proto/support/grpc_status.h"
+#include "proto/support/mounts.h"
 #include "snapshotter/engine/engine.h"
 #include "snapshotter/meta/snapshot_store.h"
 #include "snapshotter/server/apply_slots.h"
 #include "snapshotter/server/apply_target.h"
 #include "snapshotter/server/content_source.h"
-#include "snapshotter/server/grpc_status.h"
 
 namespace strata {
 namespace {
@@ -25,16 +26,6 @@ namespace {
 namespace pb = containerd::services::diff::v1;
 
 constexpr const char* kTarMediaType = "application/vnd.oci.image.layer.v1.tar";
-
-std::vector<Mount> ToMounts(
-    const google::protobuf::RepeatedPtrField<containerd::types::Mount>& in) {
-  std::vector<Mount> out;
-  for (const auto& m : in) {
-    out.push_back(
-        {m.type(), m.source(), {m.options().begin(), m.options().end()}});
-  }
-  return out;
-}
 
 std::string IncomingNamespace(const grpc::ServerContext& ctx) {
   const auto& md = ctx.client_metadata();
@@ -118,8 +109,8 @@ Result<DiffService::Admitted> DiffService::Admit(Ctx& ctx,
   }
   STRATA_RETURN_IF_ERROR(CheckSha256Digest(call.digest));
   Admitted a;
-  STRATA_ASSIGN_OR_RETURN(a.target,
-                          engine_.ResolveApplyTarget(ToMounts(req.mounts())));
+  STRATA_ASSIGN_OR_RETURN(
+      a.target, engine_.ResolveApplyTarget(MountsFromProto(req.mounts())));
   call.snapshot = a.target->key();
   STRATA_RETURN_IF_ERROR(
       slots_.Acquire([&ctx] { return ctx.IsCancelled(); }, &a.slot));

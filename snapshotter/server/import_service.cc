@@ -6,10 +6,10 @@
 
 #include "io/base/log.h"
 #include "io/extract/apply_layer.h"
+#include "proto/support/grpc_status.h"
 #include "snapshotter/engine/engine.h"
 #include "snapshotter/meta/snapshot_store.h"
 #include "snapshotter/server/apply_slots.h"
-#include "snapshotter/server/grpc_status.h"
 
 namespace strata {
 namespace {

@@ -4,8 +4,9 @@
 #include <vector>
 
 #include "io/base/log.h"
+#include "proto/support/grpc_status.h"
+#include "proto/support/mounts.h"
 #include "snapshotter/engine/engine.h"
-#include "snapshotter/server/grpc_status.h"
 
 namespace strata {
 namespace {
@@ -15,16 +16,6 @@ using google::protobuf::RepeatedPtrField;
 
 Labels ToLabels(const google::protobuf::Map<std::string, std::string>& m) {
   return Labels(m.begin(), m.end());
-}
-
-void ToProto(const std::vector<Mount>& mounts,
-             RepeatedPtrField<containerd::types::Mount>* out) {
-  for (const Mount& m : mounts) {
-    auto* pm = out->Add();
-    pm->set_type(m.type);
-    pm->set_source(m.source);
-    for (const std::string& o : m.options) pm->add_options(o);
-  }
 }
 
 void SetTimestamp(int64_t ns, google::protobuf::Timestamp* ts) {
@@ -72,7 +63,7 @@ grpc::Status SnapshotsService::Prepare(Ctx*,
                                        pb::PrepareSnapshotResponse* resp) {
   STRATA_ADMIT();
   auto r = engine_.Prepare(req->key(), req->parent(), ToLabels(req->labels()));
-  if (r.ok()) ToProto(*r, resp->mutable_mounts());
+  if (r.ok()) MountsToProto(*r, resp->mutable_mounts());
   return Finish("Prepare", req->key(), r.status());
 }
 
@@ -80,7 +71,7 @@ grpc::Status SnapshotsService::View(Ctx*, const pb::ViewSnapshotRequest* req,
                                     pb::ViewSnapshotResponse* resp) {
   STRATA_ADMIT();
   auto r = engine_.View(req->key(), req->parent(), ToLabels(req->labels()));
-  if (r.ok()) ToProto(*r, resp->mutable_mounts());
+  if (r.ok()) MountsToProto(*r, resp->mutable_mounts());
   return Finish("View", req->key(), r.status());
 }
 
@@ -88,7 +79,7 @@ grpc::Status SnapshotsService::Mounts(Ctx*, const pb::MountsRequest* req,
                                       pb::MountsResponse* resp) {
   STRATA_ADMIT();
   auto r = engine_.Mounts(req->key());
-  if (r.ok()) ToProto(*r, resp->mutable_mounts());
+  if (r.ok()) MountsToProto(*r, resp->mutable_mounts());
   return Finish("Mounts", req->key(), r.status());
 }
 

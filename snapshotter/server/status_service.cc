@@ -4,9 +4,9 @@
 
 #include <utility>
 
+#include "proto/support/grpc_status.h"
 #include "snapshotter/engine/engine.h"
 #include "snapshotter/server/diff_service.h"
-#include "snapshotter/server/grpc_status.h"
 
 namespace strata {
 

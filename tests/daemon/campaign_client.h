@@ -39,7 +39,7 @@ class CampaignClient {
     req.set_parent(parent);
     campaign_pb::PrepareSnapshotResponse resp;
     grpc::Status s = stub_->Prepare(&ctx, req, &resp);
-    if (s.ok()) *mounts = MountsOf(resp.mounts());
+    if (s.ok()) *mounts = MountsFromProto(resp.mounts());
     return s;
   }
   grpc::Status View(const std::string& key, const std::string& parent,
@@ -51,7 +51,7 @@ class CampaignClient {
     req.set_parent(parent);
     campaign_pb::ViewSnapshotResponse resp;
     grpc::Status s = stub_->View(&ctx, req, &resp);
-    if (s.ok()) *mounts = MountsOf(resp.mounts());
+    if (s.ok()) *mounts = MountsFromProto(resp.mounts());
     return s;
   }
   grpc::Status Commit(const std::string& name, const std::string& key) {

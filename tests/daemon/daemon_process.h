@@ -25,6 +25,7 @@
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "io/fs/mount.h"
+#include "proto/support/mounts.h"
 
 namespace strata {
 
@@ -136,22 +137,11 @@ inline grpc::Status Stat(
   return Dial(sock)->Stat(&ctx, req, resp);
 }
 
-// containerd's mounts as io/fs's Mount.
-inline std::vector<Mount> MountsOf(
-    const google::protobuf::RepeatedPtrField<containerd::types::Mount>& in) {
-  std::vector<Mount> out;
-  for (const auto& m : in) {
-    out.push_back(
-        {m.type(), m.source(), {m.options().begin(), m.options().end()}});
-  }
-  return out;
-}
-
 // The directory a client writes into for an active snapshot (io/fs's
 // WritableDir); empty for a shape without one.
 inline std::string WritableDir(
     const containerd::services::snapshots::v1::PrepareSnapshotResponse& r) {
-  auto dir = WritableDir(MountsOf(r.mounts()));
+  auto dir = WritableDir(MountsFromProto(r.mounts()));
   return dir.ok() ? *dir : "";
 }
 

@@ -82,7 +82,7 @@ TEST_P(ImportTest, ChainNamedByChainIdsMountsWithWhiteouts) {
   req.set_parent(c2);
   containerd::services::snapshots::v1::ViewSnapshotResponse resp;
   ASSERT_TRUE(stub->View(&ctx, req, &resp).ok());
-  std::vector<Mount> mounts = MountsOf(resp.mounts());
+  std::vector<Mount> mounts = MountsFromProto(resp.mounts());
   std::string mnt = dir_ / "mnt";
   ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
   auto mounted = ScopedMount::Take(mounts, mnt);

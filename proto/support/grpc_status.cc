@@ -1,4 +1,4 @@
-#include "snapshotter/server/grpc_status.h"
+#include "proto/support/grpc_status.h"
 
 #include <string>
 

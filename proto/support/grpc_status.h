@@ -1,7 +1,7 @@
 // The only place a strata::Status becomes a grpc::Status, and back. Codes are
 // equal by construction (status.h), so this is a cast plus the message.
-#ifndef STRATA_SNAPSHOTTER_SERVER_GRPC_STATUS_H_
-#define STRATA_SNAPSHOTTER_SERVER_GRPC_STATUS_H_
+#ifndef STRATA_PROTO_SUPPORT_GRPC_STATUS_H_
+#define STRATA_PROTO_SUPPORT_GRPC_STATUS_H_
 
 #include <grpcpp/support/status.h>
 
@@ -19,4 +19,4 @@ Status FromGrpc(const grpc::Status& s, std::string_view context);
 
 }  // namespace strata
 
-#endif  // STRATA_SNAPSHOTTER_SERVER_GRPC_STATUS_H_
+#endif  // STRATA_PROTO_SUPPORT_GRPC_STATUS_H_
