@@ -12,6 +12,7 @@
 
 #include "io/base/errno.h"
 #include "io/base/unique_fd.h"
+#include "io/fs/fs_util.h"
 
 namespace strata {
 
@@ -136,7 +137,7 @@ void EvictFromCache(const std::string& path) {
 Result<int64_t> SyncedUsedBytes(const std::string& dir) {
   UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return PosixError("open " + dir, errno);
-  if (syncfs(fd.get()) != 0) return PosixError("syncfs " + dir, errno);
+  STRATA_RETURN_IF_ERROR(SyncFs(fd.get()).WithContext(dir));
   struct statfs st;
   if (fstatfs(fd.get(), &st) != 0) return PosixError("statfs " + dir, errno);
   return static_cast<int64_t>(st.f_blocks - st.f_bfree) *

@@ -9,6 +9,7 @@
 #include "io/base/unique_fd.h"
 #include "io/extract/layer_stream.h"
 #include "io/extract/tar_entry_stream.h"
+#include "io/fs/fs_util.h"
 #include "io/fs/path_fd.h"
 #include "io/tar/tar_reader.h"
 
@@ -33,14 +34,7 @@ Result<AppliedLayer> ApplyLayer(std::unique_ptr<Source> raw, int target_fd,
   STRATA_ASSIGN_OR_RETURN(out.stats, extractor.Apply(entries));
   STRATA_ASSIGN_OR_RETURN(out.diff_id, layer.Finish());
   out.tar_bytes = layer.bytes();
-  if (opts.sync) {
-    // Through /proc: the caller's descriptor may be O_PATH, which syncfs
-    // refuses.
-    UniqueFd fd(
-        open(FdPath(target_fd).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd.valid() || syncfs(fd.get()) != 0)
-      return PosixError("syncfs", errno);
-  }
+  if (opts.sync) STRATA_RETURN_IF_ERROR(SyncFs(target_fd));
   return out;
 }
 

@@ -55,10 +55,7 @@ class Real final : public FsOps {
   Status SyncDir(const std::string& path) override {
     return strata::SyncDir(path);
   }
-  Status SyncFs(int fd) override {
-    if (syncfs(fd) != 0) return PosixError("syncfs", errno);
-    return Status::Ok();
-  }
+  Status SyncFs(int fd) override { return strata::SyncFs(fd); }
 };
 
 }  // namespace

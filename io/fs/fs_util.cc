@@ -74,6 +74,16 @@ Status SyncDir(const std::string& path) {
   return Status::Ok();
 }
 
+Status SyncFs(int fd) {
+  if (syncfs(fd) == 0) return Status::Ok();
+  if (errno != EBADF) return PosixError("syncfs", errno);
+  UniqueFd reopened(open(("/proc/self/fd/" + std::to_string(fd)).c_str(),
+                         O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!reopened.valid()) return PosixError("reopen for syncfs", errno);
+  if (syncfs(reopened.get()) != 0) return PosixError("syncfs", errno);
+  return Status::Ok();
+}
+
 Result<std::vector<std::string>> ListDir(const std::string& dir) {
   std::vector<std::string> names;
   UniqueDir d(opendir(dir.c_str()));

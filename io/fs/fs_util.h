@@ -34,6 +34,11 @@ Status RemoveAll(const std::string& path);
 // fsync(2) of a directory, making renames and creations inside it durable.
 Status SyncDir(const std::string& path);
 
+// syncfs(2) of the filesystem holding `fd` (an O_PATH descriptor too: it is
+// reopened through /proc, since syncfs refuses one): every dirty page and
+// entry on that filesystem reaches the disk.
+Status SyncFs(int fd);
+
 // mkdir -p with the given mode for created components.
 Status MakeDirs(const std::string& path, unsigned mode = 0755);
 
