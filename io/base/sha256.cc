@@ -27,6 +27,19 @@ std::string Sha256::Digest() {
   return out;
 }
 
+std::string Sha256::Raw() {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_DigestFinal_ex(ctx_, md, &len);
+  return std::string(reinterpret_cast<const char*>(md), len);
+}
+
+std::string Sha256::RawOf(std::string_view data) {
+  Sha256 h;
+  h.Update(data);
+  return h.Raw();
+}
+
 std::string Sha256::Of(std::string_view data) {
   Sha256 h;
   h.Update(data);

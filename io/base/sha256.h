@@ -4,6 +4,7 @@
 #ifndef STRATA_IO_BASE_SHA256_H_
 #define STRATA_IO_BASE_SHA256_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -21,11 +22,22 @@ class Sha256 {
   void Update(std::string_view data);
   // "sha256:<64 hex>". Ends the stream.
   std::string Digest();
+  // The 32 raw bytes. Ends the stream.
+  std::string Raw();
 
   static std::string Of(std::string_view data);
+  static std::string RawOf(std::string_view data);
 
  private:
   evp_md_ctx_st* ctx_;
+};
+
+// A regular file's content: raw SHA-256 digest, size, and its clean path in
+// the tree that holds it (the content index's unit, content_index.h).
+struct DigestedFile {
+  std::string digest;
+  int64_t size = 0;
+  std::string path;
 };
 
 // OCI ChainID: the first layer's is its DiffID; each next one is

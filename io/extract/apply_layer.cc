@@ -32,6 +32,7 @@ Result<AppliedLayer> ApplyLayer(std::unique_ptr<Source> raw, int target_fd,
   xopts.whiteouts = opts.whiteouts;
   Extractor extractor(target_fd, *sink, xopts);
   STRATA_ASSIGN_OR_RETURN(out.stats, extractor.Apply(entries));
+  out.files = std::move(extractor.digested());
   STRATA_ASSIGN_OR_RETURN(out.diff_id, layer.Finish());
   out.tar_bytes = layer.bytes();
   if (opts.sync) STRATA_RETURN_IF_ERROR(SyncFs(target_fd));

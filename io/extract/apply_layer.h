@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "io/base/result.h"
 #include "io/decompress/source.h"
@@ -49,6 +50,8 @@ struct AppliedLayer {
   int64_t tar_bytes = 0;
   Compression compression = Compression::kNone;
   ExtractStats stats;
+  // The regular files digested for content sharing (ExtractOptions::share).
+  std::vector<DigestedFile> files;
 };
 
 // Applies the layer read from `raw` to the directory open at target_fd

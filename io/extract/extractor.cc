@@ -9,9 +9,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "io/base/errno.h"
 #include "io/base/unique_dir.h"
+#include "io/clone/reflink.h"
 #include "io/fs/fs_util.h"
 #include "io/fs/path_fd.h"
 
@@ -301,23 +303,108 @@ Result<UniqueFd> Extractor::OpenCreated(const ResolvedDir& parent,
   return fd;
 }
 
+bool Extractor::Digests(const TarEntry& e) const {
+  return opts_.share != nullptr && e.sparse.empty() &&
+         e.size >= opts_.share_min_bytes;
+}
+
+void Extractor::NoteDigest(const std::string& path, std::string digest,
+                           int64_t size) {
+  digested_bytes_ += path.size() + digest.size() + sizeof(DigestedFile);
+  if (digested_bytes_ > opts_.max_tracked_bytes) return;
+  digested_.push_back({std::move(digest), size, path});
+}
+
+// Reads exactly len bytes of the entry's data into buf.
+static Status ReadWhole(EntryStream& in, char* buf, size_t len) {
+  size_t got = 0;
+  while (got < len) {
+    STRATA_ASSIGN_OR_RETURN(size_t n, in.ReadData(buf + got, len - got));
+    if (n == 0) return DataLoss("archive ends inside the file's data");
+    got += n;
+  }
+  return Status::Ok();
+}
+
 Status Extractor::WriteFile(const TarEntry& e, FileJob job, EntryStream& in) {
   stats_.files++;
   stats_.file_bytes += e.size;
-  if (e.sparse.empty() &&
-      static_cast<uint64_t>(e.size) <= sink_.max_file_size()) {
-    STRATA_ASSIGN_OR_RETURN(char* buf,
-                            sink_.AcquireBuffer(static_cast<size_t>(e.size)));
-    size_t got = 0;
-    while (got < static_cast<size_t>(e.size)) {
-      STRATA_ASSIGN_OR_RETURN(size_t n, in.ReadData(buf + got, e.size - got));
-      if (n == 0) return DataLoss("archive ends inside the file's data");
-      got += n;
-    }
-    return sink_.Submit(std::move(job), buf, got);
+  if (!e.sparse.empty() ||
+      static_cast<uint64_t>(e.size) > sink_.max_file_size()) {
+    return WriteBig(e, job, in);
   }
-  // Large or sparse: stream through one buffer with plain writes.
+  const size_t len = static_cast<size_t>(e.size);
+  if (!Digests(e)) {
+    STRATA_ASSIGN_OR_RETURN(char* buf, sink_.AcquireBuffer(len));
+    STRATA_RETURN_IF_ERROR(ReadWhole(in, buf, len));
+    return sink_.Submit(std::move(job), buf, len);
+  }
+  // Held whole, digested, and shared when an equal file is proposed;
+  // otherwise copied into a sink buffer like any other.
+  if (share_buf_.size() < len) share_buf_.resize(len);
+  STRATA_RETURN_IF_ERROR(ReadWhole(in, share_buf_.data(), len));
+  std::string digest = Sha256::RawOf({share_buf_.data(), len});
+  NoteDigest(job.path, digest, e.size);
+  STRATA_ASSIGN_OR_RETURN(bool shared,
+                          ShareWhole(job, digest, share_buf_.data(), len));
+  if (shared) return Status::Ok();
+  STRATA_ASSIGN_OR_RETURN(char* buf, sink_.AcquireBuffer(len));
+  std::memcpy(buf, share_buf_.data(), len);
+  return sink_.Submit(std::move(job), buf, len);
+}
+
+// Creates job's file sharing the extents of a proposed file whose bytes
+// equal buf (compared here, never assumed). False: no usable proposal, the
+// caller writes the file.
+Result<bool> Extractor::ShareWhole(const FileJob& job,
+                                   const std::string& digest, const char* buf,
+                                   size_t len) {
+  UniqueFd src = opts_.share->Open(digest, static_cast<int64_t>(len));
+  if (!src.valid()) return false;
+  if (cmp_buf_.size() < std::min(len, kBigBuffer))
+    cmp_buf_.resize(std::min(len, kBigBuffer));
+  for (size_t off = 0; off < len;) {
+    size_t want = std::min(len - off, cmp_buf_.size());
+    ssize_t n = pread(src.get(), cmp_buf_.data(), want, off);
+    if (n <= 0 || std::memcmp(cmp_buf_.data(), buf + off, n) != 0) {
+      stats_.share_refused++;
+      return false;
+    }
+    off += static_cast<size_t>(n);
+  }
+  UniqueFd fd(openat(job.parent->get(), job.name.c_str(),
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     0600));
+  if (!fd.valid()) return PosixError("create", errno);
+  auto cloned = CloneFileData(src.get(), fd.get(), static_cast<int64_t>(len),
+                              DataMode::kReflink);
+  if (!cloned.ok()) {
+    // Cannot share here after all (another filesystem): keep the bytes.
+    stats_.share_refused++;
+    for (size_t done = 0; done < len;) {
+      ssize_t w = pwrite(fd.get(), buf + done, len - done, done);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return PosixError("write", errno);
+      }
+      done += static_cast<size_t>(w);
+    }
+  } else {
+    stats_.shared_files++;
+    stats_.shared_bytes += static_cast<int64_t>(len);
+  }
+  STRATA_RETURN_IF_ERROR(
+      FinishOpenFile(fd.get(), job, {.chown = job.chown, .chmod = true}));
+  return true;
+}
+
+// Large or sparse: stream through one buffer with plain writes; a digested
+// file is then offered to the kernel's dedupe against a proposal.
+Status Extractor::WriteBig(const TarEntry& e, const FileJob& job,
+                           EntryStream& in) {
   if (big_buf_.empty()) big_buf_.resize(kBigBuffer);
+  const bool digests = Digests(e);
+  Sha256 hash;
   UniqueFd fd(openat(job.parent->get(), job.name.c_str(),
                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                      0600));
@@ -330,6 +417,7 @@ Status Extractor::WriteFile(const TarEntry& e, FileJob job, EntryStream& in) {
       size_t want = static_cast<size_t>(std::min<int64_t>(left, kBigBuffer));
       STRATA_ASSIGN_OR_RETURN(size_t n, in.ReadData(big_buf_.data(), want));
       if (n == 0) return DataLoss("archive ends inside the file's data");
+      if (digests) hash.Update({big_buf_.data(), n});
       for (size_t done = 0; done < n;) {
         ssize_t w = pwrite(fd.get(), big_buf_.data() + done, n - done, offset);
         if (w < 0) {
@@ -344,6 +432,19 @@ Status Extractor::WriteFile(const TarEntry& e, FileJob job, EntryStream& in) {
   }
   if (!e.sparse.empty() && ftruncate(fd.get(), e.size) != 0)
     return PosixError("truncate", errno);
+  if (digests) {
+    std::string digest = hash.Raw();
+    NoteDigest(job.path, digest, e.size);
+    if (UniqueFd src = opts_.share->Open(digest, e.size); src.valid()) {
+      auto same = DedupeFileData(src.get(), fd.get(), e.size);
+      if (same.ok() && *same == e.size) {
+        stats_.shared_files++;
+        stats_.shared_bytes += e.size;
+      } else {
+        stats_.share_refused++;
+      }
+    }
+  }
   return FinishOpenFile(fd.get(), job, {.chown = job.chown, .chmod = true});
 }
 

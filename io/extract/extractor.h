@@ -36,6 +36,8 @@
 #include <vector>
 
 #include "io/base/result.h"
+#include "io/base/sha256.h"
+#include "io/extract/content_share.h"
 #include "io/fs/root_dir.h"
 #include "io/sink/file_sink.h"
 #include "io/tar/tar_reader.h"
@@ -68,6 +70,11 @@ struct ExtractOptions {
   int max_depth = 0;
   // Called after every entry with the running totals (progress display).
   std::function<void(const struct ExtractStats&)> progress;
+  // Content sharing (content_share.h): regular files of at least
+  // share_min_bytes are digested (SHA-256), listed in digested(), and share
+  // the extents of an equal file `share` proposes. Null: no digests.
+  ContentShare* share = nullptr;
+  int64_t share_min_bytes = 16 << 10;
   ExtractOptions();
 };
 
@@ -79,6 +86,12 @@ struct ExtractStats {
   int64_t whiteouts = 0;  // both kinds
   int64_t skipped_devices = 0;
   int64_t file_bytes = 0;
+  // Content sharing: files that share a proposed file's extents (cloned, or
+  // deduplicated by the kernel after writing) and their bytes; proposals
+  // whose bytes differed or could not be used.
+  int64_t shared_files = 0;
+  int64_t shared_bytes = 0;
+  int64_t share_refused = 0;
 };
 
 class Extractor {
@@ -91,6 +104,10 @@ class Extractor {
   // Opens root now (O_DIRECTORY|O_NOFOLLOW); Apply returns any open error.
   Extractor(const std::string& root, FileSink& sink, ExtractOptions opts = {});
   Result<ExtractStats> Apply(EntryStream& in);
+  // The regular files Apply digested (ExtractOptions::share), in archive
+  // order; a path written twice appears twice. Bounded: past
+  // max_tracked_bytes of paths the rest are not listed.
+  std::vector<DigestedFile>& digested() { return digested_; }
 
  private:
   struct DirTimes {
@@ -114,6 +131,11 @@ class Extractor {
   Status Whiteout(const std::string& dir, const std::string& name);
   Status Opaque(const std::string& dir);
   Status WriteFile(const TarEntry& e, FileJob job, EntryStream& in);
+  Status WriteBig(const TarEntry& e, const FileJob& job, EntryStream& in);
+  Result<bool> ShareWhole(const FileJob& job, const std::string& digest,
+                          const char* buf, size_t len);
+  void NoteDigest(const std::string& path, std::string digest, int64_t size);
+  bool Digests(const TarEntry& e) const;
   Status SetMetadataFd(const TarEntry& e, int fd);
   Status FixupDirTimes();
   void Remember(const std::string& path);
@@ -133,6 +155,10 @@ class Extractor {
   size_t times_bytes_ = 0;                   // of dir_times_
   std::vector<DirTimes> dir_times_;
   std::vector<char> big_buf_;
+  std::vector<char> share_buf_;  // a whole small file, before its sink
+  std::vector<char> cmp_buf_;    // the proposal's bytes, to compare
+  std::vector<DigestedFile> digested_;
+  size_t digested_bytes_ = 0;
   ExtractStats stats_;
 };
 

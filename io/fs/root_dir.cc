@@ -132,4 +132,19 @@ Result<ResolvedDir> RootDir::OpenDir(const std::string& rel) {
   return d;
 }
 
+Result<UniqueFd> OpenFileNoSymlinks(int dirfd, const std::string& rel) {
+  open_how how = {};
+  how.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+                RESOLVE_NO_XDEV;
+  int fd = static_cast<int>(
+      syscall(SYS_openat2, dirfd, rel.c_str(), &how, sizeof(how)));
+  if (fd < 0) return PosixError("open", errno);
+  UniqueFd out(fd);
+  struct stat st;
+  if (fstat(fd, &st) != 0) return PosixError("stat", errno);
+  if (!S_ISREG(st.st_mode)) return FailedPrecondition("not a regular file");
+  return out;
+}
+
 }  // namespace strata

@@ -46,6 +46,11 @@ struct ResolvedDir {
   bool known = true;     // path is canonical (false: the kernel could not say)
 };
 
+// Opens regular-file path `rel` under the directory open at dirfd for
+// reading, following no symlink at all (and no mount crossing): what a path
+// recorded from an archive may name later, whatever the tree became.
+Result<UniqueFd> OpenFileNoSymlinks(int dirfd, const std::string& rel);
+
 class RootDir {
  public:
   // Resolves inside the directory open at `root` (dup'ed; the caller keeps

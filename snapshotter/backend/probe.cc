@@ -56,6 +56,8 @@ ProbeResult ProbeBackend(const std::string& dir) {
   return {"copy", detail + "; FICLONE unsupported"};
 }
 
+bool CanShareExtents(const std::string& dir) { return CanReflink(dir); }
+
 std::unique_ptr<Backend> MakeBackend(std::string_view name,
                                      const Layout& layout,
                                      const BackendOptions& opts) {

@@ -30,6 +30,10 @@ struct ProbeResult {
 // Probes under dir (an existing directory on the root's filesystem).
 ProbeResult ProbeBackend(const std::string& dir);
 
+// Whether files under dir can share extents (FICLONE works there): the
+// condition for content sharing, whatever the backend.
+bool CanShareExtents(const std::string& dir);
+
 struct BackendOptions {
   // overlay: metacopy=on (OverlayOptions::metacopy) where the kernel has
   // it; otherwise, or for another backend, ignored with a warning.

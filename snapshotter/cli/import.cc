@@ -179,12 +179,14 @@ int RunImport(const std::shared_ptr<grpc::Channel>& channel,
             .count();
     std::printf(
         "%s\t%s\tdiff_id=%s\tcompression=%s\ttar_bytes=%lld\tentries=%"
-        "lld\tfiles=%lld\t%.3fs%s\n",
+        "lld\tfiles=%lld\tshared_files=%lld\tshared_bytes=%lld\t%.3fs%s\n",
         file.c_str(), committed.c_str(), layer->diff_id().c_str(),
         layer->compression().c_str(),
         static_cast<long long>(layer->tar_bytes()),
         static_cast<long long>(layer->entries()),
-        static_cast<long long>(layer->files()), secs,
+        static_cast<long long>(layer->files()),
+        static_cast<long long>(layer->shared_files()),
+        static_cast<long long>(layer->shared_bytes()), secs,
         exists ? "\t(already present)" : "");
     parent = committed;
   }

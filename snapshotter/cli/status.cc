@@ -74,6 +74,19 @@ int RunStatus(const std::shared_ptr<grpc::Channel>& channel,
       "durability: commit sync %s, %llu data syncs\n",
       r.durability().commit_sync() ? "on" : "OFF (power cut may lose commits)",
       static_cast<unsigned long long>(r.durability().data_syncs()));
+  const spb::Sharing& sh = r.sharing();
+  std::printf("sharing:    %s\n", sh.state().c_str());
+  if (sh.enabled()) {
+    std::printf(
+        "  since start: %lld files share extents (%s), %lld proposals "
+        "refused; index: %lld contents, %lld holders, %lld pending\n",
+        static_cast<long long>(sh.shared_files()),
+        HumanBytes(sh.shared_bytes()).c_str(),
+        static_cast<long long>(sh.refused()),
+        static_cast<long long>(sh.digests()),
+        static_cast<long long>(sh.holders()),
+        static_cast<long long>(sh.pending()));
+  }
   const spb::Recovery& rec = r.recovery();
   std::printf(
       "recovery:   %lld staging, %lld orphans, %lld trash removed; %lld "

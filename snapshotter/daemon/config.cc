@@ -87,6 +87,14 @@ Status SetCommitSyncKey(Config& c, std::string_view v) {
   return ParseOnOff(v, &c.commit_sync);
 }
 
+Status SetContentSharingKey(Config& c, std::string_view v) {
+  if (v != "auto" && v != "off")
+    return InvalidArgument("bad value \"" + std::string(v.substr(0, 32)) +
+                           "\" (auto|off)");
+  c.content_sharing = v == "auto";
+  return Status::Ok();
+}
+
 Status SetMaxConcurrentAppliesKey(Config& c, std::string_view v) {
   int n = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
@@ -126,6 +134,10 @@ constexpr Key kKeys[] = {
      }},
     {"commit_sync", "--commit-sync", SetCommitSyncKey,
      [](const Config& c) { return std::string(c.commit_sync ? "on" : "off"); }},
+    {"content_sharing", "--content-sharing", SetContentSharingKey,
+     [](const Config& c) {
+       return std::string(c.content_sharing ? "auto" : "off");
+     }},
     {"max_concurrent_applies", "--max-concurrent-applies",
      SetMaxConcurrentAppliesKey,
      [](const Config& c) { return std::to_string(c.max_concurrent_applies); }},

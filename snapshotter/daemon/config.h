@@ -44,6 +44,11 @@ struct Config {
   // whose files read back empty after a power cut (README "Crash safety").
   // Key commit_sync, flag --commit-sync on|off.
   bool commit_sync = true;
+  // "auto" (default): files of applied layers share the extents of equal
+  // files already stored, where the root's filesystem can (FICLONE); "off"
+  // stores every layer whole (README "Storage efficiency"). Key
+  // content_sharing, flag --content-sharing auto|off.
+  bool content_sharing = true;
   // Layers applied at once (diff service and strata import together); more
   // wait. 0: twice the CPUs. Key max_concurrent_applies, flag
   // --max-concurrent-applies.

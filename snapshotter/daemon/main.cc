@@ -42,7 +42,8 @@ constexpr const char* kUsage =
     "                          [--containerd-address SOCK] [--log-level "
     "LEVEL]\n"
     "                          [--backend NAME] [--overlay-metacopy on|off]\n"
-    "                          [--commit-sync on|off]\n"
+    "                          [--commit-sync on|off] [--content-sharing "
+    "auto|off]\n"
     "                          [--print-config]\n"
     "\n"
     "Serves containerd's Snapshots API (containerd.services.snapshots.v1) on "
@@ -80,6 +81,10 @@ constexpr const char* kUsage =
     "                     Commit syncs the snapshot's data to disk before it\n"
     "                     answers (key commit_sync, default on); off risks\n"
     "                     committed layers lost to a power cut (README)\n"
+    "  --content-sharing auto|off\n"
+    "                     files of applied layers share the extents of equal\n"
+    "                     stored files where the filesystem can (FICLONE; key\n"
+    "                     content_sharing, default auto)\n"
     "  --overlay-metacopy on|off\n"
     "                     overlay mounts with metacopy=on where the kernel has "
     "it\n"
@@ -283,6 +288,7 @@ void LogServing(const Engine& engine, const Config& config, const Flags& flags,
        {"rebuilt_dirs", std::to_string(rec.dirs_rebuilt)},
        {"missing_dirs", std::to_string(rec.missing_dirs)},
        {"quarantined", std::to_string(rec.quarantined)},
+       {"content_pruned", std::to_string(rec.content_pruned)},
        {"startup_us", std::to_string(startup_us)}});
 }
 
@@ -332,6 +338,7 @@ int Run(int argc, char** argv) {
   eopts.backend = config->backend;
   eopts.overlay_metacopy = config->overlay_metacopy;
   eopts.commit_sync = config->commit_sync;
+  eopts.content_sharing = config->content_sharing;
   eopts.max_layer_depth = config->max_layer_depth;
   auto engine = Engine::Open(eopts);
   if (!engine.ok()) return Fail("open root " + root, engine.status());

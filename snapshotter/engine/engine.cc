@@ -19,6 +19,7 @@
 #include "io/fs/fs_util.h"
 #include "snapshotter/backend/backend.h"
 #include "snapshotter/backend/probe.h"
+#include "snapshotter/meta/content_index.h"
 #include "snapshotter/meta/filter.h"
 #include "snapshotter/meta/metastore.h"
 #include "snapshotter/meta/snapshot_store.h"
@@ -74,6 +75,8 @@ class PathGuard {
 
 ApplyTarget::~ApplyTarget() { engine_.Release(id_); }
 
+Engine::~Engine() = default;
+
 Status ValidateKey(std::string_view what, std::string_view key) {
   if (key.empty())
     return InvalidArgument(std::string(what) + " must not be empty");
@@ -106,8 +109,6 @@ Engine::Engine(EngineOptions opts, std::unique_ptr<MetaStore> store,
       layout_(opts_.root),
       store_(std::move(store)),
       backend_(std::move(backend)) {}
-
-Engine::~Engine() = default;
 
 std::string_view Engine::backend_name() const { return backend_->Name(); }
 
@@ -192,6 +193,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
         {{"root", layout.root()}});
   }
   STRATA_RETURN_IF_ERROR(engine->CheckBackend());
+  engine->StartSharing();
   STRATA_RETURN_IF_ERROR(engine->Recover());
   return engine;
 }
@@ -388,6 +390,8 @@ Status Engine::Commit(std::string_view name, std::string_view key,
       return FailedPrecondition(SnapshotName(key) +
                                 " changed during commit; retry");
     }
+    // Its applied files become findable with the record (content_index.h).
+    STRATA_RETURN_IF_ERROR(PublishContent(txn, r.id));
     if (rebased) {
       STRATA_ASSIGN_OR_RETURN(std::vector<uint64_t> parents, ParentIds(txn, r));
       Status ok = backend_->CheckRebase(r.id, parents);
@@ -408,6 +412,7 @@ Status Engine::Remove(std::string_view key) {
   Status removed = store_->Update([&](WriteTxn& txn) -> Status {
     STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, RemoveSnapshot(txn, key));
     id = r.id;
+    STRATA_RETURN_IF_ERROR(DropContent(txn, r.id));
     STRATA_RETURN_IF_ERROR(MarkChanging(r.id, key));
     marked = r.id;
     std::string dir = layout_.SnapshotDir(r.id);
@@ -752,6 +757,12 @@ Status Engine::Recover() {
   STRATA_RETURN_IF_ERROR(RecoverStaging(rep));
   STRATA_RETURN_IF_ERROR(RecoverTrash(live, rep));
   STRATA_RETURN_IF_ERROR(RecoverOrphans(live, rep));
+  STRATA_RETURN_IF_ERROR(store_->Update([&](WriteTxn& txn) -> Status {
+    std::set<uint64_t> ids;
+    for (const auto& [id, kind] : live) ids.insert(id);
+    STRATA_ASSIGN_OR_RETURN(rep.content_pruned, PruneContent(txn, ids));
+    return Status::Ok();
+  }));
   STRATA_ASSIGN_OR_RETURN(
       rep.links_removed,
       backend_->Prune(fs_, [&](uint64_t id) { return live.count(id) > 0; }));

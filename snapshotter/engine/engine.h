@@ -32,6 +32,8 @@
 
 #include "io/base/result.h"
 #include "io/base/unique_fd.h"
+#include "io/extract/apply_layer.h"
+#include "io/extract/content_share.h"
 #include "io/extract/extractor.h"
 #include "io/fs/fs_ops.h"
 #include "io/fs/sync_group.h"
@@ -65,6 +67,13 @@ struct EngineOptions {
   // Deepest directory level of an applied layer; 0: the backend's own limit
   // (none for overlay, 1,000 for full trees, which are cloned).
   int max_layer_depth = 0;
+  // Content sharing (README "Storage efficiency"): files applied to a
+  // snapshot share the extents of equal files of committed snapshots. On
+  // where the root's filesystem can FICLONE (probed at open), else off with
+  // one log line. Config key content_sharing (auto|off).
+  bool content_sharing = true;
+  // Smallest file that is digested and shared.
+  int64_t share_min_bytes = 16 << 10;
   // Where the engine's filesystem changes go (io/fs/fs_ops.h); null: the real
   // system calls. Tests pass fault-injecting ones. Not owned.
   FsOps* fs = nullptr;
@@ -81,6 +90,22 @@ struct RecoveryReport {
   int dirs_rebuilt = 0;  // active/view records whose rename a crash lost
   int missing_dirs = 0;  // committed records whose directory is gone
   int quarantined = 0;   // directories recovery could not remove, moved aside
+  int64_t content_pruned = 0;  // content index rows of unrecorded ids
+};
+
+// Content sharing as it stands (strata status).
+struct SharingInfo {
+  bool enabled = false;
+  std::string reason;  // why it is off, or the filesystem it is on
+  // Since start: files that shared a committed file's extents, their bytes,
+  // proposals refused (bytes differed, or could not be cloned).
+  int64_t shared_files = 0;
+  int64_t shared_bytes = 0;
+  int64_t refused = 0;
+  // The index now.
+  int64_t digests = 0;
+  int64_t holders = 0;
+  int64_t pending = 0;
 };
 
 // The crash-safety protocol (README "Crash safety"), step by step. What must
@@ -121,6 +146,12 @@ class ApplyTarget {
   int max_depth() const { return max_depth_; }
   const std::string& key() const { return key_; }
   uint64_t id() const { return id_; }
+  // Applies the layer read from `raw` here (ApplyLayer, decompressed and
+  // digested on a second thread: callers' bytes arrive over gRPC), with this
+  // snapshot's whiteouts, depth limit and content sharing; syncs the
+  // target's filesystem when `sync`. Records the digested files for the
+  // content index (published when the snapshot is committed).
+  Result<AppliedLayer> Apply(std::unique_ptr<Source> raw, bool sync);
 
  private:
   friend class Engine;
@@ -188,6 +219,12 @@ class Engine {
   bool commit_sync() const { return data_sync_ != nullptr; }
   // syncfs calls Commit has made (metrics, tests).
   uint64_t DataSyncs() const { return data_sync_ ? data_sync_->syncs() : 0; }
+  // Content sharing: on or off and why, counts since start, the index.
+  SharingInfo Sharing();
+  // Test seam: records `files` as content of committed snapshot `key`
+  // whatever its files hold (the index's API, for collision tests).
+  Status TEST_AddContent(std::string_view key,
+                         const std::vector<DigestedFile>& files);
   std::string_view backend_name() const;
   const Layout& layout() const { return layout_; }
   int64_t MetadataBytes() const;
@@ -236,6 +273,19 @@ class Engine {
   void CrashPoint(std::string_view name) {
     if (crash_hook_) crash_hook_(name);
   }
+  // Content sharing (engine_content.cc): the extractor's view of the index.
+  class IndexShare final : public ContentShare {
+   public:
+    explicit IndexShare(Engine& engine) : engine_(engine) {}
+    UniqueFd Open(std::string_view digest, int64_t size) override {
+      return engine_.OpenContent(digest, size);
+    }
+
+   private:
+    Engine& engine_;
+  };
+  void StartSharing();
+  UniqueFd OpenContent(std::string_view digest, int64_t size);
 
   EngineOptions opts_;
   FsOps& fs_;
@@ -253,6 +303,11 @@ class Engine {
   std::map<uint64_t, std::string> damaged_;  // GUARDED_BY(holds_mu_): id -> key
   Status data_failed_;                       // GUARDED_BY(holds_mu_)
   std::atomic<uint64_t> io_errors_checked_{0};
+  std::unique_ptr<IndexShare> share_;  // null: sharing off
+  std::string sharing_reason_;
+  std::atomic<int64_t> shared_files_{0};
+  std::atomic<int64_t> shared_bytes_{0};
+  std::atomic<int64_t> share_refused_{0};
 };
 
 // Validation shared with the server: empty keys, keys over kMaxKeyBytes, and

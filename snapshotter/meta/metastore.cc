@@ -69,6 +69,8 @@ constexpr TableSpec kTables[kTableCount] = {
     {"snapshots", 0},
     {"key_index", MDB_DUPSORT | MDB_DUPFIXED},
     {"children", MDB_DUPSORT | MDB_DUPFIXED},
+    {"content", 0},
+    {"snapshot_content", 0},
 };
 
 }  // namespace

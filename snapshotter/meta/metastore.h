@@ -51,8 +51,10 @@ enum class Table : int {
   kSnapshots = 1,  // id (u64 big-endian) -> record (codec.h)
   kKeyIndex = 2,   // hash64(key) (BE) -> ids (dupsort)
   kChildren = 3,   // parent id (BE) -> child ids (dupsort)
+  kContent = 4,    // sha256 (32 B) + id (BE) -> size + path (content_index.h)
+  kSnapshotContent = 5,  // id (BE) + sha256 -> size + path
 };
-inline constexpr int kTableCount = 4;
+inline constexpr int kTableCount = 6;
 
 class ReadTxn {
  public:

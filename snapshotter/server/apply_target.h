@@ -2,7 +2,8 @@
 // +zstd (and their nondistributable twins), Docker rootfs diff tar and
 // tar.gzip. "+encrypted" and anything unknown are Unimplemented, so
 // containerd tries its next differ. Where a layer may be applied is the
-// engine's to say (Engine::ResolveApplyTarget).
+// engine's to say (Engine::ResolveApplyTarget), and ApplyTarget::Apply is
+// how a layer gets there.
 //
 // Thread-safety: plain functions.
 #ifndef STRATA_SNAPSHOTTER_SERVER_APPLY_TARGET_H_

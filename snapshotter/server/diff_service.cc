@@ -47,17 +47,8 @@ class SourceRef final : public Source {
 // Streams the blob into `target`. On an extraction error the rest of the
 // blob is still read, so a corrupt download reports the digest mismatch that
 // caused it rather than the tar error it led to.
-Result<AppliedLayer> Extract(BlobSource& blob, const ApplyTarget& target,
-                             bool sync) {
-  ApplyOptions opts;
-  opts.whiteouts = target.whiteouts();
-  opts.extract.max_depth = target.max_depth();
-  // Blob reads, decompression and digest on their own thread, overlapping
-  // extraction.
-  opts.prefetch = ApplyOptions::Prefetch::kAlways;
-  opts.sync = sync;
-  auto applied =
-      ApplyLayer(std::make_unique<SourceRef>(blob), target.dir(), opts);
+Result<AppliedLayer> Extract(BlobSource& blob, ApplyTarget& target, bool sync) {
+  auto applied = target.Apply(std::make_unique<SourceRef>(blob), sync);
   Status verified = blob.Finish();
   if (!verified.ok()) return verified;
   return applied;

@@ -71,14 +71,10 @@ grpc::Status ImportService::Apply(grpc::ServerContext* ctx,
       !s.ok()) {
     return fail(s);
   }
-  ApplyOptions opts;
-  opts.whiteouts = (*target)->whiteouts();
-  opts.extract.max_depth = (*target)->max_depth();
-  opts.prefetch = ApplyOptions::Prefetch::kAlways;  // bytes arrive over gRPC
-  opts.sync = first.sync_fs();
-  auto applied = ApplyLayer(std::make_unique<RequestSource>(
-                                *reader, std::move(*first.mutable_data())),
-                            (*target)->dir(), opts);
+  auto applied =
+      (*target)->Apply(std::make_unique<RequestSource>(
+                           *reader, std::move(*first.mutable_data())),
+                       first.sync_fs());
   if (!applied.ok())
     return fail(
         applied.status().WithContext("import into " + SnapshotName(key)));
@@ -87,6 +83,8 @@ grpc::Status ImportService::Apply(grpc::ServerContext* ctx,
   resp->set_compression(std::string(CompressionName(applied->compression)));
   resp->set_entries(applied->stats.entries);
   resp->set_files(applied->stats.files);
+  resp->set_shared_files(applied->stats.shared_files);
+  resp->set_shared_bytes(applied->stats.shared_bytes);
   Log(LogLevel::kInfo, "import", "applied",
       {{"key", key},
        {"diff_id", applied->diff_id},

@@ -17,6 +17,7 @@
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "snapshotter/types.h"
+#include "strata/services/import/v1/import.grpc.pb.h"
 #include "tests/daemon/daemon_process.h"
 
 namespace strata {
@@ -28,7 +29,25 @@ class CampaignClient {
   explicit CampaignClient(
       const std::string& sock,
       std::chrono::seconds deadline = std::chrono::seconds(10))
-      : stub_(Dial(sock)), deadline_(deadline) {}
+      : stub_(Dial(sock)),
+        import_(
+            strata::services::import::v1::Import::NewStub(grpc::CreateChannel(
+                "unix:" + sock, grpc::InsecureChannelCredentials()))),
+        deadline_(deadline) {}
+
+  // strata import's RPC: applies `tar` to active snapshot `key`.
+  grpc::Status Import(const std::string& key, const std::string& tar) {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    strata::services::import::v1::ApplyResponse resp;
+    auto writer = import_->Apply(&ctx, &resp);
+    strata::services::import::v1::ApplyRequest req;
+    req.set_key(key);
+    req.set_data(tar);
+    writer->Write(req);
+    writer->WritesDone();
+    return writer->Finish();
+  }
 
   grpc::Status Prepare(const std::string& key, const std::string& parent,
                        std::vector<Mount>* mounts) {
@@ -100,6 +119,7 @@ class CampaignClient {
   }
 
   std::unique_ptr<campaign_pb::Snapshots::Stub> stub_;
+  std::unique_ptr<strata::services::import::v1::Import::Stub> import_;
   std::chrono::seconds deadline_;
 };
 

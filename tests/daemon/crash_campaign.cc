@@ -40,6 +40,7 @@
 
 #include "io/fs/fs_util.h"
 #include "io/fs/mount.h"
+#include "io/tar/tar_test_util.h"
 #include "tests/daemon/campaign_client.h"
 #include "tests/daemon/campaign_fs.h"
 #include "tests/daemon/campaign_ledger.h"
@@ -60,7 +61,7 @@ constexpr int kVerifiers = 4;
 constexpr char kUsage[] =
     "usage: strata_crash_campaign [--mode kill|powercut] [--fs ext4|xfs]\n"
     "         [--rounds N] [--writers N] [--seed S] [--backend overlay|copy]\n"
-    "         [--apply upper|mount] [--client-syncfs] [--keep DIR]\n"
+    "         [--apply upper|mount|import] [--client-syncfs] [--keep DIR]\n"
     "         [--daemon-arg X]...\n"
     "\n"
     "Runs strata-snapshotter on a fresh loop-mounted filesystem (1 GiB sparse\n"
@@ -82,7 +83,12 @@ constexpr char kUsage[] =
     "                  overlay mount, as containerd's applier does, and\n"
     "                  through a mount otherwise. mount: always through a\n"
     "                  mount (unmounting an overlay syncs its upper\n"
-    "                  filesystem, which hides a daemon's missing sync)\n"
+    "                  filesystem, which hides a daemon's missing sync).\n"
+    "                  import: a layer through Strata's import API holding\n"
+    "                  the writer's file and two files every layer shares\n"
+    "                  (48 KiB and 400 KiB: content sharing's clone and\n"
+    "                  dedupe paths on XFS); views check those too, and each\n"
+    "                  restart that recovery pruned no index row\n"
     "  --client-syncfs before each Commit the writer syncs the filesystem\n"
     "                  itself, doing the daemon's job: a check of the\n"
     "                  campaign, which must then find no loss in any mode\n"
@@ -143,7 +149,8 @@ std::string ParseFlags(int argc, char** argv, Options* o) {
       o->seed_set = true;
     } else if (f == "--backend" && (v == "overlay" || v == "copy")) {
       o->backend = v;
-    } else if (f == "--apply" && (v == "upper" || v == "mount")) {
+    } else if (f == "--apply" &&
+               (v == "upper" || v == "mount" || v == "import")) {
       o->apply = v;
     } else if (f == "--keep") {
       o->keep = v;
@@ -234,6 +241,25 @@ bool SyncFs(const std::string& path) {
   return ok;
 }
 
+// --apply import: files every layer carries, so that content sharing finds
+// them in the index on each Commit (XFS: cloned when small, deduplicated by
+// the kernel when large).
+std::string Filler(const std::string& tag, size_t size) {
+  std::string out;
+  while (out.size() < size)
+    out += ContentFor(tag + "-" + std::to_string(out.size()));
+  out.resize(size);
+  return out;
+}
+const std::string& SharedSmall() {
+  static const std::string s = Filler("shared-small", 48 << 10);
+  return s;
+}
+const std::string& SharedBig() {
+  static const std::string s = Filler("shared-big", 400 << 10);
+  return s;
+}
+
 double Seconds(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
@@ -283,6 +309,8 @@ class Campaign {
 
   // An error a writer met. Before the cut it fails the round; after it, it
   // is expected and only ends the writer's iteration.
+  void CheckIndex(const std::vector<campaign_pb::Info>& infos,
+                  const std::string& status, const char* when);
   void WriterError(const std::string& what) {
     if (cut_.load()) {
       errors_after_cut_++;
@@ -380,7 +408,17 @@ void Campaign::PrepareCommit(int round, int t, const std::string& key,
                        "\": " + Describe(s));
   std::string data = ContentFor(key);
   std::string upper = o_.apply == "upper" ? UpperDir(mounts) : "";
-  if (!upper.empty()) {
+  if (o_.apply == "import") {
+    std::string tar =
+        MakeEntry(Spec(key, '0', false, data.size()), data) +
+        MakeEntry(Spec("shared-small", '0', false, SharedSmall().size()),
+                  SharedSmall()) +
+        MakeEntry(Spec("shared-big", '0', false, SharedBig().size()),
+                  SharedBig()) +
+        EndOfArchive();
+    if (grpc::Status is = client->Import(key, tar); !is.ok())
+      return WriterError("import into " + key + ": " + Describe(is));
+  } else if (!upper.empty()) {
     // containerd's applier writes an overlay layer straight into its
     // upperdir: no mount, so no sync of the upper filesystem at unmount.
     if (!WriteNewFile(upper + "/" + key, data)) {
@@ -585,10 +623,23 @@ std::string Campaign::CheckView(int round, const CommitRecord& r,
         why += (why.empty() ? "" : "; ") + who + buf;
       }
     }
+    long expected = static_cast<long>(chain.size());
+    if (o_.apply == "import") {
+      expected += 2;
+      for (const auto& [name, want] :
+           {std::pair<const char*, const std::string&>{"shared-small",
+                                                       SharedSmall()},
+            {"shared-big", SharedBig()}}) {
+        if (!ReadWholeFile(mnt + "/" + name, &data) || data != want) {
+          why += (why.empty() ? "" : "; ") + std::string("shared file ") +
+                 name + " of " + r.name + " does not hold its bytes";
+        }
+      }
+    }
     long entries = CountEntries(mnt);
-    if (why.empty() && entries != static_cast<long>(chain.size())) {
+    if (why.empty() && entries != expected) {
       why = "the view holds " + std::to_string(entries) +
-            " entries, expected " + std::to_string(chain.size());
+            " entries, expected " + std::to_string(expected);
     }
   }
   UnmountHard(mnt);
@@ -615,6 +666,13 @@ long Campaign::Orphans(CampaignClient* client, const std::string& log,
     if (line.find("msg=serving") != std::string::npos) {
       size_t p = line.find(" missing_dirs=");
       if (p != std::string::npos) missing = std::atol(line.c_str() + p + 14);
+      // The content index changes only inside the records' transactions:
+      // recovery must never find a row to prune.
+      p = line.find(" content_pruned=");
+      if (p != std::string::npos && std::atol(line.c_str() + p + 16) != 0) {
+        Fail(std::string("recovery ") + when +
+             " pruned content index rows: " + line.substr(p + 1, 40));
+      }
     }
     if (line.find("committed snapshot has no directory") != std::string::npos &&
         quoted++ < 5) {
@@ -645,7 +703,32 @@ long Campaign::Orphans(CampaignClient* client, const std::string& log,
          std::to_string(committed + active + views) + " snapshots, List " +
          std::to_string(records));
   }
+  if (o_.apply == "import" && o_.fs == "xfs") CheckIndex(infos, out, when);
   return orphans;
+}
+
+// The content index against the records: every committed import holds its
+// two shared files and, from 16 KiB, its own file; nothing else is indexed.
+void Campaign::CheckIndex(const std::vector<campaign_pb::Info>& infos,
+                          const std::string& status, const char* when) {
+  long long want = 0;
+  for (const auto& i : infos) {
+    if (i.kind() != campaign_pb::COMMITTED || i.name().rfind("c-", 0) != 0)
+      continue;
+    want += 2 + (ContentFor(i.name().substr(2)).size() >= (16 << 10));
+  }
+  long long digests = -1, holders = -1, pending = -1;
+  size_t p = status.find("index: ");
+  if (p == std::string::npos ||
+      std::sscanf(status.c_str() + p,
+                  "index: %lld contents, %lld holders, %lld pending", &digests,
+                  &holders, &pending) != 3) {
+    Fail(std::string("no content index in strata status ") + when + ": " +
+         status);
+  } else if (holders != want) {
+    Fail(std::string("content index ") + when + ": " + std::to_string(holders) +
+         " holders, the records need " + std::to_string(want));
+  }
 }
 
 void Campaign::Cleanup(CampaignClient* client) {

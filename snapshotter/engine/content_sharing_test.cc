@@ -1,0 +1,261 @@
+// Content sharing (README "Storage efficiency") on a loop-mounted XFS with
+// reflink, through the engine's one apply path (ApplyTarget::Apply): equal
+// files share extents, a wrong or stale index entry never makes a file hold
+// another's bytes, removing a holder changes no other snapshot, and a
+// filesystem without FICLONE stores layers whole and says so.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "io/base/sha256.h"
+#include "io/base/source.h"
+#include "io/base/unique_fd.h"
+#include "io/fs/fs_util.h"
+#include "io/tar/tar_test_util.h"
+#include "snapshotter/engine/engine.h"
+#include "tests/testutil/loop_fs.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace strata {
+namespace {
+
+using Files = std::vector<std::pair<std::string, std::string>>;
+
+std::string RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::string s(n, '\0');
+  for (char& c : s) c = static_cast<char>(gen());
+  return s;
+}
+
+std::string Layer(const Files& files, uint32_t mode = 0644) {
+  std::string tar;
+  for (const auto& [name, data] : files) {
+    HeaderSpec h = Spec(name, '0', false, static_cast<int64_t>(data.size()));
+    h.mode = mode;
+    tar += MakeEntry(h, data);
+  }
+  return tar + EndOfArchive();
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Bytes of path's data that no other file shares (FIEMAP).
+int64_t Exclusive(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return -1;
+  fsync(fd.get());  // delayed allocation: extents are known after writeback
+  auto b = ExclusiveBytes(fd.get());
+  return b.ok() ? *b : -1;
+}
+
+class ContentSharingTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (!fs_.ok()) GTEST_SKIP() << fs_.reason();
+    auto e = Engine::Open(
+        {.root = fs_.path() + "/root", .sync = false, .backend = GetParam()});
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    engine_ = std::move(*e);
+    ASSERT_TRUE(engine_->Sharing().enabled) << engine_->Sharing().reason;
+  }
+
+  // Prepares `name`-active on `parent`, applies `tar`, commits `name`;
+  // returns the snapshot's directory (its id's, kept by Commit).
+  std::string Import(const std::string& name, const std::string& parent,
+                     const std::string& tar, AppliedLayer* out = nullptr) {
+    std::string key = name + "-active";
+    auto m = engine_->Prepare(key, parent, {});
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    if (!m.ok()) return "";
+    auto dir = WritableDir(*m);
+    EXPECT_TRUE(dir.ok());
+    auto target = engine_->ApplyTargetFor(key);
+    EXPECT_TRUE(target.ok()) << target.status().ToString();
+    if (!target.ok()) return "";
+    auto applied = (*target)->Apply(std::make_unique<MemorySource>(tar), false);
+    EXPECT_TRUE(applied.ok()) << applied.status().ToString();
+    if (applied.ok() && out != nullptr) *out = *applied;
+    target->reset();
+    Status c = engine_->Commit(name, key, {});
+    EXPECT_TRUE(c.ok()) << c.ToString();
+    return dir.ok() ? *dir : "";
+  }
+
+  LoopFs fs_{"xfs"};
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_P(ContentSharingTest, EqualFilesOfALaterLayerShareTheirExtents) {
+  const std::string mid = RandomBytes(64 << 10, 1);   // via the sink path
+  const std::string big = RandomBytes(600 << 10, 2);  // streamed, deduped
+  const std::string tiny = RandomBytes(1000, 3);      // below the threshold
+  std::string a =
+      Import("a", "", Layer({{"mid", mid}, {"big", big}, {"tiny", tiny}}));
+  ASSERT_FALSE(a.empty());
+  // The same contents under new names and another mode: a re-packed layer.
+  const std::string fresh = RandomBytes(80 << 10, 4);
+  AppliedLayer applied;
+  std::string b = Import(
+      "b", "",
+      Layer(
+          {{"x/mid2", mid}, {"x/big2", big}, {"tiny2", tiny}, {"fresh", fresh}},
+          0600),
+      &applied);
+  ASSERT_FALSE(b.empty());
+  EXPECT_EQ(applied.stats.shared_files, 2);
+  EXPECT_EQ(applied.stats.shared_bytes,
+            static_cast<int64_t>(mid.size() + big.size()));
+  EXPECT_EQ(applied.stats.share_refused, 0);
+  EXPECT_TRUE(Slurp(b + "/x/mid2") == mid);
+  EXPECT_TRUE(Slurp(b + "/x/big2") == big);
+  EXPECT_TRUE(Slurp(b + "/tiny2") == tiny);
+  EXPECT_TRUE(Slurp(b + "/fresh") == fresh);
+  EXPECT_EQ(Exclusive(b + "/x/mid2"), 0) << "mid2 keeps its own copy";
+  EXPECT_EQ(Exclusive(b + "/x/big2"), 0) << "big2 keeps its own copy";
+  EXPECT_GT(Exclusive(b + "/fresh"), 0);
+  // Only data is shared: metadata stays each file's own.
+  struct stat sa, sb;
+  ASSERT_EQ(stat((a + "/mid").c_str(), &sa), 0);
+  ASSERT_EQ(stat((b + "/x/mid2").c_str(), &sb), 0);
+  EXPECT_NE(sa.st_ino, sb.st_ino);
+  EXPECT_EQ(sa.st_mode & 07777, 0644u);
+  EXPECT_EQ(sb.st_mode & 07777, 0600u);
+  EXPECT_EQ(sb.st_mtime, 1700000000);
+  SharingInfo info = engine_->Sharing();
+  EXPECT_EQ(info.shared_files, 2);
+  EXPECT_EQ(info.digests, 3);  // mid, big, fresh (tiny is below 16 KiB)
+  EXPECT_EQ(info.holders, 5);  // mid, big in both; fresh in b
+  EXPECT_EQ(info.pending, 0);
+}
+
+TEST_P(ContentSharingTest, RemovingAHolderChangesNoOtherSnapshot) {
+  const std::string mid = RandomBytes(100 << 10, 5);
+  const std::string big = RandomBytes(700 << 10, 6);
+  Files files{{"mid", mid}, {"big", big}};
+  ASSERT_FALSE(Import("a", "", Layer(files)).empty());
+  std::string b = Import("b", "", Layer(files));
+  ASSERT_TRUE(engine_->Remove("a").ok());
+  EXPECT_TRUE(Slurp(b + "/mid") == mid);
+  EXPECT_TRUE(Slurp(b + "/big") == big);
+  EXPECT_EQ(engine_->Sharing().holders, 2);
+  // b holds the content now: a third layer shares with it.
+  AppliedLayer applied;
+  std::string c = Import("c", "", Layer(files), &applied);
+  EXPECT_EQ(applied.stats.shared_files, 2);
+  ASSERT_TRUE(engine_->Remove("b").ok());
+  EXPECT_TRUE(Slurp(c + "/mid") == mid);
+  EXPECT_TRUE(Slurp(c + "/big") == big);
+  ASSERT_TRUE(engine_->Remove("c").ok());
+  SharingInfo info = engine_->Sharing();
+  EXPECT_EQ(info.digests, 0);
+  EXPECT_EQ(info.holders, 0);
+  EXPECT_EQ(info.pending, 0);
+}
+
+// The index claims a file holds content it does not (a forged digest, as a
+// collision would look): the bytes are compared before any sharing, for the
+// cloned (small) and the deduplicated (large) path alike.
+TEST_P(ContentSharingTest, AWrongIndexEntryNeverSharesDifferentBytes) {
+  for (size_t size : {size_t{64} << 10, size_t{512} << 10}) {
+    SCOPED_TRACE("size " + std::to_string(size));
+    std::string tag = std::to_string(size);
+    const std::string x = RandomBytes(size, 7);
+    std::string y = x;
+    y[size / 2] ^= 1;  // same size, one bit apart
+    ASSERT_FALSE(Import("a" + tag, "", Layer({{"x", x}})).empty());
+    ASSERT_TRUE(engine_
+                    ->TEST_AddContent(
+                        "a" + tag,
+                        {{Sha256::RawOf(y), static_cast<int64_t>(size), "x"}})
+                    .ok());
+    AppliedLayer applied;
+    std::string b = Import("b" + tag, "", Layer({{"y", y}}), &applied);
+    EXPECT_EQ(applied.stats.shared_files, 0);
+    EXPECT_EQ(applied.stats.share_refused, 1);
+    EXPECT_TRUE(Slurp(b + "/y") == y) << "y took the forged holder's bytes";
+    EXPECT_EQ(Exclusive(b + "/y"), static_cast<int64_t>(size));
+  }
+}
+
+// A holder's file changed on disk after its commit (an operator, damage):
+// it no longer matches, so nothing shares it.
+TEST_P(ContentSharingTest, AHolderChangedOnDiskIsNotShared) {
+  const std::string x = RandomBytes(48 << 10, 8);
+  std::string a = Import("a", "", Layer({{"x", x}}));
+  ASSERT_FALSE(a.empty());
+  {
+    std::fstream f(a + "/x", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x7f' ^ x[100]);
+  }
+  AppliedLayer applied;
+  std::string b = Import("b", "", Layer({{"x", x}}), &applied);
+  EXPECT_EQ(applied.stats.shared_files, 0);
+  EXPECT_TRUE(Slurp(b + "/x") == x);
+}
+
+// An active snapshot's files are not proposed before its Commit, and
+// removing it uncommitted leaves nothing in the index.
+TEST_P(ContentSharingTest, OnlyCommittedSnapshotsAreProposed) {
+  const std::string x = RandomBytes(32 << 10, 9);
+  ASSERT_TRUE(engine_->Prepare("open", "", {}).ok());
+  auto target = engine_->ApplyTargetFor("open");
+  ASSERT_TRUE(target.ok());
+  std::string tar = Layer({{"x", x}});
+  ASSERT_TRUE(
+      (*target)->Apply(std::make_unique<MemorySource>(tar), false).ok());
+  target->reset();
+  EXPECT_EQ(engine_->Sharing().pending, 1);
+  AppliedLayer applied;
+  Import("b", "", tar, &applied);
+  EXPECT_EQ(applied.stats.shared_files, 0);
+  ASSERT_TRUE(engine_->Remove("open").ok());
+  SharingInfo info = engine_->Sharing();
+  EXPECT_EQ(info.pending, 0);
+  EXPECT_EQ(info.holders, 1);  // b's
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ContentSharingTest,
+                         ::testing::Values("overlay", "reflink"),
+                         [](const auto& info) { return info.param; });
+
+// Where the root's filesystem cannot FICLONE (ext4 here), layers are stored
+// whole and the engine says why.
+TEST(ContentSharingOffTest, WithoutReflinkLayersAreStoredWhole) {
+  LoopFs ext4("ext4", "256M");
+  if (!ext4.ok()) GTEST_SKIP() << ext4.reason();
+  auto e = Engine::Open(
+      {.root = ext4.path() + "/root", .sync = false, .backend = "overlay"});
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  SharingInfo info = (*e)->Sharing();
+  EXPECT_FALSE(info.enabled);
+  EXPECT_NE(info.reason.find("FICLONE"), std::string::npos) << info.reason;
+  const std::string x = RandomBytes(64 << 10, 10);
+  for (const char* key : {"one", "two"}) {
+    ASSERT_TRUE((*e)->Prepare(key, "", {}).ok());
+    auto target = (*e)->ApplyTargetFor(key);
+    ASSERT_TRUE(target.ok());
+    std::string tar = Layer({{"x", x}});
+    auto applied = (*target)->Apply(std::make_unique<MemorySource>(tar), false);
+    ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+    EXPECT_EQ(applied->stats.shared_files, 0);
+    EXPECT_TRUE(applied->files.empty());
+  }
+}
+
+}  // namespace
+}  // namespace strata

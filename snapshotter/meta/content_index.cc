@@ -1,0 +1,140 @@
+#include "snapshotter/meta/content_index.h"
+
+#include <utility>
+
+#include "snapshotter/meta/codec.h"
+
+namespace strata {
+namespace {
+
+std::string Value(const ContentFile& f) {
+  return EncodeId(static_cast<uint64_t>(f.size)) + f.path;
+}
+
+// A row's value back into a file; false for a damaged row (skipped).
+bool Decode(std::string_view digest, std::string_view value, ContentFile* f) {
+  if (value.size() < 8) return false;
+  auto size = DecodeId(value.substr(0, 8));
+  if (!size.ok()) return false;
+  f->digest = std::string(digest);
+  f->size = static_cast<int64_t>(*size);
+  f->path = std::string(value.substr(8));
+  return true;
+}
+
+// snapshot_content rows of `id`: (digest, value).
+Result<std::vector<std::pair<std::string, std::string>>> RowsOf(ReadTxn& txn,
+                                                                uint64_t id) {
+  std::vector<std::pair<std::string, std::string>> rows;
+  STRATA_RETURN_IF_ERROR(txn.Scan(Table::kSnapshotContent, EncodeId(id),
+                                  [&](std::string_view k, std::string_view v) {
+                                    rows.emplace_back(std::string(k.substr(8)),
+                                                      std::string(v));
+                                    return true;
+                                  }));
+  return rows;
+}
+
+}  // namespace
+
+Status AddSnapshotContent(WriteTxn& txn, uint64_t id,
+                          const std::vector<ContentFile>& files) {
+  const std::string prefix = EncodeId(id);
+  for (const ContentFile& f : files) {
+    if (f.digest.size() != kContentDigestBytes) {
+      return InvalidArgument("content digest of " +
+                             std::to_string(f.digest.size()) + " bytes");
+    }
+    std::string key = prefix + f.digest;
+    STRATA_ASSIGN_OR_RETURN(auto have, txn.Get(Table::kSnapshotContent, key));
+    if (have) continue;
+    STRATA_RETURN_IF_ERROR(txn.Put(Table::kSnapshotContent, key, Value(f)));
+  }
+  return Status::Ok();
+}
+
+Status PublishContent(WriteTxn& txn, uint64_t id) {
+  STRATA_ASSIGN_OR_RETURN(auto rows, RowsOf(txn, id));
+  const std::string sid = EncodeId(id);
+  for (const auto& [digest, value] : rows) {
+    STRATA_RETURN_IF_ERROR(txn.Put(Table::kContent, digest + sid, value));
+  }
+  return Status::Ok();
+}
+
+Status DropContent(WriteTxn& txn, uint64_t id) {
+  STRATA_ASSIGN_OR_RETURN(auto rows, RowsOf(txn, id));
+  const std::string sid = EncodeId(id);
+  for (const auto& [digest, value] : rows) {
+    Status s = txn.Delete(Table::kContent, digest + sid);
+    if (!s.ok() && s.code() != Code::kNotFound) return s;
+    STRATA_RETURN_IF_ERROR(txn.Delete(Table::kSnapshotContent, sid + digest));
+  }
+  return Status::Ok();
+}
+
+Status FindContent(
+    ReadTxn& txn, std::string_view digest,
+    const std::function<bool(uint64_t id, const ContentFile&)>& fn) {
+  if (digest.size() != kContentDigestBytes) return Status::Ok();
+  return txn.Scan(Table::kContent, digest,
+                  [&](std::string_view k, std::string_view v) {
+                    auto id = DecodeId(k.substr(kContentDigestBytes));
+                    ContentFile f;
+                    if (!id.ok() || !Decode(digest, v, &f)) return true;
+                    return fn(*id, f);
+                  });
+}
+
+Result<ContentCounts> CountContent(ReadTxn& txn) {
+  ContentCounts c;
+  std::string last;
+  STRATA_RETURN_IF_ERROR(txn.Scan(
+      Table::kContent, "", [&](std::string_view k, std::string_view v) {
+        if (k.size() != kContentDigestBytes + 8) return true;
+        std::string_view digest = k.substr(0, kContentDigestBytes);
+        c.holders++;
+        if (digest != last) {
+          c.digests++;
+          last = std::string(digest);
+        } else {
+          ContentFile f;
+          if (Decode(digest, v, &f)) c.shared_bytes += f.size;
+        }
+        return true;
+      }));
+  int64_t rows = 0;
+  STRATA_RETURN_IF_ERROR(txn.Scan(Table::kSnapshotContent, "",
+                                  [&](std::string_view, std::string_view) {
+                                    rows++;
+                                    return true;
+                                  }));
+  c.pending = rows - c.holders;
+  return c;
+}
+
+Result<int64_t> PruneContent(WriteTxn& txn, const std::set<uint64_t>& live) {
+  std::vector<std::string> doomed_rows, doomed_index;
+  STRATA_RETURN_IF_ERROR(txn.Scan(
+      Table::kSnapshotContent, "", [&](std::string_view k, std::string_view) {
+        auto id = DecodeId(k.substr(0, 8));
+        if (k.size() != 8 + kContentDigestBytes || !id.ok() || !live.count(*id))
+          doomed_rows.emplace_back(k);
+        return true;
+      }));
+  STRATA_RETURN_IF_ERROR(
+      txn.Scan(Table::kContent, "", [&](std::string_view k, std::string_view) {
+        auto id = k.size() == kContentDigestBytes + 8
+                      ? DecodeId(k.substr(kContentDigestBytes))
+                      : Result<uint64_t>(DataLoss("bad content key"));
+        if (!id.ok() || !live.count(*id)) doomed_index.emplace_back(k);
+        return true;
+      }));
+  for (const std::string& k : doomed_rows)
+    STRATA_RETURN_IF_ERROR(txn.Delete(Table::kSnapshotContent, k));
+  for (const std::string& k : doomed_index)
+    STRATA_RETURN_IF_ERROR(txn.Delete(Table::kContent, k));
+  return static_cast<int64_t>(doomed_rows.size() + doomed_index.size());
+}
+
+}  // namespace strata

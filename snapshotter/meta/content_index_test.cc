@@ -1,0 +1,118 @@
+#include "snapshotter/meta/content_index.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "tests/testutil/temp_dir.h"
+
+namespace strata {
+namespace {
+
+std::string D(char c) { return std::string(kContentDigestBytes, c); }
+
+class ContentIndexTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s =
+        MetaStore::Open(dir_.path(), {.map_size = 64 << 20, .sync = false});
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+  ContentCounts Counts() {
+    ContentCounts c;
+    EXPECT_TRUE(store_
+                    ->View([&](ReadTxn& t) -> Status {
+                      STRATA_ASSIGN_OR_RETURN(c, CountContent(t));
+                      return Status::Ok();
+                    })
+                    .ok());
+    return c;
+  }
+  std::vector<uint64_t> Holders(const std::string& digest) {
+    std::vector<uint64_t> ids;
+    EXPECT_TRUE(store_
+                    ->View([&](ReadTxn& t) {
+                      return FindContent(t, digest,
+                                         [&](uint64_t id, const ContentFile&) {
+                                           ids.push_back(id);
+                                           return true;
+                                         });
+                    })
+                    .ok());
+    return ids;
+  }
+  Status Update(const std::function<Status(WriteTxn&)>& fn) {
+    return store_->Update(fn);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<MetaStore> store_;
+};
+
+TEST_F(ContentIndexTest, PublishedAtCommitDroppedAtRemoveCountedExactly) {
+  ASSERT_TRUE(
+      Update([](WriteTxn& t) {
+        return AddSnapshotContent(
+            t, 7,
+            {{D('a'), 100, "x"}, {D('b'), 200, "y"}, {D('a'), 100, "again"}});
+      }).ok());
+  EXPECT_TRUE(Holders(D('a')).empty()) << "an active snapshot is proposed";
+  EXPECT_EQ(Counts().pending, 2);
+  ASSERT_TRUE(Update([](WriteTxn& t) { return PublishContent(t, 7); }).ok());
+  ASSERT_TRUE(
+      Update([](WriteTxn& t) {
+        STRATA_RETURN_IF_ERROR(AddSnapshotContent(t, 9, {{D('a'), 100, "z"}}));
+        return PublishContent(t, 9);
+      }).ok());
+  EXPECT_EQ(Holders(D('a')), (std::vector<uint64_t>{7, 9}));
+  ContentCounts c = Counts();
+  EXPECT_EQ(c.digests, 2);
+  EXPECT_EQ(c.holders, 3);
+  EXPECT_EQ(c.shared_bytes, 100);
+  EXPECT_EQ(c.pending, 0);
+  std::string path;
+  ASSERT_TRUE(store_
+                  ->View([&](ReadTxn& t) {
+                    return FindContent(t, D('a'),
+                                       [&](uint64_t, const ContentFile& f) {
+                                         path = f.path;
+                                         return false;
+                                       });
+                  })
+                  .ok());
+  EXPECT_EQ(path, "x") << "a digest recorded twice keeps its first path";
+  ASSERT_TRUE(Update([](WriteTxn& t) { return DropContent(t, 7); }).ok());
+  EXPECT_EQ(Holders(D('a')), (std::vector<uint64_t>{9}));
+  EXPECT_TRUE(Holders(D('b')).empty());
+  c = Counts();
+  EXPECT_EQ(c.digests, 1);
+  EXPECT_EQ(c.holders, 1);
+}
+
+TEST_F(ContentIndexTest, PruneDropsRowsOfIdsWithoutARecord) {
+  ASSERT_TRUE(
+      Update([](WriteTxn& t) {
+        STRATA_RETURN_IF_ERROR(AddSnapshotContent(t, 1, {{D('a'), 1, "a"}}));
+        STRATA_RETURN_IF_ERROR(PublishContent(t, 1));
+        return AddSnapshotContent(t, 2, {{D('b'), 1, "b"}});
+      }).ok());
+  int64_t pruned = -1;
+  ASSERT_TRUE(Update([&](WriteTxn& t) -> Status {
+                STRATA_ASSIGN_OR_RETURN(pruned, PruneContent(t, {2}));
+                return Status::Ok();
+              }).ok());
+  EXPECT_EQ(pruned, 2);  // id 1's row and its published row
+  EXPECT_TRUE(Holders(D('a')).empty());
+  EXPECT_EQ(Counts().pending, 1);
+}
+
+TEST_F(ContentIndexTest, ADigestOfTheWrongLengthIsRefused) {
+  Status s = Update([](WriteTxn& t) {
+    return AddSnapshotContent(t, 1, {{"short", 1, "a"}});
+  });
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace strata
