@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -94,38 +93,6 @@ Result<DataOutcome> CloneFileData(int src_fd, int dst_fd, int64_t size,
   }
   STRATA_RETURN_IF_ERROR(CopyFileData(src_fd, dst_fd, size));
   return DataOutcome::kCopied;
-}
-
-Result<int64_t> DedupeFileData(int src_fd, int dst_fd, int64_t size) {
-  // The kernel may dedupe less than asked per call (XFS caps a request at
-  // 1 GiB, others less): go in bounded steps.
-  constexpr int64_t kStep = int64_t{16} << 20;
-  std::vector<char> arg(sizeof(file_dedupe_range) +
-                        sizeof(file_dedupe_range_info));
-  auto* range = reinterpret_cast<file_dedupe_range*>(arg.data());
-  int64_t done = 0, same = 0;
-  while (done < size) {
-    std::fill(arg.begin(), arg.end(), 0);
-    range->src_offset = static_cast<uint64_t>(done);
-    range->src_length = static_cast<uint64_t>(std::min(kStep, size - done));
-    range->dest_count = 1;
-    range->info[0].dest_fd = dst_fd;
-    range->info[0].dest_offset = static_cast<uint64_t>(done);
-    if (ioctl(src_fd, FIDEDUPERANGE, range) != 0) {
-      int err = errno;
-      if (err == EOPNOTSUPP || err == ENOTTY || err == EXDEV || err == EINVAL)
-        return Unimplemented(std::string("FIDEDUPERANGE: ") +
-                             std::strerror(err));
-      return PosixError("FIDEDUPERANGE", err);
-    }
-    const auto& info = range->info[0];
-    if (info.status < 0) return PosixError("FIDEDUPERANGE", -info.status);
-    if (info.status == FILE_DEDUPE_RANGE_DIFFERS || info.bytes_deduped == 0)
-      break;  // the bytes differ from here on
-    same += static_cast<int64_t>(info.bytes_deduped);
-    done += static_cast<int64_t>(info.bytes_deduped);
-  }
-  return same;
 }
 
 bool CanReflink(const std::string& dir) {

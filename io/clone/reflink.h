@@ -34,12 +34,6 @@ Result<DataOutcome> CloneFileData(int src_fd, int dst_fd, int64_t size,
 // and read/write when that is refused; dst ends with length size.
 Status CopyFileData(int src_fd, int dst_fd, int64_t size);
 
-// FIDEDUPERANGE: dst_fd's first size bytes share src_fd's extents where the
-// kernel finds the bytes equal (it compares them; nothing changes where they
-// differ). Returns the bytes it deduplicated. Unimplemented where the
-// filesystem cannot. REQUIRES: src_fd readable, dst_fd writable.
-Result<int64_t> DedupeFileData(int src_fd, int dst_fd, int64_t size);
-
 // Whether FICLONE works in directory dir (two temp files, removed after).
 bool CanReflink(const std::string& dir);
 

@@ -93,6 +93,11 @@ Result<ExtractStats> Extractor::Apply(EntryStream& in) {
   }
   STRATA_RETURN_IF_ERROR(sink_.Flush());
   STRATA_RETURN_IF_ERROR(FixupDirTimes());
+  ShareLog::Totals t = share_log_.totals();
+  stats_.shared_files = t.shared_files;
+  stats_.shared_bytes = t.shared_bytes;
+  stats_.share_refused = t.refused;
+  digested_ = share_log_.TakeFiles();
   return stats_;
 }
 
@@ -308,13 +313,6 @@ bool Extractor::Digests(const TarEntry& e) const {
          e.size >= opts_.share_min_bytes;
 }
 
-void Extractor::NoteDigest(const std::string& path, std::string digest,
-                           int64_t size) {
-  digested_bytes_ += path.size() + digest.size() + sizeof(DigestedFile);
-  if (digested_bytes_ > opts_.max_tracked_bytes) return;
-  digested_.push_back({std::move(digest), size, path});
-}
-
 // Reads exactly len bytes of the entry's data into buf.
 static Status ReadWhole(EntryStream& in, char* buf, size_t len) {
   size_t got = 0;
@@ -333,69 +331,15 @@ Status Extractor::WriteFile(const TarEntry& e, FileJob job, EntryStream& in) {
       static_cast<uint64_t>(e.size) > sink_.max_file_size()) {
     return WriteBig(e, job, in);
   }
+  if (Digests(e)) {
+    // The sink digests, and shares where it can (content_share.h).
+    job.share = opts_.share;
+    job.share_log = &share_log_;
+  }
   const size_t len = static_cast<size_t>(e.size);
-  if (!Digests(e)) {
-    STRATA_ASSIGN_OR_RETURN(char* buf, sink_.AcquireBuffer(len));
-    STRATA_RETURN_IF_ERROR(ReadWhole(in, buf, len));
-    return sink_.Submit(std::move(job), buf, len);
-  }
-  // Held whole, digested, and shared when an equal file is proposed;
-  // otherwise copied into a sink buffer like any other.
-  if (share_buf_.size() < len) share_buf_.resize(len);
-  STRATA_RETURN_IF_ERROR(ReadWhole(in, share_buf_.data(), len));
-  std::string digest = Sha256::RawOf({share_buf_.data(), len});
-  NoteDigest(job.path, digest, e.size);
-  STRATA_ASSIGN_OR_RETURN(bool shared,
-                          ShareWhole(job, digest, share_buf_.data(), len));
-  if (shared) return Status::Ok();
   STRATA_ASSIGN_OR_RETURN(char* buf, sink_.AcquireBuffer(len));
-  std::memcpy(buf, share_buf_.data(), len);
+  STRATA_RETURN_IF_ERROR(ReadWhole(in, buf, len));
   return sink_.Submit(std::move(job), buf, len);
-}
-
-// Creates job's file sharing the extents of a proposed file whose bytes
-// equal buf (compared here, never assumed). False: no usable proposal, the
-// caller writes the file.
-Result<bool> Extractor::ShareWhole(const FileJob& job,
-                                   const std::string& digest, const char* buf,
-                                   size_t len) {
-  UniqueFd src = opts_.share->Open(digest, static_cast<int64_t>(len));
-  if (!src.valid()) return false;
-  if (cmp_buf_.size() < std::min(len, kBigBuffer))
-    cmp_buf_.resize(std::min(len, kBigBuffer));
-  for (size_t off = 0; off < len;) {
-    size_t want = std::min(len - off, cmp_buf_.size());
-    ssize_t n = pread(src.get(), cmp_buf_.data(), want, off);
-    if (n <= 0 || std::memcmp(cmp_buf_.data(), buf + off, n) != 0) {
-      stats_.share_refused++;
-      return false;
-    }
-    off += static_cast<size_t>(n);
-  }
-  UniqueFd fd(openat(job.parent->get(), job.name.c_str(),
-                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                     0600));
-  if (!fd.valid()) return PosixError("create", errno);
-  auto cloned = CloneFileData(src.get(), fd.get(), static_cast<int64_t>(len),
-                              DataMode::kReflink);
-  if (!cloned.ok()) {
-    // Cannot share here after all (another filesystem): keep the bytes.
-    stats_.share_refused++;
-    for (size_t done = 0; done < len;) {
-      ssize_t w = pwrite(fd.get(), buf + done, len - done, done);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return PosixError("write", errno);
-      }
-      done += static_cast<size_t>(w);
-    }
-  } else {
-    stats_.shared_files++;
-    stats_.shared_bytes += static_cast<int64_t>(len);
-  }
-  STRATA_RETURN_IF_ERROR(
-      FinishOpenFile(fd.get(), job, {.chown = job.chown, .chmod = true}));
-  return true;
 }
 
 // Large or sparse: stream through one buffer with plain writes; a digested
@@ -432,20 +376,26 @@ Status Extractor::WriteBig(const TarEntry& e, const FileJob& job,
   }
   if (!e.sparse.empty() && ftruncate(fd.get(), e.size) != 0)
     return PosixError("truncate", errno);
+  std::string digest;
   if (digests) {
-    std::string digest = hash.Raw();
-    NoteDigest(job.path, digest, e.size);
+    // An equal stored file (content_share.h): drop the bytes just written
+    // (still in the page cache, so they never reach the disk) and clone it.
+    digest = hash.Raw();
     if (UniqueFd src = opts_.share->Open(digest, e.size); src.valid()) {
-      auto same = DedupeFileData(src.get(), fd.get(), e.size);
-      if (same.ok() && *same == e.size) {
-        stats_.shared_files++;
-        stats_.shared_bytes += e.size;
+      if (ftruncate(fd.get(), 0) != 0) return PosixError("truncate", errno);
+      if (CloneFileData(src.get(), fd.get(), e.size, DataMode::kReflink).ok()) {
+        share_log_.Shared(e.size);
       } else {
-        stats_.share_refused++;
+        share_log_.Refused();
+        STRATA_RETURN_IF_ERROR(CopyFileData(src.get(), fd.get(), e.size));
       }
     }
   }
-  return FinishOpenFile(fd.get(), job, {.chown = job.chown, .chmod = true});
+  STRATA_RETURN_IF_ERROR(
+      FinishOpenFile(fd.get(), job, {.chown = job.chown, .chmod = true}));
+  if (digests)
+    share_log_.Digested(std::move(digest), e.size, job.path, fd.get());
+  return Status::Ok();
 }
 
 Status Extractor::ApplyEntry(TarEntry& e, EntryStream& in) {

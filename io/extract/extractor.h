@@ -37,8 +37,8 @@
 
 #include "io/base/result.h"
 #include "io/base/sha256.h"
-#include "io/extract/content_share.h"
 #include "io/fs/root_dir.h"
+#include "io/sink/content_share.h"
 #include "io/sink/file_sink.h"
 #include "io/tar/tar_reader.h"
 
@@ -74,7 +74,7 @@ struct ExtractOptions {
   // share_min_bytes are digested (SHA-256), listed in digested(), and share
   // the extents of an equal file `share` proposes. Null: no digests.
   ContentShare* share = nullptr;
-  int64_t share_min_bytes = 16 << 10;
+  int64_t share_min_bytes = 1;
   ExtractOptions();
 };
 
@@ -104,8 +104,8 @@ class Extractor {
   // Opens root now (O_DIRECTORY|O_NOFOLLOW); Apply returns any open error.
   Extractor(const std::string& root, FileSink& sink, ExtractOptions opts = {});
   Result<ExtractStats> Apply(EntryStream& in);
-  // The regular files Apply digested (ExtractOptions::share), in archive
-  // order; a path written twice appears twice. Bounded: past
+  // The regular files Apply digested (ExtractOptions::share), in no
+  // particular order; a path written twice appears twice. Bounded: past
   // max_tracked_bytes of paths the rest are not listed.
   std::vector<DigestedFile>& digested() { return digested_; }
 
@@ -132,9 +132,6 @@ class Extractor {
   Status Opaque(const std::string& dir);
   Status WriteFile(const TarEntry& e, FileJob job, EntryStream& in);
   Status WriteBig(const TarEntry& e, const FileJob& job, EntryStream& in);
-  Result<bool> ShareWhole(const FileJob& job, const std::string& digest,
-                          const char* buf, size_t len);
-  void NoteDigest(const std::string& path, std::string digest, int64_t size);
   bool Digests(const TarEntry& e) const;
   Status SetMetadataFd(const TarEntry& e, int fd);
   Status FixupDirTimes();
@@ -155,10 +152,8 @@ class Extractor {
   size_t times_bytes_ = 0;                   // of dir_times_
   std::vector<DirTimes> dir_times_;
   std::vector<char> big_buf_;
-  std::vector<char> share_buf_;  // a whole small file, before its sink
-  std::vector<char> cmp_buf_;    // the proposal's bytes, to compare
+  ShareLog share_log_{opts_.max_tracked_bytes};
   std::vector<DigestedFile> digested_;
-  size_t digested_bytes_ = 0;
   ExtractStats stats_;
 };
 

@@ -13,6 +13,7 @@
 #include "io/base/errno.h"
 #include "io/base/log.h"
 #include "io/base/unique_fd.h"
+#include "io/clone/reflink.h"
 #include "io/fs/path_fd.h"
 #include "io/sink/threaded_file_sink.h"
 #include "io/sink/uring_file_sink.h"
@@ -65,16 +66,38 @@ Status WriteFileNow(const FileJob& job, const char* data, size_t len,
                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                      job.mode & 0777));
   if (!fd.valid()) return PosixError("create", errno);
-  while (len > 0) {
-    ssize_t n = write(fd.get(), data, len);
+  std::string digest;
+  size_t left = len;
+  if (job.share != nullptr) {
+    // Content sharing (content_share.h): a clone of an equal stored file.
+    digest = Sha256::RawOf({data, len});
+    UniqueFd src = job.share->Open(digest, static_cast<int64_t>(len));
+    if (src.valid()) {
+      if (CloneFileData(src.get(), fd.get(), static_cast<int64_t>(len),
+                        DataMode::kReflink)
+              .ok()) {
+        job.share_log->Shared(static_cast<int64_t>(len));
+        left = 0;
+      } else {
+        job.share_log->Refused();
+      }
+    }
+  }
+  for (const char* p = data; left > 0;) {
+    ssize_t n = write(fd.get(), p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
       return PosixError("write", errno);
     }
-    data += n;
-    len -= static_cast<size_t>(n);
+    p += n;
+    left -= static_cast<size_t>(n);
   }
-  return FinishOpenFile(fd.get(), job, needs);
+  STRATA_RETURN_IF_ERROR(FinishOpenFile(fd.get(), job, needs));
+  if (job.share != nullptr) {
+    job.share_log->Digested(std::move(digest), static_cast<int64_t>(len),
+                            job.path, fd.get());
+  }
+  return Status::Ok();
 }
 
 Status FinishOpenFile(int fd, const FileJob& job, CreatePlan::Needs needs) {

@@ -26,6 +26,7 @@
 
 #include "io/base/result.h"
 #include "io/fs/root_dir.h"
+#include "io/sink/content_share.h"
 
 namespace strata {
 
@@ -39,6 +40,11 @@ struct FileJob {
   uint32_t uid = 0, gid = 0;
   timespec times[2] = {};  // atime, mtime
   std::vector<std::pair<std::string, std::string>> xattrs;
+  // Content sharing (content_share.h): when set, the sink digests the bytes
+  // into `share_log` and creates the file as a clone of an equal file
+  // `share` proposes, if any. Both outlive the job.
+  ContentShare* share = nullptr;
+  ShareLog* share_log = nullptr;
 };
 
 class FileSink {

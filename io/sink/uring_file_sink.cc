@@ -66,6 +66,15 @@ Status UringFileSink::Submit(FileJob file, char* buf, size_t len) {
     return Internal("uring sink: buffer not acquired");
   }
   free_.pop_back();
+  if (file.share != nullptr) {
+    // Content sharing needs the bytes digested and compared before the file
+    // exists: done here, synchronously (the threaded sink does it on its
+    // workers).
+    CreatePlan plan;
+    Status s = WriteFileNow(file, buf, len, plan);
+    free_.push_back(slot);
+    return s.WithContext("file \"" + file.path + "\"");
+  }
   if (io_uring_sq_space_left(&ring_) < 3) {
     io_uring_submit(&ring_);
     unsubmitted_ = 0;

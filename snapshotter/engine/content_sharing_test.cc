@@ -95,16 +95,28 @@ class ContentSharingTest : public ::testing::TestWithParam<std::string> {
     return dir.ok() ? *dir : "";
   }
 
+  // Reopens the engine on the same root with content sharing on or off.
+  bool ReopenWith(bool sharing) {
+    engine_ = nullptr;
+    auto e = Engine::Open({.root = fs_.path() + "/root",
+                           .sync = false,
+                           .backend = GetParam(),
+                           .content_sharing = sharing});
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    if (e.ok()) engine_ = std::move(*e);
+    return e.ok();
+  }
+
   LoopFs fs_{"xfs"};
   std::unique_ptr<Engine> engine_;
 };
 
 TEST_P(ContentSharingTest, EqualFilesOfALaterLayerShareTheirExtents) {
   const std::string mid = RandomBytes(64 << 10, 1);   // via the sink path
-  const std::string big = RandomBytes(600 << 10, 2);  // streamed, deduped
-  const std::string tiny = RandomBytes(1000, 3);      // below the threshold
-  std::string a =
-      Import("a", "", Layer({{"mid", mid}, {"big", big}, {"tiny", tiny}}));
+  const std::string big = RandomBytes(600 << 10, 2);  // streamed, then cloned
+  const std::string tiny = RandomBytes(1000, 3);      // one partial block
+  std::string a = Import(
+      "a", "", Layer({{"mid", mid}, {"big", big}, {"tiny", tiny}, {"e", ""}}));
   ASSERT_FALSE(a.empty());
   // The same contents under new names and another mode: a re-packed layer.
   const std::string fresh = RandomBytes(80 << 10, 4);
@@ -116,9 +128,9 @@ TEST_P(ContentSharingTest, EqualFilesOfALaterLayerShareTheirExtents) {
           0600),
       &applied);
   ASSERT_FALSE(b.empty());
-  EXPECT_EQ(applied.stats.shared_files, 2);
+  EXPECT_EQ(applied.stats.shared_files, 3);
   EXPECT_EQ(applied.stats.shared_bytes,
-            static_cast<int64_t>(mid.size() + big.size()));
+            static_cast<int64_t>(mid.size() + big.size() + tiny.size()));
   EXPECT_EQ(applied.stats.share_refused, 0);
   EXPECT_TRUE(Slurp(b + "/x/mid2") == mid);
   EXPECT_TRUE(Slurp(b + "/x/big2") == big);
@@ -136,9 +148,9 @@ TEST_P(ContentSharingTest, EqualFilesOfALaterLayerShareTheirExtents) {
   EXPECT_EQ(sb.st_mode & 07777, 0600u);
   EXPECT_EQ(sb.st_mtime, 1700000000);
   SharingInfo info = engine_->Sharing();
-  EXPECT_EQ(info.shared_files, 2);
-  EXPECT_EQ(info.digests, 3);  // mid, big, fresh (tiny is below 16 KiB)
-  EXPECT_EQ(info.holders, 5);  // mid, big in both; fresh in b
+  EXPECT_EQ(info.shared_files, 3);
+  EXPECT_EQ(info.digests, 4);  // mid, big, tiny, fresh (empty files: none)
+  EXPECT_EQ(info.holders, 7);  // mid, big, tiny in both; fresh in b
   EXPECT_EQ(info.pending, 0);
 }
 
@@ -166,29 +178,41 @@ TEST_P(ContentSharingTest, RemovingAHolderChangesNoOtherSnapshot) {
   EXPECT_EQ(info.pending, 0);
 }
 
-// The index claims a file holds content it does not (a forged digest, as a
-// collision would look): the bytes are compared before any sharing, for the
-// cloned (small) and the deduplicated (large) path alike.
-TEST_P(ContentSharingTest, AWrongIndexEntryNeverSharesDifferentBytes) {
-  for (size_t size : {size_t{64} << 10, size_t{512} << 10}) {
+// The index's API digests files itself: a caller names files, never their
+// digests, so no one can claim one content is another. A file one bit away
+// from an indexed one shares nothing; the indexed content shares, on both
+// paths (cloned small files, large ones cloned after streaming).
+TEST_P(ContentSharingTest, TheIndexAPIDigestsFilesItself) {
+  const std::vector<size_t> sizes = {size_t{64} << 10, size_t{512} << 10};
+  // Applied with content sharing off: only the API can index these.
+  ASSERT_TRUE(ReopenWith(false));
+  for (size_t size : sizes) {
+    ASSERT_FALSE(Import("a" + std::to_string(size), "",
+                        Layer({{"x", RandomBytes(size, 7)}}))
+                     .empty());
+  }
+  EXPECT_EQ(engine_->Sharing().holders, 0);
+  ASSERT_TRUE(ReopenWith(true));
+  for (size_t size : sizes) {
     SCOPED_TRACE("size " + std::to_string(size));
     std::string tag = std::to_string(size);
     const std::string x = RandomBytes(size, 7);
     std::string y = x;
     y[size / 2] ^= 1;  // same size, one bit apart
-    ASSERT_FALSE(Import("a" + tag, "", Layer({{"x", x}})).empty());
-    ASSERT_TRUE(engine_
-                    ->TEST_AddContent(
-                        "a" + tag,
-                        {{Sha256::RawOf(y), static_cast<int64_t>(size), "x"}})
-                    .ok());
+    auto added = engine_->AddContent("a" + tag, {"x", "missing", "../x"});
+    ASSERT_TRUE(added.ok()) << added.status().ToString();
+    EXPECT_EQ(*added, 1);
     AppliedLayer applied;
     std::string b = Import("b" + tag, "", Layer({{"y", y}}), &applied);
     EXPECT_EQ(applied.stats.shared_files, 0);
-    EXPECT_EQ(applied.stats.share_refused, 1);
-    EXPECT_TRUE(Slurp(b + "/y") == y) << "y took the forged holder's bytes";
+    EXPECT_TRUE(Slurp(b + "/y") == y) << "y took x's bytes";
     EXPECT_EQ(Exclusive(b + "/y"), static_cast<int64_t>(size));
+    std::string c = Import("c" + tag, "", Layer({{"x2", x}}), &applied);
+    EXPECT_EQ(applied.stats.shared_files, 1);
+    EXPECT_TRUE(Slurp(c + "/x2") == x);
+    EXPECT_EQ(Exclusive(c + "/x2"), 0);
   }
+  EXPECT_FALSE(engine_->AddContent("nope", {"x"}).ok());
 }
 
 // A holder's file changed on disk after its commit (an operator, damage):

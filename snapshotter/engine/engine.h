@@ -33,10 +33,10 @@
 #include "io/base/result.h"
 #include "io/base/unique_fd.h"
 #include "io/extract/apply_layer.h"
-#include "io/extract/content_share.h"
 #include "io/extract/extractor.h"
 #include "io/fs/fs_ops.h"
 #include "io/fs/sync_group.h"
+#include "io/sink/content_share.h"
 #include "snapshotter/layout.h"
 #include "snapshotter/types.h"
 
@@ -73,7 +73,7 @@ struct EngineOptions {
   // one log line. Config key content_sharing (auto|off).
   bool content_sharing = true;
   // Smallest file that is digested and shared.
-  int64_t share_min_bytes = 16 << 10;
+  int64_t share_min_bytes = 1;  // every non-empty regular file
   // Where the engine's filesystem changes go (io/fs/fs_ops.h); null: the real
   // system calls. Tests pass fault-injecting ones. Not owned.
   FsOps* fs = nullptr;
@@ -221,10 +221,13 @@ class Engine {
   uint64_t DataSyncs() const { return data_sync_ ? data_sync_->syncs() : 0; }
   // Content sharing: on or off and why, counts since start, the index.
   SharingInfo Sharing();
-  // Test seam: records `files` as content of committed snapshot `key`
-  // whatever its files hold (the index's API, for collision tests).
-  Status TEST_AddContent(std::string_view key,
-                         const std::vector<DigestedFile>& files);
+  // The index's API: adds regular files `paths` (clean, inside the tree) of
+  // committed snapshot `key` to the content index, digesting them itself
+  // (no caller ever supplies a digest). A path that is missing, not a
+  // regular file, behind a symlink or changing while read is skipped.
+  // Returns how many were added.
+  Result<int64_t> AddContent(std::string_view key,
+                             const std::vector<std::string>& paths);
   std::string_view backend_name() const;
   const Layout& layout() const { return layout_; }
   int64_t MetadataBytes() const;

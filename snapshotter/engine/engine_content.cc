@@ -1,10 +1,12 @@
 // Content sharing: the engine's side (README "Storage efficiency"). The
 // index (meta/content_index.h) lives in the store and changes only inside
 // Commit's and Remove's transactions; the extractor asks through
-// ContentShare and proves every proposal (io/extract/content_share.h).
+// ContentShare and proves every proposal (io/sink/content_share.h).
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "io/base/errno.h"
 #include "io/base/log.h"
 #include "io/fs/root_dir.h"
 #include "snapshotter/backend/probe.h"
@@ -37,22 +39,28 @@ void Engine::StartSharing() {
 }
 
 UniqueFd Engine::OpenContent(std::string_view digest, int64_t size) {
-  std::vector<std::pair<uint64_t, std::string>> holders;
+  std::vector<std::pair<uint64_t, ContentFile>> holders;
   Status s = store_->View([&](ReadTxn& txn) {
     return FindContent(txn, digest, [&](uint64_t id, const ContentFile& f) {
-      if (f.size == size) holders.emplace_back(id, f.path);
+      if (f.size == size) holders.emplace_back(id, f);
       return holders.size() < kMaxHoldersTried;
     });
   });
   if (!s.ok()) return UniqueFd();
-  for (const auto& [id, path] : holders) {
+  for (const auto& [id, f] : holders) {
     UniqueFd dir(open(layout_.FsDir(id).c_str(),
                       O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!dir.valid()) continue;
-    auto fd = OpenFileNoSymlinks(dir.get(), path);
+    auto fd = OpenFileNoSymlinks(dir.get(), f.path);
     if (!fd.ok()) continue;
+    // The inode the writer digested, unchanged since: same number, same
+    // ctime (every write, truncate, chmod or xattr change moves ctime).
     struct stat st;
-    if (fstat(fd->get(), &st) == 0 && st.st_size == size) return std::move(*fd);
+    if (fstat(fd->get(), &st) == 0 && st.st_size == size &&
+        st.st_ino == f.ino &&
+        st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec == f.ctime_ns) {
+      return std::move(*fd);
+    }
   }
   return UniqueFd();
 }
@@ -101,13 +109,51 @@ SharingInfo Engine::Sharing() {
   return info;
 }
 
-Status Engine::TEST_AddContent(std::string_view key,
-                               const std::vector<DigestedFile>& files) {
-  return store_->Update([&](WriteTxn& txn) -> Status {
+Result<int64_t> Engine::AddContent(std::string_view key,
+                                   const std::vector<std::string>& paths) {
+  STRATA_RETURN_IF_ERROR(ValidateKey("key", key));
+  uint64_t id = 0;
+  STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
     STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshot(txn, key));
-    STRATA_RETURN_IF_ERROR(AddSnapshotContent(txn, r.id, files));
-    return PublishContent(txn, r.id);
-  });
+    if (r.kind != Kind::kCommitted)
+      return FailedPrecondition(SnapshotName(key) + " is not committed");
+    id = r.id;
+    return Status::Ok();
+  }));
+  UniqueFd dir(open(layout_.FsDir(id).c_str(),
+                    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.valid()) return PosixError(SnapshotName(key), errno);
+  std::vector<DigestedFile> files;
+  std::vector<char> buf(1 << 20);
+  for (const std::string& path : paths) {
+    auto fd = OpenFileNoSymlinks(dir.get(), path);
+    if (!fd.ok()) continue;
+    struct stat before;
+    if (fstat(fd->get(), &before) != 0) continue;
+    Sha256 hash;
+    int64_t size = 0;
+    for (ssize_t n; (n = read(fd->get(), buf.data(), buf.size())) > 0;) {
+      hash.Update({buf.data(), static_cast<size_t>(n)});
+      size += n;
+    }
+    DigestedFile f{
+        hash.Raw(), size, path, before.st_ino,
+        before.st_ctim.tv_sec * 1000000000LL + before.st_ctim.tv_nsec};
+    // Changed while read: its digest proves nothing.
+    struct stat after;
+    if (fstat(fd->get(), &after) != 0 || after.st_size != size ||
+        after.st_ctim.tv_sec != before.st_ctim.tv_sec ||
+        after.st_ctim.tv_nsec != before.st_ctim.tv_nsec)
+      continue;
+    files.push_back(std::move(f));
+  }
+  STRATA_RETURN_IF_ERROR(store_->Update([&](WriteTxn& txn) -> Status {
+    STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshot(txn, key));
+    if (r.id != id) return FailedPrecondition(SnapshotName(key) + " changed");
+    STRATA_RETURN_IF_ERROR(AddSnapshotContent(txn, id, files));
+    return PublishContent(txn, id);
+  }));
+  return static_cast<int64_t>(files.size());
 }
 
 }  // namespace strata

@@ -7,18 +7,25 @@
 namespace strata {
 namespace {
 
+// A row's value: size, inode number, ctime (ns), each u64 big-endian, then
+// the path.
 std::string Value(const ContentFile& f) {
-  return EncodeId(static_cast<uint64_t>(f.size)) + f.path;
+  return EncodeId(static_cast<uint64_t>(f.size)) + EncodeId(f.ino) +
+         EncodeId(static_cast<uint64_t>(f.ctime_ns)) + f.path;
 }
 
 // A row's value back into a file; false for a damaged row (skipped).
 bool Decode(std::string_view digest, std::string_view value, ContentFile* f) {
-  if (value.size() < 8) return false;
+  if (value.size() < 24) return false;
   auto size = DecodeId(value.substr(0, 8));
-  if (!size.ok()) return false;
+  auto ino = DecodeId(value.substr(8, 8));
+  auto ctime = DecodeId(value.substr(16, 8));
+  if (!size.ok() || !ino.ok() || !ctime.ok()) return false;
   f->digest = std::string(digest);
   f->size = static_cast<int64_t>(*size);
-  f->path = std::string(value.substr(8));
+  f->ino = *ino;
+  f->ctime_ns = static_cast<int64_t>(*ctime);
+  f->path = std::string(value.substr(24));
   return true;
 }
 
@@ -57,7 +64,9 @@ Status PublishContent(WriteTxn& txn, uint64_t id) {
   STRATA_ASSIGN_OR_RETURN(auto rows, RowsOf(txn, id));
   const std::string sid = EncodeId(id);
   for (const auto& [digest, value] : rows) {
-    STRATA_RETURN_IF_ERROR(txn.Put(Table::kContent, digest + sid, value));
+    // The size only: path and identity stay in snapshot_content.
+    STRATA_RETURN_IF_ERROR(
+        txn.Put(Table::kContent, digest + sid, value.substr(0, 8)));
   }
   return Status::Ok();
 }
@@ -77,13 +86,22 @@ Status FindContent(
     ReadTxn& txn, std::string_view digest,
     const std::function<bool(uint64_t id, const ContentFile&)>& fn) {
   if (digest.size() != kContentDigestBytes) return Status::Ok();
-  return txn.Scan(Table::kContent, digest,
-                  [&](std::string_view k, std::string_view v) {
-                    auto id = DecodeId(k.substr(kContentDigestBytes));
-                    ContentFile f;
-                    if (!id.ok() || !Decode(digest, v, &f)) return true;
-                    return fn(*id, f);
-                  });
+  std::vector<uint64_t> ids;
+  STRATA_RETURN_IF_ERROR(txn.Scan(
+      Table::kContent, digest, [&](std::string_view k, std::string_view) {
+        auto id = DecodeId(k.substr(kContentDigestBytes));
+        if (id.ok()) ids.push_back(*id);
+        return true;
+      }));
+  for (uint64_t id : ids) {
+    STRATA_ASSIGN_OR_RETURN(
+        auto row,
+        txn.Get(Table::kSnapshotContent, EncodeId(id) + std::string(digest)));
+    ContentFile f;
+    if (!row || !Decode(digest, *row, &f)) continue;
+    if (!fn(id, f)) break;
+  }
+  return Status::Ok();
 }
 
 Result<ContentCounts> CountContent(ReadTxn& txn) {
@@ -97,9 +115,9 @@ Result<ContentCounts> CountContent(ReadTxn& txn) {
         if (digest != last) {
           c.digests++;
           last = std::string(digest);
-        } else {
-          ContentFile f;
-          if (Decode(digest, v, &f)) c.shared_bytes += f.size;
+        } else if (v.size() == 8) {
+          auto size = DecodeId(v);
+          if (size.ok()) c.shared_bytes += static_cast<int64_t>(*size);
         }
         return true;
       }));

@@ -7,13 +7,13 @@
 //   snapshot_content: id + sha256 -> size + path   every snapshot's digested
 //                                                  files (an active one's from
 //                                                  the layers applied to it)
-//   content:          sha256 + id -> size + path   committed snapshots only
+//   content:          sha256 + id -> size          committed snapshots only
 // A digest's reference count is its number of `content` rows: the committed
 // snapshots holding that content. Commit publishes a snapshot's rows, Remove
 // drops them, recovery drops rows of ids without a record.
 //
 // The index only proposes: whoever shares extents first proves the bytes
-// equal (io/extract/content_share.h), so a wrong or stale row costs a
+// equal (io/sink/content_share.h), so a wrong or stale row costs a
 // comparison, never a file with another file's bytes.
 //
 // Thread-safety: functions of a transaction (metastore.h).

@@ -708,14 +708,14 @@ long Campaign::Orphans(CampaignClient* client, const std::string& log,
 }
 
 // The content index against the records: every committed import holds its
-// two shared files and, from 16 KiB, its own file; nothing else is indexed.
+// own file and the two shared ones; nothing else is indexed.
 void Campaign::CheckIndex(const std::vector<campaign_pb::Info>& infos,
                           const std::string& status, const char* when) {
   long long want = 0;
   for (const auto& i : infos) {
     if (i.kind() != campaign_pb::COMMITTED || i.name().rfind("c-", 0) != 0)
       continue;
-    want += 2 + (ContentFor(i.name().substr(2)).size() >= (16 << 10));
+    want += 3;  // its own file and the two shared ones, all non-empty
   }
   long long digests = -1, holders = -1, pending = -1;
   size_t p = status.find("index: ");
