@@ -41,6 +41,7 @@ struct DigestedFile {
   int64_t size = 0;
   std::string path;
   uint64_t ino = 0;
+  uint64_t generation = 0;  // the inode's (io/fs FileIdentity)
   int64_t ctime_ns = 0;
 };
 

@@ -343,7 +343,7 @@ Status Extractor::WriteFile(const TarEntry& e, FileJob job, EntryStream& in) {
 }
 
 // Large or sparse: stream through one buffer with plain writes; a digested
-// file is then offered to the kernel's dedupe against a proposal.
+// file whose content is stored already drops its written pages and clones.
 Status Extractor::WriteBig(const TarEntry& e, const FileJob& job,
                            EntryStream& in) {
   if (big_buf_.empty()) big_buf_.resize(kBigBuffer);

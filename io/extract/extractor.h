@@ -86,9 +86,8 @@ struct ExtractStats {
   int64_t whiteouts = 0;  // both kinds
   int64_t skipped_devices = 0;
   int64_t file_bytes = 0;
-  // Content sharing: files that share a proposed file's extents (cloned, or
-  // deduplicated by the kernel after writing) and their bytes; proposals
-  // whose bytes differed or could not be used.
+  // Content sharing: files created as clones of an equal stored file and
+  // their bytes; proposals that could not be cloned.
   int64_t shared_files = 0;
   int64_t shared_bytes = 0;
   int64_t share_refused = 0;

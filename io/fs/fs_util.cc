@@ -84,6 +84,20 @@ Status SyncFs(int fd) {
   return Status::Ok();
 }
 
+Result<FileIdentity> IdentityOf(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return PosixError("stat", errno);
+  if (!S_ISREG(st.st_mode)) return FailedPrecondition("not a regular file");
+  FileIdentity id;
+  id.size = st.st_size;
+  id.ino = st.st_ino;
+  id.ctime_ns = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+  int gen = 0;
+  if (ioctl(fd, FS_IOC_GETVERSION, &gen) == 0)
+    id.generation = static_cast<uint32_t>(gen);
+  return id;
+}
+
 Result<std::vector<std::string>> ListDir(const std::string& dir) {
   std::vector<std::string> names;
   UniqueDir d(opendir(dir.c_str()));

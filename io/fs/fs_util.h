@@ -42,6 +42,21 @@ Status SyncFs(int fd);
 // mkdir -p with the given mode for created components.
 Status MakeDirs(const std::string& path, unsigned mode = 0755);
 
+// What content sharing checks a stored file against (content_share.h): a
+// regular file's size, inode number, inode generation (FS_IOC_GETVERSION: a
+// reused inode number gets a new one; 0 where the filesystem has none) and
+// ctime in ns (every write, truncate, chmod, link or xattr change moves it).
+struct FileIdentity {
+  int64_t size = 0;
+  uint64_t ino = 0;
+  uint64_t generation = 0;
+  int64_t ctime_ns = 0;
+  bool operator==(const FileIdentity&) const = default;
+};
+// The identity of the regular file open at fd (not O_PATH);
+// FailedPrecondition for anything else.
+Result<FileIdentity> IdentityOf(int fd);
+
 // The names in `dir` (without . and ..), unsorted; a missing dir has none.
 // For the Strata root's own small directories, not for archive trees.
 Result<std::vector<std::string>> ListDir(const std::string& dir);

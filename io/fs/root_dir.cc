@@ -133,17 +133,27 @@ Result<ResolvedDir> RootDir::OpenDir(const std::string& rel) {
 }
 
 Result<UniqueFd> OpenFileNoSymlinks(int dirfd, const std::string& rel) {
+  // O_PATH first: a device or FIFO at rel is never opened for real (an
+  // open can have side effects a tree's author chose).
   open_how how = {};
-  how.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
                 RESOLVE_NO_XDEV;
-  int fd = static_cast<int>(
+  int pfd = static_cast<int>(
       syscall(SYS_openat2, dirfd, rel.c_str(), &how, sizeof(how)));
-  if (fd < 0) return PosixError("open", errno);
-  UniqueFd out(fd);
+  if (pfd < 0) return PosixError("open", errno);
+  UniqueFd path(pfd);
   struct stat st;
-  if (fstat(fd, &st) != 0) return PosixError("stat", errno);
+  if (fstat(pfd, &st) != 0) return PosixError("stat", errno);
   if (!S_ISREG(st.st_mode)) return FailedPrecondition("not a regular file");
+  UniqueFd out(open(("/proc/self/fd/" + std::to_string(pfd)).c_str(),
+                    O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!out.valid()) return PosixError("reopen", errno);
+  struct stat again;
+  if (fstat(out.get(), &again) != 0 || again.st_ino != st.st_ino ||
+      again.st_dev != st.st_dev) {
+    return FailedPrecondition("changed while opened");
+  }
   return out;
 }
 

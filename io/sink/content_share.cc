@@ -1,23 +1,25 @@
 #include "io/sink/content_share.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <unordered_map>
+
+#include "io/fs/fs_util.h"
 
 namespace strata {
 
 void ShareLog::Digested(std::string digest, int64_t size,
                         const std::string& path, int fd) {
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != size) return;
+  auto id = IdentityOf(fd);
+  if (!id.ok() || id->size != size) return;
   std::lock_guard<std::mutex> l(mu_);
   bytes_ += path.size() + digest.size() + sizeof(DigestedFile);
   if (bytes_ > max_bytes_) return;
-  files_.push_back({std::move(digest), size, path, st.st_ino,
-                    st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec});
+  files_.push_back(
+      {std::move(digest), size, path, id->ino, id->generation, id->ctime_ns});
 }
 
 void ShareLog::Shared(int64_t bytes) {
@@ -38,7 +40,16 @@ ShareLog::Totals ShareLog::totals() const {
 
 std::vector<DigestedFile> ShareLog::TakeFiles() {
   std::lock_guard<std::mutex> l(mu_);
-  return std::move(files_);
+  // A path written twice keeps its last content only.
+  std::unordered_map<std::string, size_t> last;
+  for (size_t i = 0; i < files_.size(); ++i) last[files_[i].path] = i;
+  std::vector<DigestedFile> out;
+  out.reserve(last.size());
+  for (size_t i = 0; i < files_.size(); ++i) {
+    if (last[files_[i].path] == i) out.push_back(std::move(files_[i]));
+  }
+  files_.clear();
+  return out;
 }
 
 }  // namespace strata

@@ -73,13 +73,17 @@ Status WriteFileNow(const FileJob& job, const char* data, size_t len,
     digest = Sha256::RawOf({data, len});
     UniqueFd src = job.share->Open(digest, static_cast<int64_t>(len));
     if (src.valid()) {
+      struct stat st;
       if (CloneFileData(src.get(), fd.get(), static_cast<int64_t>(len),
                         DataMode::kReflink)
-              .ok()) {
+              .ok() &&
+          fstat(fd.get(), &st) == 0 && st.st_size == static_cast<off_t>(len)) {
         job.share_log->Shared(static_cast<int64_t>(len));
         left = 0;
       } else {
+        // Not cloned, or the holder changed size under us: our own bytes.
         job.share_log->Refused();
+        if (ftruncate(fd.get(), 0) != 0) return PosixError("truncate", errno);
       }
     }
   }

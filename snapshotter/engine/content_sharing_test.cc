@@ -232,6 +232,30 @@ TEST_P(ContentSharingTest, AHolderChangedOnDiskIsNotShared) {
   EXPECT_TRUE(Slurp(b + "/x") == x);
 }
 
+// Within one layer a path can be written twice, or replaced by a
+// directory: only what the path holds at the end is proposed, so a later
+// file never gets a replaced content's bytes (even if the new inode reused
+// the old one's number).
+TEST_P(ContentSharingTest, AReplacedPathIsProposedOnlyForItsLastContent) {
+  const std::string first = RandomBytes(40 << 10, 11);
+  const std::string last = RandomBytes(40 << 10, 12);
+  const std::string gone = RandomBytes(40 << 10, 13);
+  std::string tar = MakeEntry(Spec("p", '0', false, first.size()), first) +
+                    MakeEntry(Spec("p", '0', false, last.size()), last) +
+                    MakeEntry(Spec("r", '0', false, gone.size()), gone) +
+                    MakeEntry(Spec("r", '5'), "") + EndOfArchive();
+  ASSERT_FALSE(Import("a", "", tar).empty());
+  AppliedLayer applied;
+  std::string b = Import(
+      "b", "", Layer({{"q1", first}, {"q2", last}, {"q3", gone}}), &applied);
+  EXPECT_EQ(applied.stats.shared_files, 1);  // q2, from p's last content
+  EXPECT_TRUE(Slurp(b + "/q1") == first);
+  EXPECT_TRUE(Slurp(b + "/q2") == last);
+  EXPECT_TRUE(Slurp(b + "/q3") == gone);
+  EXPECT_EQ(Exclusive(b + "/q1"), static_cast<int64_t>(first.size()));
+  EXPECT_EQ(Exclusive(b + "/q2"), 0);
+}
+
 // An active snapshot's files are not proposed before its Commit, and
 // removing it uncommitted leaves nothing in the index.
 TEST_P(ContentSharingTest, OnlyCommittedSnapshotsAreProposed) {

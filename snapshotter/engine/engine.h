@@ -98,7 +98,7 @@ struct SharingInfo {
   bool enabled = false;
   std::string reason;  // why it is off, or the filesystem it is on
   // Since start: files that shared a committed file's extents, their bytes,
-  // proposals refused (bytes differed, or could not be cloned).
+  // proposals that could not be cloned.
   int64_t shared_files = 0;
   int64_t shared_bytes = 0;
   int64_t refused = 0;

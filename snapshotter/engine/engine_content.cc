@@ -1,13 +1,15 @@
 // Content sharing: the engine's side (README "Storage efficiency"). The
 // index (meta/content_index.h) lives in the store and changes only inside
-// Commit's and Remove's transactions; the extractor asks through
-// ContentShare and proves every proposal (io/sink/content_share.h).
+// Commit's and Remove's transactions; the sinks ask through ContentShare
+// (io/sink/content_share.h) and get a holder only while its inode is exactly
+// the one its writer digested.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "io/base/errno.h"
 #include "io/base/log.h"
+#include "io/fs/fs_util.h"
 #include "io/fs/root_dir.h"
 #include "snapshotter/backend/probe.h"
 #include "snapshotter/engine/engine.h"
@@ -26,6 +28,10 @@ constexpr size_t kMaxHoldersTried = 4;
 void Engine::StartSharing() {
   if (!opts_.content_sharing) {
     sharing_reason_ = "off (content_sharing = off)";
+  } else if (opts_.sync && !opts_.commit_sync) {
+    // A holder whose data a power cut lost would be cloned into every new
+    // layer with its content: sharing needs Commit's sync.
+    sharing_reason_ = "off: commit_sync is off";
   } else if (!CanShareExtents(layout_.StagingDir())) {
     sharing_reason_ =
         "off: the root's filesystem cannot share extents (no FICLONE); "
@@ -53,12 +59,12 @@ UniqueFd Engine::OpenContent(std::string_view digest, int64_t size) {
     if (!dir.valid()) continue;
     auto fd = OpenFileNoSymlinks(dir.get(), f.path);
     if (!fd.ok()) continue;
-    // The inode the writer digested, unchanged since: same number, same
-    // ctime (every write, truncate, chmod or xattr change moves ctime).
-    struct stat st;
-    if (fstat(fd->get(), &st) == 0 && st.st_size == size &&
-        st.st_ino == f.ino &&
-        st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec == f.ctime_ns) {
+    // The inode the writer digested, unchanged since: same number and
+    // generation (not a reused number), same ctime (every write, truncate,
+    // chmod, link or xattr change moves it), same size.
+    auto now = IdentityOf(fd->get());
+    if (now.ok() &&
+        *now == FileIdentity{f.size, f.ino, f.generation, f.ctime_ns}) {
       return std::move(*fd);
     }
   }
@@ -80,12 +86,16 @@ Result<AppliedLayer> ApplyTarget::Apply(std::unique_ptr<Source> raw,
   engine_.shared_bytes_ += applied.stats.shared_bytes;
   engine_.share_refused_ += applied.stats.share_refused;
   if (!applied.files.empty()) {
-    STRATA_RETURN_IF_ERROR(engine_.store_
-                               ->Update([&](WriteTxn& txn) {
-                                 return AddSnapshotContent(txn, id_,
-                                                           applied.files);
-                               })
-                               .WithContext("record the layer's contents"));
+    // The index is an optimisation: a layer applied stays applied even if
+    // its files cannot be recorded (they are then never proposed).
+    Status s = engine_.store_->Update([&](WriteTxn& txn) {
+      return AddSnapshotContent(txn, id_, applied.files);
+    });
+    if (!s.ok()) {
+      Log(LogLevel::kWarn, "engine",
+          "content index: the layer's files are not recorded",
+          {{"key", key_}, {"error", s.ToString()}});
+    }
   }
   return applied;
 }
@@ -128,23 +138,19 @@ Result<int64_t> Engine::AddContent(std::string_view key,
   for (const std::string& path : paths) {
     auto fd = OpenFileNoSymlinks(dir.get(), path);
     if (!fd.ok()) continue;
-    struct stat before;
-    if (fstat(fd->get(), &before) != 0) continue;
+    auto before = IdentityOf(fd->get());
+    if (!before.ok()) continue;
     Sha256 hash;
     int64_t size = 0;
     for (ssize_t n; (n = read(fd->get(), buf.data(), buf.size())) > 0;) {
       hash.Update({buf.data(), static_cast<size_t>(n)});
       size += n;
     }
-    DigestedFile f{
-        hash.Raw(), size, path, before.st_ino,
-        before.st_ctim.tv_sec * 1000000000LL + before.st_ctim.tv_nsec};
     // Changed while read: its digest proves nothing.
-    struct stat after;
-    if (fstat(fd->get(), &after) != 0 || after.st_size != size ||
-        after.st_ctim.tv_sec != before.st_ctim.tv_sec ||
-        after.st_ctim.tv_nsec != before.st_ctim.tv_nsec)
-      continue;
+    auto after = IdentityOf(fd->get());
+    if (!after.ok() || !(*after == *before) || size != before->size) continue;
+    DigestedFile f{hash.Raw(),      size, path, before->ino, before->generation,
+                   before->ctime_ns};
     files.push_back(std::move(f));
   }
   STRATA_RETURN_IF_ERROR(store_->Update([&](WriteTxn& txn) -> Status {

@@ -7,25 +7,29 @@
 namespace strata {
 namespace {
 
-// A row's value: size, inode number, ctime (ns), each u64 big-endian, then
-// the path.
+// A row's value: size, inode number, inode generation, ctime (ns), each u64
+// big-endian, then the path.
+constexpr size_t kFixedBytes = 32;
 std::string Value(const ContentFile& f) {
   return EncodeId(static_cast<uint64_t>(f.size)) + EncodeId(f.ino) +
-         EncodeId(static_cast<uint64_t>(f.ctime_ns)) + f.path;
+         EncodeId(f.generation) + EncodeId(static_cast<uint64_t>(f.ctime_ns)) +
+         f.path;
 }
 
 // A row's value back into a file; false for a damaged row (skipped).
 bool Decode(std::string_view digest, std::string_view value, ContentFile* f) {
-  if (value.size() < 24) return false;
+  if (value.size() < kFixedBytes) return false;
   auto size = DecodeId(value.substr(0, 8));
   auto ino = DecodeId(value.substr(8, 8));
-  auto ctime = DecodeId(value.substr(16, 8));
-  if (!size.ok() || !ino.ok() || !ctime.ok()) return false;
+  auto gen = DecodeId(value.substr(16, 8));
+  auto ctime = DecodeId(value.substr(24, 8));
+  if (!size.ok() || !ino.ok() || !gen.ok() || !ctime.ok()) return false;
   f->digest = std::string(digest);
   f->size = static_cast<int64_t>(*size);
   f->ino = *ino;
+  f->generation = *gen;
   f->ctime_ns = static_cast<int64_t>(*ctime);
-  f->path = std::string(value.substr(24));
+  f->path = std::string(value.substr(kFixedBytes));
   return true;
 }
 
@@ -86,22 +90,24 @@ Status FindContent(
     ReadTxn& txn, std::string_view digest,
     const std::function<bool(uint64_t id, const ContentFile&)>& fn) {
   if (digest.size() != kContentDigestBytes) return Status::Ok();
-  std::vector<uint64_t> ids;
+  // Reads inside the scan (LMDB allows gets beside an open read cursor), so
+  // a popular digest costs only the holders fn looks at.
+  Status get;
   STRATA_RETURN_IF_ERROR(txn.Scan(
       Table::kContent, digest, [&](std::string_view k, std::string_view) {
         auto id = DecodeId(k.substr(kContentDigestBytes));
-        if (id.ok()) ids.push_back(*id);
-        return true;
+        if (!id.ok()) return true;
+        auto row = txn.Get(Table::kSnapshotContent,
+                           EncodeId(*id) + std::string(digest));
+        if (!row.ok()) {
+          get = row.status();
+          return false;
+        }
+        ContentFile f;
+        if (!*row || !Decode(digest, **row, &f)) return true;
+        return fn(*id, f);
       }));
-  for (uint64_t id : ids) {
-    STRATA_ASSIGN_OR_RETURN(
-        auto row,
-        txn.Get(Table::kSnapshotContent, EncodeId(id) + std::string(digest)));
-    ContentFile f;
-    if (!row || !Decode(digest, *row, &f)) continue;
-    if (!fn(id, f)) break;
-  }
-  return Status::Ok();
+  return get;
 }
 
 Result<ContentCounts> CountContent(ReadTxn& txn) {

@@ -12,9 +12,10 @@
 // snapshots holding that content. Commit publishes a snapshot's rows, Remove
 // drops them, recovery drops rows of ids without a record.
 //
-// The index only proposes: whoever shares extents first proves the bytes
-// equal (io/sink/content_share.h), so a wrong or stale row costs a
-// comparison, never a file with another file's bytes.
+// A row also carries the file's identity when its writer digested it
+// (inode number, generation, ctime): a holder is proposed only while its
+// inode is still exactly that one (engine_content.cc), so a stale row is
+// skipped, never trusted.
 //
 // Thread-safety: functions of a transaction (metastore.h).
 #ifndef STRATA_SNAPSHOTTER_META_CONTENT_INDEX_H_
