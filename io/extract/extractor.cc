@@ -98,6 +98,7 @@ Result<ExtractStats> Extractor::Apply(EntryStream& in) {
   stats_.shared_bytes = t.shared_bytes;
   stats_.share_refused = t.refused;
   digested_ = share_log_.TakeFiles();
+  if (hardlinked_) RefreshLinkedIdentities();
   return stats_;
 }
 
@@ -308,6 +309,23 @@ Result<UniqueFd> Extractor::OpenCreated(const ResolvedDir& parent,
   return fd;
 }
 
+// A hardlink to a digested file moved its ctime after the digest was taken,
+// which would disqualify it as a holder forever. The extractor never writes
+// into an existing inode (every file is created O_EXCL), so a path that
+// still holds the digested inode (same number and generation) still holds
+// the digested bytes: take its ctime now.
+void Extractor::RefreshLinkedIdentities() {
+  for (DigestedFile& f : digested_) {
+    auto fd = OpenFileNoSymlinks(root_->fd(), f.path);
+    if (!fd.ok()) continue;
+    auto now = IdentityOf(fd->get());
+    if (now.ok() && now->ino == f.ino && now->generation == f.generation &&
+        now->size == f.size) {
+      f.ctime_ns = now->ctime_ns;
+    }
+  }
+}
+
 bool Extractor::Digests(const TarEntry& e) const {
   return opts_.share != nullptr && e.sparse.empty() &&
          e.size >= opts_.share_min_bytes;
@@ -501,6 +519,7 @@ Status Extractor::ApplyEntry(TarEntry& e, EntryStream& in) {
     }
     case TarEntry::Type::kHardlink: {
       stats_.links++;
+      hardlinked_ = true;
       STRATA_ASSIGN_OR_RETURN(std::string target,
                               CleanArchivePath(e.link_target));
       if (target.empty()) return InvalidArgument("hardlink to the layer root");

@@ -132,6 +132,7 @@ class Extractor {
   Status WriteFile(const TarEntry& e, FileJob job, EntryStream& in);
   Status WriteBig(const TarEntry& e, const FileJob& job, EntryStream& in);
   bool Digests(const TarEntry& e) const;
+  void RefreshLinkedIdentities();
   Status SetMetadataFd(const TarEntry& e, int fd);
   Status FixupDirTimes();
   void Remember(const std::string& path);
@@ -153,6 +154,7 @@ class Extractor {
   std::vector<char> big_buf_;
   ShareLog share_log_{opts_.max_tracked_bytes};
   std::vector<DigestedFile> digested_;
+  bool hardlinked_ = false;  // the layer made a hardlink
   ExtractStats stats_;
 };
 

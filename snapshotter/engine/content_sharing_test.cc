@@ -256,6 +256,23 @@ TEST_P(ContentSharingTest, AReplacedPathIsProposedOnlyForItsLastContent) {
   EXPECT_EQ(Exclusive(b + "/q2"), 0);
 }
 
+// A hardlink moves its target's ctime after the digest was taken; the
+// target is still proposed (busybox-style layers link most of their files).
+TEST_P(ContentSharingTest, AHardlinkedFileIsStillProposed) {
+  const std::string x = RandomBytes(40 << 10, 14);
+  HeaderSpec link = Spec("bin/h", '1');
+  link.linkname = "bin/f";
+  std::string tar = MakeEntry(Spec("bin", '5'), "") +
+                    MakeEntry(Spec("bin/f", '0', false, x.size()), x) +
+                    MakeEntry(link, "") + EndOfArchive();
+  ASSERT_FALSE(Import("a", "", tar).empty());
+  AppliedLayer applied;
+  std::string b = Import("b", "", Layer({{"y", x}}), &applied);
+  EXPECT_EQ(applied.stats.shared_files, 1);
+  EXPECT_TRUE(Slurp(b + "/y") == x);
+  EXPECT_EQ(Exclusive(b + "/y"), 0);
+}
+
 // An active snapshot's files are not proposed before its Commit, and
 // removing it uncommitted leaves nothing in the index.
 TEST_P(ContentSharingTest, OnlyCommittedSnapshotsAreProposed) {
