@@ -4,7 +4,6 @@
 #ifndef STRATA_IO_BASE_SHA256_H_
 #define STRATA_IO_BASE_SHA256_H_
 
-#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -30,19 +29,6 @@ class Sha256 {
 
  private:
   evp_md_ctx_st* ctx_;
-};
-
-// A regular file's content: raw SHA-256 digest, size, its clean path in the
-// tree that holds it, and the inode's identity when the digest was taken
-// (inode number and ctime: any later change of the file changes its ctime).
-// The content index's unit (content_index.h).
-struct DigestedFile {
-  std::string digest;
-  int64_t size = 0;
-  std::string path;
-  uint64_t ino = 0;
-  uint64_t generation = 0;  // the inode's (io/fs FileIdentity)
-  int64_t ctime_ns = 0;
 };
 
 // OCI ChainID: the first layer's is its DiffID; each next one is

@@ -319,9 +319,9 @@ void Extractor::RefreshLinkedIdentities() {
     auto fd = OpenFileNoSymlinks(root_->fd(), f.path);
     if (!fd.ok()) continue;
     auto now = IdentityOf(fd->get());
-    if (now.ok() && now->ino == f.ino && now->generation == f.generation &&
-        now->size == f.size) {
-      f.ctime_ns = now->ctime_ns;
+    if (now.ok() && now->ino == f.id.ino &&
+        now->generation == f.id.generation && now->size == f.id.size) {
+      f.id.ctime_ns = now->ctime_ns;
     }
   }
 }

@@ -37,6 +37,7 @@
 
 #include "io/base/result.h"
 #include "io/base/sha256.h"
+#include "io/fs/fs_util.h"
 #include "io/fs/root_dir.h"
 #include "io/sink/content_share.h"
 #include "io/sink/file_sink.h"

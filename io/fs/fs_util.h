@@ -53,6 +53,15 @@ struct FileIdentity {
   int64_t ctime_ns = 0;
   bool operator==(const FileIdentity&) const = default;
 };
+// A regular file's content (raw SHA-256 digest) at a clean path of the tree
+// that holds it, with the file's identity when the digest was taken: the
+// content index's unit (snapshotter/meta/content_index.h).
+struct DigestedFile {
+  std::string digest;
+  std::string path;
+  FileIdentity id;
+};
+
 // The identity of the regular file open at fd (not O_PATH);
 // FailedPrecondition for anything else.
 Result<FileIdentity> IdentityOf(int fd);

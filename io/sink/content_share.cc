@@ -18,8 +18,7 @@ void ShareLog::Digested(std::string digest, int64_t size,
   std::lock_guard<std::mutex> l(mu_);
   bytes_ += path.size() + digest.size() + sizeof(DigestedFile);
   if (bytes_ > max_bytes_) return;
-  files_.push_back(
-      {std::move(digest), size, path, id->ino, id->generation, id->ctime_ns});
+  files_.push_back({std::move(digest), path, *id});
 }
 
 void ShareLog::Shared(int64_t bytes) {

@@ -25,6 +25,7 @@
 #include "io/base/result.h"
 #include "io/base/sha256.h"
 #include "io/base/unique_fd.h"
+#include "io/fs/fs_util.h"
 
 namespace strata {
 

@@ -48,7 +48,7 @@ UniqueFd Engine::OpenContent(std::string_view digest, int64_t size) {
   std::vector<std::pair<uint64_t, ContentFile>> holders;
   Status s = store_->View([&](ReadTxn& txn) {
     return FindContent(txn, digest, [&](uint64_t id, const ContentFile& f) {
-      if (f.size == size) holders.emplace_back(id, f);
+      if (f.id.size == size) holders.emplace_back(id, f);
       return holders.size() < kMaxHoldersTried;
     });
   });
@@ -63,8 +63,7 @@ UniqueFd Engine::OpenContent(std::string_view digest, int64_t size) {
     // generation (not a reused number), same ctime (every write, truncate,
     // chmod, link or xattr change moves it), same size.
     auto now = IdentityOf(fd->get());
-    if (now.ok() &&
-        *now == FileIdentity{f.size, f.ino, f.generation, f.ctime_ns}) {
+    if (now.ok() && *now == f.id) {
       return std::move(*fd);
     }
   }
@@ -149,9 +148,7 @@ Result<int64_t> Engine::AddContent(std::string_view key,
     // Changed while read: its digest proves nothing.
     auto after = IdentityOf(fd->get());
     if (!after.ok() || !(*after == *before) || size != before->size) continue;
-    DigestedFile f{hash.Raw(),      size, path, before->ino, before->generation,
-                   before->ctime_ns};
-    files.push_back(std::move(f));
+    files.push_back({hash.Raw(), path, *before});
   }
   STRATA_RETURN_IF_ERROR(store_->Update([&](WriteTxn& txn) -> Status {
     STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshot(txn, key));

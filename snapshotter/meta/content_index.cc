@@ -11,9 +11,9 @@ namespace {
 // big-endian, then the path.
 constexpr size_t kFixedBytes = 32;
 std::string Value(const ContentFile& f) {
-  return EncodeId(static_cast<uint64_t>(f.size)) + EncodeId(f.ino) +
-         EncodeId(f.generation) + EncodeId(static_cast<uint64_t>(f.ctime_ns)) +
-         f.path;
+  return EncodeId(static_cast<uint64_t>(f.id.size)) + EncodeId(f.id.ino) +
+         EncodeId(f.id.generation) +
+         EncodeId(static_cast<uint64_t>(f.id.ctime_ns)) + f.path;
 }
 
 // A row's value back into a file; false for a damaged row (skipped).
@@ -25,10 +25,10 @@ bool Decode(std::string_view digest, std::string_view value, ContentFile* f) {
   auto ctime = DecodeId(value.substr(24, 8));
   if (!size.ok() || !ino.ok() || !gen.ok() || !ctime.ok()) return false;
   f->digest = std::string(digest);
-  f->size = static_cast<int64_t>(*size);
-  f->ino = *ino;
-  f->generation = *gen;
-  f->ctime_ns = static_cast<int64_t>(*ctime);
+  f->id.size = static_cast<int64_t>(*size);
+  f->id.ino = *ino;
+  f->id.generation = *gen;
+  f->id.ctime_ns = static_cast<int64_t>(*ctime);
   f->path = std::string(value.substr(kFixedBytes));
   return true;
 }

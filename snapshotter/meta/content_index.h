@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "io/base/result.h"
-#include "io/base/sha256.h"
+#include "io/fs/fs_util.h"
 #include "snapshotter/meta/metastore.h"
 
 namespace strata {
