@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,36 @@ Result<DataOutcome> CloneFileData(int src_fd, int dst_fd, int64_t size,
   }
   STRATA_RETURN_IF_ERROR(CopyFileData(src_fd, dst_fd, size));
   return DataOutcome::kCopied;
+}
+
+Result<DedupeOutcome> DedupeFileData(int src_fd, int dst_fd, int64_t size) {
+  constexpr int64_t kChunk = 16 << 20;
+  std::vector<char> buf(sizeof(file_dedupe_range) +
+                        sizeof(file_dedupe_range_info));
+  auto* range = reinterpret_cast<file_dedupe_range*>(buf.data());
+  DedupeOutcome out;
+  for (int64_t off = 0; off < size;) {
+    std::memset(buf.data(), 0, buf.size());
+    range->src_offset = static_cast<uint64_t>(off);
+    range->src_length = static_cast<uint64_t>(std::min(kChunk, size - off));
+    range->dest_count = 1;
+    range->info[0].dest_fd = dst_fd;
+    range->info[0].dest_offset = static_cast<uint64_t>(off);
+    if (ioctl(src_fd, FIDEDUPERANGE, range) != 0) {
+      if (errno == EINTR) continue;
+      return PosixError("FIDEDUPERANGE", errno);
+    }
+    const file_dedupe_range_info& info = range->info[0];
+    if (info.status == FILE_DEDUPE_RANGE_DIFFERS) {
+      out.differs = true;
+      return out;
+    }
+    if (info.status < 0) return PosixError("FIDEDUPERANGE", -info.status);
+    if (info.bytes_deduped == 0) break;  // the file shrank under us
+    out.bytes += static_cast<int64_t>(info.bytes_deduped);
+    off += static_cast<int64_t>(info.bytes_deduped);
+  }
+  return out;
 }
 
 bool CanReflink(const std::string& dir) {

@@ -34,6 +34,17 @@ Result<DataOutcome> CloneFileData(int src_fd, int dst_fd, int64_t size,
 // and read/write when that is refused; dst ends with length size.
 Status CopyFileData(int src_fd, int dst_fd, int64_t size);
 
+// FIDEDUPERANGE: makes dst_fd's first `size` bytes share src_fd's extents
+// where the kernel finds the bytes equal (it compares them under its locks,
+// so a file that differs, or changes meanwhile, is never given another's
+// data). Runs in chunks (btrfs caps one call at 16 MiB). Both fds are open
+// for reading (root may dedupe into a read-only fd).
+struct DedupeOutcome {
+  int64_t bytes = 0;     // bytes now shared with src
+  bool differs = false;  // the kernel found different bytes and stopped
+};
+Result<DedupeOutcome> DedupeFileData(int src_fd, int dst_fd, int64_t size);
+
 // Whether FICLONE works in directory dir (two temp files, removed after).
 bool CanReflink(const std::string& dir);
 

@@ -148,12 +148,15 @@ int64_t InodeOverhead(int fd) {
   return 256;
 }
 
-Result<int64_t> ExclusiveBytes(int fd) {
+Status ForEachExtent(int fd, const std::function<void(const FileExtent&)>& fn) {
   // Fetch extents in batches; the kernel fills fm_mapped_extents each call.
   constexpr unsigned kBatch = 128;
   std::vector<char> buf(sizeof(fiemap) + kBatch * sizeof(fiemap_extent));
   auto* fm = reinterpret_cast<fiemap*>(buf.data());
-  int64_t exclusive = 0;
+  constexpr uint32_t kUnlocated =
+      FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC |
+      FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_DATA_TAIL |
+      FIEMAP_EXTENT_ENCODED;
   uint64_t start = 0;
   for (;;) {
     std::memset(buf.data(), 0, buf.size());
@@ -165,13 +168,24 @@ Result<int64_t> ExclusiveBytes(int fd) {
     bool last = false;
     for (unsigned i = 0; i < fm->fm_mapped_extents; ++i) {
       const fiemap_extent& e = fm->fm_extents[i];
-      if (!(e.fe_flags & FIEMAP_EXTENT_SHARED))
-        exclusive += static_cast<int64_t>(e.fe_length);
+      fn(FileExtent{.logical = e.fe_logical,
+                    .physical = e.fe_physical,
+                    .length = e.fe_length,
+                    .shared = (e.fe_flags & FIEMAP_EXTENT_SHARED) != 0,
+                    .located = (e.fe_flags & kUnlocated) == 0});
       start = e.fe_logical + e.fe_length;
       if (e.fe_flags & FIEMAP_EXTENT_LAST) last = true;
     }
     if (last || fm->fm_mapped_extents < kBatch) break;
   }
+  return Status::Ok();
+}
+
+Result<int64_t> ExclusiveBytes(int fd) {
+  int64_t exclusive = 0;
+  STRATA_RETURN_IF_ERROR(ForEachExtent(fd, [&](const FileExtent& e) {
+    if (!e.shared) exclusive += static_cast<int64_t>(e.length);
+  }));
   return exclusive;
 }
 

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,22 @@ int64_t InodeOverhead(int fd);
 // extents count: they are the file's own new data). Unimplemented where the
 // filesystem has no FIEMAP.
 Result<int64_t> ExclusiveBytes(int fd);
+
+// One FIEMAP extent of a file. `located` is false where the extent has no
+// stable physical address yet or at all (delayed allocation, inline or
+// encoded data, FIEMAP_EXTENT_UNKNOWN): such bytes are the file's own.
+struct FileExtent {
+  uint64_t logical = 0;
+  uint64_t physical = 0;
+  uint64_t length = 0;
+  bool shared = false;  // FIEMAP_EXTENT_SHARED: another file maps it too
+  bool located = true;
+};
+
+// Calls fn for each extent of the file open at fd, in logical order, fetched
+// in batches (memory stays bounded whatever the file). Unimplemented where
+// the filesystem has no FIEMAP.
+Status ForEachExtent(int fd, const std::function<void(const FileExtent&)>& fn);
 
 }  // namespace strata
 

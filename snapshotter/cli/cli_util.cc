@@ -1,5 +1,7 @@
 #include "snapshotter/cli/cli_util.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <cstdio>
 
 #include "snapshotter/types.h"
@@ -28,6 +30,17 @@ std::string HumanBytes(uint64_t n) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", v, kUnits[u]);
   return buf;
+}
+
+bool PrintJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.always_print_primitive_fields = true;
+  opts.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(m, &out, opts).ok())
+    return false;
+  std::printf("%s\n", out.c_str());
+  return true;
 }
 
 }  // namespace strata

@@ -1,6 +1,5 @@
 #include "snapshotter/cli/status.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
@@ -50,16 +49,7 @@ int RunStatus(const std::shared_ptr<grpc::Channel>& channel,
                  s.error_message().c_str());
     return 1;
   }
-  if (json) {
-    std::string out;
-    google::protobuf::util::JsonPrintOptions opts;
-    opts.always_print_primitive_fields = true;
-    opts.preserve_proto_field_names = true;
-    if (!google::protobuf::util::MessageToJsonString(r, &out, opts).ok())
-      return 1;
-    std::printf("%s\n", out.c_str());
-    return 0;
-  }
+  if (json) return PrintJson(r) ? 0 : 1;
   const spb::DiffStats& d = r.diff();
   std::printf("root:       %s\n", r.root().c_str());
   std::printf("backend:    %s\n", r.backend().c_str());

@@ -3,9 +3,11 @@
 //   strata [--address SOCK] ls [FILTER...]
 //   strata [--address SOCK] stat KEY
 //   strata [--address SOCK] import [--parent NAME] [--name NAME] [--no-sync]
-//   LAYER... strata [--address SOCK] df [--root DIR] [--bytes] strata
-//   [--address SOCK] status [--json] strata [--address SOCK] bench
-//   latency|ops|cow ...
+//          LAYER...
+//   strata [--address SOCK] df [--bytes] [--json]
+//   strata [--address SOCK] dedup [--dry-run] [--min-size BYTES] [--json]
+//   strata [--address SOCK] status [--json]
+//   strata [--address SOCK] bench latency|ops|cow ...
 //
 // The benchmarks are not in this binary: `strata bench` runs strata-bench
 // (bench/harness), installed beside it.
@@ -22,9 +24,9 @@
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "snapshotter/cli/cli_util.h"
-#include "snapshotter/cli/df.h"
 #include "snapshotter/cli/import.h"
 #include "snapshotter/cli/status.h"
+#include "snapshotter/cli/storage.h"
 
 namespace {
 
@@ -36,7 +38,9 @@ constexpr const char* kUsage =
     "       strata [--address SOCK] stat KEY\n"
     "       strata [--address SOCK] import [--parent NAME] [--name NAME] "
     "[--no-sync] LAYER...\n"
-    "       strata [--address SOCK] df [--root DIR] [--bytes]\n"
+    "       strata [--address SOCK] df [--bytes] [--json]\n"
+    "       strata [--address SOCK] dedup [--dry-run] [--min-size BYTES] "
+    "[--bytes] [--json]\n"
     "       strata [--address SOCK] status [--json]\n"
     "       strata [--address SOCK] bench latency|ops|cow ...   (runs "
     "strata-bench)\n";
@@ -153,7 +157,10 @@ int main(int argc, char** argv) {
   if (cmd == "stat" && args.size() == 2) return Stat(*stub, args[1]);
   if (cmd == "import")
     return strata::RunImport(channel, {args.begin() + 1, args.end()});
-  if (cmd == "df") return strata::RunDf(*stub, {args.begin() + 1, args.end()});
+  if (cmd == "df")
+    return strata::RunDf(channel, {args.begin() + 1, args.end()});
+  if (cmd == "dedup")
+    return strata::RunDedup(channel, {args.begin() + 1, args.end()});
   if (cmd == "status")
     return strata::RunStatus(channel, {args.begin() + 1, args.end()});
   std::fputs(kUsage, stderr);

@@ -33,6 +33,7 @@
 #include "snapshotter/server/import_service.h"
 #include "snapshotter/server/snapshots_service.h"
 #include "snapshotter/server/status_service.h"
+#include "snapshotter/server/storage_service.h"
 
 namespace strata {
 namespace {
@@ -211,7 +212,8 @@ class Services {
   Services(Engine& engine, const Config& config)
       : snapshots_(engine),
         apply_slots_(config.max_concurrent_applies),
-        import_(engine, apply_slots_) {
+        import_(engine, apply_slots_),
+        storage_(engine) {
     if (!config.containerd_address.empty()) {
       content_ = std::make_unique<ContentClient>(config.containerd_address);
       diff_ = std::make_unique<DiffService>(engine, *content_, apply_slots_);
@@ -225,6 +227,7 @@ class Services {
     if (diff_) builder.RegisterService(diff_.get());
     builder.RegisterService(status_.get());
     builder.RegisterService(&import_);
+    builder.RegisterService(&storage_);
   }
 
   bool has_diff() const { return diff_ != nullptr; }
@@ -234,6 +237,7 @@ class Services {
   bool Drain(std::chrono::seconds grace) {
     bool drained = snapshots_.Drain(grace);
     if (diff_) drained = diff_->Drain(grace) && drained;
+    drained = storage_.Drain(grace) && drained;
     return import_.Drain(grace) && drained;
   }
 
@@ -241,6 +245,7 @@ class Services {
   SnapshotsService snapshots_;
   ApplySlots apply_slots_;
   ImportService import_;
+  StorageService storage_;
   std::unique_ptr<ContentClient> content_;
   std::unique_ptr<DiffService> diff_;
   std::unique_ptr<StatusService> status_;

@@ -504,6 +504,24 @@ Result<std::vector<Info>> Engine::List(
   return out;
 }
 
+Result<std::vector<Engine::Entry>> Engine::Entries() {
+  std::vector<Entry> out;
+  STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
+    Status inner;
+    STRATA_RETURN_IF_ERROR(WalkSnapshots(txn, [&](const SnapshotRecord& r) {
+      auto info = ToInfo(txn, r);
+      if (!info.ok()) {
+        inner = info.status();
+        return false;
+      }
+      out.push_back({r.id, std::move(*info), layout_.FsDir(r.id)});
+      return true;
+    }));
+    return inner;
+  }));
+  return out;
+}
+
 Result<Usage> Engine::GetUsage(std::string_view key) {
   STRATA_RETURN_IF_ERROR(ValidateKey("key", key));
   SnapshotRecord r;

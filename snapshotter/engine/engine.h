@@ -192,6 +192,14 @@ class Engine {
   // Infos matching containerd filters, in id order, from one read txn.
   Result<std::vector<Info>> List(const std::vector<std::string>& filters);
   Result<Usage> GetUsage(std::string_view key);
+  // Every snapshot as stored, from one read txn, in id order, with its
+  // directory (strata df and dedup walk them; engine/space.h).
+  struct Entry {
+    uint64_t id = 0;
+    Info info;
+    std::string dir;  // layout().FsDir(id)
+  };
+  Result<std::vector<Entry>> Entries();
   // Deletes directories no record references (and stale trash).
   Status Cleanup();
 

@@ -38,6 +38,12 @@ class RpcGate {
     bool admitted_;
   };
 
+  // Whether Drain() has begun: long RPCs poll it to stop early.
+  bool draining() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return draining_;
+  }
+
   // What a refused RPC answers.
   static grpc::Status Refused() {
     return grpc::Status(grpc::UNAVAILABLE,

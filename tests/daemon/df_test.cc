@@ -25,14 +25,15 @@ namespace pb = containerd::services::snapshots::v1;
 struct DfRow {
   std::string kind;
   int depth = 0;
-  int64_t exclusive = 0, logical = 0, inodes = 0;
+  int64_t usage = 0, logical = 0, on_disk = 0, shared = 0, saved = 0,
+          inodes = 0;
 };
 
-// Parses `strata df --bytes`: rows by name, the total line's two sums, the
+// Parses `strata df --bytes`: rows by name, the total line's sums, the
 // filesystem line's used bytes (-1 if absent).
 struct Df {
   std::map<std::string, DfRow> rows;
-  int64_t total_exclusive = -1, total_logical = -1, fs_used = -1;
+  int64_t logical = -1, on_disk = -1, shared = -1, saved = -1, fs_used = -1;
 };
 Df Parse(const std::string& out) {
   Df df;
@@ -40,26 +41,31 @@ Df Parse(const std::string& out) {
   std::string line;
   std::getline(in, line);  // header
   while (std::getline(in, line)) {
-    long long a = 0, b = 0, c = 0;
-    if (std::sscanf(
-            line.c_str(),
-            "total: %*d snapshots, %*d chains: exclusive %lld, logical %lld",
-            &a, &b) == 2) {
-      df.total_exclusive = a;
-      df.total_logical = b;
+    long long a = 0, b = 0, c = 0, d = 0, e = 0, f = 0;
+    if (std::sscanf(line.c_str(),
+                    "total: %*d snapshots: logical %lld, on disk %lld, shared "
+                    "%lld, saved %lld",
+                    &a, &b, &c, &d) == 4) {
+      df.logical = a;
+      df.on_disk = b;
+      df.shared = c;
+      df.saved = d;
     } else if (line.rfind("filesystem ", 0) == 0) {
       auto pos = line.find("used ");
       if (pos != std::string::npos)
         df.fs_used = std::atoll(line.c_str() + pos + 5);
-    } else {
-      std::istringstream f(line);
+    } else if (line.rfind("metadata: ", 0) != 0) {
+      std::istringstream fields(line);
       std::string name;
       DfRow r;
-      f >> name >> r.kind >> r.depth >> a >> b >> c;
-      r.exclusive = a;
+      fields >> name >> r.kind >> r.depth >> a >> b >> c >> d >> e >> f;
+      r.usage = a;
       r.logical = b;
-      r.inodes = c;
-      if (f) df.rows[name] = r;
+      r.on_disk = c;
+      r.shared = d;
+      r.saved = e;
+      r.inodes = f;
+      if (fields) df.rows[name] = r;
     }
   }
   return df;
@@ -100,9 +106,10 @@ void WriteBytes(const std::string& path, size_t n, char c) {
 
 class DfTest : public BackendDaemonTest {};
 
-TEST_P(DfTest, ShowsExclusiveAndChainLogicalBytes) {
+TEST_P(DfTest, ShowsUsageLogicalOnDiskAndSharedBytes) {
   auto stub = Dial(sock_);
   constexpr int64_t kBase = 4 << 20, kLayer = 1 << 20, kChild = 256 << 10;
+  const bool full_trees = GetParam().first == "reflink";
   sync();
   struct statvfs sv;
   ASSERT_EQ(statvfs(root_.c_str(), &sv), 0);
@@ -123,7 +130,7 @@ TEST_P(DfTest, ShowsExclusiveAndChainLogicalBytes) {
   sync();
 
   std::string out;
-  ASSERT_EQ(Cli(sock_, "df --bytes --root " + root_, &out), 0) << out;
+  ASSERT_EQ(Cli(sock_, "df --bytes", &out), 0) << out;
   Df df = Parse(out);
   ASSERT_EQ(df.rows.size(), 4u) << out;
   const DfRow &base = df.rows["base"], &layer = df.rows["layer"],
@@ -133,51 +140,167 @@ TEST_P(DfTest, ShowsExclusiveAndChainLogicalBytes) {
   EXPECT_EQ(base.depth, 1);
   EXPECT_EQ(layer.depth, 2);
   EXPECT_EQ(r1.depth, 3);
-  EXPECT_GE(base.exclusive, kBase) << out;
-  EXPECT_GE(layer.exclusive, kLayer) << out;
-  EXPECT_LT(layer.exclusive, kBase)
-      << "the parent's data counted as the layer's\n"
-      << out;
-  EXPECT_LT(r1.exclusive, 128 << 10)
-      << "a fresh child counted its parent's data\n"
-      << out;
-  EXPECT_GE(r2.exclusive, kChild) << out;
-  EXPECT_LT(r2.exclusive, 2 * kChild) << out;
-  EXPECT_EQ(base.logical, base.exclusive);
-  EXPECT_EQ(layer.logical, base.exclusive + layer.exclusive);
-  EXPECT_EQ(r2.logical, layer.logical + r2.exclusive);
-  EXPECT_EQ(df.total_exclusive,
-            base.exclusive + layer.exclusive + r1.exclusive + r2.exclusive);
-  EXPECT_EQ(df.total_logical, r1.logical + r2.logical)
-      << "two chains: c1 and c2";
+  // USAGE: exclusive bytes, as containerd sees them.
+  EXPECT_GE(base.usage, kBase) << out;
+  EXPECT_GE(layer.usage, kLayer) << out;
+  EXPECT_LT(layer.usage, kBase) << "the parent's data counted as the layer's\n"
+                                << out;
+  EXPECT_LT(r1.usage, 128 << 10) << "a fresh child counted its parent's data\n"
+                                 << out;
+  EXPECT_GE(r2.usage, kChild) << out;
+  EXPECT_LT(r2.usage, 2 * kChild) << out;
+  // LOGICAL: its own files unshared; ON-DISK: what it adds.
+  EXPECT_GE(base.logical, kBase) << out;
+  EXPECT_EQ(base.saved, 0) << out;
+  EXPECT_EQ(base.on_disk, base.logical) << out;
+  if (full_trees) {
+    // Clones: each tree holds its parent's files, stored once.
+    EXPECT_GE(layer.logical, kBase + kLayer) << out;
+    EXPECT_GE(r1.logical, kBase + kLayer) << out;
+    EXPECT_GE(layer.saved, kBase) << out;
+    EXPECT_GE(r1.saved, kBase + kLayer) << out;
+    EXPECT_LT(r1.on_disk, 128 << 10) << out;
+    EXPECT_GE(base.shared, kBase) << out;
+    EXPECT_GE(df.shared, kBase + kLayer) << out;
+  } else {
+    EXPECT_GE(layer.logical, kLayer) << out;
+    EXPECT_LT(layer.logical, kBase) << out;
+    for (const auto& [name, row] : df.rows) {
+      EXPECT_EQ(row.saved, 0) << name << "\n" << out;
+      EXPECT_EQ(row.shared, 0) << name << "\n" << out;
+    }
+  }
+  int64_t logical = 0, on_disk = 0;
+  for (const auto& [name, row] : df.rows) {
+    EXPECT_EQ(row.on_disk, row.logical - row.saved) << name;
+    logical += row.logical;
+    on_disk += row.on_disk;
+  }
+  EXPECT_EQ(df.logical, logical) << out;
+  EXPECT_EQ(df.on_disk, on_disk) << out;
+  EXPECT_EQ(df.saved, logical - on_disk) << out;
   EXPECT_GT(df.fs_used, 0) << out;
   EXPECT_LE(df.fs_used, static_cast<int64_t>(sv.f_blocks * sv.f_frsize)) << out;
   if (loop_) {
-    // The loop filesystem holds the data once, not once per chain.
+    // The loop filesystem holds the data once, as ON-DISK says.
     EXPECT_GE(df.fs_used - used_before, kBase + kLayer + kChild) << out;
-    EXPECT_LT(df.fs_used - used_before, df.total_logical) << out;
+    EXPECT_LT(df.fs_used - used_before, df.logical) << out;
   }
 
-  // Without --root: no filesystem line; human units by default.
+  // Human units by default; JSON for scripts.
   ASSERT_EQ(Cli(sock_, "df", &out), 0) << out;
-  EXPECT_EQ(out.find("filesystem"), std::string::npos) << out;
   EXPECT_NE(out.find("MiB"), std::string::npos) << out;
+  ASSERT_EQ(Cli(sock_, "df --json", &out), 0) << out;
+  EXPECT_EQ(out.rfind("{", 0), 0u) << out;
+  EXPECT_NE(out.find("\"name\":\"c2\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"saved_bytes\":\"" + std::to_string(df.saved) + "\""),
+            std::string::npos)
+      << out;
 }
 
 TEST_P(DfTest, BadArgumentsAndFailuresAreClear) {
   std::string out;
   EXPECT_EQ(Cli(sock_, "df --nope", &out), 2);
   EXPECT_NE(out.find("unknown argument \"--nope\""), std::string::npos) << out;
-  EXPECT_EQ(Cli(sock_, "df --root " + (dir_ / "missing"), &out), 1);
-  EXPECT_NE(out.find("statfs " + (dir_ / "missing")), std::string::npos) << out;
   EXPECT_EQ(Cli(dir_ / "nobody.sock", "df", &out), 1);
-  EXPECT_NE(out.find("strata df: list: code 14"), std::string::npos) << out;
+  EXPECT_NE(out.find("strata df: code 14"), std::string::npos) << out;
+  EXPECT_EQ(Cli(sock_, "dedup --min-size -1", &out), 2);
+  EXPECT_NE(out.find("bad argument"), std::string::npos) << out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DfTest,
                          ::testing::Values(BackendParam{"reflink", "xfs"},
                                            BackendParam{"overlay", ""}),
                          [](const auto& info) { return info.param.first; });
+
+// `strata dedup` on a running daemon: equal files written into two
+// committed snapshots (not through an apply, so nothing shared them) share
+// after it; the dry run changes nothing; a second run finds them shared.
+class DedupTest : public BackendDaemonTest {};
+
+int64_t Field(const std::string& out, const std::string& label) {
+  auto pos = out.find(label);
+  if (pos == std::string::npos) return -1;
+  return std::atoll(out.c_str() + pos + label.size());
+}
+
+TEST_P(DedupTest, SharesEqualFilesOfCommittedSnapshots) {
+  auto stub = Dial(sock_);
+  constexpr size_t kSize = 1 << 20;
+  std::string data(kSize, '\0');
+  for (size_t i = 0; i < kSize; ++i)
+    data[i] = static_cast<char>(i * 7 + i / 4096);
+  std::string other = data;
+  other[kSize / 2] ^= 1;  // same size, one bit apart: never shared
+  std::map<std::string, std::string> dirs;  // kept by Commit
+  for (const char* name : {"one", "two"}) {
+    std::string fs = Prepare(*stub, std::string(name) + "-a", "");
+    ASSERT_FALSE(fs.empty());
+    dirs[name] = fs;
+    std::ofstream(fs + "/same.bin", std::ios::binary) << data;
+    std::ofstream(fs + "/near.bin", std::ios::binary) << other;
+    Commit(*stub, std::string(name) + "-a", name);
+  }
+  // near.bin is equal in both too; three's, of the same size, differs from
+  // every other file.
+  std::string fs = Prepare(*stub, "three-a", "");
+  std::ofstream(fs + "/near.bin", std::ios::binary) << data.substr(1) + "x";
+  Commit(*stub, "three-a", "three");
+  sync();
+
+  std::string out;
+  ASSERT_EQ(Cli(sock_, "dedup --dry-run --bytes", &out), 0) << out;
+  EXPECT_NE(out.find("dedup (dry run)"), std::string::npos) << out;
+  EXPECT_EQ(Field(out, "files that would share"), 2) << out;
+  EXPECT_EQ(Field(out, "bytes would share"), int64_t{2} * kSize) << out;
+  ASSERT_EQ(Cli(sock_, "df --bytes", &out), 0) << out;
+  Df before = Parse(out);
+  EXPECT_EQ(before.rows["two"].saved, 0) << "the dry run shared\n" << out;
+
+  ASSERT_EQ(Cli(sock_, "dedup --bytes", &out), 0) << out;
+  EXPECT_EQ(Field(out, "files shared"), 2) << out;
+  EXPECT_EQ(Field(out, "bytes shared"), int64_t{2} * kSize) << out;
+  EXPECT_EQ(Field(out, "bytes freed"), int64_t{2} * kSize) << out;
+  EXPECT_EQ(Field(out, "files examined"), 5) << out;
+  ASSERT_EQ(Cli(sock_, "df --bytes", &out), 0) << out;
+  Df after = Parse(out);
+  EXPECT_EQ(after.rows["two"].saved, int64_t{2} * kSize) << out;
+  EXPECT_EQ(after.rows["one"].shared, int64_t{2} * kSize) << out;
+  EXPECT_EQ(after.rows["three"].shared, 0) << out;
+  EXPECT_EQ(after.on_disk, before.on_disk - int64_t{2} * kSize) << out;
+
+  // Again: nothing left to share.
+  ASSERT_EQ(Cli(sock_, "dedup --json", &out), 0) << out;
+  EXPECT_NE(out.find("\"files_shared\":\"0\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"already_shared\":\"2\""), std::string::npos) << out;
+
+  // Every file still holds its own bytes; removing the holder changes none.
+  grpc::ClientContext ctx;
+  pb::RemoveSnapshotRequest rm;
+  rm.set_key("one");
+  google::protobuf::Empty empty;
+  ASSERT_TRUE(stub->Remove(&ctx, rm, &empty).ok());
+  const std::string& two = dirs["two"];
+  EXPECT_TRUE(Slurp(two + "/same.bin") == data);
+  EXPECT_TRUE(Slurp(two + "/near.bin") == other);
+  EXPECT_TRUE(Slurp(fs + "/near.bin") == data.substr(1) + "x");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, DedupTest,
+                         ::testing::Values(BackendParam{"reflink", "xfs"},
+                                           BackendParam{"overlay", "xfs"}),
+                         BackendTestName);
+
+// Where the root cannot share extents (ext4), dedup says so.
+class DedupRefusedTest : public BackendDaemonTest {};
+TEST_P(DedupRefusedTest, WithoutReflinkDedupIsRefusedClearly) {
+  std::string out;
+  EXPECT_EQ(Cli(sock_, "dedup", &out), 1) << out;
+  EXPECT_NE(out.find("cannot share extents"), std::string::npos) << out;
+}
+INSTANTIATE_TEST_SUITE_P(Backends, DedupRefusedTest,
+                         ::testing::Values(BackendParam{"overlay", "ext4"}),
+                         BackendTestName);
 
 }  // namespace
 }  // namespace strata
