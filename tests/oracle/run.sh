@@ -128,5 +128,40 @@ for layer in "$layers"/*; do
     done
   done
 done
+# --- content sharing: every file a clone of an equal one ---------------------
+# On a loop-mounted XFS (reflink=1): each layer extracted once as the seed,
+# then again with every file proposed the seed's file of equal digest (what
+# the daemon's index does), so its files are FICLONEs; the result must still
+# equal GNU tar's, and the clones must have happened.
+share_img=$work/share.img share_mnt=$work/share-mnt
+if truncate -s 2G "$share_img" && mkfs.xfs -q -m reflink=1 "$share_img" >/dev/null 2>&1 &&
+   mkdir -p "$share_mnt" && mount -o loop "$share_img" "$share_mnt"; then
+  trap 'umount "$share_mnt" 2>/dev/null; rm -rf "$work"' EXIT
+  for layer in "$layers"/*; do
+    name=$(basename "$layer")
+    want=$work/want; rm -rf "$want"; mkdir "$want"
+    tar -C "$want" --xattrs --xattrs-include='*' --numeric-owner -xpf "$layer"
+    for sink in $sinks; do
+      seed=$share_mnt/seed got=$share_mnt/got
+      rm -rf "$seed" "$got"; mkdir "$seed" "$got"
+      checks=$((checks + 1))
+      if ! out=$(STRATA_IO=$sink "$tool" --share-from "$seed" "$layer" "$got" 2>&1); then
+        echo "FAIL $name shared $sink: extraction failed: $out"; fail=1; continue
+      fi
+      shared=${out##*shared_files=}; shared=${shared%% *}
+      if [ "${shared:-0}" -eq 0 ]; then
+        echo "FAIL $name shared $sink: no file was shared ($out)"; fail=1; continue
+      fi
+      if diffs=$("$here/treecmp.py" --whiteouts overlay "$want" "$got" 2>&1); then
+        echo "ok   $name shared $sink (${out#* })"
+      else
+        echo "FAIL $name shared $sink:"; echo "$diffs" | head -40; fail=1
+      fi
+    done
+  done
+else
+  echo "FAIL: cannot make a loop-mounted XFS for the content-sharing pass (mkfs.xfs, loop devices)"
+  fail=1
+fi
 echo "oracle: $checks comparisons, $([ $fail = 0 ] && echo all equal || echo FAILURES)"
 exit $fail
