@@ -88,10 +88,11 @@ Status SetCommitSyncKey(Config& c, std::string_view v) {
 }
 
 Status SetContentSharingKey(Config& c, std::string_view v) {
-  if (v != "auto" && v != "off")
+  if (v != "auto" && v != "off" && v != "hardlinks")
     return InvalidArgument("bad value \"" + std::string(v.substr(0, 32)) +
-                           "\" (auto|off)");
-  c.content_sharing = v == "auto";
+                           "\" (auto|off|hardlinks)");
+  c.content_sharing = v != "off";
+  c.hardlink_sharing = v == "hardlinks";
   return Status::Ok();
 }
 
@@ -136,7 +137,9 @@ constexpr Key kKeys[] = {
      [](const Config& c) { return std::string(c.commit_sync ? "on" : "off"); }},
     {"content_sharing", "--content-sharing", SetContentSharingKey,
      [](const Config& c) {
-       return std::string(c.content_sharing ? "auto" : "off");
+       return std::string(!c.content_sharing   ? "off"
+                          : c.hardlink_sharing ? "hardlinks"
+                                               : "auto");
      }},
     {"max_concurrent_applies", "--max-concurrent-applies",
      SetMaxConcurrentAppliesKey,

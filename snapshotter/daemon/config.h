@@ -46,9 +46,13 @@ struct Config {
   bool commit_sync = true;
   // "auto" (default): files of applied layers share the extents of equal
   // files already stored, where the root's filesystem can (FICLONE); "off"
-  // stores every layer whole (README "Storage efficiency"). Key
-  // content_sharing, flag --content-sharing auto|off.
+  // stores every layer whole (README "Storage efficiency"); "hardlinks" is
+  // auto plus, where the filesystem cannot clone (ext4) and the backend is
+  // overlay, hardlinks between equal files (content and metadata) of
+  // committed layers. Key content_sharing, flag --content-sharing
+  // auto|off|hardlinks.
   bool content_sharing = true;
+  bool hardlink_sharing = false;
   // Layers applied at once (diff service and strata import together); more
   // wait. 0: twice the CPUs. Key max_concurrent_applies, flag
   // --max-concurrent-applies.

@@ -258,6 +258,26 @@ TEST(ConfigTest, CommitSyncKeyAndFlag) {
   EXPECT_FALSE(back->commit_sync);
 }
 
+TEST(ConfigTest, ContentSharingKey) {
+  Config d;
+  EXPECT_TRUE(d.content_sharing) << "sharing must be on by default";
+  EXPECT_FALSE(d.hardlink_sharing) << "hardlinks must be opt-in";
+  for (const char* v : {"auto", "off", "hardlinks"}) {
+    auto c =
+        ParseConfig("content_sharing = \"" + std::string(v) + "\"\n", "f.toml");
+    ASSERT_TRUE(c.ok()) << Error(c);
+    EXPECT_EQ(c->content_sharing, std::string(v) != "off") << v;
+    EXPECT_EQ(c->hardlink_sharing, std::string(v) == "hardlinks") << v;
+    auto back = ParseConfig(FormatConfig(*c), "printed");
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(back->content_sharing, c->content_sharing) << v;
+    EXPECT_EQ(back->hardlink_sharing, c->hardlink_sharing) << v;
+  }
+  EXPECT_EQ(Error(ParseConfig("content_sharing = \"links\"\n", "f.toml")),
+            "f.toml:1:19: key \"content_sharing\": bad value \"links\" "
+            "(auto|off|hardlinks)");
+}
+
 TEST(ConfigTest, OverlayMetacopyKeyAndFlag) {
   EXPECT_FALSE(Config{}.overlay_metacopy) << "metacopy must be off by default";
   auto c = ParseConfig("overlay_metacopy = \"on\"\n", "f.toml");

@@ -82,10 +82,13 @@ constexpr const char* kUsage =
     "                     Commit syncs the snapshot's data to disk before it\n"
     "                     answers (key commit_sync, default on); off risks\n"
     "                     committed layers lost to a power cut (README)\n"
-    "  --content-sharing auto|off\n"
+    "  --content-sharing auto|off|hardlinks\n"
     "                     files of applied layers share the extents of equal\n"
     "                     stored files where the filesystem can (FICLONE; key\n"
-    "                     content_sharing, default auto)\n"
+    "                     content_sharing, default auto); hardlinks: also "
+    "link\n"
+    "                     equal files of committed overlay layers where it\n"
+    "                     cannot (ext4)\n"
     "  --overlay-metacopy on|off\n"
     "                     overlay mounts with metacopy=on where the kernel has "
     "it\n"
@@ -344,6 +347,7 @@ int Run(int argc, char** argv) {
   eopts.overlay_metacopy = config->overlay_metacopy;
   eopts.commit_sync = config->commit_sync;
   eopts.content_sharing = config->content_sharing;
+  eopts.hardlink_sharing = config->hardlink_sharing;
   eopts.max_layer_depth = config->max_layer_depth;
   auto engine = Engine::Open(eopts);
   if (!engine.ok()) return Fail("open root " + root, engine.status());

@@ -322,5 +322,104 @@ TEST(ContentSharingOffTest, WithoutReflinkLayersAreStoredWhole) {
   }
 }
 
+// Hardlink sharing (content_sharing = hardlinks) where the root cannot
+// clone (ext4), with the overlay backend: at Commit, a file equal to a
+// committed layer's in content and metadata becomes a hardlink to it; one
+// whose mode, owner, mtime or xattrs differ keeps its own inode.
+class HardlinkSharingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs_.ok()) GTEST_SKIP() << fs_.reason();
+  }
+  std::unique_ptr<Engine> Open(const std::string& backend) {
+    auto e = Engine::Open({.root = fs_.path() + "/root-" + backend,
+                           .sync = false,
+                           .backend = backend,
+                           .hardlink_sharing = true});
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    return e.ok() ? std::move(*e) : nullptr;
+  }
+  // Prepares, applies, commits; returns the layer's directory.
+  static std::string Import(Engine& e, const std::string& name,
+                            const std::string& tar) {
+    std::string key = name + "-active";
+    auto m = e.Prepare(key, "", {});
+    EXPECT_TRUE(m.ok());
+    if (!m.ok()) return "";
+    auto dir = WritableDir(*m);
+    auto target = e.ApplyTargetFor(key);
+    EXPECT_TRUE(target.ok());
+    if (!target.ok()) return "";
+    auto applied = (*target)->Apply(std::make_unique<MemorySource>(tar), false);
+    EXPECT_TRUE(applied.ok()) << applied.status().ToString();
+    target->reset();
+    EXPECT_TRUE(e.Commit(name, key, {}).ok());
+    return dir.ok() ? *dir : "";
+  }
+  static struct stat Stat(const std::string& path) {
+    struct stat st = {};
+    EXPECT_EQ(lstat(path.c_str(), &st), 0) << path;
+    return st;
+  }
+
+  LoopFs fs_{"ext4", "256M"};
+};
+
+TEST_F(HardlinkSharingTest, EqualFilesOfCommittedLayersBecomeHardlinks) {
+  auto e = Open("overlay");
+  ASSERT_TRUE(e);
+  SharingInfo info = e->Sharing();
+  EXPECT_TRUE(info.enabled);
+  EXPECT_NE(info.reason.find("hardlinks"), std::string::npos) << info.reason;
+  const std::string x = RandomBytes(40 << 10, 40);
+  const std::string y = RandomBytes(20 << 10, 41);
+  const std::string z = RandomBytes(10 << 10, 42);
+  std::string a = Import(*e, "a", Layer({{"x", x}, {"y", y}, {"z", z}}));
+  ASSERT_FALSE(a.empty());
+  // b: x equal in everything; y with another mode; z with another mtime.
+  HeaderSpec other_time = Spec("d/z", '0', false, z.size());
+  other_time.mtime = 1600000000;
+  std::string tar = MakeEntry(Spec("d", '5'), "") +
+                    MakeEntry(Spec("d/x", '0', false, x.size()), x) +
+                    MakeEntry(other_time, z);
+  HeaderSpec other_mode = Spec("d/y", '0', false, y.size());
+  other_mode.mode = 0600;
+  tar += MakeEntry(other_mode, y) + EndOfArchive();
+  std::string b = Import(*e, "b", tar);
+  ASSERT_FALSE(b.empty());
+  EXPECT_EQ(Stat(a + "/x").st_ino, Stat(b + "/d/x").st_ino);
+  EXPECT_EQ(Stat(b + "/d/x").st_nlink, 2u);
+  EXPECT_NE(Stat(a + "/y").st_ino, Stat(b + "/d/y").st_ino) << "mode differs";
+  EXPECT_NE(Stat(a + "/z").st_ino, Stat(b + "/d/z").st_ino) << "mtime differs";
+  EXPECT_EQ(Stat(b + "/d/y").st_mode & 07777, 0600u);
+  EXPECT_EQ(Stat(b + "/d/z").st_mtime, 1600000000);
+  EXPECT_EQ(e->Sharing().shared_files, 1);
+  // Nothing left in staging/ (the links are made there, then renamed).
+  auto staged = ListDir(fs_.path() + "/root-overlay/staging");
+  ASSERT_TRUE(staged.ok());
+  EXPECT_TRUE(staged->empty());
+  // A third layer links to the same inode (the holder's row follows the
+  // ctime the link moved).
+  std::string c = Import(*e, "c", Layer({{"x", x}}));
+  EXPECT_EQ(Stat(c + "/x").st_ino, Stat(a + "/x").st_ino);
+  EXPECT_EQ(e->Sharing().shared_files, 2);
+  // Removing the first holder changes no other layer.
+  ASSERT_TRUE(e->Remove("a").ok());
+  EXPECT_TRUE(Slurp(b + "/d/x") == x);
+  EXPECT_TRUE(Slurp(c + "/x") == x);
+  EXPECT_TRUE(Slurp(b + "/d/y") == y);
+  EXPECT_EQ(Stat(c + "/x").st_nlink, 2u);
+}
+
+// Only the overlay backend links (full-tree backends clone their trees,
+// where a link would join two snapshots' files): elsewhere it says so.
+TEST_F(HardlinkSharingTest, OtherBackendsStoreLayersWholeAndSaySo) {
+  auto e = Open("copy");
+  ASSERT_TRUE(e);
+  SharingInfo info = e->Sharing();
+  EXPECT_FALSE(info.enabled);
+  EXPECT_NE(info.reason.find("overlay"), std::string::npos) << info.reason;
+}
+
 }  // namespace
 }  // namespace strata

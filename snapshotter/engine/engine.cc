@@ -362,6 +362,8 @@ Status Engine::Commit(std::string_view name, std::string_view key,
     uint64_t id;
     ~Unmark() { e->UnmarkChanging(id); }
   } unmark{this, id};
+  std::vector<Relinked> relinked;
+  if (hardlinks_ && kind == Kind::kActive) relinked = LinkEqualFiles(id, key);
   Usage usage;
   if (kind == Kind::kActive) {
     auto u = backend_->MeasureUsage(id);
@@ -391,6 +393,10 @@ Status Engine::Commit(std::string_view name, std::string_view key,
                                 " changed during commit; retry");
     }
     // Its applied files become findable with the record (content_index.h).
+    for (const Relinked& l : relinked) {
+      STRATA_RETURN_IF_ERROR(
+          SetContentIdentity(txn, l.id, l.digest, l.identity));
+    }
     STRATA_RETURN_IF_ERROR(PublishContent(txn, r.id));
     if (rebased) {
       STRATA_ASSIGN_OR_RETURN(std::vector<uint64_t> parents, ParentIds(txn, r));

@@ -72,6 +72,12 @@ struct EngineOptions {
   // where the root's filesystem can FICLONE (probed at open), else off with
   // one log line. Config key content_sharing (auto|off).
   bool content_sharing = true;
+  // Where the root cannot FICLONE, with the overlay backend: at Commit, a
+  // file equal to a committed layer's file in content and metadata (mode,
+  // owner, mtime, xattrs) becomes a hardlink to it (README "Storage
+  // efficiency": link counts and inode numbers are then shared). Config
+  // content_sharing = hardlinks.
+  bool hardlink_sharing = false;
   // Smallest file that is digested and shared.
   int64_t share_min_bytes = 1;  // every non-empty regular file
   // Where the engine's filesystem changes go (io/fs/fs_ops.h); null: the real
@@ -285,18 +291,38 @@ class Engine {
     if (crash_hook_) crash_hook_(name);
   }
   // Content sharing (engine_content.cc): the extractor's view of the index.
+  // With `clone` false it proposes nothing (hardlink sharing: files are
+  // only digested, and linked at Commit).
   class IndexShare final : public ContentShare {
    public:
-    explicit IndexShare(Engine& engine) : engine_(engine) {}
+    IndexShare(Engine& engine, bool clone) : engine_(engine), clone_(clone) {}
     UniqueFd Open(std::string_view digest, int64_t size) override {
-      return engine_.OpenContent(digest, size);
+      if (!clone_) return UniqueFd();
+      return engine_.OpenContent(digest, size, 0).fd;
     }
 
    private:
     Engine& engine_;
+    bool clone_;
   };
   void StartSharing();
-  UniqueFd OpenContent(std::string_view digest, int64_t size);
+  // A committed file holding `digest` (not snapshot `except`'s), unchanged
+  // since digested, open for reading; fd invalid when none.
+  struct Holder {
+    UniqueFd fd;
+    uint64_t id = 0;
+    FileIdentity identity;
+  };
+  Holder OpenContent(std::string_view digest, int64_t size, uint64_t except);
+  // Hardlink sharing, at Commit (engine_content.cc): links snapshot `id`'s
+  // digested files to equal committed ones; returns the index rows whose
+  // inode's identity the links changed, for Commit's transaction.
+  struct Relinked {
+    uint64_t id;
+    std::string digest;
+    FileIdentity identity;
+  };
+  std::vector<Relinked> LinkEqualFiles(uint64_t id, std::string_view key);
 
   EngineOptions opts_;
   FsOps& fs_;
@@ -315,6 +341,7 @@ class Engine {
   Status data_failed_;                       // GUARDED_BY(holds_mu_)
   std::atomic<uint64_t> io_errors_checked_{0};
   std::unique_ptr<IndexShare> share_;  // null: sharing off
+  bool hardlinks_ = false;             // hardlink sharing (at Commit)
   std::string sharing_reason_;
   std::atomic<int64_t> shared_files_{0};
   std::atomic<int64_t> shared_bytes_{0};

@@ -4,8 +4,16 @@
 // (io/sink/content_share.h) and get a holder only while its inode is exactly
 // the one its writer digested.
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "io/base/errno.h"
 #include "io/base/log.h"
@@ -32,27 +40,38 @@ void Engine::StartSharing() {
     // A holder whose data a power cut lost would be cloned into every new
     // layer with its content: sharing needs Commit's sync.
     sharing_reason_ = "off: commit_sync is off";
-  } else if (!CanShareExtents(layout_.StagingDir())) {
+  } else if (CanShareExtents(layout_.StagingDir())) {
+    share_ = std::make_unique<IndexShare>(*this, /*clone=*/true);
+    sharing_reason_ = "on (FICLONE works under the root)";
+  } else if (opts_.hardlink_sharing && backend_name() == "overlay") {
+    share_ = std::make_unique<IndexShare>(*this, /*clone=*/false);
+    hardlinks_ = true;
+    sharing_reason_ =
+        "on: hardlinks between equal files of committed layers (the root's "
+        "filesystem cannot share extents)";
+  } else if (opts_.hardlink_sharing) {
+    sharing_reason_ =
+        "off: the root's filesystem cannot share extents (no FICLONE) and "
+        "hardlink sharing needs the overlay backend";
+  } else {
     sharing_reason_ =
         "off: the root's filesystem cannot share extents (no FICLONE); "
         "layers are stored whole";
-  } else {
-    share_ = std::make_unique<IndexShare>(*this);
-    sharing_reason_ = "on (FICLONE works under the root)";
   }
   Log(LogLevel::kInfo, "engine", "content sharing",
       {{"state", sharing_reason_}, {"root", layout_.root()}});
 }
 
-UniqueFd Engine::OpenContent(std::string_view digest, int64_t size) {
+Engine::Holder Engine::OpenContent(std::string_view digest, int64_t size,
+                                   uint64_t except) {
   std::vector<std::pair<uint64_t, ContentFile>> holders;
   Status s = store_->View([&](ReadTxn& txn) {
     return FindContent(txn, digest, [&](uint64_t id, const ContentFile& f) {
-      if (f.id.size == size) holders.emplace_back(id, f);
+      if (f.id.size == size && id != except) holders.emplace_back(id, f);
       return holders.size() < kMaxHoldersTried;
     });
   });
-  if (!s.ok()) return UniqueFd();
+  if (!s.ok()) return {};
   for (const auto& [id, f] : holders) {
     UniqueFd dir(open(layout_.FsDir(id).c_str(),
                       O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -64,10 +83,130 @@ UniqueFd Engine::OpenContent(std::string_view digest, int64_t size) {
     // chmod, link or xattr change moves it), same size.
     auto now = IdentityOf(fd->get());
     if (now.ok() && *now == f.id) {
-      return std::move(*fd);
+      return {std::move(*fd), id, *now};
     }
   }
-  return UniqueFd();
+  return {};
+}
+
+namespace {
+
+// Whether two regular files have the same mode, owner, mtime and xattrs
+// (names and values): what a hardlink between them must not change.
+bool SameMetadata(int a, int b) {
+  struct stat sa, sb;
+  if (fstat(a, &sa) != 0 || fstat(b, &sb) != 0) return false;
+  if (sa.st_mode != sb.st_mode || sa.st_uid != sb.st_uid ||
+      sa.st_gid != sb.st_gid || sa.st_mtim.tv_sec != sb.st_mtim.tv_sec ||
+      sa.st_mtim.tv_nsec != sb.st_mtim.tv_nsec) {
+    return false;
+  }
+  auto xattrs = [](int fd, std::map<std::string, std::string>* out) {
+    std::vector<char> names(64 << 10);
+    ssize_t n = flistxattr(fd, names.data(), names.size());
+    if (n < 0) return false;
+    std::vector<char> value(64 << 10);
+    for (ssize_t i = 0; i < n;) {
+      std::string name(names.data() + i);
+      i += static_cast<ssize_t>(name.size()) + 1;
+      ssize_t v = fgetxattr(fd, name.c_str(), value.data(), value.size());
+      if (v < 0) return false;
+      (*out)[name] = std::string(value.data(), static_cast<size_t>(v));
+    }
+    return true;
+  };
+  std::map<std::string, std::string> xa, xb;
+  return xattrs(a, &xa) && xattrs(b, &xb) && xa == xb;
+}
+
+// The directory holding clean path `rel` under dirfd, opened O_PATH without
+// following any symlink; and rel's last component.
+Result<std::pair<UniqueFd, std::string>> OpenParent(int dirfd,
+                                                    const std::string& rel) {
+  size_t slash = rel.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : rel.substr(0, slash);
+  std::string base = slash == std::string::npos ? rel : rel.substr(slash + 1);
+  open_how how = {};
+  how.flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+                RESOLVE_NO_XDEV;
+  int fd = static_cast<int>(
+      syscall(SYS_openat2, dirfd, dir.c_str(), &how, sizeof(how)));
+  if (fd < 0) return PosixError("open", errno);
+  return std::make_pair(UniqueFd(fd), base);
+}
+
+}  // namespace
+
+std::vector<Engine::Relinked> Engine::LinkEqualFiles(uint64_t id,
+                                                     std::string_view key) {
+  std::vector<Relinked> relinked;
+  std::vector<ContentFile> files;
+  if (!store_
+           ->View([&](ReadTxn& txn) -> Status {
+             STRATA_ASSIGN_OR_RETURN(files, SnapshotContent(txn, id));
+             return Status::Ok();
+           })
+           .ok()) {
+    return relinked;
+  }
+  UniqueFd dir(open(layout_.FsDir(id).c_str(),
+                    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd staging(open(layout_.StagingDir().c_str(),
+                        O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.valid() || !staging.valid()) return relinked;
+  int64_t linked = 0, bytes = 0;
+  for (const ContentFile& f : files) {
+    if (f.id.size < opts_.share_min_bytes || f.id.size == 0) continue;
+    Holder holder = OpenContent(f.digest, f.id.size, id);
+    if (!holder.fd.valid()) continue;
+    // Our file as the apply wrote it (unchanged since), equal in metadata.
+    auto own = OpenFileNoSymlinks(dir.get(), f.path);
+    if (!own.ok()) continue;
+    auto own_id = IdentityOf(own->get());
+    if (!own_id.ok() || !(*own_id == f.id) ||
+        own_id->ino == holder.identity.ino ||
+        !SameMetadata(holder.fd.get(), own->get())) {
+      continue;
+    }
+    auto parent = OpenParent(dir.get(), f.path);
+    if (!parent.ok()) continue;
+    const auto& [parent_fd, base] = *parent;
+    // The link is made in staging/ (recovery empties it after a crash) and
+    // renamed over our file: the layer never holds a stray name.
+    std::string tmp = "link-" + std::to_string(id) + "-" +
+                      std::to_string(trash_seq_.fetch_add(1));
+    if (linkat(holder.fd.get(), "", staging.get(), tmp.c_str(),
+               AT_EMPTY_PATH) != 0) {
+      continue;
+    }
+    struct stat now;
+    if (fstatat(parent_fd.get(), base.c_str(), &now, AT_SYMLINK_NOFOLLOW) !=
+            0 ||
+        now.st_ino != own_id->ino ||
+        renameat(staging.get(), tmp.c_str(), parent_fd.get(), base.c_str()) !=
+            0) {
+      unlinkat(staging.get(), tmp.c_str(), 0);
+      continue;
+    }
+    // Linking moved the holder inode's ctime: both rows name it now.
+    auto after = IdentityOf(holder.fd.get());
+    if (after.ok()) {
+      relinked.push_back({holder.id, f.digest, *after});
+      relinked.push_back({id, f.digest, *after});
+    }
+    ++linked;
+    bytes += f.id.size;
+  }
+  if (linked > 0) {
+    shared_files_ += linked;
+    shared_bytes_ += bytes;
+    Log(LogLevel::kDebug, "engine", "hardlinked equal files",
+        {{"key", SnapshotName(key)},
+         {"files", std::to_string(linked)},
+         {"bytes", std::to_string(bytes)}});
+  }
+  return relinked;
 }
 
 Result<AppliedLayer> ApplyTarget::Apply(std::unique_ptr<Source> raw,

@@ -110,6 +110,26 @@ Status FindContent(
   return get;
 }
 
+Result<std::vector<ContentFile>> SnapshotContent(ReadTxn& txn, uint64_t id) {
+  STRATA_ASSIGN_OR_RETURN(auto rows, RowsOf(txn, id));
+  std::vector<ContentFile> files;
+  for (const auto& [digest, value] : rows) {
+    ContentFile f;
+    if (Decode(digest, value, &f)) files.push_back(std::move(f));
+  }
+  return files;
+}
+
+Status SetContentIdentity(WriteTxn& txn, uint64_t id, std::string_view digest,
+                          const FileIdentity& identity) {
+  const std::string key = EncodeId(id) + std::string(digest);
+  STRATA_ASSIGN_OR_RETURN(auto row, txn.Get(Table::kSnapshotContent, key));
+  ContentFile f;
+  if (!row || !Decode(digest, *row, &f)) return Status::Ok();
+  f.id = identity;
+  return txn.Put(Table::kSnapshotContent, key, Value(f));
+}
+
 Result<ContentCounts> CountContent(ReadTxn& txn) {
   ContentCounts c;
   std::string last;

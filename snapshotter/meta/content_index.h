@@ -58,6 +58,15 @@ Status FindContent(
     ReadTxn& txn, std::string_view digest,
     const std::function<bool(uint64_t id, const ContentFile&)>& fn);
 
+// Snapshot `id`'s recorded files (published or not), in digest order.
+Result<std::vector<ContentFile>> SnapshotContent(ReadTxn& txn, uint64_t id);
+
+// Rewrites the identity kept for snapshot `id`'s file of `digest` (after the
+// engine itself changed that inode's ctime, by linking it); nothing if `id`
+// has no such row.
+Status SetContentIdentity(WriteTxn& txn, uint64_t id, std::string_view digest,
+                          const FileIdentity& identity);
+
 struct ContentCounts {
   int64_t digests = 0;       // distinct published contents
   int64_t holders = 0;       // published rows (sum of reference counts)

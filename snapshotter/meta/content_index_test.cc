@@ -114,5 +114,34 @@ TEST_F(ContentIndexTest, ADigestOfTheWrongLengthIsRefused) {
   EXPECT_EQ(s.code(), Code::kInvalidArgument);
 }
 
+TEST_F(ContentIndexTest, ASnapshotsRowsAreListedAndTheirIdentityRewritten) {
+  ASSERT_TRUE(Update([](WriteTxn& t) {
+                return AddSnapshotContent(
+                    t, 3,
+                    {{D('b'), "b", {.size = 2, .ino = 20, .ctime_ns = 200}},
+                     {D('a'), "a", {.size = 1, .ino = 10, .ctime_ns = 100}}});
+              }).ok());
+  ASSERT_TRUE(Update([](WriteTxn& t) {
+                STRATA_RETURN_IF_ERROR(SetContentIdentity(
+                    t, 3, D('a'), {.size = 1, .ino = 11, .ctime_ns = 111}));
+                // No such row: nothing written.
+                return SetContentIdentity(t, 4, D('a'), {.size = 1});
+              }).ok());
+  std::vector<ContentFile> files;
+  ASSERT_TRUE(store_
+                  ->View([&](ReadTxn& t) -> Status {
+                    STRATA_ASSIGN_OR_RETURN(files, SnapshotContent(t, 3));
+                    return Status::Ok();
+                  })
+                  .ok());
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0].path, "a");
+  EXPECT_EQ(files[0].id.ino, 11u);
+  EXPECT_EQ(files[0].id.ctime_ns, 111);
+  EXPECT_EQ(files[1].path, "b");
+  EXPECT_EQ(files[1].id.ino, 20u);
+  EXPECT_EQ(Counts().pending, 2);
+}
+
 }  // namespace
 }  // namespace strata
