@@ -98,6 +98,45 @@ Result<FileIdentity> IdentityOf(int fd) {
   return id;
 }
 
+std::string FileHandleOf(int fd) {
+  union {
+    file_handle fh;
+    char bytes[sizeof(file_handle) + MAX_HANDLE_SZ];
+  } h;
+  h.fh.handle_bytes = MAX_HANDLE_SZ;
+  int mount_id = 0;
+  if (name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) != 0)
+    return "";
+  std::string out(sizeof(int32_t), '\0');
+  std::memcpy(out.data(), &h.fh.handle_type, sizeof(int32_t));
+  out.append(reinterpret_cast<const char*>(h.fh.f_handle), h.fh.handle_bytes);
+  return out;
+}
+
+Result<UniqueFd> OpenFileHandle(int mount_fd, std::string_view handle) {
+  if (handle.size() <= sizeof(int32_t) ||
+      handle.size() - sizeof(int32_t) > MAX_HANDLE_SZ) {
+    return InvalidArgument("bad file handle");
+  }
+  union {
+    file_handle fh;
+    char bytes[sizeof(file_handle) + MAX_HANDLE_SZ];
+  } h;
+  h.fh.handle_bytes = static_cast<unsigned>(handle.size() - sizeof(int32_t));
+  std::memcpy(&h.fh.handle_type, handle.data(), sizeof(int32_t));
+  std::memcpy(h.fh.f_handle, handle.data() + sizeof(int32_t),
+              h.fh.handle_bytes);
+  UniqueFd path(open_by_handle_at(mount_fd, &h.fh, O_PATH | O_CLOEXEC));
+  if (!path.valid()) return PosixError("open by handle", errno);
+  struct stat st;
+  if (fstat(path.get(), &st) != 0) return PosixError("stat", errno);
+  if (!S_ISREG(st.st_mode)) return FailedPrecondition("not a regular file");
+  UniqueFd fd(
+      open_by_handle_at(mount_fd, &h.fh, O_RDONLY | O_NOCTTY | O_CLOEXEC));
+  if (!fd.valid()) return PosixError("open by handle", errno);
+  return fd;
+}
+
 Result<std::vector<std::string>> ListDir(const std::string& dir) {
   std::vector<std::string> names;
   UniqueDir d(opendir(dir.c_str()));

@@ -11,10 +11,12 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "io/base/result.h"
 #include "io/base/status.h"
+#include "io/base/unique_fd.h"
 
 namespace strata {
 
@@ -61,11 +63,25 @@ struct DigestedFile {
   std::string digest;
   std::string path;
   FileIdentity id;
+  std::string handle;  // FileHandleOf the file; "" where there is none
 };
 
 // The identity of the regular file open at fd (not O_PATH);
 // FailedPrecondition for anything else.
 Result<FileIdentity> IdentityOf(int fd);
+
+// The file handle of fd's inode (name_to_handle_at with AT_EMPTY_PATH): its
+// type (4 bytes, native order), then its bytes. "" where the filesystem has
+// none. A handle names one inode for its whole life (XFS, ext4 and btrfs put
+// the generation in it): once the inode is freed it opens nothing.
+std::string FileHandleOf(int fd);
+
+// Opens for reading the regular file `handle` (FileHandleOf) names on
+// mount_fd's filesystem, without any path lookup: ESTALE once that inode is
+// gone. O_PATH first, so a handle naming anything but a regular file never
+// opens it for real. mount_fd: any descriptor on that filesystem but an
+// O_PATH one. Needs CAP_DAC_READ_SEARCH.
+Result<UniqueFd> OpenFileHandle(int mount_fd, std::string_view handle);
 
 // The names in `dir` (without . and ..), unsorted; a missing dir has none.
 // For the Strata root's own small directories, not for archive trees.

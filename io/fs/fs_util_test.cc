@@ -80,6 +80,46 @@ TEST_F(FsUtilTest, DiskUsageOfMissingDirIsNotFound) {
   EXPECT_EQ(du.status().code(), Code::kNotFound);
 }
 
+// A file handle opens the very inode it was taken of, by no path: not
+// after the file is renamed over, never once the inode is gone, and never
+// a FIFO for real.
+TEST_F(FsUtilTest, FileHandlesOpenTheirInodeOnly) {
+  if (geteuid() != 0) GTEST_SKIP() << "open_by_handle_at needs root";
+  const std::string f = dir_ + "/f";
+  WriteFile(f, 100);
+  UniqueFd fd(open(f.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd.valid());
+  std::string handle = FileHandleOf(fd.get());
+  ASSERT_FALSE(handle.empty()) << "no handles on /tmp's filesystem";
+  UniqueFd mount(open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  struct stat want, got;
+  ASSERT_EQ(fstat(fd.get(), &want), 0);
+  fd.reset();
+  // Moved elsewhere: still the same inode.
+  ASSERT_EQ(rename(f.c_str(), (dir_ + "/moved").c_str()), 0);
+  auto opened = OpenFileHandle(mount.get(), handle);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  ASSERT_EQ(fstat(opened->get(), &got), 0);
+  EXPECT_EQ(got.st_ino, want.st_ino);
+  opened->reset();
+  // Replaced, then gone: the new file at the name is not opened.
+  WriteFile(dir_ + "/f", 100);
+  ASSERT_EQ(unlink((dir_ + "/moved").c_str()), 0);
+  sync();
+  EXPECT_FALSE(OpenFileHandle(mount.get(), handle).ok())
+      << "a freed inode's handle opened something";
+  // A FIFO's handle is refused without opening it.
+  ASSERT_EQ(mkfifo((dir_ + "/p").c_str(), 0600), 0);
+  UniqueFd p(open((dir_ + "/p").c_str(), O_PATH | O_CLOEXEC));
+  // name_to_handle_at on an O_PATH fd works (AT_EMPTY_PATH).
+  std::string fifo = FileHandleOf(p.get());
+  ASSERT_FALSE(fifo.empty());
+  EXPECT_EQ(OpenFileHandle(mount.get(), fifo).status().code(),
+            Code::kFailedPrecondition);
+  EXPECT_FALSE(OpenFileHandle(mount.get(), "xx").ok());
+  EXPECT_FALSE(OpenFileHandle(mount.get(), std::string(300, 'x')).ok());
+}
+
 TEST_F(FsUtilTest, MakeDirsRefusesFile) {
   WriteFile(dir_ + "/file", 1);
   EXPECT_EQ(MakeDirs(dir_ + "/file").code(), Code::kFailedPrecondition);

@@ -15,10 +15,11 @@ void ShareLog::Digested(std::string digest, int64_t size,
                         const std::string& path, int fd) {
   auto id = IdentityOf(fd);
   if (!id.ok() || id->size != size) return;
+  std::string handle = FileHandleOf(fd);
   std::lock_guard<std::mutex> l(mu_);
-  bytes_ += path.size() + digest.size() + sizeof(DigestedFile);
+  bytes_ += path.size() + digest.size() + handle.size() + sizeof(DigestedFile);
   if (bytes_ > max_bytes_) return;
-  files_.push_back({std::move(digest), path, *id});
+  files_.push_back({std::move(digest), path, *id, std::move(handle)});
 }
 
 void ShareLog::Shared(int64_t bytes) {

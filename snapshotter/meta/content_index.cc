@@ -8,12 +8,15 @@ namespace strata {
 namespace {
 
 // A row's value: size, inode number, inode generation, ctime (ns), each u64
-// big-endian, then the path.
+// big-endian, then the path, then (if any) a NUL and the file handle. Paths
+// hold no NUL, so a row without a handle reads the same.
 constexpr size_t kFixedBytes = 32;
 std::string Value(const ContentFile& f) {
-  return EncodeId(static_cast<uint64_t>(f.id.size)) + EncodeId(f.id.ino) +
-         EncodeId(f.id.generation) +
-         EncodeId(static_cast<uint64_t>(f.id.ctime_ns)) + f.path;
+  std::string v = EncodeId(static_cast<uint64_t>(f.id.size)) +
+                  EncodeId(f.id.ino) + EncodeId(f.id.generation) +
+                  EncodeId(static_cast<uint64_t>(f.id.ctime_ns)) + f.path;
+  if (!f.handle.empty()) v += '\0' + f.handle;
+  return v;
 }
 
 // A row's value back into a file; false for a damaged row (skipped).
@@ -29,7 +32,11 @@ bool Decode(std::string_view digest, std::string_view value, ContentFile* f) {
   f->id.ino = *ino;
   f->id.generation = *gen;
   f->id.ctime_ns = static_cast<int64_t>(*ctime);
-  f->path = std::string(value.substr(kFixedBytes));
+  std::string_view rest = value.substr(kFixedBytes);
+  size_t nul = rest.find('\0');
+  f->path = std::string(rest.substr(0, nul));
+  f->handle =
+      nul == std::string_view::npos ? "" : std::string(rest.substr(nul + 1));
   return true;
 }
 
@@ -128,6 +135,19 @@ Status SetContentIdentity(WriteTxn& txn, uint64_t id, std::string_view digest,
   if (!row || !Decode(digest, *row, &f)) return Status::Ok();
   f.id = identity;
   return txn.Put(Table::kSnapshotContent, key, Value(f));
+}
+
+Result<std::vector<int64_t>> ContentSizes(ReadTxn& txn, int64_t min_size) {
+  std::set<int64_t> sizes;
+  STRATA_RETURN_IF_ERROR(
+      txn.Scan(Table::kContent, "", [&](std::string_view, std::string_view v) {
+        if (v.size() != 8) return true;
+        auto size = DecodeId(v);
+        if (size.ok() && static_cast<int64_t>(*size) >= min_size)
+          sizes.insert(static_cast<int64_t>(*size));
+        return true;
+      }));
+  return std::vector<int64_t>(sizes.begin(), sizes.end());
 }
 
 Result<ContentCounts> CountContent(ReadTxn& txn) {

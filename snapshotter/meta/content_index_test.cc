@@ -52,17 +52,18 @@ class ContentIndexTest : public ::testing::Test {
 
 TEST_F(ContentIndexTest, PublishedAtCommitDroppedAtRemoveCountedExactly) {
   ASSERT_TRUE(Update([](WriteTxn& t) {
-                return AddSnapshotContent(t, 7,
-                                          {{D('a'), "x", {.size = 100}},
-                                           {D('b'), "y", {.size = 200}},
-                                           {D('a'), "again", {.size = 100}}});
+                return AddSnapshotContent(
+                    t, 7,
+                    {{D('a'), "x", {.size = 100}, ""},
+                     {D('b'), "y", {.size = 200}, ""},
+                     {D('a'), "again", {.size = 100}, ""}});
               }).ok());
   EXPECT_TRUE(Holders(D('a')).empty()) << "an active snapshot is proposed";
   EXPECT_EQ(Counts().pending, 2);
   ASSERT_TRUE(Update([](WriteTxn& t) { return PublishContent(t, 7); }).ok());
   ASSERT_TRUE(Update([](WriteTxn& t) {
-                STRATA_RETURN_IF_ERROR(
-                    AddSnapshotContent(t, 9, {{D('a'), "z", {.size = 100}}}));
+                STRATA_RETURN_IF_ERROR(AddSnapshotContent(
+                    t, 9, {{D('a'), "z", {.size = 100}, ""}}));
                 return PublishContent(t, 9);
               }).ok());
   EXPECT_EQ(Holders(D('a')), (std::vector<uint64_t>{7, 9}));
@@ -91,12 +92,13 @@ TEST_F(ContentIndexTest, PublishedAtCommitDroppedAtRemoveCountedExactly) {
 }
 
 TEST_F(ContentIndexTest, PruneDropsRowsOfIdsWithoutARecord) {
-  ASSERT_TRUE(Update([](WriteTxn& t) {
-                STRATA_RETURN_IF_ERROR(
-                    AddSnapshotContent(t, 1, {{D('a'), "a", {.size = 1}}}));
-                STRATA_RETURN_IF_ERROR(PublishContent(t, 1));
-                return AddSnapshotContent(t, 2, {{D('b'), "b", {.size = 1}}});
-              }).ok());
+  ASSERT_TRUE(
+      Update([](WriteTxn& t) {
+        STRATA_RETURN_IF_ERROR(
+            AddSnapshotContent(t, 1, {{D('a'), "a", {.size = 1}, ""}}));
+        STRATA_RETURN_IF_ERROR(PublishContent(t, 1));
+        return AddSnapshotContent(t, 2, {{D('b'), "b", {.size = 1}, ""}});
+      }).ok());
   int64_t pruned = -1;
   ASSERT_TRUE(Update([&](WriteTxn& t) -> Status {
                 STRATA_ASSIGN_OR_RETURN(pruned, PruneContent(t, {2}));
@@ -109,18 +111,19 @@ TEST_F(ContentIndexTest, PruneDropsRowsOfIdsWithoutARecord) {
 
 TEST_F(ContentIndexTest, ADigestOfTheWrongLengthIsRefused) {
   Status s = Update([](WriteTxn& t) {
-    return AddSnapshotContent(t, 1, {{"short", "a", {.size = 1}}});
+    return AddSnapshotContent(t, 1, {{"short", "a", {.size = 1}, ""}});
   });
   EXPECT_EQ(s.code(), Code::kInvalidArgument);
 }
 
 TEST_F(ContentIndexTest, ASnapshotsRowsAreListedAndTheirIdentityRewritten) {
-  ASSERT_TRUE(Update([](WriteTxn& t) {
-                return AddSnapshotContent(
-                    t, 3,
-                    {{D('b'), "b", {.size = 2, .ino = 20, .ctime_ns = 200}},
-                     {D('a'), "a", {.size = 1, .ino = 10, .ctime_ns = 100}}});
-              }).ok());
+  ASSERT_TRUE(
+      Update([](WriteTxn& t) {
+        return AddSnapshotContent(
+            t, 3,
+            {{D('b'), "b", {.size = 2, .ino = 20, .ctime_ns = 200}, ""},
+             {D('a'), "a", {.size = 1, .ino = 10, .ctime_ns = 100}, ""}});
+      }).ok());
   ASSERT_TRUE(Update([](WriteTxn& t) {
                 STRATA_RETURN_IF_ERROR(SetContentIdentity(
                     t, 3, D('a'), {.size = 1, .ino = 11, .ctime_ns = 111}));
