@@ -9,7 +9,9 @@
 //
 // Memory per call is bounded whatever the layer: the file sink's window
 // (ThreadedFileSink: 2,048 files / 32 MiB of buffers), one 1 MiB buffer for
-// large files, the prefetch ring and the decompressor's window (a few MiB).
+// large files, the prefetch ring and the decompressor's window (a few MiB);
+// with content sharing, one large file held whole until its digest is known
+// (64 MiB at most, only when a stored file may have its size).
 //
 // Thread-safety: reentrant; calls share nothing.
 #ifndef STRATA_IO_EXTRACT_APPLY_LAYER_H_

@@ -23,6 +23,11 @@ namespace {
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
 constexpr size_t kBigBuffer = 1 << 20;
+// Largest file held in memory until its digest is known, when a stored file
+// may have its size (ContentShare::MayHave): a shared one is then never
+// written. Larger ones are written as they stream and, if shared, truncated
+// and cloned.
+constexpr int64_t kMaxHeldFile = 64 << 20;
 // Bytes a remembered path costs besides its characters (hash node, string).
 constexpr size_t kEntryOverhead = 64;
 
@@ -362,10 +367,62 @@ Status Extractor::WriteFile(const TarEntry& e, FileJob job, EntryStream& in) {
 
 // Large or sparse: stream through one buffer with plain writes; a digested
 // file whose content is stored already drops its written pages and clones.
+Status Extractor::WriteHeld(const TarEntry& e, const FileJob& job,
+                            EntryStream& in) {
+  const auto size = static_cast<size_t>(e.size);
+  if (held_size_ < size) {
+    held_.reset(new char[size]);  // not zeroed: every byte is read into
+    held_size_ = size;
+  }
+  char* buf = held_.get();
+  Sha256 hash;
+  for (size_t got = 0; got < size;) {
+    // Hashed a chunk at a time, while it is still in the CPU's cache.
+    size_t want = std::min(size - got, kBigBuffer);
+    STRATA_RETURN_IF_ERROR(ReadWhole(in, buf + got, want));
+    hash.Update({buf + got, want});
+    got += want;
+  }
+  std::string digest = hash.Raw();
+  UniqueFd fd(openat(job.parent->get(), job.name.c_str(),
+                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     0600));
+  if (!fd.valid()) return PosixError("create", errno);
+  size_t left = size;
+  if (UniqueFd src = opts_.share->Open(digest, e.size); src.valid()) {
+    struct stat st;
+    if (CloneFileData(src.get(), fd.get(), e.size, DataMode::kReflink).ok() &&
+        fstat(fd.get(), &st) == 0 && st.st_size == e.size) {
+      share_log_.Shared(e.size);
+      left = 0;
+    } else {
+      share_log_.Refused();
+      if (ftruncate(fd.get(), 0) != 0) return PosixError("truncate", errno);
+    }
+  }
+  for (const char* p = buf; left > 0;) {
+    ssize_t n = write(fd.get(), p, std::min(left, kBigBuffer));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return PosixError("write", errno);
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  STRATA_RETURN_IF_ERROR(
+      FinishOpenFile(fd.get(), job, {.chown = job.chown, .chmod = true}));
+  share_log_.Digested(std::move(digest), e.size, job.path, fd.get());
+  return Status::Ok();
+}
+
 Status Extractor::WriteBig(const TarEntry& e, const FileJob& job,
                            EntryStream& in) {
-  if (big_buf_.empty()) big_buf_.resize(kBigBuffer);
   const bool digests = Digests(e);
+  if (digests && e.sparse.empty() && e.size <= kMaxHeldFile &&
+      opts_.share->MayHave(e.size)) {
+    return WriteHeld(e, job, in);
+  }
+  if (big_buf_.empty()) big_buf_.resize(kBigBuffer);
   Sha256 hash;
   UniqueFd fd(openat(job.parent->get(), job.name.c_str(),
                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,

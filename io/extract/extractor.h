@@ -132,6 +132,7 @@ class Extractor {
   Status Opaque(const std::string& dir);
   Status WriteFile(const TarEntry& e, FileJob job, EntryStream& in);
   Status WriteBig(const TarEntry& e, const FileJob& job, EntryStream& in);
+  Status WriteHeld(const TarEntry& e, const FileJob& job, EntryStream& in);
   bool Digests(const TarEntry& e) const;
   void RefreshLinkedIdentities();
   Status SetMetadataFd(const TarEntry& e, int fd);
@@ -153,6 +154,9 @@ class Extractor {
   size_t times_bytes_ = 0;                   // of dir_times_
   std::vector<DirTimes> dir_times_;
   std::vector<char> big_buf_;
+  // A large file held whole until its digest is known (kMaxHeldFile).
+  std::unique_ptr<char[]> held_;
+  size_t held_size_ = 0;
   ShareLog share_log_{opts_.max_tracked_bytes};
   std::vector<DigestedFile> digested_;
   bool hardlinked_ = false;  // the layer made a hardlink

@@ -35,6 +35,11 @@ class ContentShare {
   // A read-only descriptor of a regular file of `size` bytes whose SHA-256
   // (raw) is `digest`, unchanged since it was digested; invalid when none.
   virtual UniqueFd Open(std::string_view digest, int64_t size) = 0;
+  // A hint, asked before a large file's bytes arrive: false when no stored
+  // file can have `size` bytes, so the file is streamed to disk as it comes;
+  // true makes the extractor hold it in memory (bounded) until its digest is
+  // known, so a shared file is never written at all.
+  virtual bool MayHave(int64_t size) { return size > 0; }
 };
 
 // What one extraction's sharing did: the files it digested (for the content

@@ -70,8 +70,7 @@ Status UringFileSink::Submit(FileJob file, char* buf, size_t len) {
     // Content sharing needs the bytes digested and compared before the file
     // exists: done here, synchronously (the threaded sink does it on its
     // workers).
-    CreatePlan plan;
-    Status s = WriteFileNow(file, buf, len, plan);
+    Status s = WriteFileNow(file, buf, len, plan_);
     free_.push_back(slot);
     return s.WithContext("file \"" + file.path + "\"");
   }

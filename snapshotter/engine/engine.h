@@ -28,6 +28,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "io/base/result.h"
@@ -300,12 +301,21 @@ class Engine {
       if (!clone_) return UniqueFd();
       return engine_.OpenContent(digest, size, 0).fd;
     }
+    bool MayHave(int64_t size) override {
+      return clone_ && engine_.MayHaveContent(size);
+    }
 
    private:
     Engine& engine_;
     bool clone_;
   };
   void StartSharing();
+  // Whether a stored file may have `size` bytes (the extractor's hint for
+  // large files): sizes of at least kSizeHintMin, from the index at start
+  // and from every apply since (a superset: removals are not subtracted).
+  static constexpr int64_t kSizeHintMin = 64 << 10;
+  bool MayHaveContent(int64_t size);
+  void NoteContentSizes(const std::vector<DigestedFile>& files);
   // A committed file holding `digest` (not snapshot `except`'s), unchanged
   // since digested, open for reading; fd invalid when none.
   struct Holder {
@@ -342,6 +352,8 @@ class Engine {
   std::atomic<uint64_t> io_errors_checked_{0};
   std::unique_ptr<IndexShare> share_;  // null: sharing off
   bool hardlinks_ = false;             // hardlink sharing (at Commit)
+  std::mutex sizes_mu_;
+  std::unordered_set<int64_t> content_sizes_;  // GUARDED_BY(sizes_mu_)
   std::string sharing_reason_;
   std::atomic<int64_t> shared_files_{0};
   std::atomic<int64_t> shared_bytes_{0};

@@ -43,6 +43,14 @@ void Engine::StartSharing() {
   } else if (CanShareExtents(layout_.StagingDir())) {
     share_ = std::make_unique<IndexShare>(*this, /*clone=*/true);
     sharing_reason_ = "on (FICLONE works under the root)";
+    store_
+        ->View([&](ReadTxn& txn) -> Status {
+          STRATA_ASSIGN_OR_RETURN(std::vector<int64_t> sizes,
+                                  ContentSizes(txn, kSizeHintMin));
+          content_sizes_.insert(sizes.begin(), sizes.end());
+          return Status::Ok();
+        })
+        .IgnoreError();  // a hint: without it large files stream
   } else if (opts_.hardlink_sharing && backend_name() == "overlay") {
     share_ = std::make_unique<IndexShare>(*this, /*clone=*/false);
     hardlinks_ = true;
@@ -73,10 +81,15 @@ Engine::Holder Engine::OpenContent(std::string_view digest, int64_t size,
   });
   if (!s.ok()) return {};
   for (const auto& [id, f] : holders) {
-    UniqueFd dir(open(layout_.FsDir(id).c_str(),
-                      O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!dir.valid()) continue;
-    auto fd = OpenFileNoSymlinks(dir.get(), f.path);
+    // By handle: the very inode the writer digested, without a path lookup
+    // (a freed one is stale); rows without one (other filesystems) by path.
+    auto fd = [&]() -> Result<UniqueFd> {
+      if (!f.handle.empty()) return OpenFileHandle(root_fd_.get(), f.handle);
+      UniqueFd dir(open(layout_.FsDir(id).c_str(),
+                        O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!dir.valid()) return PosixError("open", errno);
+      return OpenFileNoSymlinks(dir.get(), f.path);
+    }();
     if (!fd.ok()) continue;
     // The inode the writer digested, unchanged since: same number and
     // generation (not a reused number), same ctime (every write, truncate,
@@ -87,6 +100,18 @@ Engine::Holder Engine::OpenContent(std::string_view digest, int64_t size,
     }
   }
   return {};
+}
+
+bool Engine::MayHaveContent(int64_t size) {
+  std::lock_guard<std::mutex> l(sizes_mu_);
+  return content_sizes_.count(size) > 0;
+}
+
+void Engine::NoteContentSizes(const std::vector<DigestedFile>& files) {
+  std::lock_guard<std::mutex> l(sizes_mu_);
+  for (const DigestedFile& f : files) {
+    if (f.id.size >= kSizeHintMin) content_sizes_.insert(f.id.size);
+  }
 }
 
 namespace {
@@ -224,6 +249,7 @@ Result<AppliedLayer> ApplyTarget::Apply(std::unique_ptr<Source> raw,
   engine_.shared_bytes_ += applied.stats.shared_bytes;
   engine_.share_refused_ += applied.stats.share_refused;
   if (!applied.files.empty()) {
+    engine_.NoteContentSizes(applied.files);
     // The index is an optimisation: a layer applied stays applied even if
     // its files cannot be recorded (they are then never proposed).
     Status s = engine_.store_->Update([&](WriteTxn& txn) {
@@ -287,7 +313,7 @@ Result<int64_t> Engine::AddContent(std::string_view key,
     // Changed while read: its digest proves nothing.
     auto after = IdentityOf(fd->get());
     if (!after.ok() || !(*after == *before) || size != before->size) continue;
-    files.push_back({hash.Raw(), path, *before});
+    files.push_back({hash.Raw(), path, *before, FileHandleOf(fd->get())});
   }
   STRATA_RETURN_IF_ERROR(store_->Update([&](WriteTxn& txn) -> Status {
     STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshot(txn, key));

@@ -67,6 +67,9 @@ Result<std::vector<ContentFile>> SnapshotContent(ReadTxn& txn, uint64_t id);
 Status SetContentIdentity(WriteTxn& txn, uint64_t id, std::string_view digest,
                           const FileIdentity& identity);
 
+// The distinct sizes of published contents of at least min_size bytes.
+Result<std::vector<int64_t>> ContentSizes(ReadTxn& txn, int64_t min_size);
+
 struct ContentCounts {
   int64_t digests = 0;       // distinct published contents
   int64_t holders = 0;       // published rows (sum of reference counts)

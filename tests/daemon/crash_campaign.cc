@@ -704,7 +704,11 @@ long Campaign::Orphans(CampaignClient* client, const std::string& log,
          std::to_string(committed + active + views) + " snapshots, List " +
          std::to_string(records));
   }
-  if (o_.apply == "import" && o_.fs == "xfs") CheckIndex(infos, out, when);
+  // The index is kept where sharing is on: FICLONE (XFS), or hardlinks.
+  const bool hardlinks = std::find(o_.daemon_args.begin(), o_.daemon_args.end(),
+                                   "hardlinks") != o_.daemon_args.end();
+  if (o_.apply == "import" && (o_.fs == "xfs" || hardlinks))
+    CheckIndex(infos, out, when);
   return orphans;
 }
 
