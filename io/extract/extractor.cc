@@ -9,7 +9,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
 
 #include "io/base/errno.h"
 #include "io/base/unique_dir.h"
@@ -28,6 +33,9 @@ constexpr size_t kBigBuffer = 1 << 20;
 // written. Larger ones are written as they stream and, if shared, truncated
 // and cloned.
 constexpr int64_t kMaxHeldFile = 64 << 20;
+// Chunks of a streamed large file in flight: read and written by the
+// extractor while the ChunkHasher digests the ones before.
+constexpr size_t kBigRing = 4;
 // Bytes a remembered path costs besides its characters (hash node, string).
 constexpr size_t kEntryOverhead = 64;
 
@@ -59,6 +67,82 @@ std::string ShortPath(const std::string& p) {
 }
 
 }  // namespace
+
+// SHA-256 of one file's chunks, in order, on a thread of its own: the
+// extractor writes chunk k while chunk k-1 is hashed. A chunk's bytes stay
+// untouched until Wait(its number) returns.
+class ChunkHasher {
+ public:
+  ChunkHasher() : thread_([this] { Loop(); }) {}
+  ~ChunkHasher() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    work_.notify_all();
+    thread_.join();
+  }
+  ChunkHasher(const ChunkHasher&) = delete;
+  ChunkHasher& operator=(const ChunkHasher&) = delete;
+
+  // A new file. REQUIRES: the previous one Finished (or abandoned: Wait()
+  // for everything submitted first).
+  void Begin() {
+    WaitAll();
+    hash_ = std::make_unique<Sha256>();
+  }
+  // Queues a chunk; returns its number (from 1).
+  uint64_t Submit(const char* data, size_t n) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      queue_.push_back({data, n});
+    }
+    work_.notify_one();
+    return ++submitted_;
+  }
+  // Returns once chunks up to `seq` are hashed.
+  void Wait(uint64_t seq) {
+    std::unique_lock<std::mutex> l(mu_);
+    done_cv_.wait(l, [&] { return done_ >= seq; });
+  }
+  void WaitAll() { Wait(submitted_); }
+  // The file's digest. Ends it.
+  std::string Finish() {
+    WaitAll();
+    return hash_->Raw();
+  }
+
+ private:
+  struct Chunk {
+    const char* data;
+    size_t n;
+  };
+  void Loop() {
+    std::unique_lock<std::mutex> l(mu_);
+    for (;;) {
+      work_.wait(l, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping
+      Chunk c = queue_.front();
+      queue_.pop_front();
+      l.unlock();
+      hash_->Update({c.data, c.n});
+      l.lock();
+      ++done_;
+      done_cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable work_, done_cv_;
+  std::deque<Chunk> queue_;  // GUARDED_BY(mu_)
+  uint64_t done_ = 0;        // GUARDED_BY(mu_)
+  bool stop_ = false;        // GUARDED_BY(mu_)
+  uint64_t submitted_ = 0;   // the caller's thread only
+  std::unique_ptr<Sha256> hash_;
+  std::thread thread_;
+};
+
+Extractor::~Extractor() = default;
 
 ExtractOptions::ExtractOptions()
     : same_owner(geteuid() == 0), allow_devices(geteuid() == 0) {}
@@ -365,8 +449,9 @@ Status Extractor::WriteFile(const TarEntry& e, FileJob job, EntryStream& in) {
   return sink_.Submit(std::move(job), buf, len);
 }
 
-// Large or sparse: stream through one buffer with plain writes; a digested
-// file whose content is stored already drops its written pages and clones.
+// A large file a stored one may equal (by size): read whole into memory
+// while the ChunkHasher digests it, then cloned if the digest is stored (its
+// bytes never written), else written.
 Status Extractor::WriteHeld(const TarEntry& e, const FileJob& job,
                             EntryStream& in) {
   const auto size = static_cast<size_t>(e.size);
@@ -375,15 +460,19 @@ Status Extractor::WriteHeld(const TarEntry& e, const FileJob& job,
     held_size_ = size;
   }
   char* buf = held_.get();
-  Sha256 hash;
+  if (!hasher_) hasher_ = std::make_unique<ChunkHasher>();
+  hasher_->Begin();
+  struct Drain {  // the hasher is done with held_ before it is reused
+    ChunkHasher* h;
+    ~Drain() { h->WaitAll(); }
+  } drain{hasher_.get()};
   for (size_t got = 0; got < size;) {
-    // Hashed a chunk at a time, while it is still in the CPU's cache.
     size_t want = std::min(size - got, kBigBuffer);
     STRATA_RETURN_IF_ERROR(ReadWhole(in, buf + got, want));
-    hash.Update({buf + got, want});
+    hasher_->Submit(buf + got, want);
     got += want;
   }
-  std::string digest = hash.Raw();
+  std::string digest = hasher_->Finish();
   UniqueFd fd(openat(job.parent->get(), job.name.c_str(),
                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                      0600));
@@ -415,6 +504,9 @@ Status Extractor::WriteHeld(const TarEntry& e, const FileJob& job,
   return Status::Ok();
 }
 
+// Large or sparse: streamed through a ring of buffers with plain writes,
+// digested alongside; a digested file whose content is stored already drops
+// its written pages and clones.
 Status Extractor::WriteBig(const TarEntry& e, const FileJob& job,
                            EntryStream& in) {
   const bool digests = Digests(e);
@@ -422,23 +514,40 @@ Status Extractor::WriteBig(const TarEntry& e, const FileJob& job,
       opts_.share->MayHave(e.size)) {
     return WriteHeld(e, job, in);
   }
-  if (big_buf_.empty()) big_buf_.resize(kBigBuffer);
-  Sha256 hash;
+  if (big_buf_.empty()) big_buf_.resize(kBigRing * kBigBuffer);
+  if (digests) {
+    if (!hasher_) hasher_ = std::make_unique<ChunkHasher>();
+    hasher_->Begin();
+  }
+  // Whatever happens below, the hasher is done with big_buf_ before it is
+  // reused or freed.
+  struct Drain {
+    ChunkHasher* h;
+    ~Drain() {
+      if (h != nullptr) h->WaitAll();
+    }
+  } drain{digests ? hasher_.get() : nullptr};
+  uint64_t slot_seq[kBigRing] = {};  // the chunk each buffer last held
   UniqueFd fd(openat(job.parent->get(), job.name.c_str(),
                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                      0600));
   if (!fd.valid()) return PosixError("create", errno);
   std::vector<std::pair<int64_t, int64_t>> segments = e.sparse;
   if (segments.empty()) segments.push_back({0, e.size});
+  size_t chunk = 0;
   for (auto [offset, length] : segments) {
     int64_t left = length;
     while (left > 0) {
       size_t want = static_cast<size_t>(std::min<int64_t>(left, kBigBuffer));
-      STRATA_ASSIGN_OR_RETURN(size_t n, in.ReadData(big_buf_.data(), want));
+      const size_t slot = chunk++ % kBigRing;
+      char* buf = big_buf_.data() + slot * kBigBuffer;
+      // The chunk that last used this buffer is hashed.
+      if (digests && slot_seq[slot] != 0) hasher_->Wait(slot_seq[slot]);
+      STRATA_ASSIGN_OR_RETURN(size_t n, in.ReadData(buf, want));
       if (n == 0) return DataLoss("archive ends inside the file's data");
-      if (digests) hash.Update({big_buf_.data(), n});
+      if (digests) slot_seq[slot] = hasher_->Submit(buf, n);
       for (size_t done = 0; done < n;) {
-        ssize_t w = pwrite(fd.get(), big_buf_.data() + done, n - done, offset);
+        ssize_t w = pwrite(fd.get(), buf + done, n - done, offset);
         if (w < 0) {
           if (errno == EINTR) continue;
           return PosixError("write", errno);
@@ -455,7 +564,7 @@ Status Extractor::WriteBig(const TarEntry& e, const FileJob& job,
   if (digests) {
     // An equal stored file (content_share.h): drop the bytes just written
     // (still in the page cache, so they never reach the disk) and clone it.
-    digest = hash.Raw();
+    digest = hasher_->Finish();
     if (UniqueFd src = opts_.share->Open(digest, e.size); src.valid()) {
       if (ftruncate(fd.get(), 0) != 0) return PosixError("truncate", errno);
       if (CloneFileData(src.get(), fd.get(), e.size, DataMode::kReflink).ok()) {

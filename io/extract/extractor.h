@@ -94,6 +94,8 @@ struct ExtractStats {
   int64_t share_refused = 0;
 };
 
+class ChunkHasher;
+
 class Extractor {
  public:
   // Extracts into the directory open at root_fd (any open mode, O_PATH
@@ -103,6 +105,7 @@ class Extractor {
   Extractor(int root_fd, FileSink& sink, ExtractOptions opts = {});
   // Opens root now (O_DIRECTORY|O_NOFOLLOW); Apply returns any open error.
   Extractor(const std::string& root, FileSink& sink, ExtractOptions opts = {});
+  ~Extractor();
   Result<ExtractStats> Apply(EntryStream& in);
   // The regular files Apply digested (ExtractOptions::share), in no
   // particular order; a path written twice appears twice. Bounded: past
@@ -153,7 +156,10 @@ class Extractor {
   bool forgot_created_ = false;              // created_ outgrew its budget
   size_t times_bytes_ = 0;                   // of dir_times_
   std::vector<DirTimes> dir_times_;
-  std::vector<char> big_buf_;
+  std::vector<char> big_buf_;  // kBigRing chunks of kBigBuffer
+  // Digests a streamed large file's chunks on its own thread while this one
+  // writes them (made at the first such file).
+  std::unique_ptr<ChunkHasher> hasher_;
   // A large file held whole until its digest is known (kMaxHeldFile).
   std::unique_ptr<char[]> held_;
   size_t held_size_ = 0;

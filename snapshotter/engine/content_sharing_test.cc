@@ -154,6 +154,32 @@ TEST_P(ContentSharingTest, EqualFilesOfALaterLayerShareTheirExtents) {
   EXPECT_EQ(info.pending, 0);
 }
 
+// Files of several MiB: digested chunk by chunk on the hasher thread while
+// streamed to disk (a ring of buffers reused across files), then, in a
+// later layer whose sizes the index knows, held in memory and cloned
+// without being written.
+TEST_P(ContentSharingTest, MultiMegabyteFilesAreDigestedWhileStreamed) {
+  const std::string p = RandomBytes((5 << 20) + 123, 50);
+  const std::string q = RandomBytes((9 << 20) + 4096, 51);
+  AppliedLayer applied;
+  std::string a = Import("a", "", Layer({{"p", p}, {"q", q}}), &applied);
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(applied.stats.shared_files, 0);
+  std::string b = Import("b", "", Layer({{"q2", q}, {"p2", p}}), &applied);
+  EXPECT_EQ(applied.stats.shared_files, 2);
+  EXPECT_EQ(applied.stats.shared_bytes,
+            static_cast<int64_t>(p.size() + q.size()));
+  EXPECT_TRUE(Slurp(b + "/p2") == p);
+  EXPECT_TRUE(Slurp(b + "/q2") == q);
+  EXPECT_EQ(Exclusive(b + "/q2"), 0);
+  // Same sizes, other bytes: held, not shared, written whole.
+  std::string p3 = p;
+  p3[p3.size() - 1] ^= 1;
+  std::string c = Import("c", "", Layer({{"p3", p3}}), &applied);
+  EXPECT_EQ(applied.stats.shared_files, 0);
+  EXPECT_TRUE(Slurp(c + "/p3") == p3);
+}
+
 TEST_P(ContentSharingTest, RemovingAHolderChangesNoOtherSnapshot) {
   const std::string mid = RandomBytes(100 << 10, 5);
   const std::string big = RandomBytes(700 << 10, 6);
