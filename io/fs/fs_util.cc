@@ -98,15 +98,19 @@ Result<FileIdentity> IdentityOf(int fd) {
   return id;
 }
 
-std::string FileHandleOf(int fd) {
+std::string FileHandleOf(int fd) { return FileHandleAt(fd, ""); }
+
+std::string FileHandleAt(int dirfd, const char* name) {
   union {
     file_handle fh;
     char bytes[sizeof(file_handle) + MAX_HANDLE_SZ];
   } h;
   h.fh.handle_bytes = MAX_HANDLE_SZ;
   int mount_id = 0;
-  if (name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) != 0)
+  if (name_to_handle_at(dirfd, name, &h.fh, &mount_id,
+                        name[0] == '\0' ? AT_EMPTY_PATH : 0) != 0) {
     return "";
+  }
   std::string out(sizeof(int32_t), '\0');
   std::memcpy(out.data(), &h.fh.handle_type, sizeof(int32_t));
   out.append(reinterpret_cast<const char*>(h.fh.f_handle), h.fh.handle_bytes);

@@ -75,6 +75,9 @@ Result<FileIdentity> IdentityOf(int fd);
 // none. A handle names one inode for its whole life (XFS, ext4 and btrfs put
 // the generation in it): once the inode is freed it opens nothing.
 std::string FileHandleOf(int fd);
+// The same for entry `name` of the directory open at dirfd, not following a
+// symlink there.
+std::string FileHandleAt(int dirfd, const char* name);
 
 // Opens for reading the regular file `handle` (FileHandleOf) names on
 // mount_fd's filesystem, without any path lookup: ESTALE once that inode is

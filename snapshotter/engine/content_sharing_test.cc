@@ -21,37 +21,12 @@
 #include "io/fs/fs_util.h"
 #include "io/tar/tar_test_util.h"
 #include "snapshotter/engine/engine.h"
+#include "snapshotter/engine/sharing_test_util.h"
 #include "tests/testutil/loop_fs.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace strata {
 namespace {
-
-using Files = std::vector<std::pair<std::string, std::string>>;
-
-std::string RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::string s(n, '\0');
-  for (char& c : s) c = static_cast<char>(gen());
-  return s;
-}
-
-std::string Layer(const Files& files, uint32_t mode = 0644) {
-  std::string tar;
-  for (const auto& [name, data] : files) {
-    HeaderSpec h = Spec(name, '0', false, static_cast<int64_t>(data.size()));
-    h.mode = mode;
-    tar += MakeEntry(h, data);
-  }
-  return tar + EndOfArchive();
-}
-
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // Bytes of path's data that no other file shares (FIEMAP).
 int64_t Exclusive(const std::string& path) {
@@ -73,26 +48,9 @@ class ContentSharingTest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(engine_->Sharing().enabled) << engine_->Sharing().reason;
   }
 
-  // Prepares `name`-active on `parent`, applies `tar`, commits `name`;
-  // returns the snapshot's directory (its id's, kept by Commit).
   std::string Import(const std::string& name, const std::string& parent,
                      const std::string& tar, AppliedLayer* out = nullptr) {
-    std::string key = name + "-active";
-    auto m = engine_->Prepare(key, parent, {});
-    EXPECT_TRUE(m.ok()) << m.status().ToString();
-    if (!m.ok()) return "";
-    auto dir = WritableDir(*m);
-    EXPECT_TRUE(dir.ok());
-    auto target = engine_->ApplyTargetFor(key);
-    EXPECT_TRUE(target.ok()) << target.status().ToString();
-    if (!target.ok()) return "";
-    auto applied = (*target)->Apply(std::make_unique<MemorySource>(tar), false);
-    EXPECT_TRUE(applied.ok()) << applied.status().ToString();
-    if (applied.ok() && out != nullptr) *out = *applied;
-    target->reset();
-    Status c = engine_->Commit(name, key, {});
-    EXPECT_TRUE(c.ok()) << c.ToString();
-    return dir.ok() ? *dir : "";
+    return ImportLayer(*engine_, name, parent, tar, out);
   }
 
   // Reopens the engine on the same root with content sharing on or off.
@@ -365,22 +323,9 @@ class HardlinkSharingTest : public ::testing::Test {
     EXPECT_TRUE(e.ok()) << e.status().ToString();
     return e.ok() ? std::move(*e) : nullptr;
   }
-  // Prepares, applies, commits; returns the layer's directory.
   static std::string Import(Engine& e, const std::string& name,
                             const std::string& tar) {
-    std::string key = name + "-active";
-    auto m = e.Prepare(key, "", {});
-    EXPECT_TRUE(m.ok());
-    if (!m.ok()) return "";
-    auto dir = WritableDir(*m);
-    auto target = e.ApplyTargetFor(key);
-    EXPECT_TRUE(target.ok());
-    if (!target.ok()) return "";
-    auto applied = (*target)->Apply(std::make_unique<MemorySource>(tar), false);
-    EXPECT_TRUE(applied.ok()) << applied.status().ToString();
-    target->reset();
-    EXPECT_TRUE(e.Commit(name, key, {}).ok());
-    return dir.ok() ? *dir : "";
+    return ImportLayer(e, name, "", tar);
   }
   static struct stat Stat(const std::string& path) {
     struct stat st = {};

@@ -490,11 +490,9 @@ Result<Info> Engine::Update(const Info& in,
   return info;
 }
 
-Result<std::vector<Info>> Engine::List(
-    const std::vector<std::string>& filters) {
-  STRATA_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(filters));
-  std::vector<Info> out;
-  STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
+Status Engine::ForEachInfo(
+    const std::function<void(const SnapshotRecord&, Info)>& fn) {
+  return store_->View([&](ReadTxn& txn) -> Status {
     Status inner;
     STRATA_RETURN_IF_ERROR(WalkSnapshots(txn, [&](const SnapshotRecord& r) {
       auto info = ToInfo(txn, r);
@@ -502,28 +500,27 @@ Result<std::vector<Info>> Engine::List(
         inner = info.status();
         return false;
       }
-      if (filter.Matches(*info)) out.push_back(std::move(*info));
+      fn(r, std::move(*info));
       return true;
     }));
     return inner;
+  });
+}
+
+Result<std::vector<Info>> Engine::List(
+    const std::vector<std::string>& filters) {
+  STRATA_ASSIGN_OR_RETURN(Filter filter, Filter::Parse(filters));
+  std::vector<Info> out;
+  STRATA_RETURN_IF_ERROR(ForEachInfo([&](const SnapshotRecord&, Info info) {
+    if (filter.Matches(info)) out.push_back(std::move(info));
   }));
   return out;
 }
 
 Result<std::vector<Engine::Entry>> Engine::Entries() {
   std::vector<Entry> out;
-  STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
-    Status inner;
-    STRATA_RETURN_IF_ERROR(WalkSnapshots(txn, [&](const SnapshotRecord& r) {
-      auto info = ToInfo(txn, r);
-      if (!info.ok()) {
-        inner = info.status();
-        return false;
-      }
-      out.push_back({r.id, std::move(*info), layout_.FsDir(r.id)});
-      return true;
-    }));
-    return inner;
+  STRATA_RETURN_IF_ERROR(ForEachInfo([&](const SnapshotRecord& r, Info info) {
+    out.push_back({r.id, std::move(info), layout_.FsDir(r.id)});
   }));
   return out;
 }

@@ -45,6 +45,7 @@ namespace strata {
 
 class Backend;
 class MetaStore;
+struct SnapshotRecord;
 
 struct EngineOptions {
   std::string root;
@@ -287,6 +288,9 @@ class Engine {
   void UnmarkChanging(uint64_t id);
   void Release(uint64_t id);
   Status CheckBackend();
+  // Each record with its Info, in id order, from one read txn.
+  Status ForEachInfo(
+      const std::function<void(const SnapshotRecord&, Info)>& fn);
   std::string NewTrashPath(uint64_t id);
   void CrashPoint(std::string_view name) {
     if (crash_hook_) crash_hook_(name);

@@ -233,22 +233,16 @@ class Deduper {
                                        std::to_string(kMaxDedupFiles) +
                                        " files to compare");
             }
-            union {
-              file_handle fh;
-              char bytes[sizeof(file_handle) + MAX_HANDLE_SZ];
-            } h;
-            h.fh.handle_bytes = MAX_HANDLE_SZ;
-            int mount_id = 0;
-            if (name_to_handle_at(dirfd, name, &h.fh, &mount_id, 0) != 0) {
+            std::string handle = FileHandleAt(dirfd, name);
+            if (handle.empty()) {
               ++p_.skipped;
               return Status::Ok();
             }
             ++p_.files_examined;
-            files_.push_back(
-                {st.st_size,
-                 static_cast<uint32_t>(files_.size()),
-                 std::string(h.bytes, sizeof(file_handle) + h.fh.handle_bytes),
-                 {}});
+            files_.push_back({st.st_size,
+                              static_cast<uint32_t>(files_.size()),
+                              std::move(handle),
+                              {}});
             Report(DedupProgress::Phase::kScan, false);
             return Stopped() ? Canceled("interrupted") : Status::Ok();
           });
@@ -261,16 +255,11 @@ class Deduper {
 
   // The candidate's file, if it is still a regular file of its size.
   UniqueFd Reopen(const Candidate& c) {
-    std::string h = c.handle;
-    UniqueFd fd(open_by_handle_at(
-        mount_fd_.get(), reinterpret_cast<file_handle*>(h.data()),
-        O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    auto fd = OpenFileHandle(mount_fd_.get(), c.handle);
     struct stat st;
-    if (!fd.valid() || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
-        st.st_size != c.size) {
+    if (!fd.ok() || fstat(fd->get(), &st) != 0 || st.st_size != c.size)
       return UniqueFd();
-    }
-    return fd;
+    return std::move(*fd);
   }
 
   // SHA-256 of the file, or "" if it changed while read.

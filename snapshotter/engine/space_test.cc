@@ -24,37 +24,13 @@
 #include "io/fs/fs_util.h"
 #include "io/fs/mount.h"
 #include "io/tar/tar_test_util.h"
+#include "snapshotter/engine/sharing_test_util.h"
 #include "tests/testutil/loop_fs.h"
 #include "tests/testutil/temp_dir.h"
 #include "tests/testutil/tree_state.h"
 
 namespace strata {
 namespace {
-
-using Files = std::vector<std::pair<std::string, std::string>>;
-
-std::string RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::string s(n, '\0');
-  for (char& c : s) c = static_cast<char>(gen());
-  return s;
-}
-
-std::string Layer(const Files& files) {
-  std::string tar;
-  for (const auto& [name, data] : files) {
-    tar += MakeEntry(Spec(name, '0', false, static_cast<int64_t>(data.size())),
-                     data);
-  }
-  return tar + EndOfArchive();
-}
-
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 class SpaceTest : public ::testing::Test {
  protected:
@@ -74,22 +50,11 @@ class SpaceTest : public ::testing::Test {
     return e.ok();
   }
 
-  // Prepares, applies `tar`, commits `name`; returns its directory.
+  // Imports `tar` as committed `name`; returns its directory.
   std::string Import(const std::string& name, const std::string& tar) {
-    std::string key = name + "-active";
-    auto m = engine_->Prepare(key, "", {});
-    EXPECT_TRUE(m.ok()) << m.status().ToString();
-    if (!m.ok()) return "";
-    auto dir = WritableDir(*m);
-    auto target = engine_->ApplyTargetFor(key);
-    EXPECT_TRUE(target.ok());
-    if (!target.ok()) return "";
-    auto applied = (*target)->Apply(std::make_unique<MemorySource>(tar), false);
-    EXPECT_TRUE(applied.ok()) << applied.status().ToString();
-    target->reset();
-    EXPECT_TRUE(engine_->Commit(name, key, {}).ok());
+    std::string dir = ImportLayer(*engine_, name, "", tar);
     sync();  // delayed allocation: extents are placed after writeback
-    return dir.ok() ? *dir : "";
+    return dir;
   }
 
   const SnapshotSpace* Find(const SpaceReport& r, const std::string& name) {
