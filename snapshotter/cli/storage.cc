@@ -85,8 +85,8 @@ void PrintDf(const spb::DfResponse& r, bool exact) {
 
 // The progress bar, redrawn in place on a terminal.
 void DrawProgress(const spb::DedupProgress& p) {
-  double frac = 0;
-  if (p.phase() == "digest" || p.phase() == "share") {
+  double frac = p.done() ? 1 : 0;
+  if (!p.done() && (p.phase() == "digest" || p.phase() == "share")) {
     frac = p.bytes_to_digest() > 0
                ? static_cast<double>(p.bytes_digested()) /
                      static_cast<double>(p.bytes_to_digest())
