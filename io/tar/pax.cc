@@ -105,6 +105,20 @@ Status ApplySparseRecord(std::string_view key, std::string_view value,
 
 }  // namespace
 
+std::string EncodePaxRecord(std::string_view key, std::string_view value) {
+  const size_t rest = 1 + key.size() + 1 + value.size() + 1;  // " k=v\n"
+  size_t len = rest + 1;
+  while (std::to_string(len).size() + rest != len)
+    len = std::to_string(len).size() + rest;
+  std::string r = std::to_string(len);
+  r += ' ';
+  r.append(key);
+  r += '=';
+  r.append(value);
+  r += '\n';
+  return r;
+}
+
 Status ParsePaxRecords(std::string_view data, std::vector<PaxRecord>* out) {
   size_t pos = 0;
   while (pos < data.size()) {

@@ -1,6 +1,7 @@
-// POSIX pax extended headers ('x' per entry, 'g' global): record parsing and
-// the keywords Strata uses, applied onto PaxOverrides. Also the value
-// decoders for them: decimal, time with fraction, base64, %-escapes.
+// POSIX pax extended headers ('x' per entry, 'g' global): record parsing
+// (and encoding, for TarWriter) and the keywords Strata uses, applied onto
+// PaxOverrides. Also the value decoders for them: decimal, time with fraction,
+// base64, %-escapes.
 //
 // Every error is InvalidArgument with a bare message; TarReader names the
 // entry.
@@ -25,6 +26,10 @@ struct PaxRecord {
   std::string_view key;
   std::string_view value;  // may hold any byte, NUL and newline included
 };
+
+// One record as a writer puts it: "<length> <key>=<value>\n", the length
+// counting its own digits.
+std::string EncodePaxRecord(std::string_view key, std::string_view value);
 
 // Splits a pax header body into "<length> <key>=<value>\n" records, checking
 // every length against the bytes that are there. The views point into data.

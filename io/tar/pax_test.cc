@@ -27,6 +27,22 @@ TEST(PaxTest, Records) {
   EXPECT_FALSE(ParsePaxRecords(std::string("8 k\0=v\n", 8), &records).ok());
 }
 
+// Encoded records parse back, including lengths that gain a digit from
+// their own length (9 -> 10, 99 -> 100) and values with any byte.
+TEST(PaxTest, EncodedRecordsParseBack) {
+  for (size_t n : {size_t{0}, size_t{1}, size_t{3}, size_t{4}, size_t{89},
+                   size_t{90}, size_t{93}, size_t{94}, size_t{995}}) {
+    std::string value(n, 'v');
+    if (n > 2) value[1] = '\n', value[2] = '\0';
+    std::string r = EncodePaxRecord("k", value);
+    std::vector<PaxRecord> out;
+    ASSERT_TRUE(ParsePaxRecords(r, &out).ok()) << n << ": " << r;
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].key, "k");
+    EXPECT_EQ(out[0].value, value);
+  }
+}
+
 TEST(PaxTest, Times) {
   struct Case {
     const char* text;
