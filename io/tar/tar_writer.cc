@@ -15,6 +15,7 @@ constexpr int64_t kMaxOctal8 = 07777777;
 constexpr int64_t kMaxOctal12 = 077777777777;
 
 void PutString(std::string& block, TarField f, std::string_view v) {
+  if (v.empty()) return;  // an empty view may hold no pointer at all
   std::memcpy(block.data() + f.offset, v.data(), std::min(v.size(), f.size));
 }
 
