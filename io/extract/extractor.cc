@@ -112,6 +112,24 @@ class ChunkHasher {
     return hash_->Raw();
   }
 
+  // One file: Begin() at construction; at destruction, however the write
+  // ends, the hasher has let go of every chunk (their buffers may be
+  // reused). A null hasher does nothing.
+  class File {
+   public:
+    explicit File(ChunkHasher* h) : h_(h) {
+      if (h_ != nullptr) h_->Begin();
+    }
+    ~File() {
+      if (h_ != nullptr) h_->WaitAll();
+    }
+    File(const File&) = delete;
+    File& operator=(const File&) = delete;
+
+   private:
+    ChunkHasher* h_;
+  };
+
  private:
   struct Chunk {
     const char* data;
@@ -143,6 +161,11 @@ class ChunkHasher {
 };
 
 Extractor::~Extractor() = default;
+
+ChunkHasher& Extractor::Hasher() {
+  if (!hasher_) hasher_ = std::make_unique<ChunkHasher>();
+  return *hasher_;
+}
 
 ExtractOptions::ExtractOptions()
     : same_owner(geteuid() == 0), allow_devices(geteuid() == 0) {}
@@ -460,12 +483,7 @@ Status Extractor::WriteHeld(const TarEntry& e, const FileJob& job,
     held_size_ = size;
   }
   char* buf = held_.get();
-  if (!hasher_) hasher_ = std::make_unique<ChunkHasher>();
-  hasher_->Begin();
-  struct Drain {  // the hasher is done with held_ before it is reused
-    ChunkHasher* h;
-    ~Drain() { h->WaitAll(); }
-  } drain{hasher_.get()};
+  ChunkHasher::File hashing(&Hasher());
   for (size_t got = 0; got < size;) {
     size_t want = std::min(size - got, kBigBuffer);
     STRATA_RETURN_IF_ERROR(ReadWhole(in, buf + got, want));
@@ -477,27 +495,8 @@ Status Extractor::WriteHeld(const TarEntry& e, const FileJob& job,
                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                      0600));
   if (!fd.valid()) return PosixError("create", errno);
-  size_t left = size;
-  if (UniqueFd src = opts_.share->Open(digest, e.size); src.valid()) {
-    struct stat st;
-    if (CloneFileData(src.get(), fd.get(), e.size, DataMode::kReflink).ok() &&
-        fstat(fd.get(), &st) == 0 && st.st_size == e.size) {
-      share_log_.Shared(e.size);
-      left = 0;
-    } else {
-      share_log_.Refused();
-      if (ftruncate(fd.get(), 0) != 0) return PosixError("truncate", errno);
-    }
-  }
-  for (const char* p = buf; left > 0;) {
-    ssize_t n = write(fd.get(), p, std::min(left, kBigBuffer));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return PosixError("write", errno);
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  STRATA_RETURN_IF_ERROR(
+      WriteOrShare(fd.get(), {buf, size}, digest, opts_.share, &share_log_));
   STRATA_RETURN_IF_ERROR(
       FinishOpenFile(fd.get(), job, {.chown = job.chown, .chmod = true}));
   share_log_.Digested(std::move(digest), e.size, job.path, fd.get());
@@ -509,24 +508,12 @@ Status Extractor::WriteHeld(const TarEntry& e, const FileJob& job,
 // its written pages and clones.
 Status Extractor::WriteBig(const TarEntry& e, const FileJob& job,
                            EntryStream& in) {
-  const bool digests = Digests(e);
-  if (digests && e.sparse.empty() && e.size <= kMaxHeldFile &&
-      opts_.share->MayHave(e.size)) {
+  const bool digests = Digests(e);  // never a sparse file
+  if (digests && e.size <= kMaxHeldFile && opts_.share->MayHave(e.size)) {
     return WriteHeld(e, job, in);
   }
   if (big_buf_.empty()) big_buf_.resize(kBigRing * kBigBuffer);
-  if (digests) {
-    if (!hasher_) hasher_ = std::make_unique<ChunkHasher>();
-    hasher_->Begin();
-  }
-  // Whatever happens below, the hasher is done with big_buf_ before it is
-  // reused or freed.
-  struct Drain {
-    ChunkHasher* h;
-    ~Drain() {
-      if (h != nullptr) h->WaitAll();
-    }
-  } drain{digests ? hasher_.get() : nullptr};
+  ChunkHasher::File hashing(digests ? &Hasher() : nullptr);
   uint64_t slot_seq[kBigRing] = {};  // the chunk each buffer last held
   UniqueFd fd(openat(job.parent->get(), job.name.c_str(),
                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -567,12 +554,11 @@ Status Extractor::WriteBig(const TarEntry& e, const FileJob& job,
     digest = hasher_->Finish();
     if (UniqueFd src = opts_.share->Open(digest, e.size); src.valid()) {
       if (ftruncate(fd.get(), 0) != 0) return PosixError("truncate", errno);
-      if (CloneFileData(src.get(), fd.get(), e.size, DataMode::kReflink).ok()) {
-        share_log_.Shared(e.size);
-      } else {
-        share_log_.Refused();
+      STRATA_ASSIGN_OR_RETURN(
+          bool cloned, CloneStored(src.get(), e.size, fd.get(), share_log_));
+      // Our own bytes are gone: the holder's are the same ones.
+      if (!cloned)
         STRATA_RETURN_IF_ERROR(CopyFileData(src.get(), fd.get(), e.size));
-      }
     }
   }
   STRATA_RETURN_IF_ERROR(

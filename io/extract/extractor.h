@@ -136,6 +136,7 @@ class Extractor {
   Status WriteFile(const TarEntry& e, FileJob job, EntryStream& in);
   Status WriteBig(const TarEntry& e, const FileJob& job, EntryStream& in);
   Status WriteHeld(const TarEntry& e, const FileJob& job, EntryStream& in);
+  ChunkHasher& Hasher();  // hasher_, made at first use
   bool Digests(const TarEntry& e) const;
   void RefreshLinkedIdentities();
   Status SetMetadataFd(const TarEntry& e, int fd);

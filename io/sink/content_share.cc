@@ -1,5 +1,6 @@
 #include "io/sink/content_share.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,6 +8,8 @@
 #include <memory>
 #include <unordered_map>
 
+#include "io/base/errno.h"
+#include "io/clone/reflink.h"
 #include "io/fs/fs_util.h"
 
 namespace strata {
@@ -50,6 +53,39 @@ std::vector<DigestedFile> ShareLog::TakeFiles() {
   }
   files_.clear();
   return out;
+}
+
+Result<bool> CloneStored(int src, int64_t size, int fd, ShareLog& log) {
+  struct stat st;
+  if (CloneFileData(src, fd, size, DataMode::kReflink).ok() &&
+      fstat(fd, &st) == 0 && st.st_size == size) {
+    log.Shared(size);
+    return true;
+  }
+  log.Refused();
+  if (ftruncate(fd, 0) != 0) return PosixError("truncate", errno);
+  return false;
+}
+
+Status WriteOrShare(int fd, std::string_view data, std::string_view digest,
+                    ContentShare* share, ShareLog* log) {
+  const auto size = static_cast<int64_t>(data.size());
+  if (share != nullptr) {
+    if (UniqueFd src = share->Open(digest, size); src.valid()) {
+      STRATA_ASSIGN_OR_RETURN(bool cloned,
+                              CloneStored(src.get(), size, fd, *log));
+      if (cloned) return Status::Ok();
+    }
+  }
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return PosixError("write", errno);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
 }
 
 }  // namespace strata

@@ -71,6 +71,18 @@ class ShareLog {
   Totals totals_;                    // GUARDED_BY(mu_)
 };
 
+// Makes the empty file open at fd a clone of src (size bytes, FICLONE):
+// true, counted as shared, when fd then holds exactly size bytes (a holder
+// that changed size meanwhile does not count); false, counted as refused,
+// with fd emptied again (an error if it cannot be).
+Result<bool> CloneStored(int src, int64_t size, int fd, ShareLog& log);
+
+// Fills the empty file open at fd with data, whose digest is `digest`: a
+// clone of the stored file share proposes for it, where there is one and it
+// clones, else data written. share (and log) null: written.
+Status WriteOrShare(int fd, std::string_view data, std::string_view digest,
+                    ContentShare* share, ShareLog* log);
+
 }  // namespace strata
 
 #endif  // STRATA_IO_SINK_CONTENT_SHARE_H_

@@ -13,7 +13,6 @@
 #include "io/base/errno.h"
 #include "io/base/log.h"
 #include "io/base/unique_fd.h"
-#include "io/clone/reflink.h"
 #include "io/fs/path_fd.h"
 #include "io/sink/threaded_file_sink.h"
 #include "io/sink/uring_file_sink.h"
@@ -66,36 +65,11 @@ Status WriteFileNow(const FileJob& job, const char* data, size_t len,
                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                      job.mode & 0777));
   if (!fd.valid()) return PosixError("create", errno);
+  // Content sharing (content_share.h): a clone of an equal stored file.
   std::string digest;
-  size_t left = len;
-  if (job.share != nullptr) {
-    // Content sharing (content_share.h): a clone of an equal stored file.
-    digest = Sha256::RawOf({data, len});
-    UniqueFd src = job.share->Open(digest, static_cast<int64_t>(len));
-    if (src.valid()) {
-      struct stat st;
-      if (CloneFileData(src.get(), fd.get(), static_cast<int64_t>(len),
-                        DataMode::kReflink)
-              .ok() &&
-          fstat(fd.get(), &st) == 0 && st.st_size == static_cast<off_t>(len)) {
-        job.share_log->Shared(static_cast<int64_t>(len));
-        left = 0;
-      } else {
-        // Not cloned, or the holder changed size under us: our own bytes.
-        job.share_log->Refused();
-        if (ftruncate(fd.get(), 0) != 0) return PosixError("truncate", errno);
-      }
-    }
-  }
-  for (const char* p = data; left > 0;) {
-    ssize_t n = write(fd.get(), p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return PosixError("write", errno);
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  if (job.share != nullptr) digest = Sha256::RawOf({data, len});
+  STRATA_RETURN_IF_ERROR(
+      WriteOrShare(fd.get(), {data, len}, digest, job.share, job.share_log));
   STRATA_RETURN_IF_ERROR(FinishOpenFile(fd.get(), job, needs));
   if (job.share != nullptr) {
     job.share_log->Digested(std::move(digest), static_cast<int64_t>(len),
