@@ -23,6 +23,10 @@ int Openat2(int dirfd, const char* path, uint64_t flags, uint64_t resolve) {
   return static_cast<int>(syscall(SYS_openat2, dirfd, path, &how, sizeof(how)));
 }
 
+// Beneath dirfd, through no symlink and no mount: a recorded path.
+constexpr uint64_t kNoSymlinksBeneath = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+                                        RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+
 // The kernel's name for fd ("" when it has none that fits).
 std::string ReadFdLink(int fd) {
   std::string link = "/proc/self/fd/" + std::to_string(fd);
@@ -135,12 +139,8 @@ Result<ResolvedDir> RootDir::OpenDir(const std::string& rel) {
 Result<UniqueFd> OpenFileNoSymlinks(int dirfd, const std::string& rel) {
   // O_PATH first: a device or FIFO at rel is never opened for real (an
   // open can have side effects a tree's author chose).
-  open_how how = {};
-  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-                RESOLVE_NO_XDEV;
-  int pfd = static_cast<int>(
-      syscall(SYS_openat2, dirfd, rel.c_str(), &how, sizeof(how)));
+  int pfd = Openat2(dirfd, rel.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC,
+                    kNoSymlinksBeneath);
   if (pfd < 0) return PosixError("open", errno);
   UniqueFd path(pfd);
   struct stat st;
@@ -155,6 +155,14 @@ Result<UniqueFd> OpenFileNoSymlinks(int dirfd, const std::string& rel) {
     return FailedPrecondition("changed while opened");
   }
   return out;
+}
+
+Result<UniqueFd> OpenDirNoSymlinks(int dirfd, const std::string& rel) {
+  int fd = Openat2(dirfd, rel.empty() ? "." : rel.c_str(),
+                   O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+                   kNoSymlinksBeneath);
+  if (fd < 0) return PosixError("open", errno);
+  return UniqueFd(fd);
 }
 
 }  // namespace strata

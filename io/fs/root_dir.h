@@ -50,6 +50,8 @@ struct ResolvedDir {
 // reading, following no symlink at all (and no mount crossing): what a path
 // recorded from an archive may name later, whatever the tree became.
 Result<UniqueFd> OpenFileNoSymlinks(int dirfd, const std::string& rel);
+// The same for directory `rel` ("" is dirfd's own), opened O_PATH.
+Result<UniqueFd> OpenDirNoSymlinks(int dirfd, const std::string& rel);
 
 class RootDir {
  public:

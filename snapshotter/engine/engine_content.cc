@@ -4,9 +4,7 @@
 // (io/sink/content_share.h) and get a holder only while its inode is exactly
 // the one its writer digested.
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -144,23 +142,6 @@ bool SameMetadata(int a, int b) {
   return xattrs(a, &xa) && xattrs(b, &xb) && xa == xb;
 }
 
-// The directory holding clean path `rel` under dirfd, opened O_PATH without
-// following any symlink; and rel's last component.
-Result<std::pair<UniqueFd, std::string>> OpenParent(int dirfd,
-                                                    const std::string& rel) {
-  size_t slash = rel.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : rel.substr(0, slash);
-  std::string base = slash == std::string::npos ? rel : rel.substr(slash + 1);
-  open_how how = {};
-  how.flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-                RESOLVE_NO_XDEV;
-  int fd = static_cast<int>(
-      syscall(SYS_openat2, dirfd, dir.c_str(), &how, sizeof(how)));
-  if (fd < 0) return PosixError("open", errno);
-  return std::make_pair(UniqueFd(fd), base);
-}
-
 }  // namespace
 
 std::vector<Engine::Relinked> Engine::LinkEqualFiles(uint64_t id,
@@ -194,9 +175,9 @@ std::vector<Engine::Relinked> Engine::LinkEqualFiles(uint64_t id,
         !SameMetadata(holder.fd.get(), own->get())) {
       continue;
     }
-    auto parent = OpenParent(dir.get(), f.path);
-    if (!parent.ok()) continue;
-    const auto& [parent_fd, base] = *parent;
+    const auto [parent_path, base] = SplitPath(f.path);
+    auto parent_fd = OpenDirNoSymlinks(dir.get(), parent_path);
+    if (!parent_fd.ok()) continue;
     // The link is made in staging/ (recovery empties it after a crash) and
     // renamed over our file: the layer never holds a stray name.
     std::string tmp = "link-" + std::to_string(id) + "-" +
@@ -206,10 +187,10 @@ std::vector<Engine::Relinked> Engine::LinkEqualFiles(uint64_t id,
       continue;
     }
     struct stat now;
-    if (fstatat(parent_fd.get(), base.c_str(), &now, AT_SYMLINK_NOFOLLOW) !=
+    if (fstatat(parent_fd->get(), base.c_str(), &now, AT_SYMLINK_NOFOLLOW) !=
             0 ||
         now.st_ino != own_id->ino ||
-        renameat(staging.get(), tmp.c_str(), parent_fd.get(), base.c_str()) !=
+        renameat(staging.get(), tmp.c_str(), parent_fd->get(), base.c_str()) !=
             0) {
       unlinkat(staging.get(), tmp.c_str(), 0);
       continue;
