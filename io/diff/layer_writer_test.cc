@@ -1,0 +1,236 @@
+// LayerWriter and WriteLayer: the layer a change set becomes, read back
+// with Strata's TarReader: parents before their changes with the upper
+// tree's metadata, whiteouts and the opaque marker in containerd's form,
+// hard links kept (an unchanged peer becomes a link to the changed name),
+// only security.capability among xattrs, sockets skipped, mtimes clamped
+// to SOURCE_DATE_EPOCH; the DiffID and blob digest are the SHA-256 of the
+// tar and of the compressed bytes.
+#include "io/diff/layer_writer.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/base/sha256.h"
+#include "io/base/source.h"
+#include "io/base/unique_fd.h"
+#include "io/decompress/source.h"
+#include "io/fs/fs_util.h"
+#include "io/tar/tar_reader.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace strata {
+namespace {
+
+void Write(const std::string& path, const std::string& data,
+           int64_t mtime = 1700000000) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+  struct timespec ts[2] = {{mtime, 0}, {mtime, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+UniqueFd Open(const std::string& dir) {
+  return UniqueFd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+}
+
+struct Read {
+  TarEntry e;
+  std::string data;
+};
+
+std::vector<Read> ReadLayer(const std::string& blob, std::string* tar_out) {
+  auto src = OpenDecompressed(std::make_unique<MemorySource>(blob));
+  EXPECT_TRUE(src.ok());
+  std::string tar;
+  char buf[1 << 16];
+  for (;;) {
+    auto n = (*src)->Read(buf, sizeof(buf));
+    EXPECT_TRUE(n.ok());
+    if (!n.ok() || *n == 0) break;
+    tar.append(buf, *n);
+  }
+  *tar_out = tar;
+  MemorySource in(tar);
+  TarReader reader(in);
+  std::vector<Read> out;
+  for (;;) {
+    Read r;
+    auto more = reader.Next(&r.e);
+    EXPECT_TRUE(more.ok()) << more.status().ToString();
+    if (!more.ok() || !*more) break;
+    for (;;) {
+      auto n = reader.ReadData(buf, sizeof(buf));
+      EXPECT_TRUE(n.ok());
+      if (!n.ok() || *n == 0) break;
+      r.data.append(buf, *n);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+class LayerWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(tmp_.path().empty());
+    lower_ = tmp_ / "lower";
+    upper_ = tmp_ / "upper";
+    for (const std::string& root : {lower_, upper_}) {
+      ASSERT_TRUE(MakeDirs(root + "/etc/ssl").ok());
+      ASSERT_TRUE(MakeDirs(root + "/old/sub").ok());
+      Write(root + "/etc/ssl/cert", "cert");
+      Write(root + "/etc/keep", "keep");
+      ASSERT_EQ(link((root + "/etc/keep").c_str(), (root + "/a-peer").c_str()), 0);
+    }
+    ASSERT_EQ(chmod((upper_ + "/etc").c_str(), 0750), 0);
+    ASSERT_EQ(chmod((upper_ + "/etc/ssl").c_str(), 0700), 0);
+    Write(upper_ + "/etc/ssl/cert", "CERT!", 1800000000);
+    // Changing one name of a linked pair in place keeps the inode: the
+    // unchanged peer must come out as a link to it.
+    { std::ofstream(upper_ + "/etc/keep", std::ios::app) << "+"; }
+    ASSERT_TRUE(RemoveAll(upper_ + "/old").ok());
+    Write(upper_ + "/new", std::string(3 << 20, 'n'));
+    if (setxattr((upper_ + "/new").c_str(), "user.dropped", "x", 1, 0) == 0)
+      has_user_xattr_ = true;
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::string sp = upper_ + "/sock";
+    std::snprintf(a.sun_path, sizeof(a.sun_path), "%s", sp.c_str());
+    ASSERT_EQ(bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    close(s);
+  }
+
+  Result<WrittenLayer> Layer(Compression c, std::string* blob,
+                             LayerOptions opts = {}) {
+    UniqueFd l = Open(lower_), u = Open(upper_);
+    StringSink out;
+    auto w = WriteLayer(
+        [&](const ChangeVisitor& v) { return TreeChanges(l.get(), u.get(), v); },
+        c, out, opts);
+    *blob = out.str();
+    return w;
+  }
+
+  TempDir tmp_;
+  std::string lower_, upper_;
+  bool has_user_xattr_ = false;
+};
+
+TEST_F(LayerWriterTest, EntriesAsContainerdWritesThem) {
+  std::string blob, tar;
+  auto w = Layer(Compression::kNone, &blob);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  std::vector<Read> got = ReadLayer(blob, &tar);
+  std::vector<std::string> names;
+  for (const Read& r : got) names.push_back(r.e.path);
+  EXPECT_EQ(names, (std::vector<std::string>{"a-peer", "etc/", "etc/keep",
+                                             "etc/ssl/", "etc/ssl/cert", "new",
+                                             ".wh.old"}));
+  ASSERT_EQ(got.size(), 7u);
+  // The unchanged peer came first: it is written as a link right after its
+  // changed name.
+  EXPECT_EQ(got[0].e.type, TarEntry::Type::kFile);
+  EXPECT_EQ(got[0].data, "keep+");
+  EXPECT_EQ(got[2].e.type, TarEntry::Type::kHardlink);
+  EXPECT_EQ(got[2].e.link_target, "a-peer");
+  EXPECT_EQ(got[1].e.mode, 0750u);
+  EXPECT_EQ(got[3].e.mode, 0700u);
+  EXPECT_EQ(got[4].data, "CERT!");
+  EXPECT_EQ(got[4].e.mtime_sec, 1800000000);
+  EXPECT_EQ(got[5].data.size(), 3u << 20);
+  EXPECT_TRUE(got[5].e.xattrs.empty());  // user.* is not carried
+  EXPECT_EQ(got[6].e.mode, 0u);
+  EXPECT_EQ(got[6].e.mtime_sec, 0);
+  EXPECT_EQ(got[6].e.size, 0);
+  EXPECT_EQ(w->entries, 7);
+  EXPECT_EQ(w->diff_id, Sha256::Of(tar));
+  EXPECT_EQ(w->digest, w->diff_id);
+  EXPECT_EQ(w->tar_bytes, static_cast<int64_t>(tar.size()));
+}
+
+TEST_F(LayerWriterTest, CompressedLayersCarryBothDigests) {
+  for (Compression c : {Compression::kGzip, Compression::kZstd}) {
+    std::string blob, tar, plain_blob, plain_tar;
+    auto w = Layer(c, &blob);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    auto plain = Layer(Compression::kNone, &plain_blob);
+    ASSERT_TRUE(plain.ok());
+    ReadLayer(blob, &tar);
+    EXPECT_EQ(tar, plain_blob) << CompressionName(c);
+    EXPECT_EQ(w->diff_id, plain->diff_id);
+    EXPECT_EQ(w->digest, Sha256::Of(blob));
+    EXPECT_EQ(w->size, static_cast<int64_t>(blob.size()));
+    EXPECT_LT(w->size, w->tar_bytes / 10);  // 3 MiB of 'n'
+  }
+}
+
+TEST_F(LayerWriterTest, SourceDateEpochClampsMtimes) {
+  std::string blob, tar;
+  auto w = Layer(Compression::kNone, &blob, LayerOptions{.source_date_epoch = 1750000000});
+  ASSERT_TRUE(w.ok());
+  for (const Read& r : ReadLayer(blob, &tar))
+    EXPECT_LE(r.e.mtime_sec, 1750000000) << r.e.path;
+}
+
+TEST_F(LayerWriterTest, CapabilityXattrIsCarried) {
+  const char cap[20] = {0, 0, 0, 2, 0, 4, 0, 0, 0, 4, 0, 0};
+  if (setxattr((upper_ + "/new").c_str(), "security.capability", cap,
+               sizeof(cap), 0) != 0) {
+    GTEST_SKIP() << "cannot set security.capability (needs root)";
+  }
+  std::string blob, tar;
+  ASSERT_TRUE(Layer(Compression::kNone, &blob).ok());
+  for (const Read& r : ReadLayer(blob, &tar)) {
+    if (r.e.path != "new") continue;
+    ASSERT_EQ(r.e.xattrs.size(), 1u);
+    EXPECT_EQ(r.e.xattrs[0].first, "security.capability");
+    EXPECT_EQ(r.e.xattrs[0].second, std::string(cap, sizeof(cap)));
+  }
+}
+
+TEST(LayerWriterOpaqueTest, OpaqueMarkerFollowsItsDirectory) {
+  StringSink out;
+  LayerWriter w(out);
+  TempDir tmp;
+  ASSERT_TRUE(MakeDirs(tmp / "d").ok());
+  UniqueFd root = Open(tmp.path());
+  struct stat st;
+  ASSERT_EQ(stat((tmp / "d").c_str(), &st), 0);
+  Change dir;
+  dir.kind = ChangeKind::kParent;
+  dir.path = "d";
+  dir.dir = root.get();
+  dir.name = "d";
+  dir.st = &st;
+  dir.data_dir = root.get();
+  ASSERT_TRUE(w.Handle(dir).ok());
+  Change opq;
+  opq.kind = ChangeKind::kOpaque;
+  opq.path = "d";
+  ASSERT_TRUE(w.Handle(opq).ok());
+  Change hidden;
+  hidden.kind = ChangeKind::kDelete;
+  hidden.path = "d/x";
+  hidden.implied = true;
+  ASSERT_TRUE(w.Handle(hidden).ok());
+  ASSERT_TRUE(w.Close().ok());
+  std::string tar;
+  std::vector<Read> got = ReadLayer(out.str(), &tar);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].e.path, "d/");
+  EXPECT_EQ(got[1].e.path, "d/.wh..wh..opq");
+}
+
+}  // namespace
+}  // namespace strata
