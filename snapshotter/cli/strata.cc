@@ -24,6 +24,7 @@
 
 #include "containerd/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "snapshotter/cli/cli_util.h"
+#include "snapshotter/cli/diff.h"
 #include "snapshotter/cli/import.h"
 #include "snapshotter/cli/status.h"
 #include "snapshotter/cli/storage.h"
@@ -41,6 +42,9 @@ constexpr const char* kUsage =
     "       strata [--address SOCK] df [--bytes] [--json]\n"
     "       strata [--address SOCK] dedup [--dry-run] [--min-size BYTES] "
     "[--bytes] [--json]\n"
+    "       strata [--address SOCK] diff [--json] SNAPSHOT\n"
+    "       strata [--address SOCK] diff --output LAYER.tar[.gz|.zst] "
+    "[--media-type TYPE] SNAPSHOT\n"
     "       strata [--address SOCK] status [--json]\n"
     "       strata [--address SOCK] bench latency|ops|cow ...   (runs "
     "strata-bench)\n";
@@ -161,6 +165,8 @@ int main(int argc, char** argv) {
     return strata::RunDf(channel, {args.begin() + 1, args.end()});
   if (cmd == "dedup")
     return strata::RunDedup(channel, {args.begin() + 1, args.end()});
+  if (cmd == "diff")
+    return strata::RunDiff(channel, {args.begin() + 1, args.end()});
   if (cmd == "status")
     return strata::RunStatus(channel, {args.begin() + 1, args.end()});
   std::fputs(kUsage, stderr);

@@ -33,6 +33,7 @@
 #include "snapshotter/server/import_service.h"
 #include "snapshotter/server/snapshots_service.h"
 #include "snapshotter/server/status_service.h"
+#include "snapshotter/server/changes_service.h"
 #include "snapshotter/server/storage_service.h"
 
 namespace strata {
@@ -208,15 +209,17 @@ Result<Listener> OpenListener(const Config& config) {
   return l;
 }
 
-// The gRPC services over one engine: Snapshots, Status and Import always,
-// Diff when containerd's address is configured (it reads layer blobs there).
+// The gRPC services over one engine: Snapshots, Status, Import, Storage and
+// Changes always, Diff when containerd's address is configured (it reads
+// layer blobs there and writes Compare's layers there).
 class Services {
  public:
   Services(Engine& engine, const Config& config)
       : snapshots_(engine),
         apply_slots_(config.max_concurrent_applies),
         import_(engine, apply_slots_),
-        storage_(engine) {
+        storage_(engine),
+        changes_(engine) {
     if (!config.containerd_address.empty()) {
       content_ = std::make_unique<ContentClient>(config.containerd_address);
       diff_ = std::make_unique<DiffService>(engine, *content_, apply_slots_);
@@ -231,6 +234,7 @@ class Services {
     builder.RegisterService(status_.get());
     builder.RegisterService(&import_);
     builder.RegisterService(&storage_);
+    builder.RegisterService(&changes_);
   }
 
   bool has_diff() const { return diff_ != nullptr; }
@@ -241,6 +245,7 @@ class Services {
     bool drained = snapshots_.Drain(grace);
     if (diff_) drained = diff_->Drain(grace) && drained;
     drained = storage_.Drain(grace) && drained;
+    drained = changes_.Drain(grace) && drained;
     return import_.Drain(grace) && drained;
   }
 
@@ -249,6 +254,7 @@ class Services {
   ApplySlots apply_slots_;
   ImportService import_;
   StorageService storage_;
+  ChangesService changes_;
   std::unique_ptr<ContentClient> content_;
   std::unique_ptr<DiffService> diff_;
   std::unique_ptr<StatusService> status_;

@@ -33,6 +33,7 @@
 
 #include "io/base/result.h"
 #include "io/base/unique_fd.h"
+#include "io/diff/changes.h"
 #include "io/extract/apply_layer.h"
 #include "io/extract/extractor.h"
 #include "io/fs/fs_ops.h"
@@ -172,6 +173,23 @@ class ApplyTarget {
   int max_depth_ = 0;
 };
 
+// The two trees a Compare reads (Engine::CompareMounts, CompareSnapshot):
+// snapshot `key`'s own changes against its parent's tree. Overlay: `upper`
+// is the snapshot's layer and `lowers` its parent chain, nearest first;
+// full trees (reflink, copy): `upper` is its tree and `lowers` holds its
+// parent's tree, or nothing when it has no parent. Directories are open
+// descriptors, never looked up by path again.
+struct CompareTrees {
+  std::string key;
+  std::string parent;  // "" when none
+  Kind kind = Kind::kUnknown;
+  bool overlay = false;
+  UniqueFd upper;
+  std::vector<UniqueFd> lowers;
+  // Runs the backend's change walker (io/diff/changes.h) over the trees.
+  Status Walk(const ChangeVisitor& visit) const;
+};
+
 class Engine {
  public:
   // Opens (creating if needed) the store under opts.root with opts.backend
@@ -222,6 +240,18 @@ class Engine {
       const std::vector<Mount>& mounts);
   // The same by key (strata import): FailedPrecondition unless active.
   Result<std::unique_ptr<ApplyTarget>> ApplyTargetFor(std::string_view key);
+
+  // Compare (containerd's diff service Diff, engine/compare.cc): the trees
+  // behind `right` (mounts this engine handed out: an active snapshot's, or
+  // a view's, whose changes are its committed parent's) when `left` shows
+  // exactly right's parent (a view of it, or of nothing for a snapshot
+  // without parent). Unimplemented (naming why) for any other pair, so
+  // containerd uses its next differ.
+  Result<CompareTrees> CompareMounts(const std::vector<Mount>& left,
+                                     const std::vector<Mount>& right);
+  // The trees of snapshot `key` (active or committed) against its parent
+  // (strata diff). FailedPrecondition for a view.
+  Result<CompareTrees> CompareSnapshot(std::string_view key);
 
   const RecoveryReport& recovery() const { return recovery_; }
   // Committed snapshots recovery found without their directory (names).
@@ -288,6 +318,10 @@ class Engine {
   void UnmarkChanging(uint64_t id);
   void Release(uint64_t id);
   Status CheckBackend();
+  // compare.cc: the snapshot whose directory `path` names (an fs dir or its
+  // short link), 0 when none; the trees of snapshot `id` from its record.
+  uint64_t IdOfDir(std::string_view path) const;
+  Result<CompareTrees> TreesOf(uint64_t id, std::string_view key);
   // Each record with its Info, in id order, from one read txn.
   Status ForEachInfo(
       const std::function<void(const SnapshotRecord&, Info)>& fn);

@@ -161,4 +161,145 @@ std::unique_ptr<BlobSource> ContentClient::Open(const std::string& ns,
   return std::make_unique<BlobSource>(*content_, ns, digest, size);
 }
 
+Result<std::unique_ptr<ContentWriter>> ContentClient::Writer(
+    const std::string& ns, const std::string& lease, const std::string& ref) {
+  std::unique_ptr<ContentWriter> w(new ContentWriter(*content_, ns, lease, ref));
+  STRATA_RETURN_IF_ERROR(w->Start());
+  return w;
+}
+
+namespace {
+constexpr size_t kWriteChunk = 1 << 20;
+constexpr const char* kUncompressedLabel = "containerd.io/uncompressed";
+}  // namespace
+
+ContentWriter::ContentWriter(cpb::Content::Stub& stub, std::string ns,
+                             std::string lease, std::string ref)
+    : stub_(stub),
+      ns_(std::move(ns)),
+      lease_(std::move(lease)),
+      ref_(std::move(ref)) {}
+
+ContentWriter::~ContentWriter() { Close(); }
+
+void ContentWriter::Close() {
+  if (!done_ && stream_ != nullptr) {
+    ctx_.TryCancel();
+    stream_->Finish().ok();  // the cancellation, expected
+  }
+  done_ = true;
+}
+
+void ContentWriter::Metadata(grpc::ClientContext& ctx) const {
+  ctx.AddMetadata(kNamespaceHeader, ns_);
+  if (!lease_.empty()) ctx.AddMetadata(kLeaseHeader, lease_);
+}
+
+Status ContentWriter::Start() {
+  Metadata(ctx_);
+  stream_ = stub_.Write(&ctx_);
+  cpb::WriteContentRequest req;
+  req.set_action(cpb::STAT);
+  return Send(req);
+}
+
+Status ContentWriter::Send(cpb::WriteContentRequest& req) {
+  if (!error_.ok()) return error_;
+  req.set_ref(ref_);
+  cpb::WriteContentResponse resp;
+  if (!stream_->Write(req) || !stream_->Read(&resp)) {
+    stream_->WritesDone();
+    while (stream_->Read(&resp)) {
+    }
+    error_ = FromGrpc(stream_->Finish(), "content write " + ref_);
+    if (error_.ok()) error_ = Unavailable("content write " + ref_ + ": stream ended");
+    done_ = true;
+    return error_;
+  }
+  return Status::Ok();
+}
+
+Status ContentWriter::Flush() {
+  if (buf_.empty()) return Status::Ok();
+  cpb::WriteContentRequest req;
+  req.set_action(cpb::WRITE);
+  req.set_offset(offset_);
+  req.set_data(std::move(buf_));
+  buf_.clear();
+  STRATA_RETURN_IF_ERROR(Send(req));
+  offset_ += static_cast<int64_t>(req.data().size());
+  return Status::Ok();
+}
+
+Status ContentWriter::Write(std::string_view bytes) {
+  while (!bytes.empty()) {
+    size_t n = std::min(bytes.size(), kWriteChunk - buf_.size());
+    buf_.append(bytes.substr(0, n));
+    bytes.remove_prefix(n);
+    if (buf_.size() == kWriteChunk) STRATA_RETURN_IF_ERROR(Flush());
+  }
+  return Status::Ok();
+}
+
+Status ContentWriter::Commit(int64_t size, const std::string& digest,
+                             const std::map<std::string, std::string>& labels) {
+  STRATA_RETURN_IF_ERROR(Flush());
+  cpb::WriteContentRequest req;
+  req.set_action(cpb::COMMIT);
+  req.set_offset(offset_);
+  req.set_total(size);
+  req.set_expected(digest);
+  for (const auto& [k, v] : labels) (*req.mutable_labels())[k] = v;
+  Status sent = Send(req);
+  if (sent.ok()) {
+    // Finish needs every answer read first.
+    stream_->WritesDone();
+    cpb::WriteContentResponse extra;
+    while (stream_->Read(&extra)) {
+    }
+    sent = FromGrpc(stream_->Finish(), "content commit " + digest);
+    done_ = true;
+  }
+  if (sent.code() == Code::kAlreadyExists) {
+    done_ = true;
+    auto it = labels.find(kUncompressedLabel);
+    if (it == labels.end() || it->second.empty()) return Status::Ok();
+    return AddMissingLabel(digest, it->first, it->second);
+  }
+  return sent;
+}
+
+Status ContentWriter::AddMissingLabel(const std::string& digest,
+                                      const std::string& key,
+                                      const std::string& value) {
+  grpc::ClientContext ctx;
+  Metadata(ctx);
+  cpb::InfoRequest ireq;
+  ireq.set_digest(digest);
+  cpb::InfoResponse iresp;
+  STRATA_RETURN_IF_ERROR(
+      FromGrpc(stub_.Info(&ctx, ireq, &iresp), "content info " + digest));
+  if (iresp.info().labels().count(key)) return Status::Ok();
+  grpc::ClientContext uctx;
+  Metadata(uctx);
+  cpb::UpdateRequest ureq;
+  ureq.mutable_info()->set_digest(digest);
+  (*ureq.mutable_info()->mutable_labels())[key] = value;
+  ureq.mutable_update_mask()->add_paths("labels." + key);
+  cpb::UpdateResponse uresp;
+  return FromGrpc(stub_.Update(&uctx, ureq, &uresp),
+                  "content update " + digest);
+}
+
+void ContentWriter::Abort() {
+  Close();
+  grpc::ClientContext ctx;
+  Metadata(ctx);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  cpb::AbortRequest req;
+  req.set_ref(ref_);
+  google::protobuf::Empty empty;
+  stub_.Abort(&ctx, req, &empty).ok();  // NotFound when nothing was ingested
+}
+
 }  // namespace strata

@@ -18,6 +18,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,7 @@
 #include "io/base/result.h"
 #include "io/base/sha256.h"
 #include "io/decompress/source.h"
+#include "io/tar/tar_writer.h"
 
 namespace strata {
 
@@ -72,6 +74,53 @@ class BlobSource final : public Source {
   Status error_;
 };
 
+// One blob written into containerd's content store through Content.Write
+// (a bidirectional stream, one ingest named by ref), as containerd's own
+// remote writer does it: STAT, WRITEs from offset 0 (which restarts an
+// ingest of the same ref), COMMIT with the size, the expected digest and
+// the labels. A blob the store already has commits as AlreadyExists, which
+// is success: then, as containerd's walking differ does, only a missing
+// containerd.io/uncompressed label is added (Update). Data is sent in
+// messages of at most 1 MiB (gRPC's default message limit is 4 MiB).
+class ContentWriter final : public ByteSink {
+ public:
+  ~ContentWriter() override;
+  Status Write(std::string_view bytes) override;
+  // Commits `size` bytes with digest `digest` and `labels`.
+  Status Commit(int64_t size, const std::string& digest,
+                const std::map<std::string, std::string>& labels);
+  // Ends the stream and drops the ingest (after a failure, for a ref the
+  // caller did not choose; containerd keeps a caller's ref for a retry).
+  void Abort();
+
+ private:
+  friend class ContentClient;
+  ContentWriter(containerd::services::content::v1::Content::Stub& stub,
+                std::string ns, std::string lease, std::string ref);
+  Status Start();
+  void Close();  // ends the stream, keeping the ingest
+  Status Send(containerd::services::content::v1::WriteContentRequest& req);
+  Status Flush();
+  Status AddMissingLabel(const std::string& digest, const std::string& key,
+                         const std::string& value);
+  void Metadata(grpc::ClientContext& ctx) const;
+
+  containerd::services::content::v1::Content::Stub& stub_;
+  std::string ns_, lease_, ref_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<
+      containerd::services::content::v1::WriteContentRequest,
+      containerd::services::content::v1::WriteContentResponse>>
+      stream_;
+  std::string buf_;
+  int64_t offset_ = 0;
+  bool done_ = false;
+  Status error_;
+};
+
+// The gRPC metadata key containerd reads a lease from.
+inline constexpr const char* kLeaseHeader = "containerd-lease";
+
 class ContentClient {
  public:
   // Connects lazily to `address` (a unix socket path).
@@ -88,6 +137,12 @@ class ContentClient {
 
   std::unique_ptr<BlobSource> Open(const std::string& ns,
                                    const std::string& digest, int64_t size);
+
+  // Starts writing a blob as ingest `ref` in namespace `ns`, under lease
+  // `lease` when not empty. Unavailable when containerd cannot be reached.
+  Result<std::unique_ptr<ContentWriter>> Writer(const std::string& ns,
+                                                const std::string& lease,
+                                                const std::string& ref);
 
  private:
   Result<int64_t> Info(const std::string& ns, const std::string& digest);

@@ -11,6 +11,7 @@
 #include "io/base/log.h"
 #include "io/base/unique_fd.h"
 #include "io/decompress/source.h"
+#include "io/diff/layer_writer.h"
 #include "io/extract/apply_layer.h"
 #include "proto/support/grpc_status.h"
 #include "proto/support/mounts.h"
@@ -174,9 +175,122 @@ void DiffService::Record(const Call& call, const pb::ApplyRequest& req,
        {"apply_count", std::to_string(n)}});
 }
 
-grpc::Status DiffService::Diff(Ctx*, const pb::DiffRequest*,
-                               pb::DiffResponse*) {
-  return grpc::Status(grpc::UNIMPLEMENTED, "strata: Diff is not implemented");
+// Diff (Compare), in steps: the media type, the trees (Strata's snapshot
+// and its parent), the namespace and an ingest in containerd's content
+// store; then the layer, written and committed. Every Unimplemented comes
+// before a byte is committed, so containerd's next differ can answer.
+grpc::Status DiffService::Diff(Ctx* ctx, const pb::DiffRequest* req,
+                               pb::DiffResponse* resp) {
+  RpcGate::Pass pass(gate_);
+  if (!pass.admitted()) return RpcGate::Refused();
+  Call call{"", IncomingNamespace(*ctx), "", std::chrono::steady_clock::now()};
+  auto desc = Compare(*ctx, *req, call);
+  if (!desc.ok()) {
+    if (desc.status().code() == Code::kUnimplemented) {
+      ++compare_declined_;
+      Log(LogLevel::kInfo, "diff",
+          "compare declined; containerd uses its next differ",
+          {{"media_type", req->media_type()},
+           {"snapshot", call.snapshot},
+           {"reason", desc.status().message()}});
+      return ToGrpc(desc.status());
+    }
+    uint64_t n = ++compare_failed_;
+    Log(desc.status().code() == Code::kInternal ? LogLevel::kError
+                                                : LogLevel::kWarn,
+        "diff", "compare failed",
+        {{"snapshot", call.snapshot},
+         {"namespace", call.ns},
+         {"code", CodeName(desc.status().code())},
+         {"error", desc.status().message()},
+         {"failed_count", std::to_string(n)}});
+    return ToGrpc(desc.status());
+  }
+  *resp->mutable_diff() = *desc;
+  return grpc::Status::OK;
+}
+
+Result<containerd::types::Descriptor> DiffService::Compare(
+    Ctx& ctx, const pb::DiffRequest& req, Call& call) {
+  std::string media_type = req.media_type();
+  if (media_type.empty()) media_type = kTarMediaType + std::string("+gzip");
+  Compression compression = Compression::kNone;
+  if (media_type == kTarMediaType) {
+    compression = Compression::kNone;
+  } else if (media_type == kTarMediaType + std::string("+gzip")) {
+    compression = Compression::kGzip;
+  } else if (media_type == kTarMediaType + std::string("+zstd")) {
+    compression = Compression::kZstd;
+  } else {
+    return Unimplemented("media type \"" + media_type.substr(0, 128) + "\"");
+  }
+  STRATA_ASSIGN_OR_RETURN(
+      CompareTrees trees,
+      engine_.CompareMounts(MountsFromProto(req.left()),
+                            MountsFromProto(req.right())));
+  call.snapshot = trees.key;
+  // containerd's proxy keys are "<namespace>/<n>/<key>": the namespace the
+  // blob belongs in when the call did not say.
+  std::string ns = call.ns;
+  if (ns.empty()) ns = trees.key.substr(0, trees.key.find('/'));
+  if (call.ns.empty()) call.ns = "(" + ns + ", from the key)";
+  std::string lease;
+  auto md = ctx.client_metadata().find(kLeaseHeader);
+  if (md != ctx.client_metadata().end())
+    lease.assign(md->second.data(), md->second.size());
+  std::string ref = req.ref();
+  const bool own_ref = ref.empty();
+  if (own_ref) {
+    ref = "strata-compare-" +
+          std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) +
+          "-" + std::to_string(compared_.load() + compare_failed_.load());
+  }
+  auto writer = content_.Writer(ns, lease, ref);
+  if (!writer.ok()) {
+    Code c = writer.status().code();
+    if (c == Code::kUnavailable || c == Code::kDeadlineExceeded ||
+        c == Code::kUnimplemented) {
+      return Unimplemented("containerd's content API: " +
+                           writer.status().message());
+    }
+    return writer.status();
+  }
+  LayerOptions opts;
+  if (req.has_source_date_epoch())
+    opts.source_date_epoch = req.source_date_epoch().seconds();
+  auto layer = WriteLayer(
+      [&trees](const ChangeVisitor& v) { return trees.Walk(v); }, compression,
+      **writer, opts);
+  Labels labels(req.labels().begin(), req.labels().end());
+  if (layer.ok() && compression != Compression::kNone)
+    labels["containerd.io/uncompressed"] = layer->diff_id;
+  Status committed = layer.ok() ? (*writer)->Commit(layer->size, layer->digest, labels)
+                                : layer.status();
+  if (!committed.ok()) {
+    if (own_ref) (*writer)->Abort();
+    return committed.WithContext("compare " + SnapshotName(trees.key));
+  }
+  containerd::types::Descriptor d;
+  d.set_media_type(media_type);
+  d.set_digest(layer->digest);
+  d.set_size(layer->size);
+  compare_bytes_ += static_cast<uint64_t>(layer->size);
+  uint64_t n = ++compared_;
+  auto ms = std::chrono::duration<double, std::milli>(
+      std::chrono::steady_clock::now() - call.start);
+  Log(LogLevel::kInfo, "diff", "compared",
+      {{"snapshot", trees.key},
+       {"parent", trees.parent},
+       {"namespace", call.ns},
+       {"media_type", media_type},
+       {"digest", layer->digest},
+       {"diff_id", layer->diff_id},
+       {"size", std::to_string(layer->size)},
+       {"tar_bytes", std::to_string(layer->tar_bytes)},
+       {"entries", std::to_string(layer->entries)},
+       {"ms", std::to_string(static_cast<int64_t>(ms.count()))},
+       {"compare_count", std::to_string(n)}});
+  return d;
 }
 
 }  // namespace strata

@@ -14,7 +14,20 @@
 // the tar's length), as containerd's own applier gives. Requests Strata does
 // not serve (foreign mounts, unknown or encrypted media types, payloads, a
 // containerd that cannot be reached) get Unimplemented, so containerd falls
-// back to its next differ. Diff is Unimplemented.
+// back to its next differ.
+//
+// Diff (containerd's Compare) writes the changes of one of Strata's
+// snapshots against its parent (Engine::CompareMounts: right must be a
+// snapshot's mounts, left its parent's view) as a layer straight from what
+// the backend knows (io/diff: the overlay upper directory alone, or the two
+// full trees with shared extents skipped), compressed as the request's
+// media type asks (tar, tar+gzip, tar+zstd; gzip when empty), into
+// containerd's content store through its Content API, under the request's
+// ref (or a generated one) and labels plus containerd.io/uncompressed (the
+// DiffID) for compressed types, as the walking differ does; the answer is
+// the blob's descriptor. Mounts that are not Strata's, other media types
+// and a containerd that cannot be reached get Unimplemented before
+// anything is written, so containerd uses its next differ.
 //
 // Thread-safety: thread-safe; each Apply works on its own snapshot directory.
 #ifndef STRATA_SNAPSHOTTER_SERVER_DIFF_SERVICE_H_
@@ -66,6 +79,12 @@ class DiffService final : public containerd::services::diff::v1::Diff::Service {
   uint64_t failed() const { return failed_.load(); }
   uint64_t blob_bytes() const { return blob_bytes_.load(); }
   uint64_t tar_bytes() const { return tar_bytes_.load(); }
+  // Since start: Diff calls Strata answered, declined (Unimplemented) and
+  // failed otherwise, and the bytes of the layers it wrote (as stored).
+  uint64_t compared() const { return compared_.load(); }
+  uint64_t compare_declined() const { return compare_declined_.load(); }
+  uint64_t compare_failed() const { return compare_failed_.load(); }
+  uint64_t compare_bytes() const { return compare_bytes_.load(); }
 
  private:
   // One Apply call, as its log lines name it.
@@ -88,6 +107,10 @@ class DiffService final : public containerd::services::diff::v1::Diff::Service {
                        const containerd::services::diff::v1::ApplyRequest& req,
                        const Status& why);
   grpc::Status Fail(const Call& call, const Status& s);
+  // Diff's steps: the layer written and committed, or the reason.
+  Result<containerd::types::Descriptor> Compare(
+      Ctx& ctx, const containerd::services::diff::v1::DiffRequest& req,
+      Call& call);
   void Record(const Call& call,
               const containerd::services::diff::v1::ApplyRequest& req,
               const BlobSource& blob, const AppliedLayer& applied);
@@ -101,6 +124,10 @@ class DiffService final : public containerd::services::diff::v1::Diff::Service {
   std::atomic<uint64_t> failed_{0};
   std::atomic<uint64_t> blob_bytes_{0};
   std::atomic<uint64_t> tar_bytes_{0};
+  std::atomic<uint64_t> compared_{0};
+  std::atomic<uint64_t> compare_declined_{0};
+  std::atomic<uint64_t> compare_failed_{0};
+  std::atomic<uint64_t> compare_bytes_{0};
 };
 
 }  // namespace strata

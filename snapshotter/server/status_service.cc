@@ -78,6 +78,10 @@ grpc::Status StatusService::Get(grpc::ServerContext*,
     d->set_failed(diff_->failed());
     d->set_blob_bytes(diff_->blob_bytes());
     d->set_tar_bytes(diff_->tar_bytes());
+    d->set_compared(diff_->compared());
+    d->set_compare_declined(diff_->compare_declined());
+    d->set_compare_failed(diff_->compare_failed());
+    d->set_compare_bytes(diff_->compare_bytes());
   }
   return grpc::Status::OK;
 }
