@@ -199,6 +199,29 @@ TEST_F(LayerWriterTest, CapabilityXattrIsCarried) {
   }
 }
 
+TEST_F(LayerWriterTest, SymlinksOutOfTheTreeAreWrittenNeverFollowed) {
+  // A container's upper tree pointing at host files: the layer holds the
+  // links themselves, never a byte of what they point at.
+  TempDir host;
+  Write(host / "secret", "host secret");
+  ASSERT_EQ(symlink(host.path().c_str(), (upper_ + "/escape").c_str()), 0);
+  ASSERT_EQ(symlink((host / "secret").c_str(), (upper_ + "/file-link").c_str()), 0);
+  ASSERT_TRUE(RemoveAll(upper_ + "/etc/ssl").ok());
+  ASSERT_EQ(symlink(host.path().c_str(), (upper_ + "/etc/ssl").c_str()), 0);
+  std::string blob, tar;
+  ASSERT_TRUE(Layer(Compression::kNone, &blob).ok());
+  EXPECT_EQ(blob.find("host secret"), std::string::npos);
+  int links = 0;
+  for (const Read& r : ReadLayer(blob, &tar)) {
+    if (r.e.path == "escape" || r.e.path == "file-link" || r.e.path == "etc/ssl") {
+      EXPECT_EQ(r.e.type, TarEntry::Type::kSymlink) << r.e.path;
+      ++links;
+    }
+    EXPECT_NE(r.e.path.rfind("etc/ssl/", 0), 0u) << r.e.path;
+  }
+  EXPECT_EQ(links, 3);
+}
+
 TEST(LayerWriterOpaqueTest, OpaqueMarkerFollowsItsDirectory) {
   StringSink out;
   LayerWriter w(out);

@@ -18,7 +18,10 @@
 #include "containerd/services/content/v1/content.grpc.pb.h"
 #include "containerd/services/namespaces/v1/namespace.grpc.pb.h"
 #include "io/base/sha256.h"
+#include "io/base/source.h"
+#include "io/decompress/source.h"
 #include "io/decompress/test_util.h"
+#include "io/tar/tar_reader.h"
 #include "io/tar/tar_test_util.h"
 #include "snapshotter/engine/engine.h"
 #include "snapshotter/server/apply_slots.h"
@@ -85,6 +88,89 @@ class FakeContainerd final : public cpb::Content::Service,
     }
     return grpc::Status::OK;
   }
+  // Write as containerd's content service does it: one ingest per stream,
+  // one answer per request, COMMIT checks size and digest; a blob already
+  // stored commits as ALREADY_EXISTS.
+  grpc::Status Write(grpc::ServerContext* ctx,
+                     grpc::ServerReaderWriter<cpb::WriteContentResponse,
+                                              cpb::WriteContentRequest>* rw)
+      override {
+    std::string ns = NamespaceOf(*ctx);
+    if (ns.empty())
+      return grpc::Status(grpc::FAILED_PRECONDITION, "namespace is required");
+    cpb::WriteContentRequest req;
+    std::string ref;
+    while (rw->Read(&req)) {
+      if (ref.empty()) ref = req.ref();
+      if (req.ref() != ref)
+        return grpc::Status(grpc::INVALID_ARGUMENT, "ref changed");
+      std::lock_guard<std::mutex> lock(mu_);
+      std::string& data = ingests_[ns + "/" + ref];
+      if (req.action() != cpb::STAT) {
+        if (req.offset() == 0) data.clear();
+        if (req.offset() != 0 &&
+            req.offset() != static_cast<int64_t>(data.size())) {
+          return grpc::Status(grpc::OUT_OF_RANGE, "bad offset");
+        }
+        data += req.data();
+      }
+      cpb::WriteContentResponse resp;
+      resp.set_action(req.action());
+      resp.set_offset(static_cast<int64_t>(data.size()));
+      if (req.action() == cpb::COMMIT) {
+        if (req.total() != static_cast<int64_t>(data.size()) ||
+            req.expected() != Sha256::Of(data)) {
+          return grpc::Status(grpc::FAILED_PRECONDITION, "size or digest");
+        }
+        commits_.push_back({ns, ref, req.expected()});
+        std::string blob = std::move(data);
+        ingests_.erase(ns + "/" + ref);
+        if (store_[ns].count(req.expected()))
+          return grpc::Status(grpc::ALREADY_EXISTS, req.expected() + " exists");
+        store_[ns][req.expected()] = std::move(blob);
+        labels_[req.expected()] = {req.labels().begin(), req.labels().end()};
+        resp.set_digest(req.expected());
+      }
+      if (!rw->Write(resp)) return grpc::Status(grpc::CANCELLED, "gone");
+    }
+    return grpc::Status::OK;
+  }
+  grpc::Status Update(grpc::ServerContext*, const cpb::UpdateRequest* req,
+                      cpb::UpdateResponse*) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& path : req->update_mask().paths()) {
+      std::string key = path.substr(std::string("labels.").size());
+      labels_[req->info().digest()][key] = req->info().labels().at(key);
+    }
+    return grpc::Status::OK;
+  }
+  grpc::Status Abort(grpc::ServerContext* ctx, const cpb::AbortRequest* req,
+                     google::protobuf::Empty*) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    aborted_.push_back(req->ref());
+    ingests_.erase(NamespaceOf(*ctx) + "/" + req->ref());
+    return grpc::Status::OK;
+  }
+  struct Commit {
+    std::string ns, ref, digest;
+  };
+  std::vector<Commit> commits() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return commits_;
+  }
+  std::map<std::string, std::string> labels(const std::string& digest) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return labels_[digest];
+  }
+  std::string blob(const std::string& ns, const std::string& digest) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_[ns][digest];
+  }
+  void DropLabels(const std::string& digest) {
+    std::lock_guard<std::mutex> lock(mu_);
+    labels_[digest].clear();
+  }
+
   grpc::Status List(grpc::ServerContext*, const npb::ListNamespacesRequest*,
                     npb::ListNamespacesResponse* resp) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -109,6 +195,10 @@ class FakeContainerd final : public cpb::Content::Service,
   std::mutex mu_;
   std::map<std::string, std::map<std::string, std::string>> store_;
   std::string last_read_ns_;
+  std::map<std::string, std::string> ingests_;  // ns/ref -> bytes
+  std::vector<Commit> commits_;
+  std::map<std::string, std::map<std::string, std::string>> labels_;
+  std::vector<std::string> aborted_;
 };
 
 struct Layer {
@@ -484,6 +574,191 @@ TEST_F(DiffServiceTest, AliasedDirectoryOverAHostSymlinkChangesNothingOutside) {
   containerd_.Put("default", ok.digest, ok.blob);
   dpb::ApplyResponse resp;
   EXPECT_TRUE(Apply(ok, Prepare("after", ""), "default", &resp).ok());
+}
+
+}  // namespace
+}  // namespace strata
+
+namespace strata {
+namespace {
+
+// Compare (Diff): the layer of a child's changes written into the fake
+// content store, declined for what is not Strata's.
+class CompareTest : public DiffServiceTest {
+ protected:
+  void SetUp() override {
+    DiffServiceTest::SetUp();
+    auto base = Prepare("default/1/base-a", "");
+    ASSERT_EQ(base.type(), "bind");
+    Write(base.source() + "/keep", "keep");
+    Write(base.source() + "/gone", "gone");
+    ASSERT_EQ(mkdir((base.source() + "/etc").c_str(), 0755), 0);
+    Write(base.source() + "/etc/hostname", "strata");
+    ASSERT_TRUE(engine_->Commit("default/2/base", "default/1/base-a", {}).ok());
+    right_ = Prepare("default/3/c", "default/2/base");
+    std::string upper = right_.type() == "overlay" ? Option(right_, "upperdir")
+                                                   : right_.source();
+    ASSERT_EQ(mkdir((upper + "/etc").c_str(), 0755) == 0 || errno == EEXIST,
+              true);
+    Write(upper + "/etc/hostname", "changed!");
+    Write(upper + "/new", "new");
+    if (right_.type() == "overlay") {
+      whiteouts_ = mknod((upper + "/gone").c_str(), S_IFCHR, makedev(0, 0)) == 0;
+    } else {
+      whiteouts_ = unlink((upper + "/gone").c_str()) == 0;
+    }
+    auto v = engine_->View("default/4/v", "default/2/base", {});
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    left_ = ToProto((*v)[0]);
+  }
+
+  static void Write(const std::string& path, const std::string& data) {
+    std::ofstream(path) << data;
+  }
+  static containerd::types::Mount ToProto(const Mount& m) {
+    containerd::types::Mount p;
+    p.set_type(m.type);
+    p.set_source(m.source);
+    for (const auto& o : m.options) p.add_options(o);
+    return p;
+  }
+
+  grpc::Status Compare(const containerd::types::Mount& left,
+                       const containerd::types::Mount& right,
+                       const std::string& media_type, dpb::DiffResponse* resp,
+                       const std::string& ns = "default",
+                       const std::string& ref = "") {
+    grpc::ClientContext ctx;
+    if (!ns.empty()) ctx.AddMetadata(kNamespaceHeader, ns);
+    dpb::DiffRequest req;
+    *req.add_left() = left;
+    *req.add_right() = right;
+    req.set_media_type(media_type);
+    req.set_ref(ref);
+    (*req.mutable_labels())["containerd.io/gc.root"] = "now";
+    return stub_->Diff(&ctx, req, resp);
+  }
+
+  // Entry names of a stored layer, with its uncompressed bytes' digest.
+  std::vector<std::string> Names(const std::string& blob,
+                                 std::string* diff_id) {
+    auto src = OpenDecompressed(std::make_unique<MemorySource>(blob));
+    EXPECT_TRUE(src.ok());
+    std::string tar;
+    char buf[65536];
+    for (;;) {
+      auto n = (*src)->Read(buf, sizeof(buf));
+      if (!n.ok() || *n == 0) break;
+      tar.append(buf, *n);
+    }
+    *diff_id = Sha256::Of(tar);
+    MemorySource in(tar);
+    TarReader reader(in);
+    std::vector<std::string> names;
+    TarEntry e;
+    for (;;) {
+      auto more = reader.Next(&e);
+      if (!more.ok() || !*more) break;
+      names.push_back(e.path);
+    }
+    return names;
+  }
+
+  containerd::types::Mount left_, right_;
+  bool whiteouts_ = false;
+};
+
+TEST_F(CompareTest, WritesTheLayerInEachMediaType) {
+  const std::string tar = "application/vnd.oci.image.layer.v1.tar";
+  for (const std::string& mt : {tar, tar + "+gzip", tar + "+zstd"}) {
+    dpb::DiffResponse resp;
+    grpc::Status s = Compare(left_, right_, mt, &resp);
+    ASSERT_TRUE(s.ok()) << mt << ": " << s.error_message();
+    EXPECT_EQ(resp.diff().media_type(), mt);
+    std::string blob = containerd_.blob("default", resp.diff().digest());
+    ASSERT_FALSE(blob.empty()) << mt;
+    EXPECT_EQ(Sha256::Of(blob), resp.diff().digest());
+    EXPECT_EQ(static_cast<int64_t>(blob.size()), resp.diff().size());
+    std::string diff_id;
+    std::vector<std::string> names = Names(blob, &diff_id);
+    std::vector<std::string> want{"etc/", "etc/hostname"};
+    if (whiteouts_) want.push_back(".wh.gone");
+    want.push_back("new");
+    EXPECT_EQ(names, want) << mt;
+    auto labels = containerd_.labels(resp.diff().digest());
+    EXPECT_EQ(labels["containerd.io/gc.root"], "now") << mt;
+    if (mt == tar) {
+      EXPECT_EQ(labels.count("containerd.io/uncompressed"), 0u);
+      EXPECT_EQ(resp.diff().digest(), diff_id);
+    } else {
+      EXPECT_EQ(labels["containerd.io/uncompressed"], diff_id) << mt;
+    }
+  }
+  EXPECT_EQ(service_->compared(), 3u);
+  EXPECT_EQ(service_->compare_declined(), 0u);
+  // The default media type is gzip, as containerd's walking differ's.
+  dpb::DiffResponse resp;
+  ASSERT_TRUE(Compare(left_, right_, "", &resp).ok());
+  EXPECT_EQ(resp.diff().media_type(), tar + "+gzip");
+}
+
+TEST_F(CompareTest, AnExistingBlobGetsItsMissingUncompressedLabel) {
+  dpb::DiffResponse first, second;
+  ASSERT_TRUE(Compare(left_, right_, kGzipLayer, &first).ok());
+  std::string diff_id = containerd_.labels(first.diff().digest())
+                            ["containerd.io/uncompressed"];
+  containerd_.DropLabels(first.diff().digest());
+  grpc::Status s = Compare(left_, right_, kGzipLayer, &second, "default",
+                           "caller-ref");
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(second.diff().digest(), first.diff().digest());
+  EXPECT_EQ(containerd_.labels(first.diff().digest())
+                ["containerd.io/uncompressed"],
+            diff_id);
+  auto commits = containerd_.commits();
+  ASSERT_EQ(commits.size(), 2u);
+  EXPECT_EQ(commits[1].ref, "caller-ref");
+  EXPECT_NE(commits[0].ref, "");
+}
+
+TEST_F(CompareTest, TheNamespaceComesFromTheKeyWhenNotSent) {
+  dpb::DiffResponse resp;
+  ASSERT_TRUE(Compare(left_, right_, kGzipLayer, &resp, "").ok());
+  auto commits = containerd_.commits();
+  ASSERT_EQ(commits.size(), 1u);
+  EXPECT_EQ(commits[0].ns, "default");
+}
+
+TEST_F(CompareTest, DeclinesWhatIsNotItsOwnBeforeWriting) {
+  dpb::DiffResponse resp;
+  containerd::types::Mount foreign;
+  foreign.set_type("bind");
+  foreign.set_source(dir_.path());
+  foreign.add_options("ro");
+  EXPECT_EQ(Compare(left_, foreign, kGzipLayer, &resp).error_code(),
+            grpc::UNIMPLEMENTED);
+  EXPECT_EQ(Compare(foreign, right_, kGzipLayer, &resp).error_code(),
+            grpc::UNIMPLEMENTED);
+  // A left side that is not right's parent: a view of nothing.
+  auto empty = engine_->View("default/5/empty", "", {});
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(Compare(ToProto((*empty)[0]), right_, kGzipLayer, &resp)
+                .error_code(),
+            grpc::UNIMPLEMENTED);
+  EXPECT_EQ(Compare(left_, right_, "application/x-unknown", &resp).error_code(),
+            grpc::UNIMPLEMENTED);
+  EXPECT_TRUE(containerd_.commits().empty());
+  EXPECT_EQ(service_->compare_declined(), 4u);
+  EXPECT_EQ(service_->compared(), 0u);
+}
+
+TEST_F(CompareTest, UnreachableContainerdDeclines) {
+  containerd_server_->Shutdown();
+  containerd_server_.reset();
+  unlink((dir_ / "containerd.sock").c_str());
+  dpb::DiffResponse resp;
+  EXPECT_EQ(Compare(left_, right_, kGzipLayer, &resp).error_code(),
+            grpc::UNIMPLEMENTED);
 }
 
 }  // namespace
