@@ -56,8 +56,7 @@ class IsalGzipSink final : public CompressSink {
         STRATA_RETURN_IF_ERROR(out_.Write(
             std::string_view(reinterpret_cast<char*>(buf_.data()), n)));
       }
-    } while (z_.avail_in > 0 ||
-             (end && z_.internal_state.state != ZSTATE_END));
+    } while (z_.avail_in > 0 || (end && z_.internal_state.state != ZSTATE_END));
     return Status::Ok();
   }
 

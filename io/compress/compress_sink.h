@@ -12,10 +12,10 @@
 #include <string>
 #include <string_view>
 
+#include "io/base/byte_sink.h"
 #include "io/base/sha256.h"
 #include "io/base/status.h"
 #include "io/decompress/source.h"
-#include "io/tar/tar_writer.h"
 
 namespace strata {
 

@@ -16,7 +16,8 @@ namespace strata {
 namespace {
 
 std::string Decompress(const std::string& blob, Compression* detected) {
-  auto src = OpenDecompressed(std::make_unique<MemorySource>(blob), {}, detected);
+  auto src =
+      OpenDecompressed(std::make_unique<MemorySource>(blob), {}, detected);
   EXPECT_TRUE(src.ok()) << src.status().ToString();
   if (!src.ok()) return "";
   std::string out;
@@ -83,7 +84,8 @@ TEST(DigestSinkTest, HashesAndCountsWhatPasses) {
   EXPECT_EQ(d.bytes(), 11);
   EXPECT_EQ(out.str(), "hello world");
   EXPECT_EQ(d.Digest(),
-            "sha256:b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
+            "sha256:"
+            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
 }
 
 }  // namespace

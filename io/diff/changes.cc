@@ -313,8 +313,8 @@ Result<Walker::LowerHit> Walker::LookupLower(Level& l, const Item& it,
     } else if (IsWhiteout(st) || !S_ISDIR(st.st_mode)) {
       return hit;  // overlayfs merges no further
     }
-    STRATA_ASSIGN_OR_RETURN(UniqueFd d,
-                            OpenDirChecked(lfd.get(), it.name.c_str(), st, path));
+    STRATA_ASSIGN_OR_RETURN(
+        UniqueFd d, OpenDirChecked(lfd.get(), it.name.c_str(), st, path));
     STRATA_ASSIGN_OR_RETURN(auto opaque, XattrFd(d.get(), kOpaqueXattr));
     hit.dirs.push_back(std::move(d));
     if (opaque && *opaque == "y") return hit;
@@ -347,8 +347,7 @@ Status Walker::HiddenNames(const LowerHit& hit, const std::vector<Item>& upper,
   for (const auto& [name, visible] : seen) {
     if (!visible) continue;
     bool in_upper = std::binary_search(
-        upper.begin(), upper.end(), name,
-        [](const auto& a, const auto& b) {
+        upper.begin(), upper.end(), name, [](const auto& a, const auto& b) {
           auto key = [](const auto& x) -> std::string_view {
             if constexpr (std::is_same_v<std::decay_t<decltype(x)>, Item>)
               return x.name;
@@ -371,8 +370,8 @@ Result<int> Walker::MetacopyData(const Level& l, const Item& it,
       return PosixError("stat lower " + ShownPath(path), errno);
     }
     if (!S_ISREG(st.st_mode)) break;
-    STRATA_ASSIGN_OR_RETURN(auto meta,
-                            XattrAt(lfd.get(), it.name.c_str(), kMetacopyXattr));
+    STRATA_ASSIGN_OR_RETURN(
+        auto meta, XattrAt(lfd.get(), it.name.c_str(), kMetacopyXattr));
     if (meta) continue;  // metadata only there too: its data is lower still
     *size = st.st_size;
     return lfd.get();
@@ -443,8 +442,8 @@ Status Walker::OverlayStep() {
   if (IsMountPoint(it.es, l.es)) {
     // Reported, never entered (tree_walk.h): what is mounted there is not
     // this snapshot's.
-    return Emit(Entry(hit.st ? ChangeKind::kModify : ChangeKind::kAdd, path,
-                      dir, it));
+    return Emit(
+        Entry(hit.st ? ChangeKind::kModify : ChangeKind::kAdd, path, dir, it));
   }
   STRATA_ASSIGN_OR_RETURN(child->fd,
                           OpenDirChecked(dir, it.name.c_str(), st, path));
@@ -455,8 +454,8 @@ Status Walker::OverlayStep() {
     kind = ChangeKind::kModify;
     if (lower_dir) {
       STRATA_ASSIGN_OR_RETURN(
-          bool same, SameEntry(hit.dir, *hit.st, dir, st, it.name.c_str(), path,
-                               false));
+          bool same,
+          SameEntry(hit.dir, *hit.st, dir, st, it.name.c_str(), path, false));
       if (same) kind = ChangeKind::kParent;  // reported only above changes
     }
   }
@@ -529,11 +528,12 @@ Status Walker::TreeStep() {
   const int dir = l.fd.get();
   const int ldir = l.lower.get();
   if (!S_ISDIR(st.st_mode)) {
-    Change c = Entry(lit ? ChangeKind::kModify : ChangeKind::kAdd, path, dir, it);
+    Change c =
+        Entry(lit ? ChangeKind::kModify : ChangeKind::kAdd, path, dir, it);
     if (lit) {
-      STRATA_ASSIGN_OR_RETURN(bool same,
-                              SameEntry(ldir, lit->st(), dir, st,
-                                        it.name.c_str(), path, false));
+      STRATA_ASSIGN_OR_RETURN(
+          bool same,
+          SameEntry(ldir, lit->st(), dir, st, it.name.c_str(), path, false));
       if (same) {
         if (st.st_nlink < 2) return Status::Ok();
         c.kind = ChangeKind::kUnmodifiedLink;

@@ -46,8 +46,9 @@ UniqueFd Open(const std::string& dir) {
 
 // "A path" lines; parents as "P path", links as "L path", implied deletes
 // as "d path".
-std::vector<std::string> Listing(const std::function<Status(const ChangeVisitor&)>& walk,
-                                 Status* status = nullptr) {
+std::vector<std::string> Listing(
+    const std::function<Status(const ChangeVisitor&)>& walk,
+    Status* status = nullptr) {
   std::vector<std::string> out;
   Status s = walk([&out](const Change& c) {
     char k = ChangeLetter(c.kind);
@@ -108,7 +109,7 @@ TEST_F(TreeChangesTest, IdenticalTreesHaveNoChanges) {
 }
 
 TEST_F(TreeChangesTest, ReportsEachKindInContainerdOrder) {
-  Write(upper_ + "/etc/deep/er/f", "DEEP");      // same size and mtime: bytes
+  Write(upper_ + "/etc/deep/er/f", "DEEP");  // same size and mtime: bytes
   Write(upper_ + "/etc/passwd", "root:x:0:0:more");  // size
   ASSERT_EQ(chmod((upper_ + "/chmod").c_str(), 0600), 0);
   ASSERT_TRUE(RemoveAll(upper_ + "/gone").ok());
@@ -121,10 +122,10 @@ TEST_F(TreeChangesTest, ReportsEachKindInContainerdOrder) {
   // A directory's mtime alone is no change (containerd's rule).
   struct timespec ts[2] = {{1, 0}, {1, 0}};
   ASSERT_EQ(utimensat(AT_FDCWD, (upper_ + "/etc/deep").c_str(), ts, 0), 0);
-  EXPECT_EQ(Changes(), (Lines{"C chmod", "P etc", "P etc/deep", "P etc/deep/er",
-                              "C etc/deep/er/f", "C etc/passwd",
-                              "C file-to-dir", "A file-to-dir/inside",
-                              "D gone", "A new", "C swap"}));
+  EXPECT_EQ(Changes(),
+            (Lines{"C chmod", "P etc", "P etc/deep", "P etc/deep/er",
+                   "C etc/deep/er/f", "C etc/passwd", "C file-to-dir",
+                   "A file-to-dir/inside", "D gone", "A new", "C swap"}));
 }
 
 TEST_F(TreeChangesTest, NanosecondMtimesDecideWithoutReadingBytes) {
@@ -160,9 +161,8 @@ TEST_F(TreeChangesTest, UnchangedLinkPeersAreReported) {
 
 TEST_F(TreeChangesTest, EmptyLowerMakesEverythingAnAdd) {
   UniqueFd u = Open(upper_);
-  Lines got = Listing([&](const ChangeVisitor& v) {
-    return TreeChanges(-1, u.get(), v);
-  });
+  Lines got = Listing(
+      [&](const ChangeVisitor& v) { return TreeChanges(-1, u.get(), v); });
   EXPECT_EQ(got.front(), "A chmod");
   EXPECT_EQ(got.size(), 13u);
   for (const std::string& line : got) EXPECT_EQ(line[0], 'A') << line;
@@ -224,8 +224,8 @@ TEST_F(OverlayChangesTest, WhiteoutsDeleteOnlyWhatTheLowersShow) {
   ASSERT_TRUE(Whiteout(upper_ + "/never-was"));
   ASSERT_TRUE(Whiteout(upper_ + "/var"));
   Write(upper_ + "/etc/added-in-mid", "M");
-  EXPECT_EQ(Changes(), (Lines{"P etc", "C etc/added-in-mid", "D etc/passwd",
-                              "D var"}));
+  EXPECT_EQ(Changes(),
+            (Lines{"P etc", "C etc/added-in-mid", "D etc/passwd", "D var"}));
 }
 
 TEST_F(OverlayChangesTest, OpaqueDirectoryHidesWhatIsBelow) {
@@ -250,8 +250,8 @@ TEST_F(OverlayChangesTest, MetacopyFileTakesItsDataFromTheLower) {
   Dir(upper_ + "/etc");
   Write(upper_ + "/etc/passwd", "");
   ASSERT_EQ(chmod((upper_ + "/etc/passwd").c_str(), 0600), 0);
-  if (setxattr((upper_ + "/etc/passwd").c_str(), "trusted.overlay.metacopy",
-               "", 0, 0) != 0) {
+  if (setxattr((upper_ + "/etc/passwd").c_str(), "trusted.overlay.metacopy", "",
+               0, 0) != 0) {
     GTEST_SKIP() << "no trusted xattrs here";
   }
   UniqueFd u = Open(upper_), m = Open(mid_), b = Open(base_);
@@ -271,8 +271,8 @@ TEST_F(OverlayChangesTest, MetacopyFileTakesItsDataFromTheLower) {
 
 TEST_F(OverlayChangesTest, RedirectIsRefusedNamingThePath) {
   Dir(upper_ + "/moved");
-  if (setxattr((upper_ + "/moved").c_str(), "trusted.overlay.redirect",
-               "/opq", 4, 0) != 0) {
+  if (setxattr((upper_ + "/moved").c_str(), "trusted.overlay.redirect", "/opq",
+               4, 0) != 0) {
     GTEST_SKIP() << "no trusted xattrs here";
   }
   Status s;
@@ -285,8 +285,8 @@ TEST_F(OverlayChangesTest, NewDirectoryAndFileReplacingADirectory) {
   Dir(upper_ + "/new/inner");
   Write(upper_ + "/new/inner/f", "f");
   Write(upper_ + "/opq", "a file now");  // over a lower directory
-  EXPECT_EQ(Changes(), (Lines{"A new", "A new/inner", "A new/inner/f",
-                              "C opq"}));
+  EXPECT_EQ(Changes(),
+            (Lines{"A new", "A new/inner", "A new/inner/f", "C opq"}));
 }
 
 }  // namespace

@@ -47,16 +47,18 @@ Status ChangedWhileRead(std::string_view path) {
 Result<UniqueFd> OpenDirChecked(int dirfd, const char* name,
                                 const struct stat& want,
                                 std::string_view path) {
-  UniqueFd fd(openat(dirfd, name,
-                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd fd(
+      openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) {
     if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
       return ChangedWhileRead(path);
     return PosixError("open " + ShownPath(path), errno);
   }
   struct stat st;
-  if (fstat(fd.get(), &st) != 0) return PosixError("stat " + ShownPath(path), errno);
-  if (st.st_ino != want.st_ino || st.st_dev != want.st_dev) return ChangedWhileRead(path);
+  if (fstat(fd.get(), &st) != 0)
+    return PosixError("stat " + ShownPath(path), errno);
+  if (st.st_ino != want.st_ino || st.st_dev != want.st_dev)
+    return ChangedWhileRead(path);
   return fd;
 }
 
@@ -64,14 +66,15 @@ Result<UniqueFd> OpenDirChecked(int dirfd, const char* name,
 Result<UniqueFd> OpenFileChecked(int dirfd, const char* name,
                                  const struct stat& want,
                                  std::string_view path) {
-  UniqueFd fd(openat(dirfd, name,
-                     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  UniqueFd fd(
+      openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (!fd.valid()) {
     if (errno == ENOENT || errno == ELOOP) return ChangedWhileRead(path);
     return PosixError("open " + ShownPath(path), errno);
   }
   struct stat st;
-  if (fstat(fd.get(), &st) != 0) return PosixError("stat " + ShownPath(path), errno);
+  if (fstat(fd.get(), &st) != 0)
+    return PosixError("stat " + ShownPath(path), errno);
   if (st.st_ino != want.st_ino || st.st_dev != want.st_dev ||
       !S_ISREG(st.st_mode)) {
     return ChangedWhileRead(path);

@@ -35,7 +35,8 @@ Result<std::optional<std::string>> XattrFd(int fd, const char* key);
 Result<UniqueFd> OpenDirChecked(int dirfd, const char* name,
                                 const struct stat& want, std::string_view path);
 Result<UniqueFd> OpenFileChecked(int dirfd, const char* name,
-                                 const struct stat& want, std::string_view path);
+                                 const struct stat& want,
+                                 std::string_view path);
 
 }  // namespace strata
 

@@ -90,7 +90,8 @@ class LayerWriterTest : public ::testing::Test {
       ASSERT_TRUE(MakeDirs(root + "/old/sub").ok());
       Write(root + "/etc/ssl/cert", "cert");
       Write(root + "/etc/keep", "keep");
-      ASSERT_EQ(link((root + "/etc/keep").c_str(), (root + "/a-peer").c_str()), 0);
+      ASSERT_EQ(link((root + "/etc/keep").c_str(), (root + "/a-peer").c_str()),
+                0);
     }
     ASSERT_EQ(chmod((upper_ + "/etc").c_str(), 0750), 0);
     ASSERT_EQ(chmod((upper_ + "/etc/ssl").c_str(), 0700), 0);
@@ -103,7 +104,7 @@ class LayerWriterTest : public ::testing::Test {
     if (setxattr((upper_ + "/new").c_str(), "user.dropped", "x", 1, 0) == 0)
       has_user_xattr_ = true;
     int s = socket(AF_UNIX, SOCK_STREAM, 0);
-    struct sockaddr_un a{};
+    struct sockaddr_un a {};
     a.sun_family = AF_UNIX;
     std::string sp = upper_ + "/sock";
     std::snprintf(a.sun_path, sizeof(a.sun_path), "%s", sp.c_str());
@@ -116,7 +117,9 @@ class LayerWriterTest : public ::testing::Test {
     UniqueFd l = Open(lower_), u = Open(upper_);
     StringSink out;
     auto w = WriteLayer(
-        [&](const ChangeVisitor& v) { return TreeChanges(l.get(), u.get(), v); },
+        [&](const ChangeVisitor& v) {
+          return TreeChanges(l.get(), u.get(), v);
+        },
         c, out, opts);
     *blob = out.str();
     return w;
@@ -134,9 +137,9 @@ TEST_F(LayerWriterTest, EntriesAsContainerdWritesThem) {
   std::vector<Read> got = ReadLayer(blob, &tar);
   std::vector<std::string> names;
   for (const Read& r : got) names.push_back(r.e.path);
-  EXPECT_EQ(names, (std::vector<std::string>{"a-peer", "etc/", "etc/keep",
-                                             "etc/ssl/", "etc/ssl/cert", "new",
-                                             ".wh.old"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"a-peer", "etc/", "etc/keep", "etc/ssl/",
+                                      "etc/ssl/cert", "new", ".wh.old"}));
   ASSERT_EQ(got.size(), 7u);
   // The unchanged peer came first: it is written as a link right after its
   // changed name.
@@ -177,7 +180,8 @@ TEST_F(LayerWriterTest, CompressedLayersCarryBothDigests) {
 
 TEST_F(LayerWriterTest, SourceDateEpochClampsMtimes) {
   std::string blob, tar;
-  auto w = Layer(Compression::kNone, &blob, LayerOptions{.source_date_epoch = 1750000000});
+  auto w = Layer(Compression::kNone, &blob,
+                 LayerOptions{.source_date_epoch = 1750000000});
   ASSERT_TRUE(w.ok());
   for (const Read& r : ReadLayer(blob, &tar))
     EXPECT_LE(r.e.mtime_sec, 1750000000) << r.e.path;
@@ -205,7 +209,8 @@ TEST_F(LayerWriterTest, SymlinksOutOfTheTreeAreWrittenNeverFollowed) {
   TempDir host;
   Write(host / "secret", "host secret");
   ASSERT_EQ(symlink(host.path().c_str(), (upper_ + "/escape").c_str()), 0);
-  ASSERT_EQ(symlink((host / "secret").c_str(), (upper_ + "/file-link").c_str()), 0);
+  ASSERT_EQ(symlink((host / "secret").c_str(), (upper_ + "/file-link").c_str()),
+            0);
   ASSERT_TRUE(RemoveAll(upper_ + "/etc/ssl").ok());
   ASSERT_EQ(symlink(host.path().c_str(), (upper_ + "/etc/ssl").c_str()), 0);
   std::string blob, tar;
@@ -213,7 +218,8 @@ TEST_F(LayerWriterTest, SymlinksOutOfTheTreeAreWrittenNeverFollowed) {
   EXPECT_EQ(blob.find("host secret"), std::string::npos);
   int links = 0;
   for (const Read& r : ReadLayer(blob, &tar)) {
-    if (r.e.path == "escape" || r.e.path == "file-link" || r.e.path == "etc/ssl") {
+    if (r.e.path == "escape" || r.e.path == "file-link" ||
+        r.e.path == "etc/ssl") {
       EXPECT_EQ(r.e.type, TarEntry::Type::kSymlink) << r.e.path;
       ++links;
     }

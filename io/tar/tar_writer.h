@@ -17,30 +17,11 @@
 #include <string>
 #include <string_view>
 
+#include "io/base/byte_sink.h"
 #include "io/base/status.h"
 #include "io/tar/tar_reader.h"
 
 namespace strata {
-
-// Where the archive's bytes go.
-class ByteSink {
- public:
-  virtual ~ByteSink() = default;
-  virtual Status Write(std::string_view bytes) = 0;
-};
-
-// Appends to a string (tests, small archives).
-class StringSink final : public ByteSink {
- public:
-  Status Write(std::string_view bytes) override {
-    out_.append(bytes);
-    return Status::Ok();
-  }
-  const std::string& str() const { return out_; }
-
- private:
-  std::string out_;
-};
 
 class TarWriter {
  public:

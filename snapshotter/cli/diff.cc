@@ -85,8 +85,10 @@ int Export(cpb::Changes::Stub& stub, const std::string& key,
     for (size_t off = 0; off < d.size() && err == 0;) {
       ssize_t n = write(fd, d.data() + off, d.size() - off);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) err = errno;
-      else off += static_cast<size_t>(n);
+      if (n < 0)
+        err = errno;
+      else
+        off += static_cast<size_t>(n);
     }
     if (err != 0) ctx.TryCancel();
   }
@@ -111,11 +113,12 @@ int Export(cpb::Changes::Stub& stub, const std::string& key,
     unlink(tmp.c_str());
     return 1;
   }
-  std::printf("%s\n  media type: %s\n  digest:     %s\n  size:       %lld\n"
-              "  diff id:    %s\n  entries:    %lld\n",
-              file.c_str(), done.media_type().c_str(), done.digest().c_str(),
-              static_cast<long long>(done.size()), done.diff_id().c_str(),
-              static_cast<long long>(done.entries()));
+  std::printf(
+      "%s\n  media type: %s\n  digest:     %s\n  size:       %lld\n"
+      "  diff id:    %s\n  entries:    %lld\n",
+      file.c_str(), done.media_type().c_str(), done.digest().c_str(),
+      static_cast<long long>(done.size()), done.diff_id().c_str(),
+      static_cast<long long>(done.entries()));
   return 0;
 }
 

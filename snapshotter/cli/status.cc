@@ -107,12 +107,13 @@ int RunStatus(const std::shared_ptr<grpc::Channel>& channel,
               static_cast<unsigned long long>(d.declined()));
   std::printf("  failed:   %llu\n",
               static_cast<unsigned long long>(d.failed()));
-  std::printf("  compared: %llu layers written (%s), %llu declined, "
-              "%llu failed\n",
-              static_cast<unsigned long long>(d.compared()),
-              HumanBytes(d.compare_bytes()).c_str(),
-              static_cast<unsigned long long>(d.compare_declined()),
-              static_cast<unsigned long long>(d.compare_failed()));
+  std::printf(
+      "  compared: %llu layers written (%s), %llu declined, "
+      "%llu failed\n",
+      static_cast<unsigned long long>(d.compared()),
+      HumanBytes(d.compare_bytes()).c_str(),
+      static_cast<unsigned long long>(d.compare_declined()),
+      static_cast<unsigned long long>(d.compare_failed()));
   return 0;
 }
 

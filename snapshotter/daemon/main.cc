@@ -28,12 +28,12 @@
 #include "snapshotter/daemon/socket_activation.h"
 #include "snapshotter/engine/engine.h"
 #include "snapshotter/server/apply_slots.h"
+#include "snapshotter/server/changes_service.h"
 #include "snapshotter/server/content_source.h"
 #include "snapshotter/server/diff_service.h"
 #include "snapshotter/server/import_service.h"
 #include "snapshotter/server/snapshots_service.h"
 #include "snapshotter/server/status_service.h"
-#include "snapshotter/server/changes_service.h"
 #include "snapshotter/server/storage_service.h"
 
 namespace strata {

@@ -57,8 +57,7 @@ Status CompareTrees::Walk(const ChangeVisitor& visit) const {
     for (const UniqueFd& l : lowers) fds.push_back(l.get());
     return OverlayChanges(upper.get(), fds, visit);
   }
-  return TreeChanges(lowers.empty() ? -1 : lowers[0].get(), upper.get(),
-                     visit);
+  return TreeChanges(lowers.empty() ? -1 : lowers[0].get(), upper.get(), visit);
 }
 
 uint64_t Engine::IdOfDir(std::string_view path) const {
@@ -90,7 +89,8 @@ Result<CompareTrees> Engine::TreesOf(uint64_t id, std::string_view key) {
     t.kind = r->kind;
     STRATA_ASSIGN_OR_RETURN(parents, ParentIds(txn, *r));
     if (!parents.empty()) {
-      STRATA_ASSIGN_OR_RETURN(SnapshotRecord p, GetSnapshotById(txn, parents[0]));
+      STRATA_ASSIGN_OR_RETURN(SnapshotRecord p,
+                              GetSnapshotById(txn, parents[0]));
       t.parent = p.key;
     }
     return Status::Ok();
@@ -98,8 +98,8 @@ Result<CompareTrees> Engine::TreesOf(uint64_t id, std::string_view key) {
   t.overlay = backend_->Whiteouts() == WhiteoutMode::kOverlay;
   auto open_dir = [&](uint64_t which) -> Result<UniqueFd> {
     std::string dir = layout_.FsDir(which);
-    UniqueFd fd(open(dir.c_str(),
-                     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd fd(
+        open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd.valid()) {
       return Internal(SnapshotName(t.key) + ": open " +
                       (which == id ? "its" : "a parent's") +
@@ -165,10 +165,10 @@ Result<CompareTrees> Engine::CompareMounts(const std::vector<Mount>& left,
       want_parent == 0 &&
       (lid == 0 ? ldir.empty() : lkind == Kind::kView && lparent == 0);
   if (!left_is_parent && !left_is_empty) {
-    return Unimplemented("the left side (" +
-                         (lkey.empty() ? std::string("no snapshot")
-                                       : SnapshotName(lkey)) +
-                         ") is not the parent of " + SnapshotName(t.key));
+    return Unimplemented(
+        "the left side (" +
+        (lkey.empty() ? std::string("no snapshot") : SnapshotName(lkey)) +
+        ") is not the parent of " + SnapshotName(t.key));
   }
   return t;
 }

@@ -91,8 +91,7 @@ grpc::Status ChangesService::Export(
   } else if (media_type == std::string(kTar) + "+zstd") {
     c = Compression::kZstd;
   } else {
-    return ToGrpc(InvalidArgument("media type \"" +
-                                  media_type.substr(0, 128) +
+    return ToGrpc(InvalidArgument("media type \"" + media_type.substr(0, 128) +
                                   "\": want " + kTar + "[+gzip|+zstd]"));
   }
   auto trees = engine_.CompareSnapshot(req->key());

@@ -163,7 +163,8 @@ std::unique_ptr<BlobSource> ContentClient::Open(const std::string& ns,
 
 Result<std::unique_ptr<ContentWriter>> ContentClient::Writer(
     const std::string& ns, const std::string& lease, const std::string& ref) {
-  std::unique_ptr<ContentWriter> w(new ContentWriter(*content_, ns, lease, ref));
+  std::unique_ptr<ContentWriter> w(
+      new ContentWriter(*content_, ns, lease, ref));
   STRATA_RETURN_IF_ERROR(w->Start());
   return w;
 }
@@ -212,7 +213,8 @@ Status ContentWriter::Send(cpb::WriteContentRequest& req) {
     while (stream_->Read(&resp)) {
     }
     error_ = FromGrpc(stream_->Finish(), "content write " + ref_);
-    if (error_.ok()) error_ = Unavailable("content write " + ref_ + ": stream ended");
+    if (error_.ok())
+      error_ = Unavailable("content write " + ref_ + ": stream ended");
     done_ = true;
     return error_;
   }

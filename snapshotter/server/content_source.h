@@ -24,10 +24,10 @@
 
 #include "containerd/services/content/v1/content.grpc.pb.h"
 #include "containerd/services/namespaces/v1/namespace.grpc.pb.h"
+#include "io/base/byte_sink.h"
 #include "io/base/result.h"
 #include "io/base/sha256.h"
 #include "io/decompress/source.h"
-#include "io/tar/tar_writer.h"
 
 namespace strata {
 

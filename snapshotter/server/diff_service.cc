@@ -224,10 +224,9 @@ Result<containerd::types::Descriptor> DiffService::Compare(
   } else {
     return Unimplemented("media type \"" + media_type.substr(0, 128) + "\"");
   }
-  STRATA_ASSIGN_OR_RETURN(
-      CompareTrees trees,
-      engine_.CompareMounts(MountsFromProto(req.left()),
-                            MountsFromProto(req.right())));
+  STRATA_ASSIGN_OR_RETURN(CompareTrees trees,
+                          engine_.CompareMounts(MountsFromProto(req.left()),
+                                                MountsFromProto(req.right())));
   call.snapshot = trees.key;
   // containerd's proxy keys are "<namespace>/<n>/<key>": the namespace the
   // blob belongs in when the call did not say.
@@ -242,7 +241,8 @@ Result<containerd::types::Descriptor> DiffService::Compare(
   const bool own_ref = ref.empty();
   if (own_ref) {
     ref = "strata-compare-" +
-          std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) +
+          std::to_string(
+              std::chrono::system_clock::now().time_since_epoch().count()) +
           "-" + std::to_string(compared_.load() + compare_failed_.load());
   }
   auto writer = content_.Writer(ns, lease, ref);
@@ -258,14 +258,15 @@ Result<containerd::types::Descriptor> DiffService::Compare(
   LayerOptions opts;
   if (req.has_source_date_epoch())
     opts.source_date_epoch = req.source_date_epoch().seconds();
-  auto layer = WriteLayer(
-      [&trees](const ChangeVisitor& v) { return trees.Walk(v); }, compression,
-      **writer, opts);
+  auto layer =
+      WriteLayer([&trees](const ChangeVisitor& v) { return trees.Walk(v); },
+                 compression, **writer, opts);
   Labels labels(req.labels().begin(), req.labels().end());
   if (layer.ok() && compression != Compression::kNone)
     labels["containerd.io/uncompressed"] = layer->diff_id;
-  Status committed = layer.ok() ? (*writer)->Commit(layer->size, layer->digest, labels)
-                                : layer.status();
+  Status committed = layer.ok()
+                         ? (*writer)->Commit(layer->size, layer->digest, labels)
+                         : layer.status();
   if (!committed.ok()) {
     if (own_ref) (*writer)->Abort();
     return committed.WithContext("compare " + SnapshotName(trees.key));

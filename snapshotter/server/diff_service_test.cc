@@ -91,10 +91,10 @@ class FakeContainerd final : public cpb::Content::Service,
   // Write as containerd's content service does it: one ingest per stream,
   // one answer per request, COMMIT checks size and digest; a blob already
   // stored commits as ALREADY_EXISTS.
-  grpc::Status Write(grpc::ServerContext* ctx,
-                     grpc::ServerReaderWriter<cpb::WriteContentResponse,
-                                              cpb::WriteContentRequest>* rw)
-      override {
+  grpc::Status Write(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<cpb::WriteContentResponse,
+                               cpb::WriteContentRequest>* rw) override {
     std::string ns = NamespaceOf(*ctx);
     if (ns.empty())
       return grpc::Status(grpc::FAILED_PRECONDITION, "namespace is required");
@@ -603,7 +603,8 @@ class CompareTest : public DiffServiceTest {
     Write(upper + "/etc/hostname", "changed!");
     Write(upper + "/new", "new");
     if (right_.type() == "overlay") {
-      whiteouts_ = mknod((upper + "/gone").c_str(), S_IFCHR, makedev(0, 0)) == 0;
+      whiteouts_ =
+          mknod((upper + "/gone").c_str(), S_IFCHR, makedev(0, 0)) == 0;
     } else {
       whiteouts_ = unlink((upper + "/gone").c_str()) == 0;
     }
@@ -705,16 +706,16 @@ TEST_F(CompareTest, WritesTheLayerInEachMediaType) {
 TEST_F(CompareTest, AnExistingBlobGetsItsMissingUncompressedLabel) {
   dpb::DiffResponse first, second;
   ASSERT_TRUE(Compare(left_, right_, kGzipLayer, &first).ok());
-  std::string diff_id = containerd_.labels(first.diff().digest())
-                            ["containerd.io/uncompressed"];
+  std::string diff_id =
+      containerd_.labels(first.diff().digest())["containerd.io/uncompressed"];
   containerd_.DropLabels(first.diff().digest());
-  grpc::Status s = Compare(left_, right_, kGzipLayer, &second, "default",
-                           "caller-ref");
+  grpc::Status s =
+      Compare(left_, right_, kGzipLayer, &second, "default", "caller-ref");
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(second.diff().digest(), first.diff().digest());
-  EXPECT_EQ(containerd_.labels(first.diff().digest())
-                ["containerd.io/uncompressed"],
-            diff_id);
+  EXPECT_EQ(
+      containerd_.labels(first.diff().digest())["containerd.io/uncompressed"],
+      diff_id);
   auto commits = containerd_.commits();
   ASSERT_EQ(commits.size(), 2u);
   EXPECT_EQ(commits[1].ref, "caller-ref");
@@ -742,9 +743,9 @@ TEST_F(CompareTest, DeclinesWhatIsNotItsOwnBeforeWriting) {
   // A left side that is not right's parent: a view of nothing.
   auto empty = engine_->View("default/5/empty", "", {});
   ASSERT_TRUE(empty.ok());
-  EXPECT_EQ(Compare(ToProto((*empty)[0]), right_, kGzipLayer, &resp)
-                .error_code(),
-            grpc::UNIMPLEMENTED);
+  EXPECT_EQ(
+      Compare(ToProto((*empty)[0]), right_, kGzipLayer, &resp).error_code(),
+      grpc::UNIMPLEMENTED);
   EXPECT_EQ(Compare(left_, right_, "application/x-unknown", &resp).error_code(),
             grpc::UNIMPLEMENTED);
   EXPECT_TRUE(containerd_.commits().empty());
