@@ -32,10 +32,14 @@ page cache, and an untimed call of each differ per scenario (the equality
 check: the same set of non-directory tar entries in both layers) runs first.
 Prints the medians, walking/strata and the targets (10x for 10 files, 2x for
 5,000 files). Times include ctr's start and its read of the blob back from
-the content store to stdout (/dev/null), the same for both. Needs root.
+the content store to stdout (/dev/null), the same for both; that read-back
+(ctr content get of the layer, about 45 MB/s through ctr's content reader)
+is also timed in each round and a second table shows the calls less it,
+with Strata's own time per Diff from its log. Needs root.
 """
 import argparse
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -285,6 +289,13 @@ disabled_plugins = [{", ".join(disabled)}]
         self.snap(sn, "prepare", key, parent, stdout=subprocess.DEVNULL)
         self.snap(sn, "label", key, GC, stdout=subprocess.DEVNULL)
 
+    def read_back(self, digest):
+        """Time `ctr content get` of a layer: the part of each ctr diff call
+        that copies the blob from the content store to stdout."""
+        t0 = time.perf_counter()
+        self.ctr("content", "get", digest, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - t0
+
     def diff(self, sn, key, out=None):
         """Time one ctr diff; check that Strata answered it, or did not."""
         before = self.status()
@@ -419,25 +430,51 @@ def main():
                 b.diff(sn, key, blobs[sn])
             eq = check_equal(name, blobs, media_type)
             eq["blob_bytes"] = {sn: os.path.getsize(blobs[sn]) for sn in SNAPSHOTTERS}
+            eq["digest"] = {}
+            for sn in SNAPSHOTTERS:
+                h = hashlib.sha256()
+                with open(blobs[sn], "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        h.update(chunk)
+                eq["digest"][sn] = "sha256:" + h.hexdigest()
             for p in blobs.values():
                 os.unlink(p)
             res[name] = dict(key=key, changes=len(scen[name]), times={sn: [] for sn in SNAPSHOTTERS},
-                             **eq)
+                             read_back={sn: [] for sn in SNAPSHOTTERS}, **eq)
         for rnd in range(a.rounds):
             order = SNAPSHOTTERS if rnd % 2 == 0 else SNAPSHOTTERS[::-1]
             log(f"round {rnd + 1}/{a.rounds}: {' then '.join(order)}")
             for name, r_ in res.items():
                 for sn in order:
                     r_["times"][sn].append(b.diff(sn, r_["key"]))
+                for sn in order:
+                    r_["read_back"][sn].append(b.read_back(r_["digest"][sn]))
         for name, r_ in res.items():
             med = {sn: statistics.median(t) for sn, t in r_["times"].items()}
             r_["median_s"] = med
             r_["ratio"] = med["overlayfs"] / med["strata"]
+            # Each call less the same round's read-back of its blob.
+            net = {sn: statistics.median(t - rb for t, rb in zip(r_["times"][sn], r_["read_back"][sn]))
+                   for sn in SNAPSHOTTERS}
+            r_["median_read_back_s"] = {sn: statistics.median(t) for sn, t in r_["read_back"].items()}
+            r_["median_net_s"] = net
+            r_["net_ratio"] = net["overlayfs"] / net["strata"] if net["strata"] > 0 else None
             r_["target"] = TARGETS[name]
             r_["met"] = r_["ratio"] >= TARGETS[name]
         st = b.status()
-        errors = [ln.rstrip() for ln in open(os.path.join(a.work, "strata.log"), errors="replace")
-                  if "level=error" in ln]
+        lines = open(os.path.join(a.work, "strata.log"), errors="replace").read().splitlines()
+        errors = [ln for ln in lines if "level=error" in ln]
+        for name, r_ in res.items():
+            # The daemon's own time per Diff (its "compared" log line), the
+            # untimed check call first.
+            ms = []
+            for ln in lines:
+                if "msg=compared" in ln:
+                    kv = dict(f.split("=", 1) for f in ln.split() if "=" in f)
+                    if kv.get("snapshot", "").endswith("/" + r_["key"]) and "ms" in kv:
+                        ms.append(int(kv["ms"]))
+            r_["strata_daemon_ms"] = ms[1:]
+            r_["median_daemon_s"] = statistics.median(ms[1:]) / 1000 if len(ms) > 1 else None
         ok = True
     except KeyboardInterrupt:
         log("interrupted")
@@ -471,14 +508,22 @@ def main():
           f"{a.rounds} rounds (alternating order)")
     print(f"base image: {len(manifest):,} files in 220 dirs, {mib(base_bytes)}; set-up "
           f"{setup_s:.1f} s, total {total_s:.0f} s")
-    print(f"{'scenario':12} {'strata s':>9} {'walking s':>10} {'walking/strata':>15} "
-          f"{'strata layer':>13} {'walking layer':>14} {'tar':>10} {'target':>7}  met")
+    print(f"{'ctr snapshots diff':18} {'strata s':>9} {'walking s':>10} {'walking/strata':>15} "
+          f"{'target':>7}  met  {'strata layer':>13} {'walking layer':>14} {'tar':>10}")
     for name, r_ in res.items():
         m, bb = r_["median_s"], r_["blob_bytes"]
-        print(f"{name:12} {m['strata']:9.3f} {m['overlayfs']:10.3f} {r_['ratio']:14.1f}x "
-              f"{mib(bb['strata']):>13} {mib(bb['overlayfs']):>14} "
-              f"{mib(r_['tar_bytes']['strata']):>10} {r_['target']:6.0f}x  "
-              f"{'yes' if r_['met'] else 'NO'}")
+        print(f"{name:18} {m['strata']:9.3f} {m['overlayfs']:10.3f} {r_['ratio']:14.1f}x "
+              f"{r_['target']:6.0f}x  {'yes' if r_['met'] else 'NO ':3}  {mib(bb['strata']):>13} "
+              f"{mib(bb['overlayfs']):>14} {mib(r_['tar_bytes']['strata']):>10}")
+    print("less ctr's read-back of the blob to stdout (ctr content get, timed in the same round):")
+    print(f"{'':18} {'strata s':>9} {'walking s':>10} {'walking/strata':>15}  {'strata daemon s':>15} "
+          f"{'read-back s (strata, walking)':>30}")
+    for name, r_ in res.items():
+        n, rb, dm = r_["median_net_s"], r_["median_read_back_s"], r_["median_daemon_s"]
+        nr = "" if r_["net_ratio"] is None else f"{r_['net_ratio']:.1f}x"
+        print(f"{name:18} {n['strata']:9.3f} {n['overlayfs']:10.3f} {nr:>15}  "
+              f"{'' if dm is None else f'{dm:.3f}':>15} "
+              f"{rb['strata']:17.3f} {rb['overlayfs']:11.3f}")
     for name, r_ in res.items():
         t = r_["times"]
         print(f"  {name}: strata {' '.join(f'{x:.3f}' for x in t['strata'])}; walking "
@@ -488,6 +533,8 @@ def main():
           f"failed {st['compare_failed']}; {len(errors)} error lines in strata.log")
     for ln in errors[:5]:
         print(f"  {ln}")
+    print("times: wall time of each ctr call (ctr start, view, Diff, read-back of the blob to "
+          "/dev/null); strata daemon s: Strata's own time per Diff, from its log")
 
 
 if __name__ == "__main__":

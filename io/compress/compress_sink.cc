@@ -6,6 +6,7 @@
 #include <isa-l/igzip_lib.h>
 #endif
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -141,6 +142,75 @@ class ZstdSink final : public CompressSink {
 };
 
 }  // namespace
+
+AsyncSink::AsyncSink(ByteSink& out, size_t chunk, size_t depth)
+    : out_(out), chunk_(chunk), depth_(depth), thread_([this] { Run(); }) {}
+
+AsyncSink::~AsyncSink() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    closing_ = true;
+    if (error_.ok()) error_ = Canceled("the layer was abandoned");
+    queue_.clear();
+  }
+  changed_.notify_all();
+  thread_.join();
+}
+
+void AsyncSink::Run() {
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    changed_.wait(l, [this] { return closing_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // closing, all written
+    std::string chunk = std::move(queue_.front());
+    queue_.pop_front();
+    busy_ = true;
+    l.unlock();
+    changed_.notify_all();  // room for the producer
+    Status s = out_.Write(chunk);
+    l.lock();
+    busy_ = false;
+    if (!s.ok() && error_.ok()) {
+      error_ = s;
+      queue_.clear();
+    }
+    changed_.notify_all();
+  }
+}
+
+Status AsyncSink::Push(std::string chunk) {
+  std::unique_lock<std::mutex> l(mu_);
+  changed_.wait(l, [this] { return queue_.size() < depth_ || !error_.ok(); });
+  if (!error_.ok()) return error_;
+  queue_.push_back(std::move(chunk));
+  l.unlock();
+  changed_.notify_all();
+  return Status::Ok();
+}
+
+Status AsyncSink::Write(std::string_view bytes) {
+  while (!bytes.empty()) {
+    size_t n = std::min(bytes.size(), chunk_ - buf_.size());
+    buf_.append(bytes.substr(0, n));
+    bytes.remove_prefix(n);
+    if (buf_.size() == chunk_) {
+      std::string full;
+      full.reserve(chunk_);
+      full.swap(buf_);
+      STRATA_RETURN_IF_ERROR(Push(std::move(full)));
+    }
+  }
+  return Status::Ok();
+}
+
+Status AsyncSink::Finish() {
+  if (!buf_.empty()) STRATA_RETURN_IF_ERROR(Push(std::move(buf_)));
+  buf_.clear();
+  std::unique_lock<std::mutex> l(mu_);
+  changed_.wait(l,
+                [this] { return (queue_.empty() && !busy_) || !error_.ok(); });
+  return error_;
+}
 
 std::unique_ptr<CompressSink> NewCompressSink(Compression c, ByteSink& out) {
   switch (c) {

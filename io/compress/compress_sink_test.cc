@@ -88,5 +88,45 @@ TEST(DigestSinkTest, HashesAndCountsWhatPasses) {
             "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
 }
 
+TEST(AsyncSinkTest, KeepsOrderAcrossItsThread) {
+  StringSink out;
+  const std::string in = Payload(3u << 20);
+  {
+    AsyncSink async(out, 4096, 2);
+    for (size_t off = 0; off < in.size(); off += 1000)
+      ASSERT_TRUE(async.Write(std::string_view(in).substr(off, 1000)).ok());
+    ASSERT_TRUE(async.Finish().ok());
+  }
+  EXPECT_EQ(out.str(), in);
+}
+
+// Fails its third write.
+class FailingSink final : public ByteSink {
+ public:
+  Status Write(std::string_view) override {
+    return ++writes_ >= 3 ? ResourceExhausted("no space left") : Status::Ok();
+  }
+
+ private:
+  int writes_ = 0;
+};
+
+TEST(AsyncSinkTest, TheFirstErrorIsStickyAndStopsTheProducer) {
+  FailingSink out;
+  AsyncSink async(out, 10, 1);
+  Status s;
+  int i = 0;
+  for (; i < 1000 && s.ok(); ++i) s = async.Write(std::string(10, 'x'));
+  EXPECT_EQ(s.code(), Code::kResourceExhausted) << s.ToString();
+  EXPECT_LT(i, 10) << "the producer ran on past the failure";
+  EXPECT_EQ(async.Finish().code(), Code::kResourceExhausted);
+}
+
+TEST(AsyncSinkTest, AbandonedWithoutFinishStopsItsThread) {
+  StringSink out;
+  AsyncSink async(out, 10, 4);
+  ASSERT_TRUE(async.Write(std::string(35, 'y')).ok());
+}
+
 }  // namespace
 }  // namespace strata

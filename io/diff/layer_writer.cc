@@ -177,14 +177,25 @@ Status LayerWriter::Close() { return tar_.Close(); }
 Result<WrittenLayer> WriteLayer(
     const std::function<Status(const ChangeVisitor&)>& walk, Compression c,
     ByteSink& out, LayerOptions opts) {
-  DigestSink blob(out);
+  // Three stages on three threads: walk, read and tar here; compress on
+  // `to_compress`'s thread; hand to `out` on `to_out`'s.
+  AsyncSink to_out(out);
+  DigestSink blob(to_out);
   std::unique_ptr<CompressSink> compress = NewCompressSink(c, blob);
-  DigestSink tar(*compress);
+  std::unique_ptr<AsyncSink> to_compress;
+  ByteSink* tar_out = compress.get();
+  if (c != Compression::kNone) {
+    to_compress = std::make_unique<AsyncSink>(*compress);
+    tar_out = to_compress.get();
+  }
+  DigestSink tar(*tar_out);
   LayerWriter writer(tar, opts);
   STRATA_RETURN_IF_ERROR(
       walk([&writer](const Change& ch) { return writer.Handle(ch); }));
   STRATA_RETURN_IF_ERROR(writer.Close());
+  if (to_compress) STRATA_RETURN_IF_ERROR(to_compress->Finish());
   STRATA_RETURN_IF_ERROR(compress->Finish());
+  STRATA_RETURN_IF_ERROR(to_out.Finish());
   WrittenLayer w;
   w.tar_bytes = tar.bytes();
   w.diff_id = tar.Digest();

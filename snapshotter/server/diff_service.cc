@@ -240,10 +240,12 @@ Result<containerd::types::Descriptor> DiffService::Compare(
   std::string ref = req.ref();
   const bool own_ref = ref.empty();
   if (own_ref) {
+    // containerd's form: unix nanoseconds, a dash, a unique suffix.
+    static std::atomic<uint64_t> seq{0};
     ref = "strata-compare-" +
           std::to_string(
               std::chrono::system_clock::now().time_since_epoch().count()) +
-          "-" + std::to_string(compared_.load() + compare_failed_.load());
+          "-" + std::to_string(getpid()) + "-" + std::to_string(++seq);
   }
   auto writer = content_.Writer(ns, lease, ref);
   if (!writer.ok()) {
@@ -258,9 +260,16 @@ Result<containerd::types::Descriptor> DiffService::Compare(
   LayerOptions opts;
   if (req.has_source_date_epoch())
     opts.source_date_epoch = req.source_date_epoch().seconds();
-  auto layer =
-      WriteLayer([&trees](const ChangeVisitor& v) { return trees.Walk(v); },
-                 compression, **writer, opts);
+  // A caller that went away, or a daemon stopping, ends the walk.
+  uint64_t seen = 0;
+  auto walk = [&](const ChangeVisitor& v) {
+    return trees.Walk([&](const Change& c) -> Status {
+      if (++seen % 1024 == 0 && (ctx.IsCancelled() || gate_.draining()))
+        return Canceled("compare " + SnapshotName(trees.key) + ": canceled");
+      return v(c);
+    });
+  };
+  auto layer = WriteLayer(walk, compression, **writer, opts);
   Labels labels(req.labels().begin(), req.labels().end());
   if (layer.ok() && compression != Compression::kNone)
     labels["containerd.io/uncompressed"] = layer->diff_id;
