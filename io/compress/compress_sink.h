@@ -1,6 +1,7 @@
 // Compressing and digesting byte sinks for writing layers: gzip (ISA-L's
 // igzip at level 1 when Strata is built with it, else zlib at level 1) and
-// zstd (level 3, zstd's default), each a ByteSink in front of another;
+// zstd (level 3, zstd's default, with an 8 MiB window and long-distance
+// matching), each a ByteSink in front of another;
 // DigestSink hashes (SHA-256) and counts what passes through; AsyncSink
 // moves the next stage to a thread of its own.
 //
