@@ -73,27 +73,8 @@ declare -a PIDS=()
 TMP=$(mktemp -d /tmp/sdiff.XXXXXX)
 CTD_SOCK=/nonexistent
 REG_PID=
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-}
-unmount_under() {
-    local m
-    for m in $(awk -v d="$1" 'index($5, d "/") == 1 || $5 == d { print $5 }' /proc/self/mountinfo | sort -r); do
-        umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-    done
-}
-kill_shims() {
-    local p cmd
-    for p in /proc/[0-9]*; do
-        cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
-        [[ "$cmd" == *containerd-shim*" -address $CTD_SOCK "* ]] && kill -KILL "${p#/proc/}" 2>/dev/null
-    done
-    return 0
-}
+# stop_pid, unmount_under, kill_shims, wait_for
+. "$HERE/e2e_lib.sh"
 stop_daemons() {
     local p
     for p in "${PIDS[@]}"; do stop_pid "$p"; done
@@ -110,7 +91,6 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
-wait_for() { local t=$1 i; shift; for ((i = 0; i < t * 10; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 
 # --- image and registry ---------------------------------------------------------
 IMG=$WORK/image
