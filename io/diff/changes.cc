@@ -230,6 +230,29 @@ class Walker {
     return c;
   }
 
+  // Non-directory `c` (an Add), against its lower counterpart ldir/*lower
+  // when there is one: a Modify, nothing, or an unchanged link.
+  Status EmitFile(Change c, int ldir, const struct stat* lower, bool metacopy) {
+    if (lower != nullptr) {
+      c.kind = ChangeKind::kModify;
+      STRATA_ASSIGN_OR_RETURN(bool same, SameEntry(ldir, *lower, c.dir, *c.st,
+                                                   c.name, c.path, metacopy));
+      if (same) {
+        if (c.st->st_nlink < 2) return Status::Ok();
+        c.kind = ChangeKind::kUnmodifiedLink;
+      }
+    }
+    return Emit(c);
+  }
+
+  static std::unique_ptr<Level> Child(const std::string& path, const Item& it) {
+    auto child = std::make_unique<Level>();
+    child->path = path;
+    child->name = it.name;
+    child->es = it.es;
+    return child;
+  }
+
   Status CheckDepth(const std::string& path) {
     if (static_cast<int>(stack_.size()) > limits_.max_depth) {
       return ResourceExhausted(ShownPath(path) + " is more than " +
@@ -422,23 +445,10 @@ Status Walker::OverlayStep() {
                                 MetacopyData(l, it, path, &c.data_size));
       }
     }
-    if (hit.st) {
-      c.kind = ChangeKind::kModify;
-      STRATA_ASSIGN_OR_RETURN(
-          bool same, SameEntry(hit.dir, *hit.st, dir, st, it.name.c_str(), path,
-                               metacopy));
-      if (same) {
-        if (st.st_nlink < 2) return Status::Ok();
-        c.kind = ChangeKind::kUnmodifiedLink;
-      }
-    }
-    return Emit(c);
+    return EmitFile(c, hit.dir, hit.st ? &*hit.st : nullptr, metacopy);
   }
   // A directory.
-  auto child = std::make_unique<Level>();
-  child->path = path;
-  child->name = it.name;
-  child->es = it.es;
+  std::unique_ptr<Level> child = Child(path, it);
   if (IsMountPoint(it.es, l.es)) {
     // Reported, never entered (tree_walk.h): what is mounted there is not
     // this snapshot's.
@@ -528,23 +538,10 @@ Status Walker::TreeStep() {
   const int dir = l.fd.get();
   const int ldir = l.lower.get();
   if (!S_ISDIR(st.st_mode)) {
-    Change c =
-        Entry(lit ? ChangeKind::kModify : ChangeKind::kAdd, path, dir, it);
-    if (lit) {
-      STRATA_ASSIGN_OR_RETURN(
-          bool same,
-          SameEntry(ldir, lit->st(), dir, st, it.name.c_str(), path, false));
-      if (same) {
-        if (st.st_nlink < 2) return Status::Ok();
-        c.kind = ChangeKind::kUnmodifiedLink;
-      }
-    }
-    return Emit(c);
+    return EmitFile(Entry(ChangeKind::kAdd, path, dir, it), ldir,
+                    lit ? &lit->st() : nullptr, false);
   }
-  auto child = std::make_unique<Level>();
-  child->path = path;
-  child->name = it.name;
-  child->es = it.es;
+  std::unique_ptr<Level> child = Child(path, it);
   ChangeKind kind = lit ? ChangeKind::kModify : ChangeKind::kAdd;
   const bool lower_dir = lit && S_ISDIR(lit->st().st_mode);
   if (lower_dir) {

@@ -20,28 +20,17 @@
 #include <vector>
 
 #include "io/base/unique_fd.h"
+#include "io/diff/diff_test_util.h"
 #include "io/fs/fs_util.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace strata {
 namespace {
 
-void Write(const std::string& path, const std::string& data,
-           int64_t mtime = 1700000000) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
-  struct timespec ts[2] = {{mtime, 0}, {mtime, 0}};
-  ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW), 0)
-      << path;
-}
-
 void Dir(const std::string& path) { ASSERT_TRUE(MakeDirs(path).ok()) << path; }
 
 bool Whiteout(const std::string& path) {
   return mknod(path.c_str(), S_IFCHR | 0, makedev(0, 0)) == 0;
-}
-
-UniqueFd Open(const std::string& dir) {
-  return UniqueFd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 }
 
 // "A path" lines; parents as "P path", links as "L path", implied deletes
@@ -79,12 +68,12 @@ class TreeChangesTest : public ::testing::Test {
       Dir(root + "/etc/deep/er");
       Dir(root + "/gone/sub");
       Dir(root + "/swap");
-      Write(root + "/etc/passwd", "root:x:0:0");
-      Write(root + "/etc/deep/er/f", "deep");
-      Write(root + "/gone/sub/x", "x");
-      Write(root + "/same-size", "aaaa");
-      Write(root + "/file-to-dir", "f");
-      Write(root + "/chmod", "c");
+      WriteFileAt(root + "/etc/passwd", "root:x:0:0");
+      WriteFileAt(root + "/etc/deep/er/f", "deep");
+      WriteFileAt(root + "/gone/sub/x", "x");
+      WriteFileAt(root + "/same-size", "aaaa");
+      WriteFileAt(root + "/file-to-dir", "f");
+      WriteFileAt(root + "/chmod", "c");
       ASSERT_EQ(symlink("passwd", (root + "/etc/link").c_str()), 0);
       struct timespec ts[2] = {{1700000000, 0}, {1700000000, 0}};
       ASSERT_EQ(utimensat(AT_FDCWD, (root + "/etc/link").c_str(), ts,
@@ -94,7 +83,7 @@ class TreeChangesTest : public ::testing::Test {
   }
 
   Lines Changes() {
-    UniqueFd l = Open(lower_), u = Open(upper_);
+    UniqueFd l = OpenTree(lower_), u = OpenTree(upper_);
     return Listing([&](const ChangeVisitor& v) {
       return TreeChanges(l.get(), u.get(), v);
     });
@@ -109,16 +98,16 @@ TEST_F(TreeChangesTest, IdenticalTreesHaveNoChanges) {
 }
 
 TEST_F(TreeChangesTest, ReportsEachKindInContainerdOrder) {
-  Write(upper_ + "/etc/deep/er/f", "DEEP");  // same size and mtime: bytes
-  Write(upper_ + "/etc/passwd", "root:x:0:0:more");  // size
+  WriteFileAt(upper_ + "/etc/deep/er/f", "DEEP");  // same size and mtime: bytes
+  WriteFileAt(upper_ + "/etc/passwd", "root:x:0:0:more");  // size
   ASSERT_EQ(chmod((upper_ + "/chmod").c_str(), 0600), 0);
   ASSERT_TRUE(RemoveAll(upper_ + "/gone").ok());
   ASSERT_EQ(unlink((upper_ + "/file-to-dir").c_str()), 0);
   Dir(upper_ + "/file-to-dir");
-  Write(upper_ + "/file-to-dir/inside", "i");
-  Write(upper_ + "/new", "n");
+  WriteFileAt(upper_ + "/file-to-dir/inside", "i");
+  WriteFileAt(upper_ + "/new", "n");
   ASSERT_EQ(rmdir((upper_ + "/swap").c_str()), 0);
-  Write(upper_ + "/swap", "now a file");
+  WriteFileAt(upper_ + "/swap", "now a file");
   // A directory's mtime alone is no change (containerd's rule).
   struct timespec ts[2] = {{1, 0}, {1, 0}};
   ASSERT_EQ(utimensat(AT_FDCWD, (upper_ + "/etc/deep").c_str(), ts, 0), 0);
@@ -131,7 +120,7 @@ TEST_F(TreeChangesTest, ReportsEachKindInContainerdOrder) {
 TEST_F(TreeChangesTest, NanosecondMtimesDecideWithoutReadingBytes) {
   // Same size, same seconds, different nanoseconds: changed; equal non-zero
   // nanoseconds: the same, whatever the bytes (containerd's rule).
-  Write(upper_ + "/same-size", "bbbb");
+  WriteFileAt(upper_ + "/same-size", "bbbb");
   struct timespec a[2] = {{1700000000, 5}, {1700000000, 5}};
   struct timespec b[2] = {{1700000000, 7}, {1700000000, 7}};
   ASSERT_EQ(utimensat(AT_FDCWD, (lower_ + "/same-size").c_str(), a, 0), 0);
@@ -160,7 +149,7 @@ TEST_F(TreeChangesTest, UnchangedLinkPeersAreReported) {
 }
 
 TEST_F(TreeChangesTest, EmptyLowerMakesEverythingAnAdd) {
-  UniqueFd u = Open(upper_);
+  UniqueFd u = OpenTree(upper_);
   Lines got = Listing(
       [&](const ChangeVisitor& v) { return TreeChanges(-1, u.get(), v); });
   EXPECT_EQ(got.front(), "A chmod");
@@ -171,7 +160,7 @@ TEST_F(TreeChangesTest, EmptyLowerMakesEverythingAnAdd) {
 TEST_F(TreeChangesTest, DepthIsBounded) {
   std::string p = upper_ + "/etc/deep/er";
   for (int i = 0; i < 8; ++i) Dir(p += "/d");
-  UniqueFd l = Open(lower_), u = Open(upper_);
+  UniqueFd l = OpenTree(lower_), u = OpenTree(upper_);
   Status s;
   Listing(
       [&](const ChangeVisitor& v) {
@@ -193,19 +182,19 @@ class OverlayChangesTest : public ::testing::Test {
     Dir(base_ + "/etc");
     Dir(base_ + "/opq/sub");
     Dir(base_ + "/var/lib");
-    Write(base_ + "/etc/passwd", "root");
-    Write(base_ + "/etc/hosts", "localhost");
-    Write(base_ + "/opq/a", "a");
-    Write(base_ + "/opq/sub/b", "b");
-    Write(base_ + "/var/lib/x", "x");
+    WriteFileAt(base_ + "/etc/passwd", "root");
+    WriteFileAt(base_ + "/etc/hosts", "localhost");
+    WriteFileAt(base_ + "/opq/a", "a");
+    WriteFileAt(base_ + "/opq/sub/b", "b");
+    WriteFileAt(base_ + "/var/lib/x", "x");
     Dir(mid_ + "/etc");
-    Write(mid_ + "/etc/added-in-mid", "m");
+    WriteFileAt(mid_ + "/etc/added-in-mid", "m");
     ASSERT_TRUE(Whiteout(mid_ + "/etc/hosts"));  // deleted in the middle
     Dir(upper_);
   }
 
   Lines Changes(Status* s = nullptr) {
-    UniqueFd u = Open(upper_), m = Open(mid_), b = Open(base_);
+    UniqueFd u = OpenTree(upper_), m = OpenTree(mid_), b = OpenTree(base_);
     return Listing(
         [&](const ChangeVisitor& v) {
           return OverlayChanges(u.get(), {m.get(), b.get()}, v);
@@ -223,14 +212,14 @@ TEST_F(OverlayChangesTest, WhiteoutsDeleteOnlyWhatTheLowersShow) {
   ASSERT_TRUE(Whiteout(upper_ + "/etc/hosts"));  // already gone below
   ASSERT_TRUE(Whiteout(upper_ + "/never-was"));
   ASSERT_TRUE(Whiteout(upper_ + "/var"));
-  Write(upper_ + "/etc/added-in-mid", "M");
+  WriteFileAt(upper_ + "/etc/added-in-mid", "M");
   EXPECT_EQ(Changes(),
             (Lines{"P etc", "C etc/added-in-mid", "D etc/passwd", "D var"}));
 }
 
 TEST_F(OverlayChangesTest, OpaqueDirectoryHidesWhatIsBelow) {
   Dir(upper_ + "/opq");
-  Write(upper_ + "/opq/a", "new a");
+  WriteFileAt(upper_ + "/opq/a", "new a");
   if (setxattr((upper_ + "/opq").c_str(), "trusted.overlay.opaque", "y", 1,
                0) != 0) {
     GTEST_SKIP() << "no trusted xattrs here";
@@ -240,7 +229,7 @@ TEST_F(OverlayChangesTest, OpaqueDirectoryHidesWhatIsBelow) {
 
 TEST_F(OverlayChangesTest, CopyUpThatChangedNothingIsNoChange) {
   Dir(upper_ + "/var/lib");
-  Write(upper_ + "/var/lib/x", "x");  // same bytes, size, mtime
+  WriteFileAt(upper_ + "/var/lib/x", "x");  // same bytes, size, mtime
   EXPECT_EQ(Changes(), Lines{});
   ASSERT_EQ(chmod((upper_ + "/var/lib/x").c_str(), 0600), 0);
   EXPECT_EQ(Changes(), (Lines{"P var", "P var/lib", "C var/lib/x"}));
@@ -248,13 +237,13 @@ TEST_F(OverlayChangesTest, CopyUpThatChangedNothingIsNoChange) {
 
 TEST_F(OverlayChangesTest, MetacopyFileTakesItsDataFromTheLower) {
   Dir(upper_ + "/etc");
-  Write(upper_ + "/etc/passwd", "");
+  WriteFileAt(upper_ + "/etc/passwd", "");
   ASSERT_EQ(chmod((upper_ + "/etc/passwd").c_str(), 0600), 0);
   if (setxattr((upper_ + "/etc/passwd").c_str(), "trusted.overlay.metacopy", "",
                0, 0) != 0) {
     GTEST_SKIP() << "no trusted xattrs here";
   }
-  UniqueFd u = Open(upper_), m = Open(mid_), b = Open(base_);
+  UniqueFd u = OpenTree(upper_), m = OpenTree(mid_), b = OpenTree(base_);
   int64_t size = -1;
   bool lower_data = false;
   Status s = OverlayChanges(u.get(), {m.get(), b.get()}, [&](const Change& c) {
@@ -283,8 +272,8 @@ TEST_F(OverlayChangesTest, RedirectIsRefusedNamingThePath) {
 
 TEST_F(OverlayChangesTest, NewDirectoryAndFileReplacingADirectory) {
   Dir(upper_ + "/new/inner");
-  Write(upper_ + "/new/inner/f", "f");
-  Write(upper_ + "/opq", "a file now");  // over a lower directory
+  WriteFileAt(upper_ + "/new/inner/f", "f");
+  WriteFileAt(upper_ + "/opq", "a file now");  // over a lower directory
   EXPECT_EQ(Changes(),
             (Lines{"A new", "A new/inner", "A new/inner/f", "C opq"}));
 }

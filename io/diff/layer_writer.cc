@@ -174,6 +174,16 @@ Status LayerWriter::Handle(const Change& c) {
 
 Status LayerWriter::Close() { return tar_.Close(); }
 
+Result<Compression> LayerCompression(std::string* media_type) {
+  static const std::string kTar = "application/vnd.oci.image.layer.v1.tar";
+  if (media_type->empty()) *media_type = kTar + "+gzip";
+  if (*media_type == kTar) return Compression::kNone;
+  if (*media_type == kTar + "+gzip") return Compression::kGzip;
+  if (*media_type == kTar + "+zstd") return Compression::kZstd;
+  return Unimplemented("media type \"" + media_type->substr(0, 128) +
+                       "\": layers are written as " + kTar + "[+gzip|+zstd]");
+}
+
 Result<WrittenLayer> WriteLayer(
     const std::function<Status(const ChangeVisitor&)>& walk, Compression c,
     ByteSink& out, LayerOptions opts) {

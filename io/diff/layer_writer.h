@@ -80,6 +80,12 @@ struct WrittenLayer {
   int64_t entries = 0;
 };
 
+// The OCI layer media types a layer can be written as, and their
+// compression: application/vnd.oci.image.layer.v1.tar, +gzip, +zstd. An
+// empty type is +gzip (containerd's default) and is replaced by it.
+// Unimplemented (naming the type) for any other.
+Result<Compression> LayerCompression(std::string* media_type);
+
 // Runs `walk` (OverlayChanges or TreeChanges, bound to their trees) into a
 // LayerWriter and writes the layer to `out` compressed as `c`.
 Result<WrittenLayer> WriteLayer(

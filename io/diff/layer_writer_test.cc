@@ -25,23 +25,13 @@
 #include "io/base/source.h"
 #include "io/base/unique_fd.h"
 #include "io/decompress/source.h"
+#include "io/diff/diff_test_util.h"
 #include "io/fs/fs_util.h"
 #include "io/tar/tar_reader.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace strata {
 namespace {
-
-void Write(const std::string& path, const std::string& data,
-           int64_t mtime = 1700000000) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
-  struct timespec ts[2] = {{mtime, 0}, {mtime, 0}};
-  ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW), 0);
-}
-
-UniqueFd Open(const std::string& dir) {
-  return UniqueFd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-}
 
 struct Read {
   TarEntry e;
@@ -88,19 +78,19 @@ class LayerWriterTest : public ::testing::Test {
     for (const std::string& root : {lower_, upper_}) {
       ASSERT_TRUE(MakeDirs(root + "/etc/ssl").ok());
       ASSERT_TRUE(MakeDirs(root + "/old/sub").ok());
-      Write(root + "/etc/ssl/cert", "cert");
-      Write(root + "/etc/keep", "keep");
+      WriteFileAt(root + "/etc/ssl/cert", "cert");
+      WriteFileAt(root + "/etc/keep", "keep");
       ASSERT_EQ(link((root + "/etc/keep").c_str(), (root + "/a-peer").c_str()),
                 0);
     }
     ASSERT_EQ(chmod((upper_ + "/etc").c_str(), 0750), 0);
     ASSERT_EQ(chmod((upper_ + "/etc/ssl").c_str(), 0700), 0);
-    Write(upper_ + "/etc/ssl/cert", "CERT!", 1800000000);
+    WriteFileAt(upper_ + "/etc/ssl/cert", "CERT!", 1800000000);
     // Changing one name of a linked pair in place keeps the inode: the
     // unchanged peer must come out as a link to it.
     { std::ofstream(upper_ + "/etc/keep", std::ios::app) << "+"; }
     ASSERT_TRUE(RemoveAll(upper_ + "/old").ok());
-    Write(upper_ + "/new", std::string(3 << 20, 'n'));
+    WriteFileAt(upper_ + "/new", std::string(3 << 20, 'n'));
     if (setxattr((upper_ + "/new").c_str(), "user.dropped", "x", 1, 0) == 0)
       has_user_xattr_ = true;
     int s = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -114,7 +104,7 @@ class LayerWriterTest : public ::testing::Test {
 
   Result<WrittenLayer> Layer(Compression c, std::string* blob,
                              LayerOptions opts = {}) {
-    UniqueFd l = Open(lower_), u = Open(upper_);
+    UniqueFd l = OpenTree(lower_), u = OpenTree(upper_);
     StringSink out;
     auto w = WriteLayer(
         [&](const ChangeVisitor& v) {
@@ -207,7 +197,7 @@ TEST_F(LayerWriterTest, SymlinksOutOfTheTreeAreWrittenNeverFollowed) {
   // A container's upper tree pointing at host files: the layer holds the
   // links themselves, never a byte of what they point at.
   TempDir host;
-  Write(host / "secret", "host secret");
+  WriteFileAt(host / "secret", "host secret");
   ASSERT_EQ(symlink(host.path().c_str(), (upper_ + "/escape").c_str()), 0);
   ASSERT_EQ(symlink((host / "secret").c_str(), (upper_ + "/file-link").c_str()),
             0);
@@ -233,7 +223,7 @@ TEST(LayerWriterOpaqueTest, OpaqueMarkerFollowsItsDirectory) {
   LayerWriter w(out);
   TempDir tmp;
   ASSERT_TRUE(MakeDirs(tmp / "d").ok());
-  UniqueFd root = Open(tmp.path());
+  UniqueFd root = OpenTree(tmp.path());
   struct stat st;
   ASSERT_EQ(stat((tmp / "d").c_str(), &st), 0);
   Change dir;

@@ -13,7 +13,6 @@ namespace cpb = strata::services::changes::v1;
 
 constexpr size_t kBatch = 1000;
 constexpr size_t kChunk = 1 << 20;
-constexpr const char* kTar = "application/vnd.oci.image.layer.v1.tar";
 
 // Layer bytes to the caller in 1 MiB messages.
 class StreamSink final : public ByteSink {
@@ -82,23 +81,13 @@ grpc::Status ChangesService::Export(
   RpcGate::Pass pass(gate_);
   if (!pass.admitted()) return RpcGate::Refused();
   std::string media_type = req->media_type();
-  if (media_type.empty()) media_type = std::string(kTar) + "+gzip";
-  Compression c;
-  if (media_type == kTar) {
-    c = Compression::kNone;
-  } else if (media_type == std::string(kTar) + "+gzip") {
-    c = Compression::kGzip;
-  } else if (media_type == std::string(kTar) + "+zstd") {
-    c = Compression::kZstd;
-  } else {
-    return ToGrpc(InvalidArgument("media type \"" + media_type.substr(0, 128) +
-                                  "\": want " + kTar + "[+gzip|+zstd]"));
-  }
+  auto c = LayerCompression(&media_type);
+  if (!c.ok()) return ToGrpc(InvalidArgument(c.status().message()));
   auto trees = engine_.CompareSnapshot(req->key());
   if (!trees.ok()) return ToGrpc(trees.status());
   StreamSink sink(*ctx, *writer);
   auto layer = WriteLayer(
-      [&](const ChangeVisitor& v) { return trees->Walk(v); }, c, sink);
+      [&](const ChangeVisitor& v) { return trees->Walk(v); }, *c, sink);
   Status s = layer.ok() ? sink.Flush() : layer.status();
   if (!s.ok()) return ToGrpc(s);
   cpb::ExportResponse done;

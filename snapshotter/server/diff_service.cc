@@ -35,6 +35,17 @@ std::string IncomingNamespace(const grpc::ServerContext& ctx) {
   return std::string(it->second.data(), it->second.size());
 }
 
+// A containerd that cannot be reached (or lacks the call) before anything
+// was written: Unimplemented, so that its next differ does the job.
+Status DeclineIfUnreachable(const Status& s) {
+  Code c = s.code();
+  if (c == Code::kUnavailable || c == Code::kDeadlineExceeded ||
+      c == Code::kUnimplemented) {
+    return Unimplemented("containerd's content API: " + s.message());
+  }
+  return s;
+}
+
 // Lends a Source to OpenDecompressed, which wants to own one.
 class SourceRef final : public Source {
  public:
@@ -108,16 +119,7 @@ Result<DiffService::Admitted> DiffService::Admit(Ctx& ctx,
       slots_.Acquire([&ctx] { return ctx.IsCancelled(); }, &a.slot));
   int64_t size = 0;
   auto found = content_.FindBlob(call.ns, call.digest, &size);
-  if (!found.ok()) {
-    // Nothing is written yet: containerd's own differ can still do the job.
-    Code c = found.status().code();
-    if (c == Code::kUnavailable || c == Code::kDeadlineExceeded ||
-        c == Code::kUnimplemented) {
-      return Unimplemented("containerd's content API: " +
-                           found.status().message());
-    }
-    return found.status();
-  }
+  if (!found.ok()) return DeclineIfUnreachable(found.status());
   if (req.diff().size() > 0 && size != req.diff().size()) {
     return FailedPrecondition(
         "blob " + call.digest + ": content store has " + std::to_string(size) +
@@ -213,17 +215,8 @@ grpc::Status DiffService::Diff(Ctx* ctx, const pb::DiffRequest* req,
 Result<containerd::types::Descriptor> DiffService::Compare(
     Ctx& ctx, const pb::DiffRequest& req, Call& call) {
   std::string media_type = req.media_type();
-  if (media_type.empty()) media_type = kTarMediaType + std::string("+gzip");
-  Compression compression = Compression::kNone;
-  if (media_type == kTarMediaType) {
-    compression = Compression::kNone;
-  } else if (media_type == kTarMediaType + std::string("+gzip")) {
-    compression = Compression::kGzip;
-  } else if (media_type == kTarMediaType + std::string("+zstd")) {
-    compression = Compression::kZstd;
-  } else {
-    return Unimplemented("media type \"" + media_type.substr(0, 128) + "\"");
-  }
+  STRATA_ASSIGN_OR_RETURN(Compression compression,
+                          LayerCompression(&media_type));
   STRATA_ASSIGN_OR_RETURN(CompareTrees trees,
                           engine_.CompareMounts(MountsFromProto(req.left()),
                                                 MountsFromProto(req.right())));
@@ -248,15 +241,7 @@ Result<containerd::types::Descriptor> DiffService::Compare(
           "-" + std::to_string(getpid()) + "-" + std::to_string(++seq);
   }
   auto writer = content_.Writer(ns, lease, ref);
-  if (!writer.ok()) {
-    Code c = writer.status().code();
-    if (c == Code::kUnavailable || c == Code::kDeadlineExceeded ||
-        c == Code::kUnimplemented) {
-      return Unimplemented("containerd's content API: " +
-                           writer.status().message());
-    }
-    return writer.status();
-  }
+  if (!writer.ok()) return DeclineIfUnreachable(writer.status());
   LayerOptions opts;
   if (req.has_source_date_epoch())
     opts.source_date_epoch = req.source_date_epoch().seconds();

@@ -58,19 +58,13 @@ STRATA_CLI=$(dirname "$STRATA_BIN")/strata
 
 PASS=0 FAIL=0
 FAILED=()
-pass() { PASS=$((PASS + 1)); echo "  ok   $1"; }
-fail() {
-    FAIL=$((FAIL + 1)); FAILED+=("[$VER/$BACKEND] $1"); echo "  FAIL $1"
-    [ -n "${2:-}" ] && printf '%s\n' "$2" | head -40 | sed 's/^/       /'
-    return 0
-}
-check_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected: $2
-got:      $3"; fi; }
+E2E_CASE() { echo "${VER:-}/${BACKEND:-}"; }
+# pass, fail, check_eq, stop_pid, unmount_under, kill_shims, wait_for
+. "$HERE/e2e_lib.sh"
 
 declare -a PIDS=()
 TMP=$(mktemp -d /tmp/scmp.XXXXXX)
 CTD_SOCK=/nonexistent
-. "$HERE/e2e_lib.sh"
 stop_daemons() {
     local p
     for p in "${PIDS[@]}"; do stop_pid "$p"; done

@@ -60,21 +60,14 @@ STRATA_BIN=$WORK/strata-snapshotter.under-test
 
 PASS=0 FAIL=0
 FAILED=()
-pass() { PASS=$((PASS + 1)); echo "  ok   $1"; }
-fail() {
-    FAIL=$((FAIL + 1)); FAILED+=("[$VER] $1"); echo "  FAIL $1"
-    [ -n "${2:-}" ] && printf '%s\n' "$2" | head -40 | sed 's/^/       /'
-    return 0
-}
-check_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected: $2
-got:      $3"; fi; }
+E2E_CASE() { echo "${VER:-}"; }
+# pass, fail, check_eq, stop_pid, unmount_under, kill_shims, wait_for
+. "$HERE/e2e_lib.sh"
 
 declare -a PIDS=()
 TMP=$(mktemp -d /tmp/sdiff.XXXXXX)
 CTD_SOCK=/nonexistent
 REG_PID=
-# stop_pid, unmount_under, kill_shims, wait_for
-. "$HERE/e2e_lib.sh"
 stop_daemons() {
     local p
     for p in "${PIDS[@]}"; do stop_pid "$p"; done

@@ -1,7 +1,18 @@
 # Helpers the containerd end-to-end scripts share (differ.sh, compare.sh):
-# stopping processes, unmounting what a test left, the shims of the test's
-# own containerd (those whose -address is $CTD_SOCK), waiting for a check.
-# Sourced; defines functions only.
+# checks and their tally, stopping processes, unmounting what a test left,
+# the shims of the test's own containerd (those whose -address is
+# $CTD_SOCK), waiting for a check.
+# Sourced; defines functions only. The script keeps PASS, FAIL and FAILED
+# and defines E2E_CASE, which names the case a failure belongs to.
+
+pass() { PASS=$((PASS + 1)); echo "  ok   $1"; }
+fail() {
+    FAIL=$((FAIL + 1)); FAILED+=("[$(E2E_CASE)] $1"); echo "  FAIL $1"
+    [ -n "${2:-}" ] && printf '%s\n' "$2" | head -40 | sed 's/^/       /'
+    return 0
+}
+check_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected: $2
+got:      $3"; fi; }
 
 stop_pid() {
     local pid=$1 i
