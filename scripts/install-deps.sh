@@ -16,7 +16,7 @@ build_pkgs=(
 test_pkgs=(
   containerd runc busybox-static docker-registry skopeo jq
   golang-go golang-github-containerd-containerd-dev
-  e2fsprogs xfsprogs btrfs-progs util-linux attr zstd bc
+  e2fsprogs xfsprogs btrfs-progs util-linux attr libcap2-bin zstd bc
   python3 gnuplot-nox  # bench/report.py: Markdown tables and PNG plots
   pigz time  # bench/extract.py peers
   systemd  # systemd-socket-activate, systemd-analyze verify, systemd-tmpfiles
