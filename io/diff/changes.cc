@@ -53,6 +53,14 @@ struct Item {
   const struct stat& st() const { return es.st; }
 };
 
+// overlayfs's opaque marker: trusted.overlay.opaque = "y" ("x", on newer
+// kernels, marks a directory that may hold xwhiteouts, not an opaque one).
+Result<bool> IsOpaque(int dirfd) {
+  std::string v;
+  STRATA_ASSIGN_OR_RETURN(bool has, XattrFd(dirfd, kOpaqueXattr, &v));
+  return has && v == "y";
+}
+
 bool IsWhiteout(const struct stat& st) {
   return S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
 }
@@ -153,9 +161,10 @@ Result<bool> SameEntry(int ldir, const struct stat& ls, int udir,
     return false;
   }
   if (S_ISREG(us.st_mode) || S_ISDIR(us.st_mode)) {
-    STRATA_ASSIGN_OR_RETURN(auto lc, XattrAt(ldir, name, kCapability));
-    STRATA_ASSIGN_OR_RETURN(auto uc, XattrAt(udir, name, kCapability));
-    if (lc != uc) return false;
+    std::string lc, uc;
+    STRATA_ASSIGN_OR_RETURN(bool lhas, XattrAt(ldir, name, kCapability, &lc));
+    STRATA_ASSIGN_OR_RETURN(bool uhas, XattrAt(udir, name, kCapability, &uc));
+    if (lhas != uhas || lc != uc) return false;
   }
   if (S_ISDIR(us.st_mode)) return true;
   if (ls.st_size != us.st_size || ls.st_mtim.tv_sec != us.st_mtim.tv_sec)
@@ -200,7 +209,19 @@ class Walker {
       : visit_(visit), limits_(limits) {}
 
   Status Emit(Change c) {
-    // Ancestors first (the root never: a layer has no entry for it).
+    if (c.kind == ChangeKind::kUnmodifiedLink) {
+      // Its parents only if a writer writes it now (Change::parents).
+      std::function<Status()> parents = [this] { return ReportParents(); };
+      c.parents = &parents;
+      return visit_(c);
+    }
+    STRATA_RETURN_IF_ERROR(ReportParents());
+    return visit_(c);
+  }
+
+  // Ancestors not reported yet, top down (the root never: a layer has no
+  // entry for it).
+  Status ReportParents() {
     for (size_t i = 1; i < stack_.size(); ++i) {
       Level& l = *stack_[i];
       if (l.reported) continue;
@@ -214,7 +235,7 @@ class Walker {
       STRATA_RETURN_IF_ERROR(visit_(p));
       l.reported = true;
     }
-    return visit_(c);
+    return Status::Ok();
   }
 
   Change Entry(ChangeKind kind, const std::string& path, int dir,
@@ -338,9 +359,9 @@ Result<Walker::LowerHit> Walker::LookupLower(Level& l, const Item& it,
     }
     STRATA_ASSIGN_OR_RETURN(
         UniqueFd d, OpenDirChecked(lfd.get(), it.name.c_str(), st, path));
-    STRATA_ASSIGN_OR_RETURN(auto opaque, XattrFd(d.get(), kOpaqueXattr));
+    STRATA_ASSIGN_OR_RETURN(bool opaque, IsOpaque(d.get()));
     hit.dirs.push_back(std::move(d));
-    if (opaque && *opaque == "y") return hit;
+    if (opaque) return hit;
   }
   return hit;
 }
@@ -457,7 +478,7 @@ Status Walker::OverlayStep() {
   }
   STRATA_ASSIGN_OR_RETURN(child->fd,
                           OpenDirChecked(dir, it.name.c_str(), st, path));
-  STRATA_ASSIGN_OR_RETURN(auto opaque, XattrFd(child->fd.get(), kOpaqueXattr));
+  STRATA_ASSIGN_OR_RETURN(bool opaque, IsOpaque(child->fd.get()));
   const bool lower_dir = hit.st && S_ISDIR(hit.st->st_mode);
   ChangeKind kind = ChangeKind::kAdd;
   if (hit.st) {
@@ -473,7 +494,7 @@ Status Walker::OverlayStep() {
     STRATA_RETURN_IF_ERROR(Emit(Entry(kind, path, dir, it)));
     child->reported = true;
   }
-  if (opaque && *opaque == "y" && lower_dir) {
+  if (opaque && lower_dir) {
     STRATA_RETURN_IF_ERROR(CheckDepth(path));
     std::vector<Item> upper_items;
     STRATA_RETURN_IF_ERROR(
@@ -572,9 +593,9 @@ Status OverlayChanges(int upper, const std::vector<int>& lowers,
   for (int fd : lowers) {
     UniqueFd d(openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!d.valid()) return PosixError("open a lower layer", errno);
-    STRATA_ASSIGN_OR_RETURN(auto opaque, XattrFd(d.get(), kOpaqueXattr));
+    STRATA_ASSIGN_OR_RETURN(bool opaque, IsOpaque(d.get()));
     root->lowers.push_back(std::move(d));
-    if (opaque && *opaque == "y") break;
+    if (opaque) break;
   }
   STRATA_RETURN_IF_ERROR(w.Push(std::move(root)));
   return w.Run([&w] { return w.OverlayStep(); });

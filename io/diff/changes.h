@@ -29,7 +29,8 @@
 // Order: pre-order, each directory's names sorted bytewise; deletions in
 // place. Before any change, every ancestor directory not itself changed is
 // reported once as kParent (a layer must carry a changed entry's parents,
-// with the upper tree's metadata).
+// with the upper tree's metadata). A kUnmodifiedLink comes without them:
+// a writer that writes it at once calls Change::parents first.
 //
 // Hostile trees (a container shapes its upper directory): no symlink is
 // followed, no mount crossed (a mount point is reported, never entered),
@@ -81,6 +82,9 @@ struct Change {
   // file's lower); == dir otherwise. data_size: the data's length.
   int data_dir = -1;
   int64_t data_size = 0;
+  // kUnmodifiedLink only: reports the ancestors not reported yet (as
+  // kParent, through the same visitor). Valid during the call.
+  const std::function<Status()>* parents = nullptr;
 };
 
 using ChangeVisitor = std::function<Status(const Change&)>;

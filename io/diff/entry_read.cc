@@ -17,25 +17,27 @@ std::string ShownPath(std::string_view path) {
   return "/..." + std::string(path.substr(path.size() - 160));
 }
 
-// The xattr `key` of dirfd/name (no symlink followed): nullopt if it has
-// none.
-Result<std::optional<std::string>> XattrAt(int dirfd, const char* name,
-                                           const char* key) {
+Result<bool> XattrAt(int dirfd, const char* name, const char* key,
+                     std::string* value) {
   std::string proc = "/proc/self/fd/" + std::to_string(dirfd) + "/" + name;
   char buf[4096];
   ssize_t n = lgetxattr(proc.c_str(), key, buf, sizeof(buf));
-  if (n >= 0) return std::optional<std::string>(std::string(buf, n));
-  if (errno == ENODATA || errno == ENOTSUP || errno == EOPNOTSUPP)
-    return std::optional<std::string>();
+  if (n >= 0) {
+    if (value != nullptr) value->assign(buf, static_cast<size_t>(n));
+    return true;
+  }
+  if (errno == ENODATA || errno == ENOTSUP || errno == EOPNOTSUPP) return false;
   return PosixError(std::string("read xattr ") + key, errno);
 }
 
-Result<std::optional<std::string>> XattrFd(int fd, const char* key) {
+Result<bool> XattrFd(int fd, const char* key, std::string* value) {
   char buf[4096];
   ssize_t n = fgetxattr(fd, key, buf, sizeof(buf));
-  if (n >= 0) return std::optional<std::string>(std::string(buf, n));
-  if (errno == ENODATA || errno == ENOTSUP || errno == EOPNOTSUPP)
-    return std::optional<std::string>();
+  if (n >= 0) {
+    if (value != nullptr) value->assign(buf, static_cast<size_t>(n));
+    return true;
+  }
+  if (errno == ENODATA || errno == ENOTSUP || errno == EOPNOTSUPP) return false;
   return PosixError(std::string("read xattr ") + key, errno);
 }
 

@@ -9,7 +9,6 @@
 
 #include <sys/stat.h>
 
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,11 +23,11 @@ std::string ShownPath(std::string_view path);
 // FailedPrecondition naming `path`: it changed while read.
 Status ChangedWhileRead(std::string_view path);
 
-// The xattr `key` of dirfd/name, the name's symlink not followed; nullopt
-// when it has none.
-Result<std::optional<std::string>> XattrAt(int dirfd, const char* name,
-                                           const char* key);
-Result<std::optional<std::string>> XattrFd(int fd, const char* key);
+// Reads the xattr `key` of dirfd/name (the name's symlink not followed)
+// into *value (when not null): false when it has none.
+Result<bool> XattrAt(int dirfd, const char* name, const char* key,
+                     std::string* value = nullptr);
+Result<bool> XattrFd(int fd, const char* key, std::string* value = nullptr);
 
 // dirfd/name opened as a directory (O_RDONLY) / a regular file for reading,
 // checked to be the inode `want` is.

@@ -84,9 +84,10 @@ Result<TarEntry> LayerWriter::Header(const Change& c) {
       return NotFound("socket");  // containerd writes no sockets
   }
   if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
-    STRATA_ASSIGN_OR_RETURN(auto cap,
-                            XattrAt(c.dir, c.name, "security.capability"));
-    if (cap) e.xattrs.emplace_back("security.capability", std::move(*cap));
+    std::string cap;
+    STRATA_ASSIGN_OR_RETURN(
+        bool has_cap, XattrAt(c.dir, c.name, "security.capability", &cap));
+    if (has_cap) e.xattrs.emplace_back("security.capability", std::move(cap));
   }
   return e;
 }
@@ -152,6 +153,9 @@ Status LayerWriter::Handle(const Change& c) {
         return Status::Ok();
       }
       e.link_target = src->second;
+      // containerd writes an unchanged name's parents only when it writes
+      // the name itself.
+      if (c.parents != nullptr) STRATA_RETURN_IF_ERROR((*c.parents)());
       ++entries_;
       return tar_.Add(e);
     }

@@ -218,6 +218,29 @@ TEST_F(LayerWriterTest, SymlinksOutOfTheTreeAreWrittenNeverFollowed) {
   EXPECT_EQ(links, 3);
 }
 
+TEST(LayerWriterLinksTest, UnchangedLinkedPairAddsNothing) {
+  // containerd writes an unchanged link peer (and its parents) only when
+  // another name of its inode is written: a tree with nothing changed but
+  // a linked pair is an empty layer.
+  TempDir tmp;
+  for (const char* side : {"lower", "upper"}) {
+    std::string root = tmp / side;
+    ASSERT_TRUE(MakeDirs(root + "/var/lib").ok());
+    WriteFileAt(root + "/var/lib/one", "linked");
+    ASSERT_EQ(
+        link((root + "/var/lib/one").c_str(), (root + "/var/lib/two").c_str()),
+        0);
+  }
+  UniqueFd l = OpenTree(tmp / "lower"), u = OpenTree(tmp / "upper");
+  StringSink out;
+  auto w = WriteLayer(
+      [&](const ChangeVisitor& v) { return TreeChanges(l.get(), u.get(), v); },
+      Compression::kNone, out);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(w->entries, 0);
+  EXPECT_EQ(w->tar_bytes, 1024);  // the end-of-archive blocks alone
+}
+
 TEST(LayerWriterOpaqueTest, OpaqueMarkerFollowsItsDirectory) {
   StringSink out;
   LayerWriter w(out);
