@@ -33,7 +33,10 @@
 # top must equal the walking differ's tree from step 3.
 #
 # Exit status: 0 passed, 1 failed, 77 skipped (not root, no overlayfs, no
-# network for the containerd .debs). STRATA_DIFFER_VERSIONS="1.7 2.1" selects.
+# network for the containerd .debs). STRATA_DIFFER_VERSIONS="1.7 2.1" selects;
+# the .debs are unpacked under $STRATA_CONTAINERD_CACHE_ROOT (default: the
+# work dir). The harness (checks, daemons, containerd's config) is
+# e2e_lib.sh, shared with compare.sh.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -61,20 +64,14 @@ STRATA_BIN=$WORK/strata-snapshotter.under-test
 PASS=0 FAIL=0
 FAILED=()
 E2E_CASE() { echo "${VER:-}"; }
-# pass, fail, check_eq, stop_pid, unmount_under, kill_shims, wait_for
+# checks, processes, containerd and Strata (start, ctr_, status_field), list_tree
+# shellcheck source=e2e_lib.sh
 . "$HERE/e2e_lib.sh"
 
 declare -a PIDS=()
 TMP=$(mktemp -d /tmp/sdiff.XXXXXX)
 CTD_SOCK=/nonexistent
 REG_PID=
-stop_daemons() {
-    local p
-    for p in "${PIDS[@]}"; do stop_pid "$p"; done
-    PIDS=()
-    kill_shims
-    unmount_under "$WORK"
-}
 cleanup() {
     local rc=$?
     stop_daemons
@@ -119,103 +116,8 @@ skopeo copy --quiet --dest-tls-verify=false "oci:$IMG/layout:v1" "docker://$REF"
     || { echo "FAIL: skopeo push"; cat "$WORK/skopeo.log"; exit 1; }
 
 # --- containerd -----------------------------------------------------------------
-write_config() {
-    local ver=$1
-    # 2.x: exports.root tells CRI's image-filesystem stats where Strata's disk is.
-    # rebase: Commit with a parent, which lets 2.2+ unpack layers in parallel
-    # (max_concurrent_unpacks below); advertise it only with the overlay backend.
-    local exports="" transfer_opts=""
-    if [[ "$ver" != 1.* ]]; then
-        exports="  capabilities = [\"rebase\"]
-  exports = { root = \"$STRATA_ROOT\" }"
-        transfer_opts="  max_concurrent_unpacks = 4"
-    fi
-    local proxies="[proxy_plugins.strata]
-  type = \"snapshot\"
-  address = \"$STRATA_SOCK\"
-$exports
-
-[proxy_plugins.strata-diff]
-  type = \"diff\"
-  address = \"$STRATA_SOCK\""
-    local version disabled
-    case "$ver" in
-    1.*) version=2
-        disabled='"io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs"' ;;
-    *) version=3
-        disabled='"io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images",
-  "io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox",
-  "io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.snapshotter.v1.blockfile", "io.containerd.snapshotter.v1.erofs",
-  "io.containerd.differ.v1.erofs"' ;;
-    esac
-    # The same keys in both config versions; the transfer service's
-    # unpack_config (2.x pull/import; 1.7 when asked for it) names each
-    # snapshotter's differ.
-    cat >"$CTD_CONFIG" <<EOF
-version = $version
-root = "$CTD_ROOT"
-state = "$CTD_STATE"
-disabled_plugins = [$disabled]
-[grpc]
-  address = "$CTD_SOCK"
-[plugins."io.containerd.service.v1.diff-service"]
-  default = ["strata-diff", "walking"]
-[plugins."io.containerd.transfer.v1.local"]
-$transfer_opts
-  [[plugins."io.containerd.transfer.v1.local".unpack_config]]
-    platform = "linux/$ARCH"
-    snapshotter = "strata"
-    differ = "strata-diff"
-  [[plugins."io.containerd.transfer.v1.local".unpack_config]]
-    platform = "linux/$ARCH"
-    snapshotter = "overlayfs"
-    differ = "walking"
-$proxies
-EOF
-}
-
-start() {
-    # start <tag>: fresh roots, Strata then containerd
-    local tag=$1
-    stop_daemons
-    VDIR=$WORK/$VER-$tag
-    rm -rf "$VDIR"; mkdir -p "$VDIR"
-    CTD_ROOT=$VDIR/containerd-root CTD_STATE=$TMP/$VER-$tag-state CTD_SOCK=$TMP/$VER-$tag-c.sock
-    CTD_CONFIG=$VDIR/config.toml STRATA_SOCK=$TMP/$VER-$tag-s.sock STRATA_ROOT=$VDIR/strata-root
-    STRATA_LOG=$VDIR/strata.log CTD_LOG=$VDIR/containerd.log
-    write_config "$VER"
-    "$STRATA_BIN" --root "$STRATA_ROOT" --address "$STRATA_SOCK" --containerd-address "$CTD_SOCK" \
-        >"$STRATA_LOG" 2>&1 &
-    PIDS+=($!)
-    wait_for 20 test -S "$STRATA_SOCK" || { fail "strata-snapshotter starts" "$(tail "$STRATA_LOG")"; return 1; }
-    PATH="$CTD_BIN:$PATH" "$CTD_BIN/containerd" --config "$CTD_CONFIG" --log-level debug >"$CTD_LOG" 2>&1 &
-    PIDS=($! "${PIDS[@]}")  # containerd stops first
-    wait_for 30 ctr_ version || { fail "containerd $VER starts" "$(tail "$CTD_LOG")"; return 1; }
-    local plugins
-    plugins=$(ctr_ plugins ls)
-    if grep -qE 'io\.containerd\.differ\.v1[[:space:]]+strata-diff[[:space:]].*ok' <<<"$plugins"; then
-        pass "containerd $VER loaded the strata-diff proxy differ"
-    else
-        fail "containerd $VER loaded the strata-diff proxy differ" "$(grep -E 'differ|strata' <<<"$plugins")"
-    fi
-    if [[ "$VER" != 1.* ]]; then
-        local detail
-        detail=$(ctr_ plugins ls -d id==strata 2>&1)
-        if grep -qi 'rebase' <<<"$detail"; then pass "containerd $VER sees Strata's rebase capability"
-        else fail "containerd $VER sees Strata's rebase capability" "$detail"; fi
-    fi
-}
-ctr_() { "$CTD_BIN/ctr" --address "$CTD_SOCK" "$@"; }
+# write_config, start <tag>, ctr_ and status_field are in e2e_lib.sh.
 # Apply counters from `strata status --json`; each must agree with the log.
-status_field() {
-    local json
-    json=$("$STRATA_CLI" --address "$STRATA_SOCK" status --json 2>&1) || { echo "status: $json" >&2; echo -1; return; }
-    jq -r ".diff.$1 | tonumber" <<<"$json"
-}
 applied() {
     local n logged
     n=$(status_field applied) logged=$(grep -c 'msg=applied' "$STRATA_LOG")
@@ -229,10 +131,6 @@ declined() {
     echo "$n"
 }
 
-list_tree() {
-    (cd "$1" && find . -mindepth 1 -printf '%p %y %m %U:%G %s %l\n' | sort \
-        && find . -type f -print0 | sort -z | xargs -0 sha256sum)
-}
 # tree_of <snapshotter> <key>: a listing of the image's top layer as mounted
 tree_of() {
     local sn=$1 mnt=$TMP/mnt-$1 out
@@ -264,13 +162,7 @@ scenario() {
     VER=$1
     echo
     echo "=== containerd $VER"
-    local cache=$WORK/containerd-cache-$VER
-    if ! STRATA_CONTAINERD_SERIES=$VER "$REPO/scripts/fetch-containerd.sh" "$cache" >"$WORK/fetch-$VER.log" 2>&1; then
-        echo "SKIP containerd $VER: could not fetch it: $(tail -n 2 "$WORK/fetch-$VER.log")"
-        SKIPPED+=("$VER")
-        return 0
-    fi
-    CTD_BIN=$cache/root/usr/bin
+    fetch_containerd || return 0
     echo "$("$CTD_BIN/containerd" --version)"
 
     start pull || return 0
@@ -358,10 +250,4 @@ replay_rebase() {
 SKIPPED=()
 WALKING_TREE=
 for v in $VERSIONS; do scenario "$v"; done
-echo
-[ ${#SKIPPED[@]} -gt 0 ] && echo "skipped containerd versions: ${SKIPPED[*]}"
-[ "$FAIL" -gt 0 ] && printf 'failed: %s\n' "${FAILED[@]}"
-echo "differ e2e: $PASS passed, $FAIL failed"
-[ "$FAIL" -gt 0 ] && exit 1
-[ "$PASS" -eq 0 ] && exit 77
-exit 0
+e2e_finish "differ e2e"

@@ -1,10 +1,25 @@
-# Helpers the containerd end-to-end scripts share (differ.sh, compare.sh):
-# checks and their tally, stopping processes, unmounting what a test left,
-# the shims of the test's own containerd (those whose -address is
-# $CTD_SOCK), waiting for a check.
-# Sourced; defines functions only. The script keeps PASS, FAIL and FAILED
-# and defines E2E_CASE, which names the case a failure belongs to.
+# shellcheck shell=bash
+# Helpers the containerd end-to-end scripts share (differ.sh, compare.sh).
+# Sourced; defines functions only.
+#
+# The script keeps PASS, FAIL, FAILED and SKIPPED, defines E2E_CASE (names
+# the case a failure belongs to) and sets:
+#   REPO, WORK  the repository and the test's work dir
+#   TMP         a short directory for sockets and mount points
+#   STRATA_BIN  the daemon under test
+#   VER         the containerd series of the case ("1.7", "2.1")
+#   ARCH        the platform's architecture (the transfer service's unpack_config)
+#   BACKEND     (optional) Strata's --backend; rebase is advertised for overlay only
+# and declares PIDS=() (stop_daemons stops them, first to last).
+#
+# checks:      pass, fail, check_eq, e2e_finish
+# processes:   stop_pid, wait_for, kill_shims, stop_daemons, unmount_under
+# containerd:  fetch_containerd, e2e_roots, write_config, start_strata,
+#              start_containerd, stop_containerd, start, ctr_
+# Strata:      status_field
+# trees:       list_tree
 
+# --- checks ---------------------------------------------------------------------
 pass() { PASS=$((PASS + 1)); echo "  ok   $1"; }
 fail() {
     FAIL=$((FAIL + 1)); FAILED+=("[$(E2E_CASE)] $1"); echo "  FAIL $1"
@@ -13,7 +28,19 @@ fail() {
 }
 check_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected: $2
 got:      $3"; fi; }
+# e2e_finish <name>: the summary lines, then exit 1 on a failure, 77 when
+# nothing ran (every containerd version skipped), else 0.
+e2e_finish() {
+    echo
+    [ ${#SKIPPED[@]} -gt 0 ] && echo "skipped containerd versions: ${SKIPPED[*]}"
+    [ "$FAIL" -gt 0 ] && printf 'failed: %s\n' "${FAILED[@]}"
+    echo "$1: $PASS passed, $FAIL failed"
+    [ "$FAIL" -gt 0 ] && exit 1
+    [ "$PASS" -eq 0 ] && exit 77
+    exit 0
+}
 
+# --- processes and mounts ---------------------------------------------------------
 stop_pid() {
     local pid=$1 i
     kill -TERM "$pid" 2>/dev/null || return 0
@@ -27,6 +54,7 @@ unmount_under() {
         umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
     done
 }
+# The shims of the test's own containerd (those whose -address is $CTD_SOCK).
 kill_shims() {
     local p cmd
     for p in /proc/[0-9]*; do
@@ -36,3 +64,161 @@ kill_shims() {
     return 0
 }
 wait_for() { local t=$1 i; shift; for ((i = 0; i < t * 10; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+stop_daemons() {
+    local p
+    for p in "${PIDS[@]}"; do stop_pid "$p"; done
+    PIDS=()
+    kill_shims
+    unmount_under "$WORK"
+}
+
+# --- containerd and Strata --------------------------------------------------------
+# fetch_containerd: containerd $VER from Debian (scripts/fetch-containerd.sh)
+# into ${STRATA_CONTAINERD_CACHE_ROOT:-$WORK}/containerd-cache-$VER, and
+# CTD_BIN=its usr/bin. When it cannot: a SKIP line, $VER added to SKIPPED,
+# status 1.
+fetch_containerd() {
+    local cache=${STRATA_CONTAINERD_CACHE_ROOT:-$WORK}/containerd-cache-$VER
+    if ! STRATA_CONTAINERD_SERIES=$VER "$REPO/scripts/fetch-containerd.sh" "$cache" >"$WORK/fetch-$VER.log" 2>&1; then
+        echo "SKIP containerd $VER: could not fetch it: $(tail -n 2 "$WORK/fetch-$VER.log")"
+        SKIPPED+=("$VER")
+        return 1
+    fi
+    CTD_BIN=$cache/root/usr/bin
+}
+
+# e2e_roots <tag>: fresh roots for one daemon pair in $WORK/$VER-<tag>
+# (VDIR), sockets and containerd's state under $TMP.
+e2e_roots() {
+    local tag=$1
+    VDIR=$WORK/$VER-$tag
+    rm -rf "$VDIR"; mkdir -p "$VDIR"
+    CTD_ROOT=$VDIR/containerd-root CTD_STATE=$TMP/$VER-$tag-state CTD_SOCK=$TMP/$VER-$tag-c.sock
+    CTD_CONFIG=$VDIR/config.toml STRATA_SOCK=$TMP/$VER-$tag-s.sock STRATA_ROOT=$VDIR/strata-root
+    STRATA_LOG=$VDIR/strata.log CTD_LOG=$VDIR/containerd.log
+}
+
+# write_config [differs]: containerd $VER's config with Strata as snapshotter
+# ([proxy_plugins.strata]) and differ ([proxy_plugins.strata-diff]); the
+# diff service's default list is <differs> (a TOML list), by default
+# ["strata-diff", "walking"].
+write_config() {
+    local differs=${1:-'["strata-diff", "walking"]'}
+    # 2.x: exports.root tells CRI's image-filesystem stats where Strata's disk is.
+    # rebase: Commit with a parent, which lets 2.2+ unpack layers in parallel
+    # (max_concurrent_unpacks below); advertise it only with the overlay backend.
+    local exports="" transfer_opts=""
+    if [[ "$VER" != 1.* ]]; then
+        exports="  exports = { root = \"$STRATA_ROOT\" }"
+        [ "${BACKEND:-overlay}" = overlay ] && exports="  capabilities = [\"rebase\"]
+$exports"
+        transfer_opts="  max_concurrent_unpacks = 4"
+    fi
+    local proxies="[proxy_plugins.strata]
+  type = \"snapshot\"
+  address = \"$STRATA_SOCK\"
+$exports
+
+[proxy_plugins.strata-diff]
+  type = \"diff\"
+  address = \"$STRATA_SOCK\""
+    local version disabled
+    case "$VER" in
+    1.*) version=2
+        disabled='"io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs"' ;;
+    *) version=3
+        disabled='"io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images",
+  "io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox",
+  "io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.blockfile", "io.containerd.snapshotter.v1.erofs",
+  "io.containerd.differ.v1.erofs"' ;;
+    esac
+    # The same keys in both config versions; the transfer service's
+    # unpack_config (2.x pull/import; 1.7 when asked for it) names each
+    # snapshotter's differ.
+    cat >"$CTD_CONFIG" <<EOF
+version = $version
+root = "$CTD_ROOT"
+state = "$CTD_STATE"
+disabled_plugins = [$disabled]
+[grpc]
+  address = "$CTD_SOCK"
+[plugins."io.containerd.service.v1.diff-service"]
+  default = $differs
+[plugins."io.containerd.transfer.v1.local"]
+$transfer_opts
+  [[plugins."io.containerd.transfer.v1.local".unpack_config]]
+    platform = "linux/$ARCH"
+    snapshotter = "strata"
+    differ = "strata-diff"
+  [[plugins."io.containerd.transfer.v1.local".unpack_config]]
+    platform = "linux/$ARCH"
+    snapshotter = "overlayfs"
+    differ = "walking"
+$proxies
+EOF
+}
+
+# start_strata [flags]: the daemon on $STRATA_ROOT and $STRATA_SOCK.
+# shellcheck disable=SC2120  # compare.sh passes --backend
+start_strata() {
+    "$STRATA_BIN" --root "$STRATA_ROOT" --address "$STRATA_SOCK" --containerd-address "$CTD_SOCK" "$@" \
+        >"$STRATA_LOG" 2>&1 &
+    PIDS+=($!)
+    wait_for 20 test -S "$STRATA_SOCK" || { fail "strata-snapshotter starts" "$(tail "$STRATA_LOG")"; return 1; }
+}
+# start_containerd [differs]: writes the config (write_config) and starts
+# containerd $VER on it (CTD_PID; stopped before Strata), then checks that
+# it loaded Strata's proxy differ (and, 2.x on overlay, sees rebase).
+start_containerd() {
+    write_config "${1:-}"
+    PATH="$CTD_BIN:$PATH" "$CTD_BIN/containerd" --config "$CTD_CONFIG" --log-level debug >>"$CTD_LOG" 2>&1 &
+    CTD_PID=$!
+    PIDS=("$CTD_PID" "${PIDS[@]}")  # containerd stops first
+    wait_for 30 ctr_ version || { fail "containerd $VER starts" "$(tail "$CTD_LOG")"; return 1; }
+    local plugins
+    plugins=$(ctr_ plugins ls)
+    if grep -qE 'io\.containerd\.differ\.v1[[:space:]]+strata-diff[[:space:]].*ok' <<<"$plugins"; then
+        pass "containerd $VER loaded the strata-diff proxy differ"
+    else
+        fail "containerd $VER loaded the strata-diff proxy differ" "$(grep -E 'differ|strata' <<<"$plugins")"
+    fi
+    if [[ "$VER" != 1.* ]] && [ "${BACKEND:-overlay}" = overlay ]; then
+        local detail
+        detail=$(ctr_ plugins ls -d id==strata 2>&1)
+        if grep -qi 'rebase' <<<"$detail"; then pass "containerd $VER sees Strata's rebase capability"
+        else fail "containerd $VER sees Strata's rebase capability" "$detail"; fi
+    fi
+}
+# stop_containerd: containerd only (Strata keeps running).
+stop_containerd() {
+    stop_pid "$CTD_PID"
+    local p keep=()
+    for p in "${PIDS[@]}"; do [ "$p" != "$CTD_PID" ] && keep+=("$p"); done
+    PIDS=("${keep[@]}")
+}
+# start <tag> [differs]: fresh roots, Strata then containerd.
+start() {
+    stop_daemons
+    e2e_roots "$1"
+    start_strata || return 1
+    start_containerd "${2:-}" || return 1
+}
+ctr_() { "$CTD_BIN/ctr" --address "$CTD_SOCK" "$@"; }
+# status_field <name>: .diff.<name> of `strata status --json` ("absent" when
+# the daemon does not report it, -1 when the status call fails).
+status_field() {
+    local json
+    json=$("$STRATA_CLI" --address "$STRATA_SOCK" status --json 2>&1) || { echo "status: $json" >&2; echo -1; return; }
+    jq -r --arg f "$1" '.diff[$f] // "absent"' <<<"$json"
+}
+
+# --- trees --------------------------------------------------------------------------
+# list_tree <dir>: paths, types, modes, owners, sizes, link targets, file digests.
+list_tree() {
+    (cd "$1" && find . -mindepth 1 -printf '%p %y %m %U:%G %s %l\n' | sort \
+        && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+}
