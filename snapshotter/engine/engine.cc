@@ -19,6 +19,7 @@
 #include "io/fs/fs_util.h"
 #include "snapshotter/backend/backend.h"
 #include "snapshotter/backend/probe.h"
+#include "snapshotter/idmap.h"
 #include "snapshotter/meta/content_index.h"
 #include "snapshotter/meta/filter.h"
 #include "snapshotter/meta/metastore.h"
@@ -246,6 +247,9 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
   STRATA_RETURN_IF_ERROR(ValidateKey("key", key));
   if (!parent.empty()) STRATA_RETURN_IF_ERROR(ValidateKey("parent", parent));
   STRATA_RETURN_IF_ERROR(ValidateLabels(key, labels));
+  // User-namespace mappings (idmap.h): checked before anything is made.
+  auto idmap = IdMapFromLabels(labels);
+  if (!idmap.ok()) return idmap.status().WithContext(SnapshotName(key));
 
   // Slow work first, outside the writer lock: the staging skeleton.
   std::string staging = layout_.StagingDir() + "/new-XXXXXX";
@@ -300,6 +304,7 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
     auto m = backend_->Mounts(r.id, kind, parents);
     if (!m.ok()) return m.status().WithContext(SnapshotName(key));
     mounts = std::move(*m);
+    AddIdMapOptions(*idmap, &mounts);
     std::string dir = layout_.SnapshotDir(r.id);
     // An id can repeat after an aborted transaction; a directory already under
     // that id has no record (invariant), so it is garbage.
@@ -333,6 +338,9 @@ Result<std::vector<Mount>> Engine::Mounts(std::string_view key) {
     auto m = backend_->Mounts(r.id, r.kind, parents);
     if (!m.ok()) return m.status().WithContext(SnapshotName(key));
     mounts = std::move(*m);
+    // Validated at creation; a record from before is shown unmapped.
+    auto idmap = IdMapFromLabels(r.labels);
+    if (idmap.ok()) AddIdMapOptions(*idmap, &mounts);
     return Status::Ok();
   }));
   return mounts;

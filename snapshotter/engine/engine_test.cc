@@ -19,6 +19,7 @@
 #include "io/extract/extractor.h"
 #include "io/fs/mount.h"
 #include "io/sink/file_sink.h"
+#include "snapshotter/idmap.h"
 #include "tests/testutil/fake_stream.h"
 #include "tests/testutil/loop_fs.h"
 #include "tests/testutil/temp_dir.h"
@@ -272,6 +273,52 @@ TEST_P(EngineTest, EmptyLabelValuesAreNeverStored) {
   auto list = engine_->List({"labels.empty"});
   ASSERT_TRUE(list.ok());
   EXPECT_TRUE(list->empty()) << "a presence filter found an empty label";
+}
+
+TEST_P(EngineTest, MappedSnapshotsCarryIdmapOptionsAndBadMapsAreRefused) {
+  Layer("base", "");
+  const Labels mapped = {{kUidMappingLabel, "0:100000:65536"},
+                         {kGidMappingLabel, "0:100000:65536"}};
+  auto check = [](const std::vector<Mount>& mounts, const char* what) {
+    ASSERT_FALSE(mounts.empty()) << what;
+    for (const Mount& m : mounts) {
+      ASSERT_GE(m.options.size(), 2u) << what;
+      EXPECT_EQ(m.options[0], "uidmap=0:100000:65536") << what;
+      EXPECT_EQ(m.options[1], "gidmap=0:100000:65536") << what;
+    }
+  };
+  auto active = engine_->Prepare("mapped", "base", mapped);
+  ASSERT_TRUE(active.ok()) << active.status().ToString();
+  check(*active, "Prepare on a parent");
+  auto again = engine_->Mounts("mapped");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->size(), active->size());
+  check(*again, "Mounts");
+  auto lone = engine_->Prepare("mapped-lone", "", mapped);
+  ASSERT_TRUE(lone.ok());
+  check(*lone, "Prepare without parent");
+  auto view = engine_->View("mapped-view", "base", mapped);
+  ASSERT_TRUE(view.ok());
+  check(*view, "View");
+  // Unmapped snapshots are as before.
+  auto plain = engine_->Prepare("plain", "base", {});
+  ASSERT_TRUE(plain.ok());
+  for (const Mount& m : *plain) {
+    for (const std::string& o : m.options) EXPECT_NE(o.rfind("uidmap=", 0), 0u);
+  }
+  // A bad map: InvalidArgument naming the snapshot and the label; nothing
+  // made.
+  int dirs = CountDirs("snapshots");
+  auto bad = engine_->Prepare("bad", "base", {{kUidMappingLabel, "0:1"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("snapshot \"bad\""), std::string::npos)
+      << bad.status().ToString();
+  EXPECT_NE(bad.status().message().find(kUidMappingLabel), std::string::npos)
+      << bad.status().ToString();
+  EXPECT_EQ(engine_->Stat("bad").status().code(), Code::kNotFound);
+  EXPECT_EQ(CountDirs("snapshots"), dirs);
+  EXPECT_EQ(CountDirs("staging"), 0);
 }
 
 TEST_P(EngineTest, CommitStoresUsageAndItsOwnLabels) {
