@@ -17,6 +17,7 @@
 #include "io/base/errno.h"
 #include "io/base/log.h"
 #include "io/fs/fs_util.h"
+#include "io/fs/idmap_probe.h"
 #include "snapshotter/backend/backend.h"
 #include "snapshotter/backend/probe.h"
 #include "snapshotter/idmap.h"
@@ -195,6 +196,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
   }
   STRATA_RETURN_IF_ERROR(engine->CheckBackend());
   engine->StartSharing();
+  // Before any thread: the probe forks.
+  engine->idmap_support_ = ProbeIdmappedMount(engine->layout_.SnapshotsDir());
   STRATA_RETURN_IF_ERROR(engine->Recover());
   return engine;
 }
@@ -250,6 +253,11 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
   // User-namespace mappings (idmap.h): checked before anything is made.
   auto idmap = IdMapFromLabels(labels);
   if (!idmap.ok()) return idmap.status().WithContext(SnapshotName(key));
+  if (idmap->mapped() && !idmap_support_.ok()) {
+    return FailedPrecondition(SnapshotName(key) +
+                              " asks for an ID mapping, but " +
+                              idmap_support_.message());
+  }
 
   // Slow work first, outside the writer lock: the staging skeleton.
   std::string staging = layout_.StagingDir() + "/new-XXXXXX";
@@ -287,6 +295,8 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
     // recovery cannot tell from a complete one.
     STRATA_RETURN_IF_ERROR(data_sync_->Sync().WithContext(SnapshotName(key)));
   }
+  STRATA_RETURN_IF_ERROR(OwnWritableDir(staging, kind, *idmap, parent_ids)
+                             .WithContext(SnapshotName(key)));
   CrashPoint("prepare.staged");
 
   std::vector<Mount> mounts;
@@ -304,6 +314,7 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
     auto m = backend_->Mounts(r.id, kind, parents);
     if (!m.ok()) return m.status().WithContext(SnapshotName(key));
     mounts = std::move(*m);
+    STRATA_RETURN_IF_ERROR(CheckIdMappable(key, *idmap, mounts));
     AddIdMapOptions(*idmap, &mounts);
     std::string dir = layout_.SnapshotDir(r.id);
     // An id can repeat after an aborted transaction; a directory already under
@@ -865,9 +876,11 @@ Status Engine::RebuildDir(uint64_t id, Kind kind, RecoveryReport& rep) {
   // Parent chains are read only here, for the rare record to rebuild, so a
   // normal start-up stays one walk over the records.
   std::vector<uint64_t> parents;
+  Labels labels;
   STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
     STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshotById(txn, id));
     STRATA_ASSIGN_OR_RETURN(parents, ParentIds(txn, r));
+    labels = r.labels;
     return Status::Ok();
   }));
   // Built beside its home and renamed in, like Prepare: a crash in the
@@ -883,11 +896,63 @@ Status Engine::RebuildDir(uint64_t id, Kind kind, RecoveryReport& rep) {
     STRATA_RETURN_IF_ERROR(fs_.MakeDir(tmp, 0700));
     STRATA_RETURN_IF_ERROR(backend_->BuildDir(fs_, tmp, kind, {}));
   }
+  auto idmap = IdMapFromLabels(labels);
+  STRATA_RETURN_IF_ERROR(OwnWritableDir(
+      tmp, kind, idmap.ok() ? *idmap : SnapshotIdMap{}, parents));
   // Complete before it is put in place: once the rename lasts, the next
   // recovery would not rebuild it again.
   if (opts_.sync) STRATA_RETURN_IF_ERROR(fs_.SyncFs(root_fd_.get()));
   STRATA_RETURN_IF_ERROR(fs_.Rename(tmp, layout_.SnapshotDir(id)));
   rep.dirs_rebuilt++;
+  return Status::Ok();
+}
+
+// Who owns a new snapshot's writable directory, as containerd's overlayfs
+// snapshotter decides: an overlay upper of a mapped snapshot belongs to the
+// host IDs container root maps to (containerd idmaps only the lower layers,
+// so the container writes the upper as those IDs); any other overlay upper
+// belongs to its parent's owner. Bind-mounted trees (no parent, reflink,
+// copy) are idmapped whole by containerd's mount code and keep their owners.
+Status Engine::OwnWritableDir(const std::string& dir, Kind kind,
+                              const SnapshotIdMap& map,
+                              const std::vector<uint64_t>& parents) {
+  if (kind != Kind::kActive || parents.empty() ||
+      backend_->Whiteouts() != WhiteoutMode::kOverlay) {
+    return Status::Ok();
+  }
+  uid_t uid = map.root_uid;
+  gid_t gid = map.root_gid;
+  if (!map.mapped()) {
+    struct stat st;
+    if (stat(layout_.FsDir(parents[0]).c_str(), &st) != 0)
+      return PosixError("stat the parent's directory", errno);
+    uid = st.st_uid;
+    gid = st.st_gid;
+  }
+  if (uid == 0 && gid == 0) return Status::Ok();
+  if (lchown((dir + "/fs").c_str(), uid, gid) != 0)
+    return PosixError("chown the writable directory", errno);
+  return Status::Ok();
+}
+
+// containerd idmaps an overlay's lower layers through one idmapped mount of
+// their common directory, so a mapped overlay needs them as full paths under
+// snapshots/ (not the short links or bare ids a very long chain gets).
+Status Engine::CheckIdMappable(std::string_view key, const SnapshotIdMap& map,
+                               const std::vector<Mount>& mounts) {
+  if (!map.mapped()) return Status::Ok();
+  const std::string prefix = layout_.SnapshotsDir() + "/";
+  for (const Mount& m : mounts) {
+    std::string lower;
+    if (m.type != "overlay" || !MountOptionValue(m.options, "lowerdir", &lower))
+      continue;
+    if (lower.compare(0, prefix.size(), prefix) != 0) {
+      return FailedPrecondition(
+          SnapshotName(key) +
+          ": its parent chain is too long for an ID-mapped overlay mount "
+          "(the lower layers' paths do not fit one page)");
+    }
+  }
   return Status::Ok();
 }
 

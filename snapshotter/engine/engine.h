@@ -39,6 +39,7 @@
 #include "io/fs/fs_ops.h"
 #include "io/fs/sync_group.h"
 #include "io/sink/content_share.h"
+#include "snapshotter/idmap.h"
 #include "snapshotter/layout.h"
 #include "snapshotter/types.h"
 
@@ -318,6 +319,13 @@ class Engine {
   void UnmarkChanging(uint64_t id);
   void Release(uint64_t id);
   Status CheckBackend();
+  // User namespaces (engine.cc): the owner of a new writable directory; a
+  // mapped overlay's lower paths.
+  Status OwnWritableDir(const std::string& dir, Kind kind,
+                        const SnapshotIdMap& map,
+                        const std::vector<uint64_t>& parents);
+  Status CheckIdMappable(std::string_view key, const SnapshotIdMap& map,
+                         const std::vector<Mount>& mounts);
   // compare.cc: the snapshot whose directory `path` names (an fs dir or its
   // short link), 0 when none; the trees of snapshot `id` from its record.
   uint64_t IdOfDir(std::string_view path) const;
@@ -390,6 +398,9 @@ class Engine {
   std::atomic<uint64_t> io_errors_checked_{0};
   std::unique_ptr<IndexShare> share_;  // null: sharing off
   bool hardlinks_ = false;             // hardlink sharing (at Commit)
+  // Whether snapshots/ can be idmapped (io/fs/idmap_probe.h), probed at
+  // Open: ID-mapped snapshots are refused with the reason when not.
+  Status idmap_support_;
   std::mutex sizes_mu_;
   std::unordered_set<int64_t> content_sizes_;  // GUARDED_BY(sizes_mu_)
   std::string sharing_reason_;

@@ -294,9 +294,21 @@ TEST_P(EngineTest, MappedSnapshotsCarryIdmapOptionsAndBadMapsAreRefused) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->size(), active->size());
   check(*again, "Mounts");
+  // Owners, as containerd's overlayfs snapshotter sets them: an overlay
+  // upper (not idmapped by containerd) belongs to the host IDs container
+  // root maps to; a bind-mounted tree is idmapped whole and keeps root.
+  auto owner = [](const std::vector<Mount>& mounts) {
+    auto dir = WritableDir(mounts);
+    struct stat st {};
+    if (!dir.ok() || stat(dir->c_str(), &st) != 0) return std::string("?");
+    return std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid);
+  };
+  const bool overlay = (*active)[0].type == "overlay";
+  EXPECT_EQ(owner(*active), overlay ? "100000:100000" : "0:0");
   auto lone = engine_->Prepare("mapped-lone", "", mapped);
   ASSERT_TRUE(lone.ok());
   check(*lone, "Prepare without parent");
+  EXPECT_EQ(owner(*lone), "0:0");
   auto view = engine_->View("mapped-view", "base", mapped);
   ASSERT_TRUE(view.ok());
   check(*view, "View");
