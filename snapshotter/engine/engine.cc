@@ -253,6 +253,16 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
   // User-namespace mappings (idmap.h): checked before anything is made.
   auto idmap = IdMapFromLabels(labels);
   if (!idmap.ok()) return idmap.status().WithContext(SnapshotName(key));
+  if (idmap->mapped() && backend_->Whiteouts() != WhiteoutMode::kOverlay) {
+    // containerd idmaps a bind-mounted tree whole, and its client then
+    // misreads the owners it sees through that mount (`ctr run --uidmap`
+    // fails in its mount callback); until that is settled, only overlay.
+    return FailedPrecondition(
+        SnapshotName(key) + " asks for an ID mapping, which the " +
+        std::string(backend_->Name()) +
+        " backend does not serve yet (overlay does): declare remap-ids "
+        "only with the overlay backend, and containerd makes a chowned copy");
+  }
   if (idmap->mapped() && !idmap_support_.ok()) {
     return FailedPrecondition(SnapshotName(key) +
                               " asks for an ID mapping, but " +

@@ -288,6 +288,16 @@ TEST_P(EngineTest, MappedSnapshotsCarryIdmapOptionsAndBadMapsAreRefused) {
     }
   };
   auto active = engine_->Prepare("mapped", "base", mapped);
+  if (std::string_view(engine_->backend_name()) != "overlay") {
+    // Full trees are not served mapped yet: a clear refusal, nothing made.
+    ASSERT_FALSE(active.ok());
+    EXPECT_EQ(active.status().code(), Code::kFailedPrecondition);
+    EXPECT_NE(active.status().message().find("snapshot \"mapped\""),
+              std::string::npos)
+        << active.status().ToString();
+    EXPECT_EQ(engine_->Stat("mapped").status().code(), Code::kNotFound);
+    return;
+  }
   ASSERT_TRUE(active.ok()) << active.status().ToString();
   check(*active, "Prepare on a parent");
   auto again = engine_->Mounts("mapped");
@@ -303,8 +313,7 @@ TEST_P(EngineTest, MappedSnapshotsCarryIdmapOptionsAndBadMapsAreRefused) {
     if (!dir.ok() || stat(dir->c_str(), &st) != 0) return std::string("?");
     return std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid);
   };
-  const bool overlay = (*active)[0].type == "overlay";
-  EXPECT_EQ(owner(*active), overlay ? "100000:100000" : "0:0");
+  EXPECT_EQ(owner(*active), "100000:100000");
   auto lone = engine_->Prepare("mapped-lone", "", mapped);
   ASSERT_TRUE(lone.ok());
   check(*lone, "Prepare without parent");

@@ -109,9 +109,13 @@ write_config() {
     # (max_concurrent_unpacks below); advertise it only with the overlay backend.
     local exports="" transfer_opts=""
     if [[ "$VER" != 1.* ]]; then
-        exports="  exports = { root = \"$STRATA_ROOT\" }"
-        [ "${BACKEND:-overlay}" = overlay ] && exports="  capabilities = [\"rebase\"]
-$exports"
+        # remap-ids: ID-mapped snapshots answered with uidmap=/gidmap=
+        # mounts (issue 17), so containerd makes no chowned copy for a
+        # user-namespaced container.
+        local caps='"remap-ids"'
+        [ "${BACKEND:-overlay}" = overlay ] && caps='"rebase", "remap-ids"'
+        exports="  capabilities = [$caps]
+  exports = { root = \"$STRATA_ROOT\" }"
         transfer_opts="  max_concurrent_unpacks = 4"
     fi
     local proxies="[proxy_plugins.strata]
