@@ -87,17 +87,7 @@ E2E_CASE() { echo "${VER:-}/${BACKEND:-}"; }
 . "$HERE/e2e_lib.sh"
 
 declare -a PIDS=()
-TMP=$(mktemp -d /tmp/scmp.XXXXXX)
-CTD_SOCK=/nonexistent
-# shellcheck disable=SC2317  # the EXIT trap runs it
-cleanup() {
-    local rc=$?
-    stop_daemons
-    unmount_under "$TMP"
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
+e2e_tmp scmp
 unmount_under "$WORK"  # what a killed run left
 
 T0=$(date +%s%N)

@@ -69,18 +69,8 @@ E2E_CASE() { echo "${VER:-}"; }
 . "$HERE/e2e_lib.sh"
 
 declare -a PIDS=()
-TMP=$(mktemp -d /tmp/sdiff.XXXXXX)
-CTD_SOCK=/nonexistent
+e2e_tmp sdiff
 REG_PID=
-cleanup() {
-    local rc=$?
-    stop_daemons
-    [ -n "$REG_PID" ] && stop_pid "$REG_PID"
-    unmount_under "$TMP"
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
 
 # --- image and registry ---------------------------------------------------------
 IMG=$WORK/image

@@ -13,6 +13,7 @@
 # and declares PIDS=() (stop_daemons stops them, first to last).
 #
 # checks:      pass, fail, check_eq, e2e_finish
+# lifetime:    e2e_tmp, e2e_cleanup
 # processes:   stop_pid, wait_for, kill_shims, stop_daemons, unmount_under
 # containerd:  fetch_containerd, e2e_roots, write_config, start_strata,
 #              start_containerd, stop_containerd, start, ctr_
@@ -70,6 +71,24 @@ stop_daemons() {
     PIDS=()
     kill_shims
     unmount_under "$WORK"
+}
+
+# e2e_tmp <prefix>: TMP, a fresh short directory (sockets, mount points,
+# containerd's state), removed with what is mounted under it when the script
+# exits (e2e_cleanup is the EXIT trap; it keeps the exit status).
+e2e_tmp() {
+    TMP=$(mktemp -d "/tmp/$1.XXXXXX")
+    CTD_SOCK=/nonexistent
+    trap e2e_cleanup EXIT
+}
+# shellcheck disable=SC2317  # the EXIT trap runs it
+e2e_cleanup() {
+    local rc=$?
+    stop_daemons
+    [ -n "${REG_PID:-}" ] && stop_pid "$REG_PID"
+    unmount_under "$TMP"
+    rm -rf "$TMP"
+    exit "$rc"
 }
 
 # --- containerd and Strata --------------------------------------------------------

@@ -50,19 +50,10 @@ E2E_CASE() { echo "$VER/${BACKEND:-}"; }
 # checks, processes, containerd and Strata helpers
 . "$HERE/e2e_lib.sh"
 declare -a PIDS=()
-TMP=$(mktemp -d /tmp/suns.XXXXXX)
+e2e_tmp suns
 # containerd's state (the containers' rootfs mount points) lives here: the
 # mapped root of a container must be able to reach it.
 chmod 0755 "$TMP"
-CTD_SOCK=/nonexistent
-cleanup() {
-    local rc=$?
-    stop_daemons
-    unmount_under "$TMP"
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
 
 fetch_containerd || exit 77
 IMG=$WORK/image NAME=localhost/strata-userns:v1
