@@ -83,6 +83,10 @@ Status SetOverlayMetacopyKey(Config& c, std::string_view v) {
   return ParseOnOff(v, &c.overlay_metacopy);
 }
 
+Status SetRemapIdsKey(Config& c, std::string_view v) {
+  return ParseOnOff(v, &c.remap_ids);
+}
+
 Status SetCommitSyncKey(Config& c, std::string_view v) {
   return ParseOnOff(v, &c.commit_sync);
 }
@@ -133,6 +137,8 @@ constexpr Key kKeys[] = {
      [](const Config& c) {
        return std::string(c.overlay_metacopy ? "on" : "off");
      }},
+    {"remap_ids", "--remap-ids", SetRemapIdsKey,
+     [](const Config& c) { return std::string(c.remap_ids ? "on" : "off"); }},
     {"commit_sync", "--commit-sync", SetCommitSyncKey,
      [](const Config& c) { return std::string(c.commit_sync ? "on" : "off"); }},
     {"content_sharing", "--content-sharing", SetContentSharingKey,

@@ -39,6 +39,13 @@ struct Config {
   // "on": overlay mounts get metacopy=on where the kernel has it (key
   // overlay_metacopy, flag --overlay-metacopy on|off; default off).
   bool overlay_metacopy = false;
+  // "on": snapshots carrying containerd's uid/gid mapping labels get
+  // idmapped mounts (uidmap=/gidmap= options). Set it exactly when the
+  // proxy plugin declares capabilities = ["remap-ids"]: without that
+  // capability containerd makes a chowned copy and still sends the labels,
+  // which must then not map again (key remap_ids, flag --remap-ids on|off;
+  // default off).
+  bool remap_ids = false;
   // "on" (default): Commit makes the snapshot's data durable (syncfs) before
   // answering. "off" saves that sync per Commit and risks committed layers
   // whose files read back empty after a power cut (README "Crash safety").

@@ -279,6 +279,10 @@ TEST(ConfigTest, ContentSharingKey) {
 }
 
 TEST(ConfigTest, OverlayMetacopyKeyAndFlag) {
+  EXPECT_FALSE(Config{}.remap_ids) << "remap_ids must be off by default";
+  auto r = ParseConfig("remap_ids = \"on\"\n", "f.toml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->remap_ids);
   EXPECT_FALSE(Config{}.overlay_metacopy) << "metacopy must be off by default";
   auto c = ParseConfig("overlay_metacopy = \"on\"\n", "f.toml");
   ASSERT_TRUE(c.ok()) << Error(c);

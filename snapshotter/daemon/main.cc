@@ -44,6 +44,7 @@ constexpr const char* kUsage =
     "                          [--containerd-address SOCK] [--log-level "
     "LEVEL]\n"
     "                          [--backend NAME] [--overlay-metacopy on|off]\n"
+    "                          [--remap-ids on|off]\n"
     "                          [--commit-sync on|off] [--content-sharing "
     "auto|off]\n"
     "                          [--print-config]\n"
@@ -95,6 +96,11 @@ constexpr const char* kUsage =
     "it\n"
     "                     (key overlay_metacopy, default off); safe only when\n"
     "                     Strata applies every layer (see README)\n"
+    "  --remap-ids on|off idmapped mounts for snapshots with containerd's\n"
+    "                     uid/gid mapping labels (key remap_ids, default "
+    "off);\n"
+    "                     on exactly when the proxy plugin declares\n"
+    "                     capabilities = [\"remap-ids\"] (overlay backend)\n"
     "  --print-config     print the effective configuration as TOML and exit\n"
     "\n"
     "Exit status: 0 after SIGTERM/SIGINT, 1 on a runtime failure, 2 on bad "
@@ -351,6 +357,7 @@ int Run(int argc, char** argv) {
   eopts.root = root;
   eopts.backend = config->backend;
   eopts.overlay_metacopy = config->overlay_metacopy;
+  eopts.remap_ids = config->remap_ids;
   eopts.commit_sync = config->commit_sync;
   eopts.content_sharing = config->content_sharing;
   eopts.hardlink_sharing = config->hardlink_sharing;

@@ -253,7 +253,8 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
   // User-namespace mappings (idmap.h): checked before anything is made.
   auto idmap = IdMapFromLabels(labels);
   if (!idmap.ok()) return idmap.status().WithContext(SnapshotName(key));
-  if (idmap->mapped() && backend_->Whiteouts() != WhiteoutMode::kOverlay) {
+  const bool idmapped = idmap->mapped() && opts_.remap_ids;
+  if (idmapped && backend_->Whiteouts() != WhiteoutMode::kOverlay) {
     // containerd idmaps a bind-mounted tree whole, and its client then
     // misreads the owners it sees through that mount (`ctr run --uidmap`
     // fails in its mount callback); until that is settled, only overlay.
@@ -263,7 +264,7 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
         " backend does not serve yet (overlay does): declare remap-ids "
         "only with the overlay backend, and containerd makes a chowned copy");
   }
-  if (idmap->mapped() && !idmap_support_.ok()) {
+  if (idmapped && !idmap_support_.ok()) {
     return FailedPrecondition(SnapshotName(key) +
                               " asks for an ID mapping, but " +
                               idmap_support_.message());
@@ -324,8 +325,10 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
     auto m = backend_->Mounts(r.id, kind, parents);
     if (!m.ok()) return m.status().WithContext(SnapshotName(key));
     mounts = std::move(*m);
-    STRATA_RETURN_IF_ERROR(CheckIdMappable(key, *idmap, mounts));
-    AddIdMapOptions(*idmap, &mounts);
+    if (idmapped) {
+      STRATA_RETURN_IF_ERROR(CheckIdMappable(key, *idmap, mounts));
+      AddIdMapOptions(*idmap, &mounts);
+    }
     std::string dir = layout_.SnapshotDir(r.id);
     // An id can repeat after an aborted transaction; a directory already under
     // that id has no record (invariant), so it is garbage.
@@ -361,7 +364,7 @@ Result<std::vector<Mount>> Engine::Mounts(std::string_view key) {
     mounts = std::move(*m);
     // Validated at creation; a record from before is shown unmapped.
     auto idmap = IdMapFromLabels(r.labels);
-    if (idmap.ok()) AddIdMapOptions(*idmap, &mounts);
+    if (idmap.ok() && opts_.remap_ids) AddIdMapOptions(*idmap, &mounts);
     return Status::Ok();
   }));
   return mounts;

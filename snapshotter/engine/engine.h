@@ -68,6 +68,11 @@ struct EngineOptions {
   // only). Ignored, with a warning, where the kernel lacks it or the backend
   // is not overlay. Safe only for layers Strata extracted (README).
   bool overlay_metacopy = false;
+  // Honour containerd's uid/gid mapping labels with idmapped mounts
+  // (idmap.h; the daemon's remap_ids): only where containerd was told the
+  // snapshotter can (capabilities = ["remap-ids"]). Off, a mapped
+  // snapshot is mounted as any other (containerd chowned its parent).
+  bool remap_ids = false;
   // Deepest directory level of an applied layer; 0: the backend's own limit
   // (none for overlay, 1,000 for full trees, which are cloned).
   int max_layer_depth = 0;

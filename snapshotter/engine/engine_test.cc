@@ -275,7 +275,35 @@ TEST_P(EngineTest, EmptyLabelValuesAreNeverStored) {
   EXPECT_TRUE(list->empty()) << "a presence filter found an empty label";
 }
 
+TEST_P(EngineTest, WithoutRemapIdsMappedSnapshotsGetNoIdmapOptions) {
+  // containerd without remap-ids chowns a copy itself and still sends the
+  // labels on the container's Prepare: mapping again would shift twice.
+  Layer("base", "");
+  const Labels mapped = {{kUidMappingLabel, "0:100000:65536"},
+                         {kGidMappingLabel, "0:100000:65536"}};
+  auto m = engine_->Prepare("mapped", "base", mapped);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  for (const Mount& mount : *m) {
+    for (const std::string& o : mount.options) {
+      EXPECT_NE(o.rfind("uidmap=", 0), 0u) << o;
+      EXPECT_NE(o.rfind("gidmap=", 0), 0u) << o;
+    }
+  }
+  // Still validated.
+  EXPECT_EQ(engine_->Prepare("bad", "base", {{kGidMappingLabel, "x"}})
+                .status()
+                .code(),
+            Code::kInvalidArgument);
+}
+
 TEST_P(EngineTest, MappedSnapshotsCarryIdmapOptionsAndBadMapsAreRefused) {
+  engine_.reset();
+  EngineOptions opts{
+      .root = Root(), .sync = false, .backend = GetParam().backend};
+  opts.remap_ids = true;
+  auto e = Engine::Open(opts);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  engine_ = std::move(*e);
   Layer("base", "");
   const Labels mapped = {{kUidMappingLabel, "0:100000:65536"},
                          {kGidMappingLabel, "0:100000:65536"}};

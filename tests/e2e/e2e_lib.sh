@@ -128,12 +128,14 @@ write_config() {
     # (max_concurrent_unpacks below); advertise it only with the overlay backend.
     local exports="" transfer_opts=""
     if [[ "$VER" != 1.* ]]; then
-        # remap-ids: ID-mapped snapshots answered with uidmap=/gidmap=
-        # mounts (issue 17), so containerd makes no chowned copy for a
-        # user-namespaced container.
-        local caps='"remap-ids"'
-        [ "${BACKEND:-overlay}" = overlay ] && caps='"rebase", "remap-ids"'
-        exports="  capabilities = [$caps]
+        # remap-ids (E2E_REMAP_IDS=1, with Strata's --remap-ids on):
+        # ID-mapped snapshots answered with uidmap=/gidmap= mounts (issue
+        # 17), so containerd makes no chowned copy for a user-namespaced
+        # container.
+        local caps=()
+        [ "${BACKEND:-overlay}" = overlay ] && caps+=('"rebase"')
+        [ "${E2E_REMAP_IDS:-0}" = 1 ] && caps+=('"remap-ids"')
+        exports="  capabilities = [$(IFS=,; echo "${caps[*]}" | sed 's/,/, /g')]
   exports = { root = \"$STRATA_ROOT\" }"
         transfer_opts="  max_concurrent_unpacks = 4"
     fi

@@ -43,6 +43,7 @@ STRATA_CLI=$(dirname "$STRATA_BIN")/strata
 BACKENDS=${STRATA_USERNS_BACKENDS:-overlay}
 ARCH=$(dpkg --print-architecture)
 VER=2.1
+E2E_REMAP_IDS=1  # the proxy plugin declares remap-ids (e2e_lib.sh)
 
 PASS=0 FAIL=0
 FAILED=() SKIPPED=()
@@ -65,7 +66,7 @@ for BACKEND in $BACKENDS; do
     echo
     echo "=== containerd $VER ($("$CTD_BIN/containerd" --version | awk '{print $3}')), backend $BACKEND"
     stop_daemons; e2e_roots "userns-$BACKEND"
-    start_strata --backend "$BACKEND" || continue
+    start_strata --backend "$BACKEND" --remap-ids on || continue
     start_containerd '["walking"]' || continue
     if grep -q 'idmapped mounts unavailable' "$STRATA_LOG"; then
         echo "SKIP $BACKEND: $(grep -o 'idmapped mounts unavailable[^"]*' "$STRATA_LOG" | head -1)"
