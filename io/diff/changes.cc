@@ -390,17 +390,10 @@ Status Walker::HiddenNames(const LowerHit& hit, const std::vector<Item>& upper,
   }
   for (const auto& [name, visible] : seen) {
     if (!visible) continue;
-    bool in_upper = std::binary_search(
-        upper.begin(), upper.end(), name, [](const auto& a, const auto& b) {
-          auto key = [](const auto& x) -> std::string_view {
-            if constexpr (std::is_same_v<std::decay_t<decltype(x)>, Item>)
-              return x.name;
-            else
-              return x;
-          };
-          return key(a) < key(b);
-        });
-    if (!in_upper) out->push_back(name);
+    auto it = std::lower_bound(
+        upper.begin(), upper.end(), name,
+        [](const Item& a, const std::string& b) { return a.name < b; });
+    if (it == upper.end() || it->name != name) out->push_back(name);
   }
   return Status::Ok();
 }

@@ -16,16 +16,6 @@
 namespace strata {
 namespace {
 
-uint64_t ParseId(std::string_view s) {
-  if (s.empty() || s.size() > 19 || s[0] == '0') return 0;
-  uint64_t id = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return 0;
-    id = id * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return id;
-}
-
 // The directory a mount list shows on top: an overlay's upperdir, or its
 // first lowerdir for a read-only one; a bind mount's source.
 Result<std::string> TopDir(const std::vector<Mount>& mounts) {
@@ -45,10 +35,6 @@ Result<std::string> TopDir(const std::vector<Mount>& mounts) {
   return Unimplemented("mount type \"" + m.type.substr(0, 64) + "\"");
 }
 
-std::string ShownDir(const std::string& dir) {
-  return dir.size() > 128 ? "..." + dir.substr(dir.size() - 128) : dir;
-}
-
 }  // namespace
 
 Status CompareTrees::Walk(const ChangeVisitor& visit) const {
@@ -58,22 +44,6 @@ Status CompareTrees::Walk(const ChangeVisitor& visit) const {
     return OverlayChanges(upper.get(), fds, visit);
   }
   return TreeChanges(lowers.empty() ? -1 : lowers[0].get(), upper.get(), visit);
-}
-
-uint64_t Engine::IdOfDir(std::string_view path) const {
-  const std::string snaps = layout_.SnapshotsDir() + "/";
-  const std::string links = layout_.LinksDir() + "/";
-  if (path.starts_with(snaps)) {
-    std::string_view rest = path.substr(snaps.size());
-    size_t slash = rest.find('/');
-    uint64_t id = ParseId(rest.substr(0, slash));
-    return id != 0 && path == layout_.FsDir(id) ? id : 0;
-  }
-  if (path.starts_with(links)) {
-    uint64_t id = ParseId(path.substr(links.size()));
-    return id != 0 && path == layout_.LinkPath(id) ? id : 0;
-  }
-  return 0;
 }
 
 Result<CompareTrees> Engine::TreesOf(uint64_t id, std::string_view key) {
@@ -120,10 +90,7 @@ Result<CompareTrees> Engine::CompareMounts(const std::vector<Mount>& left,
                                            const std::vector<Mount>& right) {
   STRATA_ASSIGN_OR_RETURN(std::string rdir, TopDir(right));
   uint64_t rid = IdOfDir(rdir);
-  if (rid == 0) {
-    return Unimplemented("\"" + ShownDir(rdir) +
-                         "\" is not a snapshot of this Strata");
-  }
+  if (rid == 0) return NotOurDir(rdir);
   // The left side must show right's parent chain: its top directory is the
   // parent's, or, for a snapshot without parent, an empty view's own.
   std::string ldir;
@@ -133,10 +100,7 @@ Result<CompareTrees> Engine::CompareMounts(const std::vector<Mount>& left,
     STRATA_ASSIGN_OR_RETURN(ldir, TopDir(left));
   }
   uint64_t lid = ldir.empty() ? 0 : IdOfDir(ldir);
-  if (!ldir.empty() && lid == 0) {
-    return Unimplemented("\"" + ShownDir(ldir) +
-                         "\" is not a snapshot of this Strata");
-  }
+  if (!ldir.empty() && lid == 0) return NotOurDir(ldir);
   STRATA_ASSIGN_OR_RETURN(CompareTrees t, TreesOf(rid, ""));
   if (t.kind == Kind::kView) {
     // A view of nothing (its own empty directory) has no changes to offer;

@@ -610,21 +610,33 @@ void Engine::Release(uint64_t id) {
 Result<std::unique_ptr<ApplyTarget>> Engine::ResolveApplyTarget(
     const std::vector<Mount>& mounts) {
   STRATA_ASSIGN_OR_RETURN(std::string dir, WritableDir(mounts));
-  // Only a path this engine made: <root>/snapshots/<id>/fs, as Layout spells
-  // it (containerd hands back the strings it was given).
-  const std::string prefix = layout_.SnapshotsDir() + "/";
-  uint64_t id = 0;
-  if (dir.size() > prefix.size() &&
-      dir.compare(0, prefix.size(), prefix) == 0) {
-    id = LeadingId(std::string_view(dir).substr(
-        prefix.size(), dir.find('/', prefix.size()) - prefix.size()));
-  }
-  if (id == 0 || dir != layout_.FsDir(id)) {
-    std::string shown =
-        dir.size() > 128 ? "..." + dir.substr(dir.size() - 128) : dir;
-    return Unimplemented("\"" + shown + "\" is not a snapshot of this Strata");
-  }
+  uint64_t id = IdOfFsDir(dir);
+  if (id == 0) return NotOurDir(dir);
   return LendForApply(id, "");
+}
+
+// Only a path this engine made, as Layout spells it (containerd hands back
+// the strings it was given).
+uint64_t Engine::IdOfFsDir(std::string_view path) const {
+  const std::string prefix = layout_.SnapshotsDir() + "/";
+  if (path.size() <= prefix.size() || !path.starts_with(prefix)) return 0;
+  std::string_view rest = path.substr(prefix.size());
+  uint64_t id = LeadingId(rest.substr(0, rest.find('/')));
+  return id != 0 && path == layout_.FsDir(id) ? id : 0;
+}
+
+uint64_t Engine::IdOfDir(std::string_view path) const {
+  if (uint64_t id = IdOfFsDir(path); id != 0) return id;
+  const std::string links = layout_.LinksDir() + "/";
+  if (!path.starts_with(links)) return 0;
+  uint64_t id = LeadingId(path.substr(links.size()));
+  return id != 0 && path == layout_.LinkPath(id) ? id : 0;
+}
+
+Status Engine::NotOurDir(std::string_view dir) {
+  std::string shown(dir.size() > 128 ? dir.substr(dir.size() - 128) : dir);
+  if (dir.size() > 128) shown = "..." + shown;
+  return Unimplemented("\"" + shown + "\" is not a snapshot of this Strata");
 }
 
 Result<std::unique_ptr<ApplyTarget>> Engine::ApplyTargetFor(

@@ -331,9 +331,13 @@ class Engine {
                         const std::vector<uint64_t>& parents);
   Status CheckIdMappable(std::string_view key, const SnapshotIdMap& map,
                          const std::vector<Mount>& mounts);
-  // compare.cc: the snapshot whose directory `path` names (an fs dir or its
-  // short link), 0 when none; the trees of snapshot `id` from its record.
+  // The snapshot whose directory `path` names: <root>/snapshots/<id>/fs
+  // (IdOfFsDir), or also its short link (IdOfDir); 0 when none. NotOurDir:
+  // the Unimplemented for any other path (containerd's next differ).
+  uint64_t IdOfFsDir(std::string_view path) const;
   uint64_t IdOfDir(std::string_view path) const;
+  static Status NotOurDir(std::string_view dir);
+  // compare.cc: the trees of snapshot `id` (or `key`) from its record.
   Result<CompareTrees> TreesOf(uint64_t id, std::string_view key);
   // Each record with its Info, in id order, from one read txn.
   Status ForEachInfo(
