@@ -114,4 +114,11 @@ void AddIdMapOptions(const SnapshotIdMap& map, std::vector<Mount>* mounts) {
     m.options.insert(m.options.begin(), opts.begin(), opts.end());
 }
 
+uint32_t HostToContainer(const std::vector<IdRange>& ranges, uint32_t host) {
+  for (const IdRange& r : ranges) {
+    if (host >= r.host && host - r.host < r.size) return r.container + (host - r.host);
+  }
+  return host;
+}
+
 }  // namespace strata

@@ -52,6 +52,9 @@ inline constexpr size_t kMaxIdRanges = 340;
 // than kMaxIdRanges, or a map under which container root has no host ID.
 Result<SnapshotIdMap> IdMapFromLabels(const Labels& labels);
 
+// The container ID a host ID maps to; the same ID when no range holds it.
+uint32_t HostToContainer(const std::vector<IdRange>& ranges, uint32_t host);
+
 // `mounts` with uidmap=/gidmap= options first, as containerd's overlayfs
 // snapshotter gives them, when `map` is mapped.
 void AddIdMapOptions(const SnapshotIdMap& map, std::vector<Mount>* mounts);

@@ -33,6 +33,11 @@ class Layout {
   std::string TrashDir() const { return root_ + "/trash"; }
   std::string LinksDir() const { return root_ + "/l"; }
   std::string QuarantineDir() const { return root_ + "/quarantine"; }
+  // Journals of owner shifts in flight (io/fs/owner_shift.h), one per id.
+  std::string ShiftsDir() const { return root_ + "/shifts"; }
+  std::string ShiftJournal(uint64_t id) const {
+    return ShiftsDir() + "/" + std::to_string(id);
+  }
 
   std::string SnapshotDir(uint64_t id) const {
     return SnapshotsDir() + "/" + std::to_string(id);

@@ -18,6 +18,7 @@
 #include "io/base/log.h"
 #include "io/fs/fs_util.h"
 #include "io/fs/idmap_probe.h"
+#include "io/fs/owner_shift.h"
 #include "snapshotter/backend/backend.h"
 #include "snapshotter/backend/probe.h"
 #include "snapshotter/idmap.h"
@@ -142,7 +143,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
   Layout layout(opts.root);
   for (const std::string& dir :
        {layout.root(), layout.MetadataDir(), layout.SnapshotsDir(),
-        layout.StagingDir(), layout.TrashDir(), layout.QuarantineDir()}) {
+        layout.StagingDir(), layout.TrashDir(), layout.QuarantineDir(),
+        layout.ShiftsDir()}) {
     STRATA_RETURN_IF_ERROR(MakeDirs(dir, 0700));
   }
   MetaStoreOptions mopts;
@@ -254,16 +256,6 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
   auto idmap = IdMapFromLabels(labels);
   if (!idmap.ok()) return idmap.status().WithContext(SnapshotName(key));
   const bool idmapped = idmap->mapped() && opts_.remap_ids;
-  if (idmapped && backend_->Whiteouts() != WhiteoutMode::kOverlay) {
-    // containerd idmaps a bind-mounted tree whole, and its client then
-    // misreads the owners it sees through that mount (`ctr run --uidmap`
-    // fails in its mount callback); until that is settled, only overlay.
-    return FailedPrecondition(
-        SnapshotName(key) + " asks for an ID mapping, which the " +
-        std::string(backend_->Name()) +
-        " backend does not serve yet (overlay does): declare remap-ids "
-        "only with the overlay backend, and containerd makes a chowned copy");
-  }
   if (idmapped && !idmap_support_.ok()) {
     return FailedPrecondition(SnapshotName(key) +
                               " asks for an ID mapping, but " +
@@ -326,8 +318,8 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
     if (!m.ok()) return m.status().WithContext(SnapshotName(key));
     mounts = std::move(*m);
     if (idmapped) {
-      STRATA_RETURN_IF_ERROR(CheckIdMappable(key, *idmap, mounts));
-      AddIdMapOptions(*idmap, &mounts);
+      STRATA_RETURN_IF_ERROR(
+          MapMounts(key, r.id, kind, parents, *idmap, &mounts));
     }
     std::string dir = layout_.SnapshotDir(r.id);
     // An id can repeat after an aborted transaction; a directory already under
@@ -364,8 +356,8 @@ Result<std::vector<Mount>> Engine::Mounts(std::string_view key) {
     mounts = std::move(*m);
     // Validated at creation; a record from before is shown unmapped.
     auto idmap = IdMapFromLabels(r.labels);
-    if (idmap.ok() && opts_.remap_ids) AddIdMapOptions(*idmap, &mounts);
-    return Status::Ok();
+    if (!idmap.ok() || !opts_.remap_ids) return Status::Ok();
+    return MapMounts(key, r.id, r.kind, parents, *idmap, &mounts);
   }));
   return mounts;
 }
@@ -381,10 +373,12 @@ Status Engine::Commit(std::string_view name, std::string_view key,
   // metadata transaction, so the write lock must be held briefly.
   uint64_t id = 0;
   Kind kind = Kind::kUnknown;
+  Labels own_labels;
   STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
     STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshot(txn, key));
     id = r.id;
     kind = r.kind;
+    own_labels = std::move(r.labels);
     return Status::Ok();
   }));
   // No Apply may write while the layer is measured and committed.
@@ -394,6 +388,13 @@ Status Engine::Commit(std::string_view name, std::string_view key,
     uint64_t id;
     ~Unmark() { e->UnmarkChanging(id); }
   } unmark{this, id};
+  // Before content sharing looks at owners: a mapped layer is stored as
+  // container IDs, like any other.
+  bool shifted = false;
+  if (kind == Kind::kActive) {
+    STRATA_ASSIGN_OR_RETURN(shifted, UnmapUpperOwners(id, key, own_labels));
+  }
+  CrashPoint("commit.shifted");
   std::vector<Relinked> relinked;
   if (hardlinks_ && kind == Kind::kActive) relinked = LinkEqualFiles(id, key);
   Usage usage;
@@ -414,7 +415,7 @@ Status Engine::Commit(std::string_view name, std::string_view key,
         "commit " + SnapshotName(key) + ": make its data durable"));
   }
   CrashPoint("commit.synced");
-  return store_->Update([&](WriteTxn& txn) -> Status {
+  Status committed = store_->Update([&](WriteTxn& txn) -> Status {
     bool rebased = false;
     STRATA_ASSIGN_OR_RETURN(
         SnapshotRecord r,
@@ -440,6 +441,11 @@ Status Engine::Commit(std::string_view name, std::string_view key,
     }
     return Status::Ok();
   });
+  if (shifted) {
+    if (committed.ok()) CrashPoint("commit.recorded");
+    EndShift(id, key, committed.ok());
+  }
+  return committed;
 }
 
 Status Engine::Remove(std::string_view key) {
@@ -822,6 +828,7 @@ Status Engine::Recover() {
   STRATA_RETURN_IF_ERROR(RecoverStaging(rep));
   STRATA_RETURN_IF_ERROR(RecoverTrash(live, rep));
   STRATA_RETURN_IF_ERROR(RecoverOrphans(live, rep));
+  STRATA_RETURN_IF_ERROR(RecoverShifts(live, rep));
   STRATA_RETURN_IF_ERROR(store_->Update([&](WriteTxn& txn) -> Status {
     std::set<uint64_t> ids;
     for (const auto& [id, kind] : live) ids.insert(id);
@@ -957,6 +964,110 @@ Status Engine::OwnWritableDir(const std::string& dir, Kind kind,
   if (uid == 0 && gid == 0) return Status::Ok();
   if (lchown((dir + "/fs").c_str(), uid, gid) != 0)
     return PosixError("chown the writable directory", errno);
+  return Status::Ok();
+}
+
+// What containerd can idmap: an overlay's lower layers (one idmapped mount of
+// their common directory, CheckIdMappable) and a read-write bind (the
+// whole tree: a full-tree backend's active snapshot keeps its files as
+// container IDs on disk, so its commits need no shift). A read-only bind it
+// leaves unmapped (containerd 2.1's mount_linux.go), so a view of one
+// parent becomes a read-only overlay of that parent over the view's own
+// empty directory, which it does idmap.
+Status Engine::MapMounts(std::string_view key, uint64_t id, Kind kind,
+                         const std::vector<uint64_t>& parents,
+                         const SnapshotIdMap& map, std::vector<Mount>* mounts) {
+  if (!map.mapped()) return Status::Ok();
+  if (kind == Kind::kView && !parents.empty() && mounts->size() == 1 &&
+      (*mounts)[0].type == "bind") {
+    *mounts = {Mount{"overlay", "overlay",
+                     {"lowerdir=" + (*mounts)[0].source + ":" +
+                      layout_.FsDir(id)}}};
+  }
+  STRATA_RETURN_IF_ERROR(CheckIdMappable(key, map, *mounts));
+  AddIdMapOptions(map, mounts);
+  return Status::Ok();
+}
+
+// containerd idmaps an overlay's upper not at all: the container writes it
+// as host IDs. At Commit those become container IDs again (the mapping's
+// inverse), so the layer is shared by pods of any mapping and a diff of it
+// carries the image's IDs; a crash between the shift and the record is
+// undone (still active) or finished (committed) by recovery from the
+// journal. Full-tree backends need nothing: their bind is idmapped whole.
+Result<bool> Engine::UnmapUpperOwners(uint64_t id, std::string_view key,
+                                      const Labels& labels) {
+  if (!opts_.remap_ids || backend_->Whiteouts() != WhiteoutMode::kOverlay)
+    return false;
+  auto map = IdMapFromLabels(labels);
+  if (!map.ok() || !map->mapped()) return false;
+  const std::string journal = layout_.ShiftJournal(id);
+  // A Commit that failed and could not roll back left its journal.
+  STRATA_RETURN_IF_ERROR(
+      ReplayShiftJournal(layout_.FsDir(id), journal, ShiftDirection::kBack)
+          .WithContext(SnapshotName(key)));
+  STRATA_RETURN_IF_ERROR(RemoveShiftJournal(journal));
+  const std::vector<IdRange> uids = map->uids, gids = map->gids;
+  OwnerMap unmap{[&uids](uint32_t u) { return HostToContainer(uids, u); },
+                 [&gids](uint32_t g) { return HostToContainer(gids, g); }};
+  auto stats = ShiftOwners(layout_.FsDir(id), unmap, journal);
+  if (!stats.ok()) {
+    // Whatever it changed goes back before the error is returned.
+    if (ReplayShiftJournal(layout_.FsDir(id), journal, ShiftDirection::kBack)
+            .ok()) {
+      (void)RemoveShiftJournal(journal);
+    }
+    return stats.status().WithContext("commit " + SnapshotName(key) +
+                                      ": store its owners unmapped");
+  }
+  Log(LogLevel::kDebug, "engine", "stored a mapped layer's owners unmapped",
+      {{"key", key},
+       {"entries", std::to_string(stats->entries)},
+       {"changed", std::to_string(stats->changed)}});
+  return stats->changed > 0;
+}
+
+// After the commit transaction: its journal goes, or the shift is undone
+// when the commit failed (the snapshot is still the container's).
+void Engine::EndShift(uint64_t id, std::string_view key, bool committed) {
+  const std::string journal = layout_.ShiftJournal(id);
+  Status s = Status::Ok();
+  if (!committed) {
+    s = ReplayShiftJournal(layout_.FsDir(id), journal, ShiftDirection::kBack);
+  }
+  if (s.ok()) s = RemoveShiftJournal(journal);
+  if (!s.ok()) {
+    Log(LogLevel::kWarn, "engine",
+        "owner shift journal left for the next commit or start",
+        {{"key", key}, {"error", s.ToString()}});
+  }
+}
+
+// Journals left by a crash: a committed snapshot's shift is finished, an
+// uncommitted one's undone; a journal of no snapshot is dropped.
+Status Engine::RecoverShifts(const std::map<uint64_t, Kind>& live,
+                             RecoveryReport& rep) {
+  STRATA_ASSIGN_OR_RETURN(auto names, ListDir(layout_.ShiftsDir()));
+  for (const std::string& n : names) {
+    uint64_t id = LeadingId(n);
+    auto it = live.find(id);
+    if (id != 0 && n == std::to_string(id) && it != live.end() &&
+        Exists(layout_.FsDir(id))) {
+      bool done = it->second == Kind::kCommitted;
+      Status s = ReplayShiftJournal(
+          layout_.FsDir(id), layout_.ShiftJournal(id),
+          done ? ShiftDirection::kForward : ShiftDirection::kBack);
+      if (!s.ok()) {
+        // Served anyway; the next start (or that snapshot's next Commit)
+        // tries again.
+        Log(LogLevel::kError, "engine", "replaying an owner shift failed",
+            {{"id", n}, {"error", s.ToString()}});
+        continue;
+      }
+      (done ? rep.shifts_finished : rep.shifts_undone)++;
+    }
+    STRATA_RETURN_IF_ERROR(fs_.Unlink(layout_.ShiftsDir() + "/" + n));
+  }
   return Status::Ok();
 }
 

@@ -105,6 +105,8 @@ struct RecoveryReport {
   int dirs_rebuilt = 0;  // active/view records whose rename a crash lost
   int missing_dirs = 0;  // committed records whose directory is gone
   int quarantined = 0;   // directories recovery could not remove, moved aside
+  int shifts_finished = 0;  // owner shifts of committed snapshots completed
+  int shifts_undone = 0;    // owner shifts of uncommitted Commits rolled back
   int64_t content_pruned = 0;  // content index rows of unrecorded ids
 };
 
@@ -331,6 +333,18 @@ class Engine {
                         const std::vector<uint64_t>& parents);
   Status CheckIdMappable(std::string_view key, const SnapshotIdMap& map,
                          const std::vector<Mount>& mounts);
+  // A mapped snapshot's mounts as containerd can idmap them, with the
+  // uidmap=/gidmap= options; a no-op unless `map` is mapped.
+  Status MapMounts(std::string_view key, uint64_t id, Kind kind,
+                   const std::vector<uint64_t>& parents,
+                   const SnapshotIdMap& map, std::vector<Mount>* mounts);
+  // Commit of a mapped overlay active: its upper re-owned to container IDs
+  // (io/fs/owner_shift.h), journaled under shifts/. True when it shifted.
+  Result<bool> UnmapUpperOwners(uint64_t id, std::string_view key,
+                                const Labels& labels);
+  void EndShift(uint64_t id, std::string_view key, bool committed);
+  Status RecoverShifts(const std::map<uint64_t, Kind>& live,
+                       RecoveryReport& rep);
   // The snapshot whose directory `path` names: <root>/snapshots/<id>/fs
   // (IdOfFsDir), or also its short link (IdOfDir); 0 when none. NotOurDir:
   // the Unimplemented for any other path (containerd's next differ).
