@@ -317,10 +317,7 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
     auto m = backend_->Mounts(r.id, kind, parents);
     if (!m.ok()) return m.status().WithContext(SnapshotName(key));
     mounts = std::move(*m);
-    if (idmapped) {
-      STRATA_RETURN_IF_ERROR(
-          MapMounts(key, r.id, kind, parents, *idmap, &mounts));
-    }
+    if (idmapped) MapMounts(r.id, kind, parents, *idmap, &mounts);
     std::string dir = layout_.SnapshotDir(r.id);
     // An id can repeat after an aborted transaction; a directory already under
     // that id has no record (invariant), so it is garbage.
@@ -356,8 +353,9 @@ Result<std::vector<Mount>> Engine::Mounts(std::string_view key) {
     mounts = std::move(*m);
     // Validated at creation; a record from before is shown unmapped.
     auto idmap = IdMapFromLabels(r.labels);
-    if (!idmap.ok() || !opts_.remap_ids) return Status::Ok();
-    return MapMounts(key, r.id, r.kind, parents, *idmap, &mounts);
+    if (idmap.ok() && opts_.remap_ids)
+      MapMounts(r.id, r.kind, parents, *idmap, &mounts);
+    return Status::Ok();
   }));
   return mounts;
 }
@@ -374,10 +372,12 @@ Status Engine::Commit(std::string_view name, std::string_view key,
   uint64_t id = 0;
   Kind kind = Kind::kUnknown;
   Labels own_labels;
+  bool has_parent = false;
   STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
     STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshot(txn, key));
     id = r.id;
     kind = r.kind;
+    has_parent = r.parent_id != 0;
     own_labels = std::move(r.labels);
     return Status::Ok();
   }));
@@ -391,7 +391,7 @@ Status Engine::Commit(std::string_view name, std::string_view key,
   // Before content sharing looks at owners: a mapped layer is stored as
   // container IDs, like any other.
   bool shifted = false;
-  if (kind == Kind::kActive) {
+  if (kind == Kind::kActive && has_parent) {
     STRATA_ASSIGN_OR_RETURN(shifted, UnmapUpperOwners(id, key, own_labels));
   }
   CrashPoint("commit.shifted");
@@ -968,25 +968,35 @@ Status Engine::OwnWritableDir(const std::string& dir, Kind kind,
 }
 
 // What containerd can idmap: an overlay's lower layers (one idmapped mount of
-// their common directory, CheckIdMappable) and a read-write bind (the
+// their common directory, so they are given as full paths under snapshots/,
+// never the short links of a long chain: containerd 2.x shortens them
+// itself, relative to its idmapped copy) and a read-write bind (the
 // whole tree: a full-tree backend's active snapshot keeps its files as
 // container IDs on disk, so its commits need no shift). A read-only bind it
 // leaves unmapped (containerd 2.1's mount_linux.go), so a view of one
 // parent becomes a read-only overlay of that parent over the view's own
 // empty directory, which it does idmap.
-Status Engine::MapMounts(std::string_view key, uint64_t id, Kind kind,
-                         const std::vector<uint64_t>& parents,
-                         const SnapshotIdMap& map, std::vector<Mount>* mounts) {
-  if (!map.mapped()) return Status::Ok();
+void Engine::MapMounts(uint64_t id, Kind kind,
+                       const std::vector<uint64_t>& parents,
+                       const SnapshotIdMap& map, std::vector<Mount>* mounts) {
+  if (!map.mapped()) return;
   if (kind == Kind::kView && !parents.empty() && mounts->size() == 1 &&
       (*mounts)[0].type == "bind") {
     *mounts = {Mount{"overlay", "overlay",
                      {"lowerdir=" + (*mounts)[0].source + ":" +
                       layout_.FsDir(id)}}};
+  } else {
+    for (Mount& m : *mounts) {
+      if (m.type != "overlay") continue;
+      for (std::string& o : m.options) {
+        if (o.rfind("lowerdir=", 0) != 0) continue;
+        o = "lowerdir=";
+        for (size_t i = 0; i < parents.size(); ++i)
+          o += (i ? ":" : "") + layout_.FsDir(parents[i]);
+      }
+    }
   }
-  STRATA_RETURN_IF_ERROR(CheckIdMappable(key, map, *mounts));
   AddIdMapOptions(map, mounts);
-  return Status::Ok();
 }
 
 // containerd idmaps an overlay's upper not at all: the container writes it
@@ -994,7 +1004,8 @@ Status Engine::MapMounts(std::string_view key, uint64_t id, Kind kind,
 // inverse), so the layer is shared by pods of any mapping and a diff of it
 // carries the image's IDs; a crash between the shift and the record is
 // undone (still active) or finished (committed) by recovery from the
-// journal. Full-tree backends need nothing: their bind is idmapped whole.
+// journal. A parentless active (a bind) and full-tree backends need nothing:
+// a bind is idmapped whole.
 Result<bool> Engine::UnmapUpperOwners(uint64_t id, std::string_view key,
                                       const Labels& labels) {
   if (!opts_.remap_ids || backend_->Whiteouts() != WhiteoutMode::kOverlay)
@@ -1067,27 +1078,6 @@ Status Engine::RecoverShifts(const std::map<uint64_t, Kind>& live,
       (done ? rep.shifts_finished : rep.shifts_undone)++;
     }
     STRATA_RETURN_IF_ERROR(fs_.Unlink(layout_.ShiftsDir() + "/" + n));
-  }
-  return Status::Ok();
-}
-
-// containerd idmaps an overlay's lower layers through one idmapped mount of
-// their common directory, so a mapped overlay needs them as full paths under
-// snapshots/ (not the short links or bare ids a very long chain gets).
-Status Engine::CheckIdMappable(std::string_view key, const SnapshotIdMap& map,
-                               const std::vector<Mount>& mounts) {
-  if (!map.mapped()) return Status::Ok();
-  const std::string prefix = layout_.SnapshotsDir() + "/";
-  for (const Mount& m : mounts) {
-    std::string lower;
-    if (m.type != "overlay" || !MountOptionValue(m.options, "lowerdir", &lower))
-      continue;
-    if (lower.compare(0, prefix.size(), prefix) != 0) {
-      return FailedPrecondition(
-          SnapshotName(key) +
-          ": its parent chain is too long for an ID-mapped overlay mount "
-          "(the lower layers' paths do not fit one page)");
-    }
   }
   return Status::Ok();
 }

@@ -326,18 +326,14 @@ class Engine {
   void UnmarkChanging(uint64_t id);
   void Release(uint64_t id);
   Status CheckBackend();
-  // User namespaces (engine.cc): the owner of a new writable directory; a
-  // mapped overlay's lower paths.
+  // User namespaces (engine.cc): the owner of a new writable directory.
   Status OwnWritableDir(const std::string& dir, Kind kind,
                         const SnapshotIdMap& map,
                         const std::vector<uint64_t>& parents);
-  Status CheckIdMappable(std::string_view key, const SnapshotIdMap& map,
-                         const std::vector<Mount>& mounts);
   // A mapped snapshot's mounts as containerd can idmap them, with the
   // uidmap=/gidmap= options; a no-op unless `map` is mapped.
-  Status MapMounts(std::string_view key, uint64_t id, Kind kind,
-                   const std::vector<uint64_t>& parents,
-                   const SnapshotIdMap& map, std::vector<Mount>* mounts);
+  void MapMounts(uint64_t id, Kind kind, const std::vector<uint64_t>& parents,
+                 const SnapshotIdMap& map, std::vector<Mount>* mounts);
   // Commit of a mapped overlay active: its upper re-owned to container IDs
   // (io/fs/owner_shift.h), journaled under shifts/. True when it shifted.
   Result<bool> UnmapUpperOwners(uint64_t id, std::string_view key,

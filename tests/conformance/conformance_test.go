@@ -69,7 +69,12 @@ type daemon struct {
 // newSnapshotter is the testsuite factory: a fresh daemon per subtest,
 // reached through containerd's proxy snapshotter.
 func newSnapshotter(ctx context.Context, root string) (snapshots.Snapshotter, func() error, error) {
-	d, err := startDaemon(ctx, root)
+	return newSnapshotterArgs(ctx, root)
+}
+
+// newSnapshotterArgs: the same, the daemon started with extra arguments.
+func newSnapshotterArgs(ctx context.Context, root string, extra ...string) (snapshots.Snapshotter, func() error, error) {
+	d, err := startDaemon(ctx, root, extra...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -98,7 +103,7 @@ func newSnapshotter(ctx context.Context, root string) (snapshots.Snapshotter, fu
 	return sn, closeFn, nil
 }
 
-func startDaemon(ctx context.Context, root string) (*daemon, error) {
+func startDaemon(ctx context.Context, root string, extra ...string) (*daemon, error) {
 	// Unix socket paths are limited to 107 bytes: keep the socket short.
 	sockDir, err := os.MkdirTemp("/tmp", "sc")
 	if err != nil {
@@ -116,6 +121,7 @@ func startDaemon(ctx context.Context, root string) (*daemon, error) {
 	if b := os.Getenv("STRATA_BACKEND"); b != "" {
 		args = append(args, "--backend", b)
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(daemonBin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	r, w, err := os.Pipe()
