@@ -228,6 +228,7 @@ disabled_plugins = [{", ".join(disabled)}]
                "--address", self.sock_s, "--containerd-address", self.sock_c]
         if self.a.backend:
             cmd += ["--backend", self.a.backend]
+        cmd += getattr(self.a, "strata_args", [])
         p = self.spawn("strata-snapshotter", cmd, "strata.log")
         self.wait_ready("strata-snapshotter", p, lambda: run(
             [os.path.join(BIN, "strata"), "--address", self.sock_s, "status"], check=False,

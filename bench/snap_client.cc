@@ -1,7 +1,8 @@
 // strata-snapclient: one Snapshots API call against any snapshotter socket
 // (Strata's, or containerd's own through bench/peer), timed, for
 // bench/clone.sh. The same client for both keeps the comparison fair.
-//   strata-snapclient SOCK prepare KEY [PARENT]  -> "<secs> <writable dir>"
+//   strata-snapclient SOCK prepare KEY [PARENT] [--label K=V]...
+//                                                -> "<secs> <writable dir>"
 //   strata-snapclient SOCK commit NAME KEY       -> "<secs>"
 //   strata-snapclient SOCK remove KEY            -> "<secs>"
 #include <grpcpp/grpcpp.h>
@@ -39,7 +40,21 @@ int main(int argc, char** argv) {
     pb::PrepareSnapshotRequest req;
     req.set_snapshotter("strata");
     req.set_key(argv[3]);
-    if (argc > 4) req.set_parent(argv[4]);
+    for (int i = 4; i < argc; ++i) {
+      std::string a = argv[i];
+      size_t eq = a.find('=');
+      if (a == "--label" && i + 1 < argc &&
+          std::string(argv[i + 1]).find('=') != std::string::npos) {
+        std::string kv = argv[++i];
+        (*req.mutable_labels())[kv.substr(0, kv.find('='))] =
+            kv.substr(kv.find('=') + 1);
+      } else if (i == 4 && eq == std::string::npos) {
+        req.set_parent(a);
+      } else {
+        std::fprintf(stderr, "strata-snapclient: unexpected %s\n", argv[i]);
+        return 2;
+      }
+    }
     pb::PrepareSnapshotResponse resp;
     s = stub->Prepare(&ctx, req, &resp);
     if (s.ok() && resp.mounts_size() == 1) {
