@@ -64,11 +64,12 @@ int main(int argc, char** argv) {
     }
   }
   std::printf(
-      "secs=%.4f files=%lld cloned=%lld copied=%lld dirs=%lld bytes=%lld shift_secs=%.4f\n",
+      "secs=%.4f files=%lld cloned=%lld copied=%lld dirs=%lld bytes=%lld "
+      "shift_secs=%.4f\n",
       secs, static_cast<long long>(stats->files),
       static_cast<long long>(stats->cloned),
       static_cast<long long>(stats->copied),
-      static_cast<long long>(stats->dirs),
-      static_cast<long long>(stats->bytes), shift_secs);
+      static_cast<long long>(stats->dirs), static_cast<long long>(stats->bytes),
+      shift_secs);
   return 0;
 }

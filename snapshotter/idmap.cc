@@ -116,7 +116,8 @@ void AddIdMapOptions(const SnapshotIdMap& map, std::vector<Mount>* mounts) {
 
 uint32_t HostToContainer(const std::vector<IdRange>& ranges, uint32_t host) {
   for (const IdRange& r : ranges) {
-    if (host >= r.host && host - r.host < r.size) return r.container + (host - r.host);
+    if (host >= r.host && host - r.host < r.size)
+      return r.container + (host - r.host);
   }
   return host;
 }

@@ -82,14 +82,16 @@ std::string BaseOf(const std::string& path) {
 // Calls fn(dirfd, name, st) for the tree's root (through its parent) and
 // every entry below it.
 Status ForEachEntry(const std::string& tree, const TreeVisitor& fn) {
-  UniqueFd parent(open(ParentOf(tree).c_str(),
-                       O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!parent.valid()) return PosixError("open the parent of " + BaseOf(tree), errno);
+  UniqueFd parent(
+      open(ParentOf(tree).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!parent.valid())
+    return PosixError("open the parent of " + BaseOf(tree), errno);
   std::string name = BaseOf(tree);
   struct stat st;
   if (fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return PosixError("stat " + name, errno);
-  if (!S_ISDIR(st.st_mode)) return InvalidArgument(name + " is not a directory");
+  if (!S_ISDIR(st.st_mode))
+    return InvalidArgument(name + " is not a directory");
   STRATA_RETURN_IF_ERROR(fn(parent.get(), name.c_str(), st));
   UniqueFd root(openat(parent.get(), name.c_str(),
                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -188,7 +190,8 @@ Result<std::vector<Record>> ReadJournal(const std::string& journal) {
       pread(fd.get(), &h, sizeof(h), 0) != sizeof(h) ||
       memcmp(h.magic, kMagic, sizeof(kMagic)) != 0 ||
       h.count > kMaxShiftedInodes ||
-      static_cast<uint64_t>(st.st_size) != sizeof(h) + h.count * sizeof(Record)) {
+      static_cast<uint64_t>(st.st_size) !=
+          sizeof(h) + h.count * sizeof(Record)) {
     return DataLoss("the owner-shift journal is corrupt");
   }
   std::vector<Record> recs(h.count);

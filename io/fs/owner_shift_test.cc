@@ -105,8 +105,7 @@ TEST_F(OwnerShiftTest, ReownsEveryEntryAndKeepsSetIdBitsAndCapabilities) {
       << "the symlink's target was touched";
 
   // Rolled back from the journal: the owners before, bits and caps kept.
-  ASSERT_TRUE(
-      ReplayShiftJournal(tree_, journal_, ShiftDirection::kBack).ok());
+  ASSERT_TRUE(ReplayShiftJournal(tree_, journal_, ShiftDirection::kBack).ok());
   EXPECT_EQ(Lstat(tree_).st_uid, 100000u);
   EXPECT_EQ(Lstat(tree_ + "/d").st_uid, 101000u);
   EXPECT_EQ(Lstat(tree_ + "/d/suid").st_mode & 07777, 04755u);
@@ -173,8 +172,7 @@ TEST_F(OwnerShiftTest, NothingToChangeWritesNoJournalAndACorruptOneIsRefused) {
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->changed, 0u);
   EXPECT_NE(access(journal_.c_str(), F_OK), 0);
-  EXPECT_TRUE(
-      ReplayShiftJournal(tree_, journal_, ShiftDirection::kBack).ok());
+  EXPECT_TRUE(ReplayShiftJournal(tree_, journal_, ShiftDirection::kBack).ok());
   int fd = open(journal_.c_str(), O_CREAT | O_WRONLY, 0600);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(write(fd, "STRSHFT1", 8), 8);

@@ -77,16 +77,24 @@ int RunStatus(const std::shared_ptr<grpc::Channel>& channel,
         static_cast<long long>(sh.holders()),
         static_cast<long long>(sh.pending()));
   }
+  const spb::UserNamespaces& u = r.userns();
+  std::printf(
+      "userns:     remap-ids %s; idmapped mounts %s\n",
+      u.remap_ids() ? "on" : "off (mapped snapshots get plain mounts)",
+      u.idmap_ok() ? "work here" : ("do not work: " + u.idmap_error()).c_str());
   const spb::Recovery& rec = r.recovery();
   std::printf(
       "recovery:   %lld staging, %lld orphans, %lld trash removed; %lld "
-      "removals undone, %lld dirs rebuilt, %lld quarantined\n",
+      "removals undone, %lld dirs rebuilt, %lld quarantined; %lld owner "
+      "shifts finished, %lld undone\n",
       static_cast<long long>(rec.staging_removed()),
       static_cast<long long>(rec.orphans_removed()),
       static_cast<long long>(rec.trash_removed()),
       static_cast<long long>(rec.trash_restored()),
       static_cast<long long>(rec.dirs_rebuilt()),
-      static_cast<long long>(rec.quarantined()));
+      static_cast<long long>(rec.quarantined()),
+      static_cast<long long>(rec.shifts_finished()),
+      static_cast<long long>(rec.shifts_undone()));
   for (const std::string& key : rec.damaged()) {
     std::string shown = key.size() > 200 ? key.substr(0, 200) + "..." : key;
     std::printf(

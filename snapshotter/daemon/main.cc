@@ -291,6 +291,12 @@ Result<std::unique_ptr<grpc::Server>> StartServer(Services& services,
 void LogServing(const Engine& engine, const Config& config, const Flags& flags,
                 const Listener& listener, bool diff, int64_t startup_us) {
   const RecoveryReport& rec = engine.recovery();
+  if (engine.remap_ids() && !engine.idmap_support().ok()) {
+    Log(LogLevel::kWarn, "daemon",
+        "idmapped mounts unavailable: snapshots with uid/gid mapping labels "
+        "are refused (remap_ids is on)",
+        {{"reason", engine.idmap_support().message()}});
+  }
   Log(LogLevel::kInfo, "daemon", "serving",
       {{"address", listener.address},
        {"socket", listener.activated ? "systemd" : "own"},
@@ -309,6 +315,8 @@ void LogServing(const Engine& engine, const Config& config, const Flags& flags,
        {"missing_dirs", std::to_string(rec.missing_dirs)},
        {"quarantined", std::to_string(rec.quarantined)},
        {"content_pruned", std::to_string(rec.content_pruned)},
+       {"shifts_finished", std::to_string(rec.shifts_finished)},
+       {"shifts_undone", std::to_string(rec.shifts_undone)},
        {"startup_us", std::to_string(startup_us)}});
 }
 

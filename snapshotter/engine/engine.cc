@@ -982,9 +982,10 @@ void Engine::MapMounts(uint64_t id, Kind kind,
   if (!map.mapped()) return;
   if (kind == Kind::kView && !parents.empty() && mounts->size() == 1 &&
       (*mounts)[0].type == "bind") {
-    *mounts = {Mount{"overlay", "overlay",
-                     {"lowerdir=" + (*mounts)[0].source + ":" +
-                      layout_.FsDir(id)}}};
+    *mounts = {
+        Mount{"overlay",
+              "overlay",
+              {"lowerdir=" + (*mounts)[0].source + ":" + layout_.FsDir(id)}}};
   } else {
     for (Mount& m : *mounts) {
       if (m.type != "overlay") continue;

@@ -270,6 +270,9 @@ class Engine {
   // Also probes the root (writes, syncs and deletes a file in staging/) when
   // an I/O error was reported anywhere since the last call.
   Status Health();
+  // ID-mapped snapshots: the remap_ids option and the start-up probe.
+  bool remap_ids() const { return opts_.remap_ids; }
+  const Status& idmap_support() const { return idmap_support_; }
   bool commit_sync() const { return data_sync_ != nullptr; }
   // syncfs calls Commit has made (metrics, tests).
   uint64_t DataSyncs() const { return data_sync_ ? data_sync_->syncs() : 0; }

@@ -323,10 +323,10 @@ TEST_P(EngineTest, MappedSnapshotsCarryIdmapOptionsAndBadMapsAreRefused) {
   if (!overlay) {
     ASSERT_EQ(active->size(), 1u);
     EXPECT_EQ(active->at(0).type, "bind");
-    EXPECT_EQ(active->at(0).options,
-              (std::vector<std::string>{"uidmap=0:100000:65536",
-                                        "gidmap=0:100000:65536", "rw",
-                                        "rbind"}));
+    EXPECT_EQ(
+        active->at(0).options,
+        (std::vector<std::string>{"uidmap=0:100000:65536",
+                                  "gidmap=0:100000:65536", "rw", "rbind"}));
   }
   check(*active, "Prepare on a parent");
   auto again = engine_->Mounts("mapped");

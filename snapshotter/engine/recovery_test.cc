@@ -323,9 +323,8 @@ TEST_F(RecoveryTest, ACrashInAMappedCommitUndoesOrFinishesItsOwnerShift) {
     EXPECT_EQ(Owner(upper + "/etc/app"), "101000:101005") << point;
     EXPECT_EQ(CountEntries(root() + "/shifts"), 0) << point;
   }
-  ASSERT_TRUE(CrashAt("commit.recorded", [](Engine& e) {
-    (void)e.Commit("n", "c", {}).ok();
-  }));
+  ASSERT_TRUE(CrashAt("commit.recorded",
+                      [](Engine& e) { (void)e.Commit("n", "c", {}).ok(); }));
   auto e = Open();
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->Stat("n")->kind, Kind::kCommitted);

@@ -56,6 +56,12 @@ grpc::Status StatusService::Get(grpc::ServerContext*,
   r->set_dirs_rebuilt(rec.dirs_rebuilt);
   r->set_quarantined(rec.quarantined);
   r->set_content_pruned(rec.content_pruned);
+  r->set_shifts_finished(rec.shifts_finished);
+  r->set_shifts_undone(rec.shifts_undone);
+  spb::UserNamespaces* u = resp->mutable_userns();
+  u->set_remap_ids(engine_.remap_ids());
+  u->set_idmap_ok(engine_.idmap_support().ok());
+  u->set_idmap_error(engine_.idmap_support().message());
   for (std::string& key : engine_.Damaged()) r->add_damaged(std::move(key));
   resp->mutable_durability()->set_commit_sync(engine_.commit_sync());
   resp->mutable_durability()->set_data_syncs(engine_.DataSyncs());
