@@ -119,14 +119,18 @@ Status Apply(int dirfd, const char* name, const struct stat& st,
   bool reg = S_ISREG(st.st_mode);
   if (!(reg || S_ISDIR(st.st_mode))) return Status::Ok();
   if ((r.mode & 07000) == 0 && cap_len == 0) return Status::Ok();
-  // Reopened without following a symlink and checked to be the same inode.
-  UniqueFd fd(openat(dirfd, name,
-                     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC |
-                         (reg ? 0 : O_DIRECTORY)));
-  if (!fd.valid()) return PosixError(std::string("open ") + name, errno);
+  // Pinned without following a symlink and checked to be the same inode of
+  // the same type before it is opened for real (through its descriptor, so
+  // a device or fifo swapped in meanwhile is never opened).
+  UniqueFd pin(openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!pin.valid()) return PosixError(std::string("open ") + name, errno);
   struct stat now;
-  if (fstat(fd.get(), &now) != 0) return PosixError("stat", errno);
-  if (now.st_ino != r.ino) return Status::Ok();  // replaced since the walk
+  if (fstat(pin.get(), &now) != 0) return PosixError("stat", errno);
+  if (now.st_ino != r.ino || (now.st_mode & S_IFMT) != (st.st_mode & S_IFMT))
+    return Status::Ok();  // replaced since the walk
+  UniqueFd fd(open(("/proc/self/fd/" + std::to_string(pin.get())).c_str(),
+                   O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!fd.valid()) return PosixError(std::string("open ") + name, errno);
   if ((now.st_mode & 07777) != r.mode && fchmod(fd.get(), r.mode) != 0)
     return PosixError(std::string("chmod ") + name, errno);
   if (reg && cap_len > 0 &&
@@ -213,11 +217,15 @@ Result<ShiftStats> ShiftOwners(const std::string& tree, const OwnerMap& map,
   }
   ShiftStats stats;
   std::vector<Record> recs;
-  std::unordered_map<uint64_t, bool> seen;
+  std::unordered_map<uint64_t, bool> linked;  // files with more than one name
   Status planned = ForEachEntry(
       tree, [&](int dirfd, const char* name, const struct stat& st) -> Status {
         stats.entries++;
-        if (!seen.emplace(st.st_ino, true).second) return Status::Ok();
+        if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+          if (!linked.emplace(st.st_ino, true).second) return Status::Ok();
+          if (linked.size() > kMaxShiftedInodes)
+            return ResourceExhausted("too many hard-linked files to re-own");
+        }
         Record r{};
         r.ino = st.st_ino;
         r.old_uid = st.st_uid;

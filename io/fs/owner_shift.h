@@ -44,8 +44,9 @@ struct ShiftStats {
 };
 
 // At most this many changed inodes per shift (the plan is kept in memory:
-// 80 bytes each).
-inline constexpr uint64_t kMaxShiftedInodes = uint64_t{1} << 21;
+// 80 bytes each, and an index entry): a Commit past it fails with
+// ResourceExhausted, and the snapshot stays as it was.
+inline constexpr uint64_t kMaxShiftedInodes = uint64_t{1} << 20;
 
 // Plans the shift of `tree` (its root included) through `map`, writes the
 // plan durably to `journal` (a path beside the tree, on the same
