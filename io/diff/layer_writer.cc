@@ -46,8 +46,8 @@ Result<TarEntry> LayerWriter::Header(const Change& c) {
   TarEntry e;
   e.path = std::string(c.path);
   e.mode = st.st_mode & 07777;
-  e.uid = st.st_uid;
-  e.gid = st.st_gid;
+  e.uid = opts_.uid_map ? opts_.uid_map(st.st_uid) : st.st_uid;
+  e.gid = opts_.gid_map ? opts_.gid_map(st.st_gid) : st.st_gid;
   e.mtime_sec = st.st_mtim.tv_sec;
   if (opts_.source_date_epoch >= 0 && e.mtime_sec > opts_.source_date_epoch)
     e.mtime_sec = opts_.source_date_epoch;

@@ -38,6 +38,9 @@ namespace strata {
 struct LayerOptions {
   // SOURCE_DATE_EPOCH in seconds: later mtimes are written as it. < 0: none.
   int64_t source_date_epoch = -1;
+  // Owners as written, from the owners on disk (unset: as on disk): an
+  // ID-mapped container's upper holds host IDs, its layer container IDs.
+  std::function<uint32_t(uint32_t)> uid_map, gid_map;
 };
 
 class LayerWriter {

@@ -170,8 +170,9 @@ TEST_F(LayerWriterTest, CompressedLayersCarryBothDigests) {
 
 TEST_F(LayerWriterTest, SourceDateEpochClampsMtimes) {
   std::string blob, tar;
-  auto w = Layer(Compression::kNone, &blob,
-                 LayerOptions{.source_date_epoch = 1750000000});
+  LayerOptions opts;
+  opts.source_date_epoch = 1750000000;
+  auto w = Layer(Compression::kNone, &blob, opts);
   ASSERT_TRUE(w.ok());
   for (const Read& r : ReadLayer(blob, &tar))
     EXPECT_LE(r.e.mtime_sec, 1750000000) << r.e.path;
@@ -216,6 +217,31 @@ TEST_F(LayerWriterTest, SymlinksOutOfTheTreeAreWrittenNeverFollowed) {
     EXPECT_NE(r.e.path.rfind("etc/ssl/", 0), 0u) << r.e.path;
   }
   EXPECT_EQ(links, 3);
+}
+
+TEST_F(LayerWriterTest, OwnerMapsRewriteEveryOwnerButWhiteouts) {
+  // An ID-mapped container's upper holds host IDs; its layer carries the
+  // container's (LayerOptions::uid_map/gid_map).
+  LayerOptions opts;
+  opts.uid_map = [](uint32_t u) { return u + 7; };
+  opts.gid_map = [](uint32_t g) { return g + 9; };
+  std::string blob, tar;
+  ASSERT_TRUE(Layer(Compression::kNone, &blob, opts).ok());
+  int owned = 0;
+  for (const Read& r : ReadLayer(blob, &tar)) {
+    struct stat st {};
+    std::string base = r.e.path.substr(r.e.path.rfind('/') + 1);
+    if (base.rfind(".wh.", 0) == 0) {
+      EXPECT_EQ(r.e.uid, 0u) << r.e.path;  // whiteouts: always 0:0
+      EXPECT_EQ(r.e.gid, 0u) << r.e.path;
+      continue;
+    }
+    ASSERT_EQ(lstat((upper_ + "/" + r.e.path).c_str(), &st), 0) << r.e.path;
+    EXPECT_EQ(r.e.uid, st.st_uid + 7) << r.e.path;
+    EXPECT_EQ(r.e.gid, st.st_gid + 9) << r.e.path;
+    ++owned;
+  }
+  EXPECT_GT(owned, 3);
 }
 
 TEST(LayerWriterLinksTest, UnchangedLinkedPairAddsNothing) {

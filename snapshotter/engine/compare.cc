@@ -46,6 +46,12 @@ Status CompareTrees::Walk(const ChangeVisitor& visit) const {
   return TreeChanges(lowers.empty() ? -1 : lowers[0].get(), upper.get(), visit);
 }
 
+void CompareTrees::SetOwnerMaps(LayerOptions& opts) const {
+  if (!unmap.mapped()) return;
+  opts.uid_map = [m = unmap.uids](uint32_t u) { return HostToContainer(m, u); };
+  opts.gid_map = [m = unmap.gids](uint32_t g) { return HostToContainer(m, g); };
+}
+
 Result<CompareTrees> Engine::TreesOf(uint64_t id, std::string_view key) {
   CompareTrees t;
   std::vector<uint64_t> parents;
@@ -58,6 +64,13 @@ Result<CompareTrees> Engine::TreesOf(uint64_t id, std::string_view key) {
     t.key = r->key;
     t.kind = r->kind;
     STRATA_ASSIGN_OR_RETURN(parents, ParentIds(txn, *r));
+    // What Commit would store (UnmapUpperOwners): a mapped overlay upper.
+    auto map = IdMapFromLabels(r->labels);
+    if (map.ok() && map->mapped() && opts_.remap_ids &&
+        r->kind == Kind::kActive && !parents.empty() &&
+        backend_->Whiteouts() == WhiteoutMode::kOverlay) {
+      t.unmap = std::move(*map);
+    }
     if (!parents.empty()) {
       STRATA_ASSIGN_OR_RETURN(SnapshotRecord p,
                               GetSnapshotById(txn, parents[0]));

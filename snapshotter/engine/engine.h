@@ -34,6 +34,7 @@
 #include "io/base/result.h"
 #include "io/base/unique_fd.h"
 #include "io/diff/changes.h"
+#include "io/diff/layer_writer.h"
 #include "io/extract/apply_layer.h"
 #include "io/extract/extractor.h"
 #include "io/fs/fs_ops.h"
@@ -194,8 +195,13 @@ struct CompareTrees {
   bool overlay = false;
   UniqueFd upper;
   std::vector<UniqueFd> lowers;
+  // An ID-mapped overlay active's upper holds host IDs (containerd does not
+  // idmap it); its layer is written as container IDs, as Commit stores it.
+  SnapshotIdMap unmap;
   // Runs the backend's change walker (io/diff/changes.h) over the trees.
   Status Walk(const ChangeVisitor& visit) const;
+  // The layer writer's owner maps for `unmap` (none when unmapped).
+  void SetOwnerMaps(LayerOptions& opts) const;
 };
 
 class Engine {

@@ -16,9 +16,13 @@
 #include <iterator>
 #include <thread>
 
+#include "io/base/byte_sink.h"
+#include "io/base/source.h"
+#include "io/diff/layer_writer.h"
 #include "io/extract/extractor.h"
 #include "io/fs/mount.h"
 #include "io/sink/file_sink.h"
+#include "io/tar/tar_reader.h"
 #include "snapshotter/idmap.h"
 #include "tests/testutil/fake_stream.h"
 #include "tests/testutil/loop_fs.h"
@@ -273,6 +277,64 @@ TEST_P(EngineTest, EmptyLabelValuesAreNeverStored) {
   auto list = engine_->List({"labels.empty"});
   ASSERT_TRUE(list.ok());
   EXPECT_TRUE(list->empty()) << "a presence filter found an empty label";
+}
+
+TEST_P(EngineTest, AMappedContainersLayerCarriesContainerIds) {
+  // Compare of a mapped overlay active writes what Commit stores: the
+  // upper's host IDs as container IDs (containerd's overlayfs exports the
+  // host IDs: containerd#13680). Full trees are container IDs on disk.
+  if (geteuid() != 0) GTEST_SKIP() << "chown to mapped IDs needs root";
+  engine_.reset();
+  EngineOptions opts{
+      .root = Root(), .sync = false, .backend = GetParam().backend};
+  opts.remap_ids = true;
+  auto e = Engine::Open(opts);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  engine_ = std::move(*e);
+  Layer("base", "");
+  const Labels mapped = {{kUidMappingLabel, "0:100000:65536"},
+                         {kGidMappingLabel, "0:100000:65536"}};
+  auto m = engine_->Prepare("mapped", "base", mapped);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  auto dir = WritableDir(*m);
+  ASSERT_TRUE(dir.ok());
+  const bool overlay = std::string_view(engine_->backend_name()) == "overlay";
+  // As the container wrote it: host IDs on an overlay upper, container IDs
+  // through a full tree's idmapped bind.
+  std::string f = *dir + "/made-inside";
+  { std::ofstream(f) << "x"; }
+  ASSERT_EQ(lchown(f.c_str(), overlay ? 101000 : 1000, overlay ? 101005 : 1005),
+            0);
+  auto trees = engine_->CompareSnapshot("mapped");
+  ASSERT_TRUE(trees.ok()) << trees.status().ToString();
+  EXPECT_EQ(trees->unmap.mapped(), overlay);
+  LayerOptions lo;
+  trees->SetOwnerMaps(lo);
+  StringSink out;
+  auto layer =
+      WriteLayer([&](const ChangeVisitor& v) { return trees->Walk(v); },
+                 Compression::kNone, out, lo);
+  ASSERT_TRUE(layer.ok()) << layer.status().ToString();
+  MemorySource in(out.str());
+  TarReader reader(in);
+  TarEntry te;
+  bool found = false;
+  for (;;) {
+    auto more = reader.Next(&te);
+    ASSERT_TRUE(more.ok()) << more.status().ToString();
+    if (!*more) break;
+    if (te.path != "made-inside") continue;
+    found = true;
+    EXPECT_EQ(te.uid, 1000u);
+    EXPECT_EQ(te.gid, 1005u);
+  }
+  EXPECT_TRUE(found);
+  // Unmapped snapshots' layers are written as on disk.
+  auto plain = engine_->Prepare("plain", "base", {});
+  ASSERT_TRUE(plain.ok());
+  auto plain_trees = engine_->CompareSnapshot("plain");
+  ASSERT_TRUE(plain_trees.ok());
+  EXPECT_FALSE(plain_trees->unmap.mapped());
 }
 
 TEST_P(EngineTest, WithoutRemapIdsMappedSnapshotsGetNoIdmapOptions) {

@@ -86,8 +86,10 @@ grpc::Status ChangesService::Export(
   auto trees = engine_.CompareSnapshot(req->key());
   if (!trees.ok()) return ToGrpc(trees.status());
   StreamSink sink(*ctx, *writer);
+  LayerOptions opts;
+  trees->SetOwnerMaps(opts);
   auto layer = WriteLayer(
-      [&](const ChangeVisitor& v) { return trees->Walk(v); }, *c, sink);
+      [&](const ChangeVisitor& v) { return trees->Walk(v); }, *c, sink, opts);
   Status s = layer.ok() ? sink.Flush() : layer.status();
   if (!s.ok()) return ToGrpc(s);
   cpb::ExportResponse done;

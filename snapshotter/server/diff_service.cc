@@ -245,6 +245,7 @@ Result<containerd::types::Descriptor> DiffService::Compare(
   LayerOptions opts;
   if (req.has_source_date_epoch())
     opts.source_date_epoch = req.source_date_epoch().seconds();
+  trees.SetOwnerMaps(opts);
   // A caller that went away, or a daemon stopping, ends the walk.
   uint64_t seen = 0;
   auto walk = [&](const ChangeVisitor& v) {
