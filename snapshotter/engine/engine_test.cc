@@ -63,6 +63,16 @@ class EngineTest : public ::testing::TestWithParam<BackendParam> {
     loop_.reset();
   }
   std::string Root() const { return base_ + "/root"; }
+  // The engine again, with remap_ids on: mapped snapshots are idmapped.
+  void ReopenRemappingIds() {
+    engine_.reset();
+    EngineOptions opts{
+        .root = Root(), .sync = false, .backend = GetParam().backend};
+    opts.remap_ids = true;
+    auto e = Engine::Open(opts);
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    engine_ = std::move(*e);
+  }
   void Reopen() {
     engine_.reset();
     auto e = Engine::Open(
@@ -279,21 +289,18 @@ TEST_P(EngineTest, EmptyLabelValuesAreNeverStored) {
   EXPECT_TRUE(list->empty()) << "a presence filter found an empty label";
 }
 
+// Container root (and 65,535 more IDs) as host 100000 on.
+const Labels kMapped = {{kUidMappingLabel, "0:100000:65536"},
+                        {kGidMappingLabel, "0:100000:65536"}};
+
 TEST_P(EngineTest, AMappedContainersLayerCarriesContainerIds) {
   // Compare of a mapped overlay active writes what Commit stores: the
   // upper's host IDs as container IDs (containerd's overlayfs exports the
   // host IDs: containerd#13680). Full trees are container IDs on disk.
   if (geteuid() != 0) GTEST_SKIP() << "chown to mapped IDs needs root";
-  engine_.reset();
-  EngineOptions opts{
-      .root = Root(), .sync = false, .backend = GetParam().backend};
-  opts.remap_ids = true;
-  auto e = Engine::Open(opts);
-  ASSERT_TRUE(e.ok()) << e.status().ToString();
-  engine_ = std::move(*e);
+  ReopenRemappingIds();
   Layer("base", "");
-  const Labels mapped = {{kUidMappingLabel, "0:100000:65536"},
-                         {kGidMappingLabel, "0:100000:65536"}};
+  const Labels& mapped = kMapped;
   auto m = engine_->Prepare("mapped", "base", mapped);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   auto dir = WritableDir(*m);
@@ -341,8 +348,7 @@ TEST_P(EngineTest, WithoutRemapIdsMappedSnapshotsGetNoIdmapOptions) {
   // containerd without remap-ids chowns a copy itself and still sends the
   // labels on the container's Prepare: mapping again would shift twice.
   Layer("base", "");
-  const Labels mapped = {{kUidMappingLabel, "0:100000:65536"},
-                         {kGidMappingLabel, "0:100000:65536"}};
+  const Labels& mapped = kMapped;
   auto m = engine_->Prepare("mapped", "base", mapped);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   for (const Mount& mount : *m) {
@@ -359,16 +365,9 @@ TEST_P(EngineTest, WithoutRemapIdsMappedSnapshotsGetNoIdmapOptions) {
 }
 
 TEST_P(EngineTest, MappedSnapshotsCarryIdmapOptionsAndBadMapsAreRefused) {
-  engine_.reset();
-  EngineOptions opts{
-      .root = Root(), .sync = false, .backend = GetParam().backend};
-  opts.remap_ids = true;
-  auto e = Engine::Open(opts);
-  ASSERT_TRUE(e.ok()) << e.status().ToString();
-  engine_ = std::move(*e);
+  ReopenRemappingIds();
   Layer("base", "");
-  const Labels mapped = {{kUidMappingLabel, "0:100000:65536"},
-                         {kGidMappingLabel, "0:100000:65536"}};
+  const Labels& mapped = kMapped;
   auto check = [](const std::vector<Mount>& mounts, const char* what) {
     ASSERT_FALSE(mounts.empty()) << what;
     for (const Mount& m : mounts) {
