@@ -18,13 +18,21 @@
 namespace strata {
 namespace {
 
-constexpr char kMagic[8] = {'S', 'T', 'R', 'S', 'H', 'F', 'T', '1'};
+constexpr char kMagic[8] = {'S', 'T', 'R', 'S', 'H', 'F', 'T', '2'};
 constexpr const char* kCapXattr = "security.capability";
 constexpr size_t kCapMax = 24;  // struct vfs_ns_cap_data
 constexpr size_t kCapV2Size = 20;
 constexpr uint32_t kCapRevisionMask = 0xFF000000;
 constexpr uint32_t kCapRevision2 = 0x02000000;
 constexpr uint32_t kCapRevision3 = 0x03000000;
+// POSIX ACLs as xattrs (posix_acl_xattr_header and _entry, version 2): the
+// access ACL, and a directory's default ACL.
+constexpr const char* kAclXattr[2] = {"system.posix_acl_access",
+                                      "system.posix_acl_default"};
+constexpr uint32_t kAclVersion = 2;
+constexpr uint16_t kAclUser = 0x02, kAclGroup = 0x08;
+constexpr size_t kAclMax = 4096;                  // bytes per ACL (511 entries)
+constexpr size_t kAclAreaMax = size_t{64} << 20;  // per shift
 
 // One changed inode, as stored in the journal (little-endian host layout:
 // the journal never leaves the machine that wrote it).
@@ -32,16 +40,52 @@ struct Record {
   uint64_t ino;
   uint32_t old_uid, old_gid, new_uid, new_gid;
   uint32_t mode;  // permission and set-ID bits, kept across the chown
+  // ACLs in the journal's ACL area from acl_off: the access ACL before and
+  // after, then the default ACL before and after (acl_len: each one's
+  // bytes, 0 for none).
+  uint32_t acl_off;
+  uint16_t acl_len[2];
   uint8_t old_cap_len, new_cap_len;
   uint8_t pad[2];
   uint8_t old_cap[kCapMax], new_cap[kCapMax];
 };
-static_assert(sizeof(Record) == 80);
+static_assert(sizeof(Record) == 88);
 
 struct Header {
   char magic[8];
-  uint64_t count;
+  uint64_t count;      // records
+  uint64_t acl_bytes;  // the ACL area after them
 };
+
+// What a shift does: the changed inodes and their ACLs.
+struct Plan {
+  std::vector<Record> recs;
+  std::string acls;
+};
+
+// Rewrites a v2 ACL's named user and group entries; false (and unchanged)
+// for anything else.
+bool ShiftAcl(std::string& acl, const OwnerMap& map) {
+  uint32_t version;
+  if (acl.size() < 4 || (acl.size() - 4) % 8 != 0) return false;
+  memcpy(&version, acl.data(), 4);
+  if (version != kAclVersion) return false;
+  for (size_t off = 4; off < acl.size(); off += 8) {
+    uint16_t tag;
+    uint32_t id;
+    memcpy(&tag, acl.data() + off, 2);
+    memcpy(&id, acl.data() + off + 4, 4);
+    if (tag == kAclUser) {
+      id = map.uid(id);
+    } else if (tag == kAclGroup) {
+      id = map.gid(id);
+    } else {
+      continue;
+    }
+    memcpy(acl.data() + off + 4, &id, 4);
+  }
+  return true;
+}
 
 uint32_t Load32(const uint8_t* p) {
   uint32_t v;
@@ -106,7 +150,8 @@ std::string AtPath(int dirfd, const char* name) {
 // Sets one entry to the plan's owners for `direction`, then puts back what
 // the chown cleared (set-ID bits, the capability).
 Status Apply(int dirfd, const char* name, const struct stat& st,
-             const Record& r, ShiftDirection direction) {
+             const Record& r, const std::string& acls,
+             ShiftDirection direction) {
   bool fwd = direction == ShiftDirection::kForward;
   uid_t uid = fwd ? r.new_uid : r.old_uid;
   gid_t gid = fwd ? r.new_gid : r.old_gid;
@@ -118,7 +163,10 @@ Status Apply(int dirfd, const char* name, const struct stat& st,
   }
   bool reg = S_ISREG(st.st_mode);
   if (!(reg || S_ISDIR(st.st_mode))) return Status::Ok();
-  if ((r.mode & 07000) == 0 && cap_len == 0) return Status::Ok();
+  if ((r.mode & 07000) == 0 && cap_len == 0 && r.acl_len[0] == 0 &&
+      r.acl_len[1] == 0) {
+    return Status::Ok();
+  }
   // Pinned without following a symlink and checked to be the same inode of
   // the same type before it is opened for real (through its descriptor, so
   // a device or fifo swapped in meanwhile is never opened).
@@ -137,11 +185,21 @@ Status Apply(int dirfd, const char* name, const struct stat& st,
       fsetxattr(fd.get(), kCapXattr, cap, cap_len, 0) != 0) {
     return PosixError(std::string("restore the capability of ") + name, errno);
   }
+  size_t off = r.acl_off;
+  for (int i = 0; i < 2; ++i) {
+    size_t len = r.acl_len[i];
+    if (len == 0) continue;
+    const char* acl = acls.data() + off + (fwd ? len : 0);
+    off += 2 * len;
+    if (fsetxattr(fd.get(), kAclXattr[i], acl, len, 0) != 0)
+      return PosixError(std::string("set the ACL of ") + name, errno);
+  }
   return Status::Ok();
 }
 
-Status ApplyAll(const std::string& tree, const std::vector<Record>& recs,
+Status ApplyAll(const std::string& tree, const Plan& plan,
                 ShiftDirection direction) {
+  const std::vector<Record>& recs = plan.recs;
   std::unordered_map<uint64_t, size_t> by_ino;
   by_ino.reserve(recs.size());
   for (size_t i = 0; i < recs.size(); ++i) by_ino.emplace(recs[i].ino, i);
@@ -149,12 +207,12 @@ Status ApplyAll(const std::string& tree, const std::vector<Record>& recs,
       tree, [&](int dirfd, const char* name, const struct stat& st) -> Status {
         auto it = by_ino.find(st.st_ino);
         if (it == by_ino.end()) return Status::Ok();
-        return Apply(dirfd, name, st, recs[it->second], direction);
+        return Apply(dirfd, name, st, recs[it->second], plan.acls, direction);
       });
 }
 
-Status WriteJournal(const std::string& journal,
-                    const std::vector<Record>& recs) {
+Status WriteJournal(const std::string& journal, const Plan& plan) {
+  const std::vector<Record>& recs = plan.recs;
   std::string tmp = journal + ".tmp";
   unlink(tmp.c_str());
   UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
@@ -162,9 +220,11 @@ Status WriteJournal(const std::string& journal,
   Header h;
   memcpy(h.magic, kMagic, sizeof(kMagic));
   h.count = recs.size();
+  h.acl_bytes = plan.acls.size();
   std::string buf(reinterpret_cast<const char*>(&h), sizeof(h));
   buf.append(reinterpret_cast<const char*>(recs.data()),
              recs.size() * sizeof(Record));
+  buf += plan.acls;
   size_t off = 0;
   while (off < buf.size()) {
     ssize_t n = write(fd.get(), buf.data() + off, buf.size() - off);
@@ -181,7 +241,7 @@ Status WriteJournal(const std::string& journal,
 
 // The journal's records; NotFound when there is none. A journal is renamed
 // into place only once complete and synced, so anything else is corrupt.
-Result<std::vector<Record>> ReadJournal(const std::string& journal) {
+Result<Plan> ReadJournal(const std::string& journal) {
   UniqueFd fd(open(journal.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) {
     if (errno == ENOENT) return NotFound("no owner-shift journal");
@@ -193,18 +253,27 @@ Result<std::vector<Record>> ReadJournal(const std::string& journal) {
   if (st.st_size < static_cast<off_t>(sizeof(h)) ||
       pread(fd.get(), &h, sizeof(h), 0) != sizeof(h) ||
       memcmp(h.magic, kMagic, sizeof(kMagic)) != 0 ||
-      h.count > kMaxShiftedInodes ||
+      h.count > kMaxShiftedInodes || h.acl_bytes > kAclAreaMax ||
       static_cast<uint64_t>(st.st_size) !=
-          sizeof(h) + h.count * sizeof(Record)) {
+          sizeof(h) + h.count * sizeof(Record) + h.acl_bytes) {
     return DataLoss("the owner-shift journal is corrupt");
   }
-  std::vector<Record> recs(h.count);
+  Plan plan;
+  plan.recs.resize(h.count);
+  plan.acls.resize(h.acl_bytes);
   size_t want = h.count * sizeof(Record);
-  if (want > 0 && pread(fd.get(), recs.data(), want, sizeof(h)) !=
-                      static_cast<ssize_t>(want)) {
+  if ((want > 0 && pread(fd.get(), plan.recs.data(), want, sizeof(h)) !=
+                       static_cast<ssize_t>(want)) ||
+      (h.acl_bytes > 0 &&
+       pread(fd.get(), plan.acls.data(), h.acl_bytes, sizeof(h) + want) !=
+           static_cast<ssize_t>(h.acl_bytes))) {
     return PosixError("read the owner-shift journal", errno);
   }
-  return recs;
+  for (const Record& r : plan.recs) {
+    if (uint64_t{r.acl_off} + 2u * (r.acl_len[0] + r.acl_len[1]) > h.acl_bytes)
+      return DataLoss("the owner-shift journal is corrupt");
+  }
+  return plan;
 }
 
 }  // namespace
@@ -216,7 +285,8 @@ Result<ShiftStats> ShiftOwners(const std::string& tree, const OwnerMap& map,
         "an earlier owner shift was not finished or rolled back");
   }
   ShiftStats stats;
-  std::vector<Record> recs;
+  Plan plan;
+  std::vector<Record>& recs = plan.recs;
   std::unordered_map<uint64_t, bool> linked;  // files with more than one name
   Status planned = ForEachEntry(
       tree, [&](int dirfd, const char* name, const struct stat& st) -> Status {
@@ -245,9 +315,44 @@ Result<ShiftStats> ShiftOwners(const std::string& tree, const OwnerMap& map,
                 ShiftCap(r.old_cap, static_cast<size_t>(n), map, r.new_cap));
           }
         }
+        // ACLs: a file's or directory's, named user and group entries.
+        std::string acl[2], shifted[2];
+        bool acl_changed = false;
+        for (int i = 0; i < 2 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode));
+             ++i) {
+          if (i == 1 && !S_ISDIR(st.st_mode)) break;
+          acl[i].resize(kAclMax);
+          ssize_t n = lgetxattr(AtPath(dirfd, name).c_str(), kAclXattr[i],
+                                acl[i].data(), acl[i].size());
+          if (n < 0 && errno == ERANGE) {
+            return ResourceExhausted(std::string("the ACL of ") + name +
+                                     " is too large to re-own");
+          }
+          if (n < 0 && errno != ENODATA && errno != ENOTSUP)
+            return PosixError(std::string("read the ACL of ") + name, errno);
+          acl[i].resize(n > 0 ? static_cast<size_t>(n) : 0);
+          shifted[i] = acl[i];
+          if (!acl[i].empty() && ShiftAcl(shifted[i], map) &&
+              shifted[i] != acl[i]) {
+            acl_changed = true;
+          }
+        }
+        if (acl_changed) {
+          if (plan.acls.size() + 2 * (acl[0].size() + acl[1].size()) >
+              kAclAreaMax) {
+            return ResourceExhausted("too many ACLs to re-own");
+          }
+          r.acl_off = static_cast<uint32_t>(plan.acls.size());
+          for (int i = 0; i < 2; ++i) {
+            r.acl_len[i] = static_cast<uint16_t>(acl[i].size());
+            plan.acls += acl[i];
+            plan.acls += shifted[i];
+          }
+        }
         bool changed = r.new_uid != r.old_uid || r.new_gid != r.old_gid ||
                        r.new_cap_len != r.old_cap_len ||
-                       memcmp(r.old_cap, r.new_cap, r.old_cap_len) != 0;
+                       memcmp(r.old_cap, r.new_cap, r.old_cap_len) != 0 ||
+                       acl_changed;
         if (!changed) return Status::Ok();
         if (recs.size() >= kMaxShiftedInodes) {
           return ResourceExhausted("more than " +
@@ -260,18 +365,18 @@ Result<ShiftStats> ShiftOwners(const std::string& tree, const OwnerMap& map,
   STRATA_RETURN_IF_ERROR(planned);
   stats.changed = recs.size();
   if (recs.empty()) return stats;
-  STRATA_RETURN_IF_ERROR(WriteJournal(journal, recs));
-  STRATA_RETURN_IF_ERROR(ApplyAll(tree, recs, ShiftDirection::kForward));
+  STRATA_RETURN_IF_ERROR(WriteJournal(journal, plan));
+  STRATA_RETURN_IF_ERROR(ApplyAll(tree, plan, ShiftDirection::kForward));
   return stats;
 }
 
 Status ReplayShiftJournal(const std::string& tree, const std::string& journal,
                           ShiftDirection direction) {
-  auto recs = ReadJournal(journal);
-  if (!recs.ok() && recs.status().code() == Code::kNotFound)
+  auto plan = ReadJournal(journal);
+  if (!plan.ok() && plan.status().code() == Code::kNotFound)
     return Status::Ok();
-  STRATA_RETURN_IF_ERROR(recs.status());
-  return ApplyAll(tree, *recs, direction);
+  STRATA_RETURN_IF_ERROR(plan.status());
+  return ApplyAll(tree, *plan, direction);
 }
 
 Status RemoveShiftJournal(const std::string& journal) {

@@ -13,7 +13,8 @@
 // What a rewrite keeps: chown clears set-user-ID/set-group-ID bits and file
 // capabilities; both are put back. A v3 capability (one a user namespace
 // set, carrying its root's host uid) is rewritten through the uid map, to v2
-// when that root maps to 0. POSIX ACL entries are not rewritten.
+// when that root maps to 0. The named user and group entries of POSIX ACLs
+// (a file's, and a directory's default) are rewritten through the maps.
 //
 // Hostile trees: the walk is tree_walk.h's (bounded depth state, no symlink
 // followed, no mount crossed); entries are changed relative to their parent
@@ -44,8 +45,8 @@ struct ShiftStats {
 };
 
 // At most this many changed inodes per shift (the plan is kept in memory:
-// 80 bytes each, and an index entry): a Commit past it fails with
-// ResourceExhausted, and the snapshot stays as it was.
+// 88 bytes each, an index entry, and their ACLs: 64 MiB at most): a Commit past
+// it fails with ResourceExhausted, and the snapshot stays as it was.
 inline constexpr uint64_t kMaxShiftedInodes = uint64_t{1} << 20;
 
 // Plans the shift of `tree` (its root included) through `map`, writes the

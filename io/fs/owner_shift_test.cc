@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <string>
 
@@ -137,6 +138,56 @@ TEST_F(OwnerShiftTest, RewritesV3CapabilityRootThroughTheMap) {
   memcpy(&got_magic, got, 4);
   EXPECT_EQ(got_magic, 0x02000001u);
   EXPECT_EQ(memcmp(got + 4, v3 + 4, 16), 0);
+}
+
+// A v2 POSIX ACL xattr: user::rwx, user:<u>:r-x, group::r-x,
+// group:<g>:r-x, mask::r-x, other::r-x.
+std::string Acl(uint32_t u, uint32_t g) {
+  std::string acl(4, '\0');
+  uint32_t version = 2;
+  memcpy(acl.data(), &version, 4);
+  auto add = [&](uint16_t tag, uint16_t perm, uint32_t id) {
+    char e[8];
+    memcpy(e, &tag, 2);
+    memcpy(e + 2, &perm, 2);
+    memcpy(e + 4, &id, 4);
+    acl.append(e, 8);
+  };
+  add(0x01, 7, ~0u);
+  add(0x02, 5, u);
+  add(0x04, 5, ~0u);
+  add(0x08, 5, g);
+  add(0x10, 5, ~0u);
+  add(0x20, 5, ~0u);
+  return acl;
+}
+
+std::string GetXattr(const std::string& path, const char* name) {
+  std::string v(4096, '\0');
+  ssize_t n = lgetxattr(path.c_str(), name, v.data(), v.size());
+  return n < 0 ? "(none)" : v.substr(0, static_cast<size_t>(n));
+}
+
+TEST_F(OwnerShiftTest, RewritesNamedEntriesOfAccessAndDefaultAcls) {
+  Touch(tree_ + "/shared", 0755, 100000, 100000);
+  std::string acl = Acl(101000, 101005);
+  if (setxattr((tree_ + "/shared").c_str(), "system.posix_acl_access",
+               acl.data(), acl.size(), 0) != 0) {
+    GTEST_SKIP() << "no POSIX ACLs on " << tmp_.path() << ": "
+                 << strerror(errno);
+  }
+  ASSERT_EQ(setxattr(tree_.c_str(), "system.posix_acl_default", acl.data(),
+                     acl.size(), 0),
+            0);
+  ASSERT_TRUE(ShiftOwners(tree_, Unmap(), journal_).ok());
+  EXPECT_EQ(GetXattr(tree_ + "/shared", "system.posix_acl_access"),
+            Acl(1000, 1005));
+  EXPECT_EQ(GetXattr(tree_, "system.posix_acl_default"), Acl(1000, 1005));
+  EXPECT_EQ(Lstat(tree_ + "/shared").st_mode & 07777, 0755u);
+  ASSERT_TRUE(ReplayShiftJournal(tree_, journal_, ShiftDirection::kBack).ok());
+  EXPECT_EQ(GetXattr(tree_ + "/shared", "system.posix_acl_access"), acl);
+  EXPECT_EQ(GetXattr(tree_, "system.posix_acl_default"), acl);
+  EXPECT_EQ(Lstat(tree_ + "/shared").st_uid, 100000u);
 }
 
 TEST_F(OwnerShiftTest, ReplayIsIdempotentEvenForASwap) {
