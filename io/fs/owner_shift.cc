@@ -14,6 +14,7 @@
 #include "io/base/unique_fd.h"
 #include "io/fs/fs_util.h"
 #include "io/fs/tree_walk.h"
+#include "io/fs/walk_util.h"
 
 namespace strata {
 namespace {
@@ -124,7 +125,8 @@ std::string BaseOf(const std::string& path) {
 }
 
 // Calls fn(dirfd, name, st) for the tree's root (through its parent) and
-// every entry below it.
+// every entry below it but mount points: what is mounted inside the tree (a
+// bind mount of a host directory or file) is never re-owned.
 Status ForEachEntry(const std::string& tree, const TreeVisitor& fn) {
   UniqueFd parent(
       open(ParentOf(tree).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -140,7 +142,18 @@ Status ForEachEntry(const std::string& tree, const TreeVisitor& fn) {
   UniqueFd root(openat(parent.get(), name.c_str(),
                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!root.valid()) return PosixError("open " + name, errno);
-  return WalkTree(root.get(), fn);
+  EntryStat top;
+  STRATA_RETURN_IF_ERROR(StatAt(root.get(), "", &top));
+  return WalkTree(
+      root.get(),
+      [&](int dirfd, const char* entry, const struct stat& est) -> Status {
+        EntryStat es;
+        Status s = StatAt(dirfd, entry, &es);
+        if (s.code() == Code::kNotFound) return Status::Ok();  // gone meanwhile
+        STRATA_RETURN_IF_ERROR(s);
+        if (IsMountPoint(es, top)) return Status::Ok();
+        return fn(dirfd, entry, est);
+      });
 }
 
 std::string AtPath(int dirfd, const char* name) {

@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -188,6 +189,33 @@ TEST_F(OwnerShiftTest, RewritesNamedEntriesOfAccessAndDefaultAcls) {
   EXPECT_EQ(GetXattr(tree_ + "/shared", "system.posix_acl_access"), acl);
   EXPECT_EQ(GetXattr(tree_, "system.posix_acl_default"), acl);
   EXPECT_EQ(Lstat(tree_ + "/shared").st_uid, 100000u);
+}
+
+TEST_F(OwnerShiftTest, NeverReownsWhatIsMountedInsideTheTree) {
+  // A host directory and a host file bind-mounted into the tree (owned by
+  // IDs the map would change) are left exactly as they were.
+  TempDir host;
+  std::string dir = host.path() + "/dir", file = host.path() + "/file";
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+  Touch(dir + "/inside", 0644, 100000, 100000);
+  ASSERT_EQ(chown(dir.c_str(), 100000, 100000), 0);
+  Touch(file, 0644, 100000, 100000);
+  TreeState before = TreeState::Capture(host.path());
+  ASSERT_EQ(mkdir((tree_ + "/mnt").c_str(), 0755), 0);
+  Touch(tree_ + "/file", 0644, 0, 0);
+  ASSERT_EQ(
+      mount(dir.c_str(), (tree_ + "/mnt").c_str(), nullptr, MS_BIND, nullptr),
+      0);
+  ASSERT_EQ(
+      mount(file.c_str(), (tree_ + "/file").c_str(), nullptr, MS_BIND, nullptr),
+      0);
+  auto stats = ShiftOwners(tree_, Unmap(), journal_);
+  umount2((tree_ + "/mnt").c_str(), MNT_DETACH);
+  umount2((tree_ + "/file").c_str(), MNT_DETACH);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->changed, 1u);  // the tree's root alone
+  TreeState after = TreeState::Capture(host.path());
+  EXPECT_TRUE(after == before) << after.DiffFrom(before);
 }
 
 TEST_F(OwnerShiftTest, ReplayIsIdempotentEvenForASwap) {
