@@ -13,6 +13,7 @@
 #include "io/base/unique_fd.h"
 #include "io/compress/compress_sink.h"
 #include "io/diff/entry_read.h"
+#include "io/fs/owner_shift.h"
 
 namespace strata {
 namespace {
@@ -87,6 +88,9 @@ Result<TarEntry> LayerWriter::Header(const Change& c) {
     std::string cap;
     STRATA_ASSIGN_OR_RETURN(
         bool has_cap, XattrAt(c.dir, c.name, "security.capability", &cap));
+    // From an ID-mapped upper, a v3 capability names the host uid of the
+    // container's root: written as the container's, like the owners.
+    if (has_cap && opts_.uid_map) cap = MapCapabilityRoot(cap, opts_.uid_map);
     if (has_cap) e.xattrs.emplace_back("security.capability", std::move(cap));
   }
   return e;

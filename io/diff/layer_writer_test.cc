@@ -15,6 +15,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -191,6 +192,46 @@ TEST_F(LayerWriterTest, CapabilityXattrIsCarried) {
     ASSERT_EQ(r.e.xattrs.size(), 1u);
     EXPECT_EQ(r.e.xattrs[0].first, "security.capability");
     EXPECT_EQ(r.e.xattrs[0].second, std::string(cap, sizeof(cap)));
+  }
+}
+
+TEST_F(LayerWriterTest, AV3CapabilityRootIsMappedWithTheOwners) {
+  // Set inside a user namespace whose root is host 100000: a v3 capability
+  // naming that root. Through the owner maps it is written as the
+  // container's own, a v2 capability.
+  uint8_t v3[24] = {};
+  uint32_t magic = 0x03000001, perm = 1u << 13, root = 100000;
+  memcpy(v3, &magic, 4);
+  memcpy(v3 + 4, &perm, 4);
+  memcpy(v3 + 20, &root, 4);
+  if (setxattr((upper_ + "/new").c_str(), "security.capability", v3, sizeof(v3),
+               0) != 0) {
+    GTEST_SKIP() << "cannot set security.capability (needs root)";
+  }
+  LayerOptions opts;
+  opts.uid_map = [](uint32_t u) { return u >= 100000 ? u - 100000 : u; };
+  opts.gid_map = opts.uid_map;
+  std::string blob, tar;
+  ASSERT_TRUE(Layer(Compression::kNone, &blob, opts).ok());
+  bool seen = false;
+  for (const Read& r : ReadLayer(blob, &tar)) {
+    if (r.e.path != "new") continue;
+    seen = true;
+    ASSERT_EQ(r.e.xattrs.size(), 1u);
+    const std::string& cap = r.e.xattrs[0].second;
+    ASSERT_EQ(cap.size(), 20u);
+    uint32_t got;
+    memcpy(&got, cap.data(), 4);
+    EXPECT_EQ(got, 0x02000001u);
+    EXPECT_EQ(cap.substr(4), std::string(reinterpret_cast<char*>(v3) + 4, 16));
+  }
+  EXPECT_TRUE(seen);
+  // Without maps the value is carried as it is.
+  ASSERT_TRUE(Layer(Compression::kNone, &blob).ok());
+  for (const Read& r : ReadLayer(blob, &tar)) {
+    if (r.e.path != "new") continue;
+    EXPECT_EQ(r.e.xattrs[0].second,
+              std::string(reinterpret_cast<char*>(v3), sizeof(v3)));
   }
 }
 

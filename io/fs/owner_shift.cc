@@ -94,23 +94,14 @@ uint32_t Load32(const uint8_t* p) {
   return v;
 }
 
-// The capability after the shift: a v3 one names its namespace root's host
-// uid, which the map rewrites (to v2 when that root becomes 0). Returns its
-// length (0: unchanged form, copy as is).
+// The capability after the shift (MapCapabilityRoot) into `out`; returns
+// its length.
 size_t ShiftCap(const uint8_t* cap, size_t len, const OwnerMap& map,
                 uint8_t* out) {
-  memcpy(out, cap, len);
-  if (len != kCapMax) return len;
-  uint32_t magic = Load32(cap);
-  if ((magic & kCapRevisionMask) != kCapRevision3) return len;
-  uint32_t root = map.uid(Load32(cap + kCapV2Size));
-  if (root == 0) {
-    uint32_t v2 = kCapRevision2 | (magic & ~kCapRevisionMask);
-    memcpy(out, &v2, 4);
-    return kCapV2Size;
-  }
-  memcpy(out + kCapV2Size, &root, 4);
-  return len;
+  std::string shifted = MapCapabilityRoot(
+      std::string_view(reinterpret_cast<const char*>(cap), len), map.uid);
+  memcpy(out, shifted.data(), shifted.size());
+  return shifted.size();
 }
 
 std::string ParentOf(const std::string& path) {
@@ -290,6 +281,24 @@ Result<Plan> ReadJournal(const std::string& journal) {
 }
 
 }  // namespace
+
+std::string MapCapabilityRoot(std::string_view cap,
+                              const std::function<uint32_t(uint32_t)>& uid) {
+  std::string out(cap);
+  if (cap.size() != kCapMax) return out;
+  const uint8_t* p = reinterpret_cast<const uint8_t*>(cap.data());
+  uint32_t magic = Load32(p);
+  if ((magic & kCapRevisionMask) != kCapRevision3) return out;
+  uint32_t root = uid(Load32(p + kCapV2Size));
+  if (root == 0) {
+    uint32_t v2 = kCapRevision2 | (magic & ~kCapRevisionMask);
+    memcpy(out.data(), &v2, 4);
+    out.resize(kCapV2Size);
+    return out;
+  }
+  memcpy(out.data() + kCapV2Size, &root, 4);
+  return out;
+}
 
 Result<ShiftStats> ShiftOwners(const std::string& tree, const OwnerMap& map,
                                const std::string& journal) {

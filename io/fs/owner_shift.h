@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "io/base/result.h"
 
@@ -66,6 +67,13 @@ Status ReplayShiftJournal(const std::string& tree, const std::string& journal,
 
 // Removes the journal (OK when there is none) and syncs its directory.
 Status RemoveShiftJournal(const std::string& journal);
+
+// A security.capability value with a v3 capability's namespace root (the
+// host uid of the user namespace that set it) rewritten through `uid`, as
+// a v2 capability when that becomes 0; any other value unchanged. Also what
+// a layer written from an ID-mapped upper carries (io/diff/layer_writer).
+std::string MapCapabilityRoot(std::string_view cap,
+                              const std::function<uint32_t(uint32_t)>& uid);
 
 }  // namespace strata
 
