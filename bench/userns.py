@@ -142,10 +142,10 @@ def prepares(b, a, top):
     return out
 
 
-def shift_vs_idmap(b, a, top):
+def shift_vs_idmap(b, a):
     """Reflink: clone of the top layer's tree, alone and with the owners
     shifted (strata-clone --shift-by), alternating."""
-    del top  # Info carries no directory: the image's full tree has the most files
+    # Info carries no directory: the image's full tree has the most files.
     trees = [os.path.join(b.w, "s", "snapshots", d, "fs")
              for d in os.listdir(os.path.join(b.w, "s", "snapshots"))]
     src = max(trees, key=lambda t: sum(len(f) for _, _, f in os.walk(t)))
@@ -235,7 +235,7 @@ def main():
                     k: statistics.median(v) for k, v in prepares(b, a, top).items()}
                 if backend == "reflink":
                     results["prepare"]["reflink ways"] = {
-                        k: statistics.median(v) for k, v in shift_vs_idmap(b, a, top).items()}
+                        k: statistics.median(v) for k, v in shift_vs_idmap(b, a).items()}
             finally:
                 b.stop()
     finally:

@@ -122,4 +122,9 @@ uint32_t HostToContainer(const std::vector<IdRange>& ranges, uint32_t host) {
   return host;
 }
 
+OwnerMap ToContainerIds(const SnapshotIdMap& map) {
+  return {[m = map.uids](uint32_t u) { return HostToContainer(m, u); },
+          [m = map.gids](uint32_t g) { return HostToContainer(m, g); }};
+}
+
 }  // namespace strata

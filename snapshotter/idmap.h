@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "io/base/result.h"
+#include "io/fs/owner_shift.h"
 #include "snapshotter/types.h"
 
 namespace strata {
@@ -54,6 +55,10 @@ Result<SnapshotIdMap> IdMapFromLabels(const Labels& labels);
 
 // The container ID a host ID maps to; the same ID when no range holds it.
 uint32_t HostToContainer(const std::vector<IdRange>& ranges, uint32_t host);
+
+// The mapping's inverse on both axes (HostToContainer): how a mapped
+// overlay upper's host-owned entries are stored and written into layers.
+OwnerMap ToContainerIds(const SnapshotIdMap& map);
 
 // `mounts` with uidmap=/gidmap= options first, as containerd's overlayfs
 // snapshotter gives them, when `map` is mapped.

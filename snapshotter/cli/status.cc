@@ -78,10 +78,14 @@ int RunStatus(const std::shared_ptr<grpc::Channel>& channel,
         static_cast<long long>(sh.pending()));
   }
   const spb::UserNamespaces& u = r.userns();
-  std::printf(
-      "userns:     remap-ids %s; idmapped mounts %s\n",
-      u.remap_ids() ? "on" : "off (mapped snapshots get plain mounts)",
-      u.idmap_ok() ? "work here" : ("do not work: " + u.idmap_error()).c_str());
+  if (!u.remap_ids()) {
+    std::printf(
+        "userns:     remap-ids off (mapped snapshots get plain mounts)\n");
+  } else {
+    std::printf("userns:     remap-ids on; idmapped mounts %s\n",
+                u.idmap_ok() ? "work here"
+                             : ("do not work: " + u.idmap_error()).c_str());
+  }
   const spb::Recovery& rec = r.recovery();
   std::printf(
       "recovery:   %lld staging, %lld orphans, %lld trash removed; %lld "

@@ -48,8 +48,9 @@ Status CompareTrees::Walk(const ChangeVisitor& visit) const {
 
 void CompareTrees::SetOwnerMaps(LayerOptions& opts) const {
   if (!unmap.mapped()) return;
-  opts.uid_map = [m = unmap.uids](uint32_t u) { return HostToContainer(m, u); };
-  opts.gid_map = [m = unmap.gids](uint32_t g) { return HostToContainer(m, g); };
+  OwnerMap m = ToContainerIds(unmap);
+  opts.uid_map = std::move(m.uid);
+  opts.gid_map = std::move(m.gid);
 }
 
 Result<CompareTrees> Engine::TreesOf(uint64_t id, std::string_view key) {

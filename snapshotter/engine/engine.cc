@@ -198,8 +198,11 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
   }
   STRATA_RETURN_IF_ERROR(engine->CheckBackend());
   engine->StartSharing();
-  // Before any thread: the probe forks.
-  engine->idmap_support_ = ProbeIdmappedMount(engine->layout_.SnapshotsDir());
+  // Only where mappings are honoured (a fork, at start only); before any
+  // thread.
+  engine->idmap_support_ =
+      opts.remap_ids ? ProbeIdmappedMount(engine->layout_.SnapshotsDir())
+                     : FailedPrecondition("not probed: remap_ids is off");
   STRATA_RETURN_IF_ERROR(engine->Recover());
   return engine;
 }
@@ -1019,10 +1022,7 @@ Result<bool> Engine::UnmapUpperOwners(uint64_t id, std::string_view key,
       ReplayShiftJournal(layout_.FsDir(id), journal, ShiftDirection::kBack)
           .WithContext(SnapshotName(key)));
   STRATA_RETURN_IF_ERROR(RemoveShiftJournal(journal));
-  const std::vector<IdRange> uids = map->uids, gids = map->gids;
-  OwnerMap unmap{[&uids](uint32_t u) { return HostToContainer(uids, u); },
-                 [&gids](uint32_t g) { return HostToContainer(gids, g); }};
-  auto stats = ShiftOwners(layout_.FsDir(id), unmap, journal);
+  auto stats = ShiftOwners(layout_.FsDir(id), ToContainerIds(*map), journal);
   if (!stats.ok()) {
     // Whatever it changed goes back before the error is returned.
     if (ReplayShiftJournal(layout_.FsDir(id), journal, ShiftDirection::kBack)
