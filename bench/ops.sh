@@ -49,4 +49,5 @@ for s in strata peer; do
   [ -n "$ok" ] || { echo "bench/ops.sh: $s did not start serving on $work/$s.sock" >&2; exit 1; }
 done
 "$bin/strata" bench ops --address "$work/strata.sock" --peer-address "$work/peer.sock" \
-  --fsync-dir "$work" --out "$out" --report "$top/bench/report.py" ${args[@]+"${args[@]}"}
+  --fsync-dir "$work" --out "$out" --report "$top/bench/report.py" \
+  --pid "${pids[0]}" --peer-pid "${pids[1]}" ${args[@]+"${args[@]}"}

@@ -35,7 +35,7 @@ constexpr const char* kUsage =
     "[--rounds 3]\n"
     "                        [--concurrency 1,16] [--fsync-dir DIR] [--out "
     "DIR]\n"
-    "                        [--report PATH]\n";
+    "                        [--report PATH] [--pid PID] [--peer-pid PID]\n";
 constexpr int kChainLength = 25;  // layers per chain: a deep image
 constexpr int kMaxBases = 8;      // tree roots: a few base images
 const char* const kPhases[] = {"Prepare", "Commit", "Stat",  "List",
@@ -132,12 +132,14 @@ struct Progress {
 // over them and removes everything it made.
 class OpsRun {
  public:
+  // server_pid > 0: each phase also records that process's CPU time.
   OpsRun(pb::Snapshots::Stub& stub, WorkerPool& pool, std::string prefix,
-         Progress& progress)
+         Progress& progress, pid_t server_pid)
       : stub_(stub),
         pool_(pool),
         prefix_(std::move(prefix)),
-        progress_(progress) {}
+        progress_(progress),
+        server_pid_(server_pid) {}
 
   // False (with error() set) if any RPC failed.
   bool Execute(int n);
@@ -146,6 +148,7 @@ class OpsRun {
   struct PhaseSamples {
     std::vector<double> us;
     double wall_s = 0;
+    double cpu_s = -1;  // the server's CPU seconds; < 0: unknown
   };
   std::map<std::string, PhaseSamples>& samples() { return samples_; }
 
@@ -169,9 +172,23 @@ class OpsRun {
   WorkerPool& pool_;
   std::string prefix_;
   Progress& progress_;
+  pid_t server_pid_;
   std::map<std::string, PhaseSamples> samples_;
   std::string error_;
 };
+
+// CPU seconds process pid has run, exited threads included (its CPU-time
+// clock: nanoseconds, where /proc/PID/stat counts 10 ms ticks), or < 0 when
+// unreadable.
+double ProcessCpuSeconds(pid_t pid) {
+  clockid_t clock;
+  timespec ts;
+  if (pid <= 0 || clock_getcpuclockid(pid, &clock) != 0 ||
+      clock_gettime(clock, &ts) != 0) {
+    return -1;
+  }
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
 
 void Deadline(grpc::ClientContext& ctx) {
   ctx.set_deadline(std::chrono::system_clock::now() +
@@ -288,6 +305,7 @@ bool OpsRun::Batch(const std::string& phase, size_t count, const Call& call) {
   std::vector<std::vector<double>> per_worker(pool_.size());
   std::mutex err_mu;
   std::atomic<bool> failed{false};
+  const double cpu0 = ProcessCpuSeconds(server_pid_);
   auto t0 = Clock::now();
   pool_.Run(count, [&](size_t i, int w) {
     if (failed.load(std::memory_order_relaxed)) return;
@@ -305,6 +323,8 @@ bool OpsRun::Batch(const std::string& phase, size_t count, const Call& call) {
   });
   PhaseSamples& ps = samples_[phase];
   ps.wall_s += std::chrono::duration<double>(Clock::now() - t0).count();
+  const double cpu1 = ProcessCpuSeconds(server_pid_);
+  if (cpu0 >= 0 && cpu1 >= 0) ps.cpu_s = std::max(ps.cpu_s, 0.0) + cpu1 - cpu0;
   for (auto& v : per_worker) ps.us.insert(ps.us.end(), v.begin(), v.end());
   return !failed;
 }
@@ -469,6 +489,7 @@ int RunReport(const std::string& report, const std::string& json,
 int RunBenchOps(const std::vector<std::string>& args) {
   std::string address, peer_address, fsync_dir, out_dir = ".", report;
   int n = 2000, rounds = 3;
+  pid_t strata_pid = 0, peer_pid = 0;
   std::vector<int> concurrency = {1, 16};
   std::string command = "strata bench ops";
   for (size_t i = 0; i < args.size(); ++i) {
@@ -497,6 +518,10 @@ int RunBenchOps(const std::vector<std::string>& args) {
       out_dir = v;
     else if (a == "--report")
       report = v;
+    else if (a == "--pid")
+      strata_pid = std::atoi(v.c_str());
+    else if (a == "--peer-pid")
+      peer_pid = std::atoi(v.c_str());
     else {
       std::fprintf(stderr, "strata bench ops: unknown flag %s\n%s", a.c_str(),
                    kUsage);
@@ -559,7 +584,8 @@ int RunBenchOps(const std::vector<std::string>& args) {
                        server;
         std::string prefix = run_id + "r" + std::to_string(round) + "-c" +
                              std::to_string(c) + "/";
-        OpsRun run(*stubs[server], *pools[c], prefix, progress);
+        OpsRun run(*stubs[server], *pools[c], prefix, progress,
+                   server == std::string(kStrata) ? strata_pid : peer_pid);
         auto t0 = Clock::now();
         if (!run.Execute(n)) {
           std::fprintf(stderr, "\nstrata bench ops: %s (%s): %s\n", server,
@@ -581,6 +607,7 @@ int RunBenchOps(const std::vector<std::string>& args) {
           p.wall_s = s.wall_s;
           p.p50_us = Percentile(s.us, 0.5);
           p.p99_us = Percentile(s.us, 0.99);
+          p.cpu_s = s.cpu_s;
           res.runs.push_back(p);
         }
       }

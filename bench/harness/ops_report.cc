@@ -99,15 +99,17 @@ std::string TargetLine(const TargetResult& t) {
 
 PhaseSummary Summarize(const OpsResults& r, const std::string& server, int c,
                        const std::string& phase) {
-  std::vector<double> ops, p50, p99;
+  std::vector<double> ops, p50, p99, cpu;
   for (int round = 1; round <= r.rounds; ++round) {
     if (const PhaseRun* p = Find(r, server, round, c, phase)) {
       ops.push_back(p->OpsPerSec());
       p50.push_back(p->p50_us);
       p99.push_back(p->p99_us);
+      if (std::isfinite(p->CpuUsPerOp())) cpu.push_back(p->CpuUsPerOp());
     }
   }
-  return {Median(ops), Median(p50), Median(p99)};
+  return {Median(ops), Median(p50), Median(p99),
+          cpu.empty() ? NAN : Median(cpu)};
 }
 
 double ThroughputRatio(const OpsResults& r, int c, const std::string& phase) {
@@ -217,19 +219,25 @@ void PrintSummary(const OpsResults& r, const std::vector<TargetResult>& targets,
                   FILE* out) {
   std::fprintf(out, "median over %d round(s), N=%d snapshots per run\n",
                r.rounds, r.n);
-  std::fprintf(out, "%-8s %4s %12s %12s %8s %10s %10s %10s %10s\n", "phase",
-               "conc", "strata_op/s", "peer_op/s", "ratio", "strata_p50",
-               "peer_p50", "strata_p99", "peer_p99");
+  std::fprintf(out, "%-8s %4s %12s %12s %8s %10s %10s %10s %10s %10s %10s\n",
+               "phase", "conc", "strata_op/s", "peer_op/s", "ratio",
+               "strata_p50", "peer_p50", "strata_p99", "peer_p99", "strata_cpu",
+               "peer_cpu");
   for (int c : r.concurrency) {
     for (const std::string& ph : r.phases) {
       PhaseSummary s = Summarize(r, kStrata, c, ph),
                    p = Summarize(r, kPeer, c, ph);
-      std::fprintf(
-          out, "%-8s %4d %12.0f %12.0f %7.2fx %10.0f %10.0f %10.0f %10.0f\n",
-          ph.c_str(), c, s.ops_per_s, p.ops_per_s, ThroughputRatio(r, c, ph),
-          s.p50_us, p.p50_us, s.p99_us, p.p99_us);
+      std::fprintf(out,
+                   "%-8s %4d %12.0f %12.0f %7.2fx %10.0f %10.0f %10.0f %10.0f "
+                   "%10.1f %10.1f\n",
+                   ph.c_str(), c, s.ops_per_s, p.ops_per_s,
+                   ThroughputRatio(r, c, ph), s.p50_us, p.p50_us, s.p99_us,
+                   p.p99_us, s.cpu_us_per_op, p.cpu_us_per_op);
     }
   }
+  std::fprintf(out,
+               "latencies in us; *_cpu: the server process's CPU us per call "
+               "(nan without --pid/--peer-pid)\n");
   if (!r.fsync_p50_us.empty()) {
     std::fprintf(
         out, "fsync on %s: p50 %.0f us, p99 %.0f us; fdatasync p50 %.0f us\n",
@@ -273,7 +281,7 @@ bool WriteResultsJson(const OpsResults& r,
        "[\"phase\", \"concurrency\", \"strata ops/s\", \"peer ops/s\", "
        "\"strata/peer\", "
        "\"strata p50 us\", \"peer p50 us\", \"strata p99 us\", \"peer p99 "
-       "us\"], \"rows\": [";
+       "us\", \"strata CPU us/call\", \"peer CPU us/call\"], \"rows\": [";
   bool first = true;
   for (int c : r.concurrency) {
     for (const std::string& ph : r.phases) {
@@ -283,7 +291,7 @@ bool WriteResultsJson(const OpsResults& r,
         << ", " << Num(s.ops_per_s) << ", " << Num(p.ops_per_s) << ", "
         << Num(ThroughputRatio(r, c, ph)) << ", " << Num(s.p50_us) << ", "
         << Num(p.p50_us) << ", " << Num(s.p99_us) << ", " << Num(p.p99_us)
-        << "]";
+        << ", " << Num(s.cpu_us_per_op) << ", " << Num(p.cpu_us_per_op) << "]";
       first = false;
     }
   }
@@ -358,7 +366,8 @@ bool WriteResultsJson(const OpsResults& r,
           << ", \"concurrency\": " << c << ", \"phase\": " << json::Str(ph)
           << ", \"ops_per_s\": " << Num(s.ops_per_s)
           << ", \"p50_us\": " << Num(s.p50_us)
-          << ", \"p99_us\": " << Num(s.p99_us) << "}";
+          << ", \"p99_us\": " << Num(s.p99_us)
+          << ", \"cpu_us_per_op\": " << Num(s.cpu_us_per_op) << "}";
         first = false;
       }
     }
@@ -372,7 +381,8 @@ bool WriteResultsJson(const OpsResults& r,
       << ", \"round\": " << p.round << ", \"concurrency\": " << p.concurrency
       << ", \"phase\": " << json::Str(p.phase) << ", \"ops\": " << p.ops
       << ", \"wall_s\": " << Num(p.wall_s) << ", \"p50_us\": " << Num(p.p50_us)
-      << ", \"p99_us\": " << Num(p.p99_us) << "}";
+      << ", \"p99_us\": " << Num(p.p99_us)
+      << ", \"cpu_s\": " << Num(p.cpu_s >= 0 ? p.cpu_s : NAN) << "}";
   }
   j << "],\n \"targets\": [";
   for (size_t i = 0; i < targets.size(); ++i) {

@@ -5,6 +5,7 @@
 #ifndef STRATA_BENCH_HARNESS_OPS_REPORT_H_
 #define STRATA_BENCH_HARNESS_OPS_REPORT_H_
 
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -25,8 +26,15 @@ struct PhaseRun {
   double wall_s = 0;  // wall time of the phase's batches
   double p50_us = 0;
   double p99_us = 0;
+  // The server process's CPU time (user + system) during the phase; < 0 when
+  // unknown (no --pid). Client and servers share the machine's cores, so
+  // ops/s also measure the client: CPU per call is the server's own cost.
+  double cpu_s = -1;
   double OpsPerSec() const {
     return wall_s > 0 ? static_cast<double>(ops) / wall_s : 0;
+  }
+  double CpuUsPerOp() const {
+    return cpu_s >= 0 && ops > 0 ? cpu_s * 1e6 / static_cast<double>(ops) : NAN;
   }
 };
 
@@ -57,6 +65,7 @@ struct TargetResult {
 // Median over rounds of one server's figure for (concurrency, phase).
 struct PhaseSummary {
   double ops_per_s = 0, p50_us = 0, p99_us = 0;
+  double cpu_us_per_op = NAN;  // the server's CPU per call (NAN: unknown)
 };
 PhaseSummary Summarize(const OpsResults& r, const std::string& server,
                        int concurrency, const std::string& phase);
