@@ -232,7 +232,8 @@ Result<int64_t> ExclusiveBytes(int fd) {
   return exclusive;
 }
 
-Result<DiskUsage> MeasureDiskUsage(const std::string& path, UsageMode mode) {
+Result<DiskUsage> MeasureDiskUsage(const std::string& path, UsageMode mode,
+                                   int64_t max_inodes) {
   UniqueFd fd(
       open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) return PosixError("open " + path, errno);
@@ -254,7 +255,10 @@ Result<DiskUsage> MeasureDiskUsage(const std::string& path, UsageMode mode) {
             !seen.insert({e.st_dev, e.st_ino}).second) {
           return Status::Ok();
         }
-        usage.inodes++;
+        if (++usage.inodes > max_inodes) {
+          return ResourceExhausted("more than " + std::to_string(max_inodes) +
+                                   " inodes");
+        }
         if (mode == UsageMode::kExclusiveExtents)
           usage.bytes += InodeCost(e, overhead);
         if (mode == UsageMode::kExclusiveExtents && S_ISREG(e.st_mode) &&

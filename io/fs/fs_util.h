@@ -111,8 +111,14 @@ enum class UsageMode {
 // == 0), its st_size. So a fresh clone of a tree measures its directories and
 // inodes, not its data, and 50 clones of one image cost 50 x that, not 50 x the
 // data.
+//
+// max_inodes bounds the walk: past that many inodes it stops and returns
+// ResourceExhausted (a caller answering inline hands bigger trees to a
+// thread that may block).
+inline constexpr int64_t kNoInodeLimit = INT64_MAX;
 Result<DiskUsage> MeasureDiskUsage(const std::string& path,
-                                   UsageMode mode = UsageMode::kAllocated);
+                                   UsageMode mode = UsageMode::kAllocated,
+                                   int64_t max_inodes = kNoInodeLimit);
 
 // Bytes one inode occupies on fd's filesystem besides its data and directory
 // blocks: the inode size XFS reports (XFS_IOC_FSGEOMETRY_V1, 512 by default on

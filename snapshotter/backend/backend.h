@@ -16,6 +16,7 @@
 #include "io/base/result.h"
 #include "io/extract/extractor.h"
 #include "io/fs/fs_ops.h"
+#include "io/fs/fs_util.h"
 #include "snapshotter/types.h"
 
 namespace strata {
@@ -44,8 +45,9 @@ class Backend {
   virtual Result<std::vector<Mount>> Mounts(
       uint64_t id, Kind kind, const std::vector<uint64_t>& parent_ids) = 0;
 
-  // Bytes and inodes the snapshot's own layer holds now.
-  virtual Result<Usage> MeasureUsage(uint64_t id) = 0;
+  // Bytes and inodes the snapshot's own layer holds now; ResourceExhausted
+  // past max_inodes inodes (kNoInodeLimit: none).
+  virtual Result<Usage> MeasureUsage(uint64_t id, int64_t max_inodes) = 0;
 
   // The form of whiteouts a layer applied into one of this backend's active
   // snapshots takes: overlay whiteouts for a layer that is a diff over its

@@ -147,8 +147,10 @@ Result<int> OverlayBackend::Prune(FsOps& fs,
   return removed;
 }
 
-Result<Usage> OverlayBackend::MeasureUsage(uint64_t id) {
-  STRATA_ASSIGN_OR_RETURN(DiskUsage du, MeasureDiskUsage(layout_.FsDir(id)));
+Result<Usage> OverlayBackend::MeasureUsage(uint64_t id, int64_t max_inodes) {
+  STRATA_ASSIGN_OR_RETURN(
+      DiskUsage du,
+      MeasureDiskUsage(layout_.FsDir(id), UsageMode::kAllocated, max_inodes));
   return Usage{du.bytes, du.inodes};
 }
 

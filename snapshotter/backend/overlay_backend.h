@@ -58,7 +58,7 @@ class OverlayBackend final : public Backend {
                   const std::vector<uint64_t>& parent_ids) override;
   Result<std::vector<Mount>> Mounts(
       uint64_t id, Kind kind, const std::vector<uint64_t>& parent_ids) override;
-  Result<Usage> MeasureUsage(uint64_t id) override;
+  Result<Usage> MeasureUsage(uint64_t id, int64_t max_inodes) override;
   WhiteoutMode Whiteouts() const override { return WhiteoutMode::kOverlay; }
   // Layers are never copied: any depth the kernel takes.
   int MaxLayerDepth() const override { return 0; }

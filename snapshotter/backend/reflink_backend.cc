@@ -60,12 +60,13 @@ Status ReflinkBackend::CheckRebase(
       "backend; do not list the rebase capability for this daemon)");
 }
 
-Result<Usage> ReflinkBackend::MeasureUsage(uint64_t id) {
+Result<Usage> ReflinkBackend::MeasureUsage(uint64_t id, int64_t max_inodes) {
   STRATA_ASSIGN_OR_RETURN(
       DiskUsage du,
-      MeasureDiskUsage(layout_.FsDir(id), mode_ == Mode::kReflink
-                                              ? UsageMode::kExclusiveExtents
-                                              : UsageMode::kAllocated));
+      MeasureDiskUsage(layout_.FsDir(id),
+                       mode_ == Mode::kReflink ? UsageMode::kExclusiveExtents
+                                               : UsageMode::kAllocated,
+                       max_inodes));
   return Usage{du.bytes, du.inodes};
 }
 

@@ -47,7 +47,7 @@ class ReflinkBackend final : public Backend {
                   const std::vector<uint64_t>& parent_ids) override;
   Result<std::vector<Mount>> Mounts(
       uint64_t id, Kind kind, const std::vector<uint64_t>& parent_ids) override;
-  Result<Usage> MeasureUsage(uint64_t id) override;
+  Result<Usage> MeasureUsage(uint64_t id, int64_t max_inodes) override;
   // Always FailedPrecondition: a tree extracted without its parent applied
   // whiteouts as deletions of nothing, so it cannot become a child.
   WhiteoutMode Whiteouts() const override { return WhiteoutMode::kDelete; }

@@ -402,7 +402,7 @@ Status Engine::Commit(std::string_view name, std::string_view key,
   if (hardlinks_ && kind == Kind::kActive) relinked = LinkEqualFiles(id, key);
   Usage usage;
   if (kind == Kind::kActive) {
-    auto u = backend_->MeasureUsage(id);
+    auto u = backend_->MeasureUsage(id, kNoInodeLimit);
     if (!u.ok()) {
       return Internal(SnapshotName(key) +
                       ": measure usage: " + u.status().message());
@@ -566,7 +566,7 @@ Result<std::vector<Engine::Entry>> Engine::Entries() {
   return out;
 }
 
-Result<Usage> Engine::GetUsage(std::string_view key) {
+Result<Usage> Engine::GetUsage(std::string_view key, int64_t max_inodes) {
   STRATA_RETURN_IF_ERROR(ValidateKey("key", key));
   SnapshotRecord r;
   STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
@@ -574,8 +574,12 @@ Result<Usage> Engine::GetUsage(std::string_view key) {
     return Status::Ok();
   }));
   if (r.kind != Kind::kActive) return r.usage;
-  auto u = backend_->MeasureUsage(r.id);
+  auto u = backend_->MeasureUsage(r.id, max_inodes);
   if (!u.ok()) {
+    if (u.status().code() == Code::kResourceExhausted &&
+        max_inodes != kNoInodeLimit) {
+      return u.status();
+    }
     if (u.status().code() == Code::kNotFound) {
       return NotFound(SnapshotName(key) + ": removed while measuring usage");
     }

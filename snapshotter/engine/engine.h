@@ -38,6 +38,7 @@
 #include "io/extract/apply_layer.h"
 #include "io/extract/extractor.h"
 #include "io/fs/fs_ops.h"
+#include "io/fs/fs_util.h"
 #include "io/fs/sync_group.h"
 #include "io/sink/content_share.h"
 #include "snapshotter/idmap.h"
@@ -231,7 +232,11 @@ class Engine {
                       const std::vector<std::string>& fieldpaths);
   // Infos matching containerd filters, in id order, from one read txn.
   Result<std::vector<Info>> List(const std::vector<std::string>& filters);
-  Result<Usage> GetUsage(std::string_view key);
+  // A committed snapshot's stored usage, or an active one's measured by a
+  // walk of its directory; past max_inodes inodes the walk stops with
+  // ResourceExhausted.
+  Result<Usage> GetUsage(std::string_view key,
+                         int64_t max_inodes = kNoInodeLimit);
   // Every snapshot as stored, from one read txn, in id order, with its
   // directory (strata df and dedup walk them; engine/space.h).
   struct Entry {

@@ -1,6 +1,11 @@
 #include "snapshotter/server/snapshots_service.h"
 
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "io/base/log.h"
@@ -54,6 +59,207 @@ grpc::Status Finish(std::string_view method, std::string_view key,
   RpcGate::Pass admission(gate_); \
   if (!admission.admitted()) return RpcGate::Refused()
 
+// The async reads. Each pending call is a Call object whose address is its
+// completion-queue tag: the first event (ok) is its request's arrival, and
+// the loop arms a fresh call for the method, then answers inline or hands the
+// call to a walker; the second event is its Finish, after which it deletes
+// itself. Every operation on the queue (arming, finishing) starts under mu_
+// and only while open_, so nothing is added to the queue after its
+// Shutdown() (gRPC aborts on that).
+class SnapshotsService::Reads {
+ public:
+  Reads(SnapshotsService& svc, grpc::ServerCompletionQueue& cq)
+      : svc_(svc), cq_(cq) {}
+  ~Reads() { Stop(); }
+
+  void Start() {
+    Arm<StatCall>();
+    Arm<MountsCall>();
+    Arm<UsageCall>();
+    loop_ = std::thread([this] { Loop(); });
+  }
+
+  void Stop() {
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      if (!open_) return;
+      stopping_ = true;
+      work_.notify_all();
+    }
+    for (std::thread& t : walkers_) t.join();  // they empty the queue first
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      open_ = false;
+    }
+    cq_.Shutdown();
+    if (loop_.joinable()) loop_.join();  // drains the queue
+  }
+
+ private:
+  struct Call {
+    virtual ~Call() = default;
+    // One event for this tag; ok is gRPC's.
+    virtual void Proceed(bool ok) = 0;
+  };
+
+  // One unary method: Api is its generated request/response pair, Serve
+  // answers inline (or returns nullopt to hand the call to a walker) and
+  // Walk answers on a walker.
+  template <class Req, class Resp, class Derived>
+  struct Unary : Call {
+    explicit Unary(Reads& r) : reads(r) {}
+    void Proceed(bool ok) override {
+      if (finishing || !ok) {
+        delete this;
+        return;
+      }
+      reads.Arm<Derived>();
+      std::optional<grpc::Status> s =
+          static_cast<Derived*>(this)->Serve(reads.svc_);
+      if (s.has_value()) {
+        Finish(*s);
+      } else {
+        reads.Defer(this);
+      }
+    }
+    void Walk() { Finish(static_cast<Derived*>(this)->RunWalk(reads.svc_)); }
+    void Finish(const grpc::Status& s) {
+      finishing = true;
+      std::lock_guard<std::mutex> l(reads.mu_);
+      if (reads.open_) {
+        writer.Finish(resp, s, this);
+      } else {
+        delete this;  // the server is gone; so is the client's call
+      }
+    }
+
+    Reads& reads;
+    grpc::ServerContext ctx;
+    Req req;
+    Resp resp;
+    grpc::ServerAsyncResponseWriter<Resp> writer{&ctx};
+    bool finishing = false;
+  };
+
+  struct StatCall final
+      : Unary<pb::StatSnapshotRequest, pb::StatSnapshotResponse, StatCall> {
+    using Unary::Unary;
+    void Request(SnapshotsService& s, grpc::ServerCompletionQueue* q) {
+      s.RequestStat(&ctx, &req, &writer, q, q, this);
+    }
+    std::optional<grpc::Status> Serve(SnapshotsService& s) {
+      return s.DoStat(req, &resp);
+    }
+    grpc::Status RunWalk(SnapshotsService&) { return grpc::Status::OK; }
+  };
+  struct MountsCall final
+      : Unary<pb::MountsRequest, pb::MountsResponse, MountsCall> {
+    using Unary::Unary;
+    void Request(SnapshotsService& s, grpc::ServerCompletionQueue* q) {
+      s.RequestMounts(&ctx, &req, &writer, q, q, this);
+    }
+    std::optional<grpc::Status> Serve(SnapshotsService& s) {
+      return s.DoMounts(req, &resp);
+    }
+    grpc::Status RunWalk(SnapshotsService&) { return grpc::Status::OK; }
+  };
+  struct UsageCall final
+      : Unary<pb::UsageRequest, pb::UsageResponse, UsageCall> {
+    using Unary::Unary;
+    void Request(SnapshotsService& s, grpc::ServerCompletionQueue* q) {
+      s.RequestUsage(&ctx, &req, &writer, q, q, this);
+    }
+    std::optional<grpc::Status> Serve(SnapshotsService& s) {
+      return s.DoUsageInline(req, &resp);
+    }
+    grpc::Status RunWalk(SnapshotsService& s) {
+      return s.WalkUsage(req, &resp);
+    }
+  };
+
+  // Waits for the next request of this method.
+  template <class C>
+  void Arm() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!open_) return;
+    (new C(*this))->Request(svc_, &cq_);
+  }
+
+  // Hands a call whose answer needs a walk to a walker (started on first
+  // use), or refuses it when stopping or when kMaxQueuedWalks wait already.
+  template <class C>
+  void Defer(C* call) {
+    grpc::Status refusal;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (stopping_) {
+        refusal = RpcGate::Refused();
+      } else if (walks_.size() >= kMaxQueuedWalks) {
+        refusal = grpc::Status(grpc::UNAVAILABLE,
+                               "usage: too many directory walks queued");
+      } else {
+        if (walkers_.empty()) {
+          for (int i = 0; i < kWalkers; ++i) {
+            walkers_.emplace_back([this] { WalkLoop(); });
+          }
+        }
+        walks_.push_back([call] { call->Walk(); });
+        work_.notify_one();
+        return;
+      }
+    }
+    call->Finish(refusal);
+  }
+
+  void Loop() {
+    void* tag = nullptr;
+    bool ok = false;
+    while (cq_.Next(&tag, &ok)) static_cast<Call*>(tag)->Proceed(ok);
+  }
+
+  void WalkLoop() {
+    std::unique_lock<std::mutex> l(mu_);
+    for (;;) {
+      work_.wait(l, [&] { return stopping_ || !walks_.empty(); });
+      if (walks_.empty()) return;  // stopping, nothing left
+      std::function<void()> walk = std::move(walks_.front());
+      walks_.pop_front();
+      l.unlock();
+      walk();
+      l.lock();
+    }
+  }
+
+  static constexpr int kWalkers = 2;
+  SnapshotsService& svc_;
+  grpc::ServerCompletionQueue& cq_;
+  std::mutex mu_;
+  std::condition_variable work_;             // walks_ or stopping_
+  bool open_ = true;                         // GUARDED_BY(mu_)
+  bool stopping_ = false;                    // GUARDED_BY(mu_)
+  std::deque<std::function<void()>> walks_;  // GUARDED_BY(mu_)
+  std::vector<std::thread> walkers_;         // GUARDED_BY(mu_) to grow
+  std::thread loop_;
+};
+
+SnapshotsService::SnapshotsService(Engine& engine) : engine_(engine) {}
+
+SnapshotsService::~SnapshotsService() { StopReads(); }
+
+void SnapshotsService::AddTo(grpc::ServerBuilder& builder) {
+  builder.RegisterService(this);
+  cq_ = builder.AddCompletionQueue();
+}
+
+void SnapshotsService::StartReads() {
+  reads_ = std::make_unique<Reads>(*this, *cq_);
+  reads_->Start();
+}
+
+void SnapshotsService::StopReads() {
+  if (reads_) reads_->Stop();
+}
+
 bool SnapshotsService::Drain(std::chrono::milliseconds timeout) {
   return gate_.Drain(timeout);
 }
@@ -75,12 +281,12 @@ grpc::Status SnapshotsService::View(Ctx*, const pb::ViewSnapshotRequest* req,
   return Finish("View", req->key(), r.status());
 }
 
-grpc::Status SnapshotsService::Mounts(Ctx*, const pb::MountsRequest* req,
-                                      pb::MountsResponse* resp) {
+grpc::Status SnapshotsService::DoMounts(const pb::MountsRequest& req,
+                                        pb::MountsResponse* resp) {
   STRATA_ADMIT();
-  auto r = engine_.Mounts(req->key());
+  auto r = engine_.Mounts(req.key());
   if (r.ok()) MountsToProto(*r, resp->mutable_mounts());
-  return Finish("Mounts", req->key(), r.status());
+  return Finish("Mounts", req.key(), r.status());
 }
 
 grpc::Status SnapshotsService::Commit(Ctx*,
@@ -100,12 +306,12 @@ grpc::Status SnapshotsService::Remove(Ctx*,
   return Finish("Remove", req->key(), engine_.Remove(req->key()));
 }
 
-grpc::Status SnapshotsService::Stat(Ctx*, const pb::StatSnapshotRequest* req,
-                                    pb::StatSnapshotResponse* resp) {
+grpc::Status SnapshotsService::DoStat(const pb::StatSnapshotRequest& req,
+                                      pb::StatSnapshotResponse* resp) {
   STRATA_ADMIT();
-  auto r = engine_.Stat(req->key());
+  auto r = engine_.Stat(req.key());
   if (r.ok()) ToProto(*r, resp->mutable_info());
-  return Finish("Stat", req->key(), r.status());
+  return Finish("Stat", req.key(), r.status());
 }
 
 grpc::Status SnapshotsService::Update(Ctx*,
@@ -146,15 +352,29 @@ grpc::Status SnapshotsService::List(
   return grpc::Status::OK;
 }
 
-grpc::Status SnapshotsService::Usage(Ctx*, const pb::UsageRequest* req,
-                                     pb::UsageResponse* resp) {
+std::optional<grpc::Status> SnapshotsService::DoUsageInline(
+    const pb::UsageRequest& req, pb::UsageResponse* resp) {
+  return DoUsage(req, kInlineWalkInodes, resp);
+}
+
+grpc::Status SnapshotsService::WalkUsage(const pb::UsageRequest& req,
+                                         pb::UsageResponse* resp) {
+  return *DoUsage(req, kNoInodeLimit, resp);
+}
+
+std::optional<grpc::Status> SnapshotsService::DoUsage(
+    const pb::UsageRequest& req, int64_t max_inodes, pb::UsageResponse* resp) {
   STRATA_ADMIT();
-  auto r = engine_.GetUsage(req->key());
+  auto r = engine_.GetUsage(req.key(), max_inodes);
+  if (max_inodes != kNoInodeLimit && !r.ok() &&
+      r.status().code() == Code::kResourceExhausted) {
+    return std::nullopt;  // a bigger tree (or out of descriptors): a walker
+  }
   if (r.ok()) {
     resp->set_size(r->size);
     resp->set_inodes(r->inodes);
   }
-  return Finish("Usage", req->key(), r.status());
+  return Finish("Usage", req.key(), r.status());
 }
 
 grpc::Status SnapshotsService::Cleanup(Ctx*, const pb::CleanupRequest*,

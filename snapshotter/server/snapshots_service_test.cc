@@ -5,6 +5,11 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
 #include "snapshotter/engine/engine.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -23,14 +28,16 @@ class ServiceTest : public ::testing::Test {
     std::string addr = "unix:" + (dir_ / "s.sock");
     grpc::ServerBuilder b;
     b.AddListeningPort(addr, grpc::InsecureServerCredentials());
-    b.RegisterService(service_.get());
+    service_->AddTo(b);
     server_ = b.BuildAndStart();
     ASSERT_NE(server_, nullptr);
+    service_->StartReads();
     stub_ = pb::Snapshots::NewStub(
         grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
     if (server_) server_->Shutdown();
+    service_->StopReads();
   }
 
   grpc::Status Prepare(const std::string& key, const std::string& parent,
@@ -189,6 +196,68 @@ TEST_F(ServiceTest, ErrorCodesOnTheWire) {
   pb::UpdateSnapshotResponse uresp;
   EXPECT_EQ(stub_->Update(&uctx, ureq, &uresp).error_code(),
             grpc::INVALID_ARGUMENT);
+}
+
+// Usage of an active snapshot is walked inline up to kInlineWalkInodes inodes
+// and on a walker thread past them; both answer what a full walk counts, and
+// Stat keeps answering while walks run.
+TEST_F(ServiceTest, UsageOfAnActiveSnapshotIsTheWalksInlineAndOnAWalker) {
+  grpc::ClientContext pctx;
+  pb::PrepareSnapshotRequest preq;
+  preq.set_key("active");
+  pb::PrepareSnapshotResponse presp;
+  ASSERT_TRUE(stub_->Prepare(&pctx, preq, &presp).ok());
+  ASSERT_EQ(presp.mounts_size(), 1);
+  const std::string fs = presp.mounts(0).source();
+  auto write_files = [&](int from, int to) {
+    for (int i = from; i < to; ++i) {
+      std::string path = fs + "/f" + std::to_string(i);
+      FILE* f = std::fopen(path.c_str(), "w");
+      ASSERT_NE(f, nullptr) << path;
+      std::fputs("data", f);
+      std::fclose(f);
+    }
+  };
+  auto usage = [&](pb::UsageResponse* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(30));
+    pb::UsageRequest req;
+    req.set_key("active");
+    return stub_->Usage(&ctx, req, resp);
+  };
+
+  write_files(0, 3);
+  pb::UsageResponse small;
+  ASSERT_TRUE(usage(&small).ok());
+  EXPECT_EQ(small.inodes(), 4) << "the directory and 3 files, walked inline";
+
+  const int many = static_cast<int>(SnapshotsService::kInlineWalkInodes) + 100;
+  write_files(3, many);
+  auto walked = engine_->GetUsage("active");
+  ASSERT_TRUE(walked.ok()) << walked.status().ToString();
+  ASSERT_EQ(walked->inodes, many + 1);
+  EXPECT_EQ(engine_->GetUsage("active", 10).status().code(),
+            Code::kResourceExhausted)
+      << "a bounded walk stops past its limit";
+
+  std::vector<std::thread> clients;
+  std::atomic<int> right{0};
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&] {
+      pb::UsageResponse big;
+      grpc::Status s = usage(&big);
+      if (s.ok() && big.inodes() == walked->inodes &&
+          big.size() == walked->size) {
+        right++;
+      } else {
+        ADD_FAILURE() << s.error_message() << " inodes " << big.inodes();
+      }
+    });
+  }
+  EXPECT_TRUE(Stat("active").ok()) << "Stat answers while walks run";
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(right.load(), 8) << "every walked Usage matches a full walk";
 }
 
 TEST_F(ServiceTest, CommitWithParentRebasesOverTheWire) {
