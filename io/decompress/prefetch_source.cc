@@ -6,11 +6,15 @@
 namespace strata {
 
 PrefetchSource::PrefetchSource(std::unique_ptr<Source> inner, size_t chunk,
-                               size_t depth)
+                               size_t depth, Tap tap)
     : inner_(std::move(inner)),
       chunk_(chunk),
       depth_(depth),
-      thread_([this] { Run(); }) {}
+      tap_(std::move(tap)),
+      tapped_all_(!tap_),
+      thread_([this] { Run(); }) {
+  if (tap_) tap_thread_ = std::thread([this] { RunTap(); });
+}
 
 PrefetchSource::~PrefetchSource() {
   {
@@ -19,27 +23,26 @@ PrefetchSource::~PrefetchSource() {
   }
   cv_.notify_all();
   thread_.join();
+  if (tap_thread_.joinable()) tap_thread_.join();
 }
 
 void PrefetchSource::Run() {
   while (true) {
-    std::string buf;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stop_ || ready_.size() < depth_; });
+      cv_.wait(lock, [this] {
+        return stop_ || (ready_.size() < depth_ && untapped_.size() < depth_);
+      });
       if (stop_) return;
-      if (!spare_.empty()) {
-        buf = std::move(spare_.front());
-        spare_.pop_front();
-      }
     }
-    buf.resize(chunk_);
+    auto buf = std::make_shared<std::string>();
+    buf->resize(chunk_);
     // Fill the chunk (or up to EOF) so the consumer wakes once per chunk.
     size_t got = 0;
     Status status;
     bool eof = false;
     while (got < chunk_) {
-      auto n = inner_->Read(buf.data() + got, chunk_ - got);
+      auto n = inner_->Read(buf->data() + got, chunk_ - got);
       if (!n.ok()) {
         status = n.status();
         break;
@@ -50,10 +53,13 @@ void PrefetchSource::Run() {
       }
       got += *n;
     }
-    buf.resize(got);
+    buf->resize(got);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (got > 0) ready_.push_back(std::move(buf));
+      if (got > 0) {
+        ready_.push_back(buf);
+        if (tap_) untapped_.push_back(std::move(buf));
+      }
       if (!status.ok() || eof) {
         error_ = status;
         done_ = true;
@@ -64,23 +70,45 @@ void PrefetchSource::Run() {
   }
 }
 
+void PrefetchSource::RunTap() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    cv_.wait(lock, [this] { return stop_ || !untapped_.empty() || done_; });
+    if (stop_) return;
+    if (untapped_.empty()) {  // done_: the reader will add nothing more
+      tapped_all_ = true;
+      cv_.notify_all();
+      return;
+    }
+    std::shared_ptr<std::string> chunk = std::move(untapped_.front());
+    untapped_.pop_front();
+    lock.unlock();
+    cv_.notify_all();  // the reader may wait for room in untapped_
+    tap_(*chunk);
+    chunk.reset();
+    lock.lock();
+  }
+}
+
 Result<size_t> PrefetchSource::Read(char* buf, size_t n) {
-  if (pos_ == current_.size()) {
+  if (current_ == nullptr || pos_ == current_->size()) {
+    current_.reset();
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return !ready_.empty() || done_; });
+    // End of stream only once the tap has seen every byte too.
+    cv_.wait(lock,
+             [this] { return !ready_.empty() || (done_ && tapped_all_); });
     if (ready_.empty()) {
       if (!error_.ok()) return error_;
       return size_t{0};
     }
-    if (!current_.empty()) spare_.push_back(std::move(current_));
     current_ = std::move(ready_.front());
     ready_.pop_front();
     pos_ = 0;
     lock.unlock();
     cv_.notify_all();
   }
-  size_t k = std::min(n, current_.size() - pos_);
-  std::memcpy(buf, current_.data() + pos_, k);
+  size_t k = std::min(n, current_->size() - pos_);
+  std::memcpy(buf, current_->data() + pos_, k);
   pos_ += k;
   return k;
 }

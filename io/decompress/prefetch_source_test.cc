@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstring>
+#include <string_view>
+#include <thread>
 
 namespace strata {
 namespace {
@@ -69,6 +73,50 @@ TEST(PrefetchSourceTest, DestroyedBeforeTheEnd) {
   char buf[10];
   ASSERT_TRUE(s.Read(buf, sizeof(buf)).ok());
   // The destructor must stop the blocked reader thread.
+}
+
+// The tap sees every byte in order, and the consumer sees the end only after
+// the tap has finished (a slow tap, so the consumer would otherwise win).
+TEST(PrefetchSourceTest, TheTapSeesEveryByteBeforeTheEnd) {
+  std::string data;
+  for (int i = 0; i < 100000; ++i) data.push_back(static_cast<char>(i * 13));
+  std::string tapped;
+  std::atomic<bool> tapping_done{false};
+  {
+    PrefetchSource s(
+        std::make_unique<Pieces>(data, Status()), 4096, 2,
+        [&](std::string_view chunk) {
+          std::this_thread::sleep_for(std::chrono::microseconds(200));
+          tapped.append(chunk);
+        });
+    Status st;
+    EXPECT_EQ(Drain(s, &st), data);
+    EXPECT_TRUE(st.ok());
+    // Read returned 0: the tap must have seen everything by now.
+    EXPECT_EQ(tapped.size(), data.size());
+    EXPECT_EQ(tapped, data);
+  }
+}
+
+TEST(PrefetchSourceTest, WithATapTheErrorStillFollowsTheBytes) {
+  std::string data(10000, 'z');
+  size_t tapped = 0;
+  PrefetchSource s(
+      std::make_unique<Pieces>(data, DataLoss("zstd: stream truncated")), 4096,
+      2, [&](std::string_view chunk) { tapped += chunk.size(); });
+  Status st;
+  EXPECT_EQ(Drain(s, &st), data);
+  EXPECT_EQ(st.code(), Code::kDataLoss);
+  EXPECT_EQ(tapped, data.size());
+}
+
+TEST(PrefetchSourceTest, DestroyedBeforeTheEndWithATap) {
+  PrefetchSource s(
+      std::make_unique<Pieces>(std::string(1 << 20, 'y'), Status()), 1024, 2,
+      [](std::string_view) {});
+  char buf[10];
+  ASSERT_TRUE(s.Read(buf, sizeof(buf)).ok());
+  // The destructor must stop both threads.
 }
 
 }  // namespace

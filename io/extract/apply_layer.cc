@@ -21,9 +21,7 @@ Result<AppliedLayer> ApplyLayer(std::unique_ptr<Source> raw, int target_fd,
   STRATA_ASSIGN_OR_RETURN(
       auto plain,
       OpenDecompressed(std::move(raw), opts.decompress, &out.compression));
-  bool prefetch = opts.prefetch == ApplyOptions::Prefetch::kAlways ||
-                  out.compression != Compression::kNone;
-  LayerStream layer(std::move(plain), prefetch);
+  LayerStream layer(std::move(plain));
   TarReader reader(layer);
   TarEntryStream entries(reader);
   std::unique_ptr<FileSink> sink =

@@ -3,7 +3,8 @@
 // goes through it, so what makes extraction safe lives in one place:
 //
 //   raw bytes -> OpenDecompressed (gzip/zstd/plain by magic, bomb limit)
-//             -> LayerStream (DiffID digest, optional prefetch thread)
+//             -> LayerStream (read/inflate and DiffID digest, each on a
+//                thread of its own)
 //             -> TarReader -> Extractor (into an open directory descriptor)
 //             -> optional syncfs of the target's filesystem.
 //
@@ -34,10 +35,6 @@ namespace strata {
 struct ApplyOptions {
   // The target's form of whiteouts; its backend decides.
   WhiteoutMode whiteouts = WhiteoutMode::kOverlay;
-  // Decompress and digest on a second thread: kCompressed only when the
-  // layer is compressed (a plain local file gains nothing), kAlways also for
-  // a plain stream that arrives slowly (gRPC).
-  enum class Prefetch { kCompressed, kAlways } prefetch = Prefetch::kCompressed;
   // syncfs(2) of the target's filesystem before returning.
   bool sync = false;
   DecompressOptions decompress;

@@ -85,7 +85,7 @@ Result<ExtractStats> ExtractFile(const std::string& file,
   UniqueFd owned(fd);
   STRATA_ASSIGN_OR_RETURN(auto plain,
                           OpenDecompressed(std::make_unique<FdSource>(fd)));
-  LayerStream digest(std::move(plain), /*prefetch=*/false);
+  LayerStream digest(std::move(plain));
   TarReader reader(digest);
   TarEntryStream entries(reader);
   Extractor x(root, sink);

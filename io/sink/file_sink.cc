@@ -95,6 +95,16 @@ Status FinishOpenFile(int fd, const FileJob& job, CreatePlan::Needs needs) {
 }
 
 Status FinishFileNoFollow(const FileJob& job, CreatePlan::Needs needs) {
+  if (!needs.chown && !needs.chmod && job.xattrs.empty()) {
+    // Times only (most files of a layer): one call by name, not following a
+    // symlink. The name is still this file: the extractor flushes a Busy()
+    // path before it replaces or removes it.
+    if (utimensat(job.parent->get(), job.name.c_str(), job.times,
+                  AT_SYMLINK_NOFOLLOW) != 0) {
+      return PosixError("set times", errno);
+    }
+    return Status::Ok();
+  }
   struct stat st;
   STRATA_ASSIGN_OR_RETURN(UniqueFd fd,
                           OpenNoFollow(job.parent->get(), job.name, &st));

@@ -222,7 +222,6 @@ Result<AppliedLayer> ApplyTarget::Apply(std::unique_ptr<Source> raw,
   opts.extract.max_depth = max_depth_;
   opts.extract.share = engine_.share_.get();
   opts.extract.share_min_bytes = engine_.opts_.share_min_bytes;
-  opts.prefetch = ApplyOptions::Prefetch::kAlways;
   opts.sync = sync;
   STRATA_ASSIGN_OR_RETURN(AppliedLayer applied,
                           ApplyLayer(std::move(raw), dir(), opts));
