@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 namespace strata {
 
@@ -94,6 +96,16 @@ bool ThreadedFileSink::Busy(const std::string& path) const {
 
 void ThreadedFileSink::Work(Worker& w) {
   CreatePlan plan;
+  // Tasks are taken and retired kBatch at a time: one lock of mu_ per batch
+  // on this side instead of two per file, so the extractor (which locks it
+  // per Submit) rarely finds it held (strace: 4 futex calls per file before).
+  std::vector<Task> batch;
+  struct Done {
+    std::string path;
+    const UniqueFd* dir;
+    size_t cost;
+  };
+  std::vector<Done> done;
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     if (!stop_ && w.queue.empty()) {
@@ -102,22 +114,34 @@ void ThreadedFileSink::Work(Worker& w) {
       w.idle = false;
     }
     if (w.queue.empty()) return;  // stop_ and nothing left
-    Task t = std::move(w.queue.front());
-    w.queue.pop_front();
+    while (!w.queue.empty() && batch.size() < kBatch) {
+      batch.push_back(std::move(w.queue.front()));
+      w.queue.pop_front();
+    }
     lock.unlock();
-    Status s = WriteFileNow(t.job, t.buf.get(), t.len, plan);
-    std::string path = std::move(t.job.path);
-    const UniqueFd* dir = t.job.parent.get();
-    t.job = FileJob();  // the route still holds the directory
-    t.buf.reset();
+    Status first;
+    std::string first_path;
+    for (Task& t : batch) {
+      Status s = WriteFileNow(t.job, t.buf.get(), t.len, plan);
+      if (!s.ok() && first.ok()) {
+        first = s;
+        first_path = t.job.path;
+      }
+      // The route still holds the directory, so the pointer stays a key.
+      done.push_back({std::move(t.job.path), t.job.parent.get(), t.cost});
+    }
+    batch.clear();  // frees the buffers and descriptors outside the lock
     lock.lock();
-    if (!s.ok() && first_error_.ok())
-      first_error_ = s.WithContext("file \"" + path + "\"");
-    busy_.erase(busy_.find(path));
-    auto route = routes_.find(dir);
-    if (--route->second.inflight == 0) routes_.erase(route);
-    inflight_--;
-    inflight_bytes_ -= t.cost;
+    if (!first.ok() && first_error_.ok())
+      first_error_ = first.WithContext("file \"" + first_path + "\"");
+    for (const Done& d : done) {
+      busy_.erase(busy_.find(d.path));
+      auto route = routes_.find(d.dir);
+      if (--route->second.inflight == 0) routes_.erase(route);
+      inflight_--;
+      inflight_bytes_ -= d.cost;
+    }
+    done.clear();
     // The extractor waits only for room in the window or for everything.
     if (waiting_) done_cv_.notify_all();
   }

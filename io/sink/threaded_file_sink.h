@@ -35,6 +35,8 @@ class ThreadedFileSink final : public FileSink {
   static constexpr size_t kMaxFile = 256 << 10;
   static constexpr size_t kMaxJobs = 2048;
   static constexpr size_t kMaxBytes = 32 << 20;
+  // Files a worker takes (and retires) per lock of the sink's mutex.
+  static constexpr size_t kBatch = 32;
 
   // workers == 0: one per CPU, at least 2, at most 8; STRATA_EXTRACT_THREADS
   // overrides.
