@@ -193,6 +193,13 @@ std::vector<TargetResult> EvaluateTargets(const OpsResults& r) {
                std::to_string(cores) +
                " cores, so per-call CPU cost (gRPC framing on both sides) caps "
                "the ratio";
+      if (std::isfinite(s.cpu_us_per_op) && std::isfinite(p.cpu_us_per_op) &&
+          p.cpu_us_per_op > 0) {
+        t.why += Fmt("; the servers' own CPU per call: Strata %.1f us",
+                     s.cpu_us_per_op) +
+                 Fmt(" vs peer %.1f us", p.cpu_us_per_op) +
+                 Fmt(" (%.2fx)", s.cpu_us_per_op / p.cpu_us_per_op);
+      }
       out.push_back(t);
     }
   }
