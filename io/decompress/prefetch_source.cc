@@ -28,21 +28,28 @@ PrefetchSource::~PrefetchSource() {
 
 void PrefetchSource::Run() {
   while (true) {
+    Chunk buf;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] {
         return stop_ || (ready_.size() < depth_ && untapped_.size() < depth_);
       });
       if (stop_) return;
+      if (!spare_.empty()) {
+        buf = std::move(spare_.back());
+        spare_.pop_back();
+      }
     }
-    auto buf = std::make_shared<std::string>();
-    buf->resize(chunk_);
+    if (buf == nullptr) {
+      buf = std::make_shared<Buffer>();
+      buf->bytes.reset(new char[chunk_]);  // not zeroed: filled before use
+    }
     // Fill the chunk (or up to EOF) so the consumer wakes once per chunk.
     size_t got = 0;
     Status status;
     bool eof = false;
     while (got < chunk_) {
-      auto n = inner_->Read(buf->data() + got, chunk_ - got);
+      auto n = inner_->Read(buf->bytes.get() + got, chunk_ - got);
       if (!n.ok()) {
         status = n.status();
         break;
@@ -53,7 +60,7 @@ void PrefetchSource::Run() {
       }
       got += *n;
     }
-    buf->resize(got);
+    buf->len = got;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (got > 0) {
@@ -80,20 +87,26 @@ void PrefetchSource::RunTap() {
       cv_.notify_all();
       return;
     }
-    std::shared_ptr<std::string> chunk = std::move(untapped_.front());
+    Chunk chunk = std::move(untapped_.front());
     untapped_.pop_front();
     lock.unlock();
     cv_.notify_all();  // the reader may wait for room in untapped_
-    tap_(*chunk);
-    chunk.reset();
+    tap_(std::string_view(chunk->bytes.get(), chunk->len));
     lock.lock();
+    Release(std::move(chunk));
   }
 }
 
+void PrefetchSource::Release(Chunk chunk) {
+  // Every holder releases under mu_, so the count is exact: the last one
+  // (consumer or tap) hands the buffer back to the reader.
+  if (chunk.use_count() == 1) spare_.push_back(std::move(chunk));
+}
+
 Result<size_t> PrefetchSource::Read(char* buf, size_t n) {
-  if (current_ == nullptr || pos_ == current_->size()) {
-    current_.reset();
+  if (current_ == nullptr || pos_ == current_->len) {
     std::unique_lock<std::mutex> lock(mu_);
+    if (current_ != nullptr) Release(std::move(current_));
     // End of stream only once the tap has seen every byte too.
     cv_.wait(lock,
              [this] { return !ready_.empty() || (done_ && tapped_all_); });
@@ -107,8 +120,8 @@ Result<size_t> PrefetchSource::Read(char* buf, size_t n) {
     lock.unlock();
     cv_.notify_all();
   }
-  size_t k = std::min(n, current_->size() - pos_);
-  std::memcpy(buf, current_->data() + pos_, k);
+  size_t k = std::min(n, current_->len - pos_);
+  std::memcpy(buf, current_->bytes.get() + pos_, k);
   pos_ += k;
   return k;
 }
