@@ -12,7 +12,7 @@
 // read transaction costs microseconds, while the sync server's hand-off
 // between its polling and working threads costs a context switch or two per
 // call. So reads never wait behind a write's fsync or for a thread, and cost
-// the host about half the CPU per call (bench/ops.sh's server-CPU column).
+// the daemon less than half the CPU per call (bench/ops.sh's CPU column).
 // Usage of an active snapshot walks its directory: past kInlineWalkInodes
 // inodes the call goes to one of two walker threads (kMaxQueuedWalks queued
 // at most) so that the loop never blocks on a big walk.
