@@ -8,7 +8,7 @@ own applier (archive.Apply, bench/applier) and, for the large-file layer,
 extraction engine alone (tests/oracle/extract_layer: no daemon, no Commit).
 
     bench/extract.py [--rounds N] [--datasets small,big,rootfs-gz,rootfs-zst]
-                     [--fs ext4|xfs] [--work DIR] [--out DIR]
+                     [--fs ext4|xfs] [--work DIR] [--out DIR] [--syscalls]
 
 Datasets: small = 50,000 files of 0-4 KiB in 500 directories, uncompressed;
 big = four 256 MiB files, uncompressed; rootfs-gz / rootfs-zst = a Debian root
@@ -21,6 +21,10 @@ cache; timing stops when the command returns (no final sync, as containerd
 unpacks by default). Tools alternate A B C ... per round. Prints medians,
 ratios against Strata, and the peak RSS of each tool; writes JSON and
 Markdown (bench/report.py) to --out. Needs root.
+
+--syscalls: also runs the engine on each file sink and GNU tar once more under
+`strace -f -c` per dataset and reports syscalls per regular file (the io_uring
+sink's io-wq workers are kernel threads: their work is not counted).
 """
 import argparse
 import datetime
@@ -176,7 +180,9 @@ def tools_for(name, layer, applier):
         "strata-sync": lambda m: strata_run(m, layer, "sync"),
         "strata-uring": lambda m: strata_run(m, layer, "uring"),
         # The engine alone (tests/oracle/extract_layer): no daemon, no Commit.
-        "strata-engine": lambda m: timed(f"{BIN}/extract_layer {layer} {m}"),
+        # Into an empty directory, as a snapshot's is (a fresh filesystem's root
+        # holds lost+found, which makes the extractor look before each create).
+        "strata-engine": lambda m: timed(f"mkdir {m}/x && {BIN}/extract_layer {layer} {m}/x"),
         "containerd": lambda m: timed(f"{applier} {layer} {m}"),
     }
     if name == "rootfs-gz":
@@ -194,6 +200,46 @@ def tools_for(name, layer, applier):
     return t
 
 
+def regular_files(layer):
+    """Regular files in a layer (what the per-file syscall counts divide by)."""
+    import tarfile
+    with tarfile.open(layer) as t:
+        return sum(1 for m in t if m.isreg())
+
+
+def syscall_counts(cmd, env=None):
+    """{syscall: calls} for cmd and its threads, from strace's summary."""
+    with tempfile.NamedTemporaryFile("r") as out:
+        subprocess.run(["strace", "-f", "-c", "-o", out.name, "sh", "-c", cmd], env=env,
+                       stdout=subprocess.DEVNULL, check=True)
+        counts = {}
+        for line in out.read().splitlines():
+            f = line.split()
+            # % time, seconds, usecs/call, calls, [errors], syscall
+            if len(f) >= 5 and f[-1] != "total" and f[3].isdigit():
+                counts[f[-1]] = counts.get(f[-1], 0) + int(f[3])
+        return counts
+
+
+def syscalls_table(work, fs, name, layer):
+    files = regular_files(layer)
+    runs = {}
+    for sink in ["threads", "sync", "uring"]:
+        env = dict(os.environ, STRATA_IO=sink)
+        with LoopFs(work, fs) as mnt:
+            runs[f"strata-engine ({sink})"] = syscall_counts(
+                f"mkdir {mnt}/x && {BIN}/extract_layer {layer} {mnt}/x", env)
+    if name not in ("rootfs-gz", "rootfs-zst"):
+        with LoopFs(work, fs) as mnt:
+            runs["gnu-tar"] = syscall_counts(f"tar -C {mnt} -xpf {layer}")
+    rows = []
+    for tool, c in runs.items():
+        top = sorted(c.items(), key=lambda kv: -kv[1])[:6]
+        rows.append([tool, round(sum(c.values()) / max(files, 1), 2),
+                     ", ".join(f"{k} {v / max(files, 1):.2f}" for k, v in top)])
+    return files, rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
@@ -201,6 +247,8 @@ def main():
     ap.add_argument("--fs", choices=["ext4", "xfs"], default="ext4")
     ap.add_argument("--work", default="/var/tmp/strata-bench-extract")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--syscalls", action="store_true",
+                    help="also count syscalls per file (strace -f -c)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/extract.py: needs root (loop mounts, ownership, whiteouts)")
@@ -243,6 +291,15 @@ def main():
         print(f"\n{name}: median seconds (ratio = tool / strata; above 1: Strata is faster)")
         for row in rows:
             print(f"  {row[0]:14} {row[1]:8.3f}  {row[3]:5.2f}x  rss {row[4]:6.1f} MiB")
+        if args.syscalls:
+            files, srows = syscalls_table(args.work, args.fs, name, layer)
+            res["tables"].append({
+                "title": f"{name}: syscalls per regular file ({files} files; strace -f -c)",
+                "columns": ["tool", "syscalls per file", "most frequent, per file"],
+                "rows": srows})
+            print(f"{name}: syscalls per regular file ({files} files)")
+            for row in srows:
+                print(f"  {row[0]:24} {row[1]:6.2f}  {row[2]}")
         sys.stdout.flush()
     res["plots"].append({
         "file": "extract.png", "title": "Extraction time relative to Strata (lower is faster)",

@@ -18,7 +18,7 @@ test_pkgs=(
   golang-go golang-github-containerd-containerd-dev
   e2fsprogs xfsprogs btrfs-progs util-linux attr libcap2-bin zstd bc
   python3 gnuplot-nox  # bench/report.py: Markdown tables and PNG plots
-  pigz time  # bench/extract.py peers
+  pigz time strace  # bench/extract.py peers, its --syscalls
   systemd  # systemd-socket-activate, systemd-analyze verify, systemd-tmpfiles
   clang-format  # scripts/check_format.sh (ctest format)
 )
