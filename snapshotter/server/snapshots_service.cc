@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "io/base/log.h"
@@ -102,27 +103,37 @@ class SnapshotsService::Reads {
     virtual void Proceed(bool ok) = 0;
   };
 
-  // One unary method: Api is its generated request/response pair, Serve
-  // answers inline (or returns nullopt to hand the call to a walker) and
-  // Walk answers on a walker.
-  template <class Req, class Resp, class Derived>
-  struct Unary : Call {
+  // One call of a unary method: RequestFn is its generated Request<Method>,
+  // ServeFn answers inline (a nullopt hands the call to a walker) and WalkFn,
+  // for a method that can return nullopt, answers on a walker.
+  template <class Req, class Resp, auto RequestFn, auto ServeFn,
+            auto WalkFn = nullptr>
+  struct Unary final : Call {
     explicit Unary(Reads& r) : reads(r) {}
+    void Request() {
+      (reads.svc_.*RequestFn)(&ctx, &req, &writer, &reads.cq_, &reads.cq_,
+                              this);
+    }
     void Proceed(bool ok) override {
       if (finishing || !ok) {
         delete this;
         return;
       }
-      reads.Arm<Derived>();
-      std::optional<grpc::Status> s =
-          static_cast<Derived*>(this)->Serve(reads.svc_);
+      reads.Arm<Unary>();
+      std::optional<grpc::Status> s = (reads.svc_.*ServeFn)(req, &resp);
       if (s.has_value()) {
         Finish(*s);
       } else {
         reads.Defer(this);
       }
     }
-    void Walk() { Finish(static_cast<Derived*>(this)->RunWalk(reads.svc_)); }
+    void Walk() {
+      if constexpr (std::is_same_v<decltype(WalkFn), std::nullptr_t>) {
+        Finish(grpc::Status(grpc::INTERNAL, "no walk for this method"));
+      } else {
+        Finish((reads.svc_.*WalkFn)(req, &resp));
+      }
+    }
     void Finish(const grpc::Status& s) {
       finishing = true;
       std::lock_guard<std::mutex> l(reads.mu_);
@@ -141,48 +152,23 @@ class SnapshotsService::Reads {
     bool finishing = false;
   };
 
-  struct StatCall final
-      : Unary<pb::StatSnapshotRequest, pb::StatSnapshotResponse, StatCall> {
-    using Unary::Unary;
-    void Request(SnapshotsService& s, grpc::ServerCompletionQueue* q) {
-      s.RequestStat(&ctx, &req, &writer, q, q, this);
-    }
-    std::optional<grpc::Status> Serve(SnapshotsService& s) {
-      return s.DoStat(req, &resp);
-    }
-    grpc::Status RunWalk(SnapshotsService&) { return grpc::Status::OK; }
-  };
-  struct MountsCall final
-      : Unary<pb::MountsRequest, pb::MountsResponse, MountsCall> {
-    using Unary::Unary;
-    void Request(SnapshotsService& s, grpc::ServerCompletionQueue* q) {
-      s.RequestMounts(&ctx, &req, &writer, q, q, this);
-    }
-    std::optional<grpc::Status> Serve(SnapshotsService& s) {
-      return s.DoMounts(req, &resp);
-    }
-    grpc::Status RunWalk(SnapshotsService&) { return grpc::Status::OK; }
-  };
-  struct UsageCall final
-      : Unary<pb::UsageRequest, pb::UsageResponse, UsageCall> {
-    using Unary::Unary;
-    void Request(SnapshotsService& s, grpc::ServerCompletionQueue* q) {
-      s.RequestUsage(&ctx, &req, &writer, q, q, this);
-    }
-    std::optional<grpc::Status> Serve(SnapshotsService& s) {
-      return s.DoUsageInline(req, &resp);
-    }
-    grpc::Status RunWalk(SnapshotsService& s) {
-      return s.WalkUsage(req, &resp);
-    }
-  };
+  using StatCall =
+      Unary<pb::StatSnapshotRequest, pb::StatSnapshotResponse,
+            &SnapshotsService::RequestStat, &SnapshotsService::DoStat>;
+  using MountsCall =
+      Unary<pb::MountsRequest, pb::MountsResponse,
+            &SnapshotsService::RequestMounts, &SnapshotsService::DoMounts>;
+  using UsageCall =
+      Unary<pb::UsageRequest, pb::UsageResponse,
+            &SnapshotsService::RequestUsage, &SnapshotsService::DoUsageInline,
+            &SnapshotsService::WalkUsage>;
 
   // Waits for the next request of this method.
   template <class C>
   void Arm() {
     std::lock_guard<std::mutex> l(mu_);
     if (!open_) return;
-    (new C(*this))->Request(svc_, &cq_);
+    (new C(*this))->Request();
   }
 
   // Hands a call whose answer needs a walk to a walker (started on first
