@@ -7,7 +7,7 @@
 #
 #   bench/ops.sh [--work DIR] [--out DIR] [--backend NAME] [strata bench ops flags...]
 #
-# e.g. bench/ops.sh --out results/ops            (N=2000, 3 rounds, c1 and c16)
+# e.g. bench/ops.sh --out results/ops            (N=2000, 3 rounds, c1, c16, c64)
 #      bench/ops.sh --n 20 --rounds 1 --out /tmp/o  (a smoke run)
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

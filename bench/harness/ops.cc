@@ -33,7 +33,7 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kUsage =
     "usage: strata-bench ops --address SOCK --peer-address SOCK [--n 2000] "
     "[--rounds 3]\n"
-    "                        [--concurrency 1,16] [--fsync-dir DIR] [--out "
+    "                        [--concurrency 1,16,64] [--fsync-dir DIR] [--out "
     "DIR]\n"
     "                        [--report PATH] [--pid PID] [--peer-pid PID]\n";
 constexpr int kChainLength = 25;  // layers per chain: a deep image
@@ -490,7 +490,7 @@ int RunBenchOps(const std::vector<std::string>& args) {
   std::string address, peer_address, fsync_dir, out_dir = ".", report;
   int n = 2000, rounds = 3;
   pid_t strata_pid = 0, peer_pid = 0;
-  std::vector<int> concurrency = {1, 16};
+  std::vector<int> concurrency = {1, 16, 64};
   std::string command = "strata bench ops";
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];

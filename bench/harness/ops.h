@@ -4,7 +4,7 @@
 // alternating A B A B for several rounds on the same filesystem.
 //
 //   strata-bench ops --address A --peer-address B [--n 2000] [--rounds 3]
-//                    [--concurrency 1,16] [--fsync-dir DIR] [--out DIR]
+//                    [--concurrency 1,16,64] [--fsync-dir DIR] [--out DIR]
 //                    [--report PATH] [--pid PID] [--peer-pid PID]
 //
 // Per server, round and concurrency it creates N committed snapshots (half as

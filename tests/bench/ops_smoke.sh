@@ -27,6 +27,9 @@ for server in ("strata", "peer"):
             r = got.get((server, c, ph))
             if r is None or not r["ops_per_s"] or r["ops_per_s"] <= 0 or r["p50_us"] <= 0:
                 bad.append(f"{server} c{c} {ph}: {r}")
+            # ops.sh passes both servers' pids: each phase has their CPU per call.
+            elif not r.get("cpu_us_per_op") or r["cpu_us_per_op"] <= 0:
+                bad.append(f"{server} c{c} {ph}: no server CPU per call: {r}")
 runs = {(r["server"], r["concurrency"], r["phase"]): r["ops"] for r in res["runs"]}
 # 20 snapshots: 20 Prepare/Commit/Stat/View/Mounts/Usage, 40 Remove (views too).
 for (server, c, ph), ops in runs.items():
