@@ -6,7 +6,7 @@
 set -uo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${STRATA_ASAN_BUILD_DIR:-$top/build-asan}
-targets=(io_test decompress_test tar_test diff_test extract_test meta_test engine_test apply_layer_replay)
+targets=(io_test decompress_test tar_test diff_test extract_test meta_test engine_test server_test apply_layer_replay)
 mkdir -p "$build"
 if ! cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE=ON \
     > "$build/cmake.log" 2>&1; then
