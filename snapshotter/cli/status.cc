@@ -109,8 +109,15 @@ int RunStatus(const std::shared_ptr<grpc::Channel>& channel,
     std::printf("differ:     off (no containerd address)\n");
     return 0;
   }
-  std::printf("differ:     on, content from %s\n",
-              d.containerd_address().c_str());
+  std::printf("differ:     on, content from %s (%s%s)\n",
+              d.containerd_address().c_str(),
+              d.content_reachable() ? "reachable" : "NOT reachable: ",
+              d.content_reachable()
+                  ? ""
+                  : (d.content_error().size() > 300
+                         ? d.content_error().substr(0, 300) + "..."
+                         : d.content_error())
+                        .c_str());
   std::printf("  applied:  %llu layers (%s compressed, %s uncompressed)\n",
               static_cast<unsigned long long>(d.applied()),
               HumanBytes(d.blob_bytes()).c_str(),

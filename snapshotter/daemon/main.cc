@@ -13,12 +13,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "io/base/log.h"
@@ -245,6 +248,7 @@ class Services {
   }
 
   bool has_diff() const { return diff_ != nullptr; }
+  const DiffService* diff() const { return diff_.get(); }
   // After the server started / after it shut down (SnapshotsService).
   void StartReads() { snapshots_.StartReads(); }
   void StopReads() { snapshots_.StopReads(); }
@@ -268,6 +272,54 @@ class Services {
   std::unique_ptr<ContentClient> content_;
   std::unique_ptr<DiffService> diff_;
   std::unique_ptr<StatusService> status_;
+};
+
+// Says once whether containerd's content API answers. containerd usually
+// starts after its proxy plugins, so it asks every second for kPatience
+// before it warns; without that API every Apply is declined and containerd
+// applies the layer itself (or, with 2.x's transfer service, the user sees
+// only "method Transfer not implemented").
+class ContentWatch {
+ public:
+  static constexpr int kPatience = 30;  // seconds
+  ContentWatch(const DiffService& diff, std::string address)
+      : thread_([this, &diff, address] { Run(diff, address); }) {}
+  ~ContentWatch() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Run(const DiffService& diff, const std::string& address) {
+    Status last;
+    for (int i = 0; i < kPatience; ++i) {
+      last = diff.ProbeContent(std::chrono::seconds(1));
+      if (last.ok()) {
+        Log(LogLevel::kInfo, "diff", "containerd's content API answers",
+            {{"address", address}});
+        return;
+      }
+      std::unique_lock<std::mutex> l(mu_);
+      if (cv_.wait_for(l, std::chrono::seconds(1), [&] { return stop_; }))
+        return;
+    }
+    Log(LogLevel::kWarn, "diff",
+        "containerd's content API does not answer: every Apply is declined "
+        "and containerd applies layers itself until it does (check "
+        "containerd_address)",
+        {{"address", address},
+         {"waited_s", std::to_string(kPatience)},
+         {"reason", last.message()}});
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;
 };
 
 Result<std::unique_ptr<grpc::Server>> StartServer(Services& services,
@@ -398,8 +450,12 @@ int Run(int argc, char** argv) {
                  .count());
   // Only now: the store is open, recovery has run and the socket serves.
   Notify("READY=1\nSTATUS=serving on " + listener->address);
+  std::optional<ContentWatch> content_watch;
+  if (services.diff() != nullptr)
+    content_watch.emplace(*services.diff(), config->containerd_address);
 
   exit_code = WaitForStop(sigs, **engine, root);
+  content_watch.reset();
   // Connections not accepted yet wait on systemd's socket for the next daemon.
   if (acceptor) acceptor->Stop();
   if (!services.Drain(std::chrono::seconds(10))) {

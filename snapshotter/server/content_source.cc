@@ -155,6 +155,15 @@ Result<std::string> ContentClient::FindBlob(const std::string& ns,
                   std::to_string(resp.namespaces_size()) + " namespaces");
 }
 
+Status ContentClient::Probe(std::chrono::milliseconds timeout) const {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  npb::ListNamespacesRequest req;
+  npb::ListNamespacesResponse resp;
+  return FromGrpc(namespaces_->List(&ctx, req, &resp),
+                  "list containerd namespaces");
+}
+
 std::unique_ptr<BlobSource> ContentClient::Open(const std::string& ns,
                                                 const std::string& digest,
                                                 int64_t size) {

@@ -138,6 +138,10 @@ class ContentClient {
   std::unique_ptr<BlobSource> Open(const std::string& ns,
                                    const std::string& digest, int64_t size);
 
+  // Whether containerd answers on the channel: one namespace List within
+  // `timeout`. Unavailable/DeadlineExceeded with gRPC's reason when not.
+  Status Probe(std::chrono::milliseconds timeout) const;
+
   // Starts writing a blob as ingest `ref` in namespace `ns`, under lease
   // `lease` when not empty. Unavailable when containerd cannot be reached.
   Result<std::unique_ptr<ContentWriter>> Writer(const std::string& ns,

@@ -130,6 +130,10 @@ Result<DiffService::Admitted> DiffService::Admit(Ctx& ctx,
   return a;
 }
 
+Status DiffService::ProbeContent(std::chrono::milliseconds timeout) const {
+  return content_.Probe(timeout);
+}
+
 grpc::Status DiffService::Decline(const Call& call, const pb::ApplyRequest& req,
                                   const Status& why) {
   ++declined_;

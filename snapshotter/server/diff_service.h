@@ -74,6 +74,8 @@ class DiffService final : public containerd::services::diff::v1::Diff::Service {
   // Since start: layers applied, Apply calls declined (Unimplemented, so
   // containerd used its next differ), Apply calls that failed otherwise, and
   // the compressed and uncompressed bytes of the applied layers.
+  // Whether containerd's content API answers now (ContentClient::Probe).
+  Status ProbeContent(std::chrono::milliseconds timeout) const;
   uint64_t applied() const { return applied_.load(); }
   uint64_t declined() const { return declined_.load(); }
   uint64_t failed() const { return failed_.load(); }

@@ -79,6 +79,10 @@ grpc::Status StatusService::Get(grpc::ServerContext*,
   d->set_enabled(diff_ != nullptr);
   d->set_containerd_address(containerd_address_);
   if (diff_ != nullptr) {
+    // Asked live: the answer is now, not what it was at start-up.
+    Status reach = diff_->ProbeContent(std::chrono::seconds(1));
+    d->set_content_reachable(reach.ok());
+    d->set_content_error(reach.message());
     d->set_applied(diff_->applied());
     d->set_declined(diff_->declined());
     d->set_failed(diff_->failed());

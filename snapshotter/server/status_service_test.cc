@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "containerd/services/diff/v1/diff.grpc.pb.h"
+#include "containerd/services/namespaces/v1/namespace.grpc.pb.h"
 #include "io/fs/fs_util.h"
 #include "snapshotter/engine/engine.h"
 #include "snapshotter/server/apply_slots.h"
@@ -19,6 +20,7 @@ namespace {
 
 namespace spb = strata::services::status::v1;
 namespace dpb = containerd::services::diff::v1;
+namespace npb = containerd::services::namespaces::v1;
 
 class StatusServiceTest : public ::testing::Test {
  protected:
@@ -126,6 +128,40 @@ TEST_F(StatusServiceTest, ReportsTheDiffServicesCounters) {
   EXPECT_EQ(r.diff().applied(), 0u);
   EXPECT_EQ(r.diff().failed(), 0u);
   EXPECT_EQ(r.diff().containerd_address(), dir_ / "no-containerd.sock");
+}
+
+// containerd's content API is asked live: a missing socket reads as not
+// reachable with gRPC's reason, a containerd that answers as reachable.
+TEST_F(StatusServiceTest, SaysWhetherContainerdsContentApiAnswers) {
+  Start(true);
+  spb::DiffStats d = Get().diff();
+  EXPECT_FALSE(d.content_reachable());
+  EXPECT_NE(d.content_error().find("list containerd namespaces"),
+            std::string::npos)
+      << d.content_error();
+}
+
+class AnsweringNamespaces final : public npb::Namespaces::Service {
+ public:
+  grpc::Status List(grpc::ServerContext*, const npb::ListNamespacesRequest*,
+                    npb::ListNamespacesResponse*) override {
+    return grpc::Status::OK;
+  }
+};
+
+TEST_F(StatusServiceTest, SaysContainerdsContentApiAnswersWhenItDoes) {
+  AnsweringNamespaces containerd;
+  grpc::ServerBuilder b;
+  b.AddListeningPort("unix:" + (dir_ / "no-containerd.sock"),
+                     grpc::InsecureServerCredentials());
+  b.RegisterService(&containerd);
+  std::unique_ptr<grpc::Server> fake = b.BuildAndStart();
+  ASSERT_NE(fake, nullptr);
+  Start(true);
+  spb::DiffStats d = Get().diff();
+  EXPECT_TRUE(d.content_reachable()) << d.content_error();
+  EXPECT_EQ(d.content_error(), "");
+  fake->Shutdown();
 }
 
 }  // namespace
