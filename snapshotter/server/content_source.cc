@@ -109,7 +109,9 @@ Status BlobSource::Finish() {
 }
 
 ContentClient::ContentClient(const std::string& address)
-    : ContentClient(Dial(address)) {}
+    : ContentClient(Dial(address)) {
+  address_ = address;
+}
 
 ContentClient::ContentClient(std::shared_ptr<grpc::Channel> channel)
     : channel_(std::move(channel)),
@@ -156,12 +158,24 @@ Result<std::string> ContentClient::FindBlob(const std::string& ns,
 }
 
 Status ContentClient::Probe(std::chrono::milliseconds timeout) const {
+  // A channel of its own, with its own subchannel: a failed probe must not
+  // leave the channel Apply uses in reconnect backoff (gRPC shares
+  // subchannels between channels to one address by default), or the first
+  // Applies after containerd comes up would be declined.
+  std::unique_ptr<npb::Namespaces::Stub> own;
+  npb::Namespaces::Stub* stub = namespaces_.get();
+  if (!address_.empty()) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    own = npb::Namespaces::NewStub(grpc::CreateCustomChannel(
+        "unix:" + address_, grpc::InsecureChannelCredentials(), args));
+    stub = own.get();
+  }
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + timeout);
   npb::ListNamespacesRequest req;
   npb::ListNamespacesResponse resp;
-  return FromGrpc(namespaces_->List(&ctx, req, &resp),
-                  "list containerd namespaces");
+  return FromGrpc(stub->List(&ctx, req, &resp), "list containerd namespaces");
 }
 
 std::unique_ptr<BlobSource> ContentClient::Open(const std::string& ns,

@@ -138,8 +138,9 @@ class ContentClient {
   std::unique_ptr<BlobSource> Open(const std::string& ns,
                                    const std::string& digest, int64_t size);
 
-  // Whether containerd answers on the channel: one namespace List within
-  // `timeout`. Unavailable/DeadlineExceeded with gRPC's reason when not.
+  // Whether containerd answers: one namespace List within `timeout`, on a
+  // channel of its own when built from an address. Unavailable or
+  // DeadlineExceeded with gRPC's reason when not.
   Status Probe(std::chrono::milliseconds timeout) const;
 
   // Starts writing a blob as ingest `ref` in namespace `ns`, under lease
@@ -151,6 +152,7 @@ class ContentClient {
  private:
   Result<int64_t> Info(const std::string& ns, const std::string& digest);
 
+  std::string address_;  // empty when built over a channel
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<containerd::services::content::v1::Content::Stub> content_;
   std::unique_ptr<containerd::services::namespaces::v1::Namespaces::Stub>
