@@ -21,7 +21,10 @@ namespace strata {
 class LoopFs {
  public:
   // type: "xfs" or "btrfs" (or any mkfs.<type>). size: image bytes (sparse).
-  explicit LoopFs(const std::string& type, const std::string& size = "1G") {
+  // With `project_quotas`, xfs and ext4 are made and mounted with project
+  // quotas accounted and enforced (prjquota).
+  explicit LoopFs(const std::string& type, const std::string& size = "1G",
+                  bool project_quotas = false) {
     if (geteuid() != 0) {
       reason_ = "loop-mounting " + type + " needs root";
       return;
@@ -40,9 +43,15 @@ class LoopFs {
     std::string opts = type == "xfs"     ? "-q -m reflink=1"
                        : type == "btrfs" ? "-q"
                                          : "-q -F";
+    std::string mount_opts = "loop";
+    if (project_quotas) {
+      if (type == "ext4") opts += " -O quota,project";
+      mount_opts += ",prjquota";
+    }
     std::string cmd = "truncate -s " + size + " " + img + " && mkfs." + type +
                       " " + opts + " " + img + " >/dev/null 2>&1 && mkdir " +
-                      mnt + " && mount -o loop " + img + " " + mnt;
+                      mnt + " && mount -o " + mount_opts + " " + img + " " +
+                      mnt;
     if (std::system(cmd.c_str()) != 0) {
       reason_ = "cannot make a loop-mounted " + type + " (" + cmd + ")";
       return;
