@@ -77,6 +77,17 @@ int RunStatus(const std::shared_ptr<grpc::Channel>& channel,
         static_cast<long long>(sh.holders()),
         static_cast<long long>(sh.pending()));
   }
+  const spb::Quotas& q = r.quotas();
+  std::printf("quotas:     %s\n", q.state().c_str());
+  if (q.enabled()) {
+    std::printf(
+        "  default max size %s; since start: usage from quota %lld, walked "
+        "%lld\n",
+        q.default_max_size() > 0 ? HumanBytes(q.default_max_size()).c_str()
+                                 : "none",
+        static_cast<long long>(q.usage_from_quota()),
+        static_cast<long long>(q.usage_walked()));
+  }
   const spb::UserNamespaces& u = r.userns();
   if (!u.remap_ids()) {
     std::printf(

@@ -123,6 +123,68 @@ Status SetMaxLayerDepthKey(Config& c, std::string_view v) {
   return Status::Ok();
 }
 
+Status SetQuotaKey(Config& c, std::string_view v) {
+  if (v != "auto" && v != "on" && v != "off")
+    return InvalidArgument("bad value \"" + std::string(v.substr(0, 32)) +
+                           "\" (auto|on|off)");
+  c.quota = v;
+  return Status::Ok();
+}
+
+Status SetDefaultMaxSizeKey(Config& c, std::string_view v) {
+  std::string_view digits = v;
+  int shift = 0;
+  if (!digits.empty()) {
+    switch (digits.back()) {
+      case 'K':
+        shift = 10;
+        break;
+      case 'M':
+        shift = 20;
+        break;
+      case 'G':
+        shift = 30;
+        break;
+      case 'T':
+        shift = 40;
+        break;
+      default:
+        break;
+    }
+    if (shift != 0) digits.remove_suffix(1);
+  }
+  int64_t n = 0;
+  auto [p, ec] =
+      std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc() || p != digits.data() + digits.size() || n < 0 ||
+      n > (int64_t{1} << (62 - shift))) {
+    return InvalidArgument("bad value \"" + std::string(v.substr(0, 32)) +
+                           "\" (bytes, or a number with K, M, G or T; 0 for "
+                           "none)");
+  }
+  c.default_max_size = n << shift;
+  return Status::Ok();
+}
+
+Status SetQuotaProjectBaseKey(Config& c, std::string_view v) {
+  uint32_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n == 0 ||
+      n == 0xffffffffu) {
+    return InvalidArgument("bad value \"" + std::string(v.substr(0, 32)) +
+                           "\" (a project ID from 1 to 4294967294)");
+  }
+  c.quota_project_base = n;
+  return Status::Ok();
+}
+
+Status SetMetricsAddressKey(Config& c, std::string_view v) {
+  if (v.size() > 512 || v.find('\0') != std::string_view::npos)
+    return InvalidArgument("bad value (host:port, unix:/path or /path)");
+  c.metrics_address = v;
+  return Status::Ok();
+}
+
 constexpr Key kKeys[] = {
     {"root", "--root", SetRootKey, [](const Config& c) { return c.root; }},
     {"address", "--address", SetAddressKey,
@@ -152,6 +214,13 @@ constexpr Key kKeys[] = {
      [](const Config& c) { return std::to_string(c.max_concurrent_applies); }},
     {"max_layer_depth", "--max-layer-depth", SetMaxLayerDepthKey,
      [](const Config& c) { return std::to_string(c.max_layer_depth); }},
+    {"quota", "--quota", SetQuotaKey, [](const Config& c) { return c.quota; }},
+    {"default_max_size", "--default-max-size", SetDefaultMaxSizeKey,
+     [](const Config& c) { return std::to_string(c.default_max_size); }},
+    {"quota_project_base", "--quota-project-base", SetQuotaProjectBaseKey,
+     [](const Config& c) { return std::to_string(c.quota_project_base); }},
+    {"metrics_address", "--metrics-address", SetMetricsAddressKey,
+     [](const Config& c) { return c.metrics_address; }},
 };
 
 const Key* FindKey(std::string_view name) {
@@ -188,7 +257,8 @@ Result<Config> ParseTable(const toml::table& table, const std::string& source) {
         Where(source, node.source()) + ": key \"" + std::string(k->name) + "\"";
     // Numbers may be written bare (max_concurrent_applies = 4).
     const bool numeric =
-        k->name == "max_concurrent_applies" || k->name == "max_layer_depth";
+        k->name == "max_concurrent_applies" || k->name == "max_layer_depth" ||
+        k->name == "default_max_size" || k->name == "quota_project_base";
     std::string number =
         node.is_integer() ? std::to_string(node.as_integer()->get()) : "";
     const std::string* value = node.is_string() ? &node.as_string()->get()

@@ -68,6 +68,26 @@ struct Config {
   // Apply naming the entry. 0: the backend's limit (none for overlay, 1,000
   // for reflink/copy). Key max_layer_depth, flag --max-layer-depth.
   int max_layer_depth = 0;
+  // Project quotas for active snapshots (overlay backend): Usage without a
+  // walk and size limits (containerd's containerd.io/snapshot/max-size
+  // label). auto (default): where the root's filesystem enforces them (XFS
+  // mounted with prjquota; ext4 made with -O quota,project and mounted with
+  // prjquota); on: refuse to start without; off: never (the label is then
+  // refused). Key quota, flag --quota auto|on|off.
+  std::string quota = "auto";
+  // Size limit of every active snapshot without the label, except
+  // containerd's layer unpacking (bytes, or with a K, M, G or T suffix,
+  // powers of 1024; 0: none). Needs quotas. Key default_max_size, flag
+  // --default-max-size.
+  int64_t default_max_size = 0;
+  // Project IDs used: this plus each snapshot's id (key quota_project_base,
+  // flag --quota-project-base; default 1073741824). Keep it clear of the
+  // host's own projects (/etc/projid).
+  uint32_t quota_project_base = 1u << 30;
+  // Where Prometheus scrapes /metrics (daemon/metrics_http.h): host:port,
+  // unix:/path or /path; empty (default): no metrics endpoint. Key
+  // metrics_address, flag --metrics-address.
+  std::string metrics_address;
 };
 
 // What the command line asked for.

@@ -27,6 +27,7 @@
 #include "io/base/log.h"
 #include "io/fs/fs_util.h"
 #include "snapshotter/daemon/config.h"
+#include "snapshotter/daemon/metrics_http.h"
 #include "snapshotter/daemon/root_lock.h"
 #include "snapshotter/daemon/sd_notify.h"
 #include "snapshotter/daemon/socket_activation.h"
@@ -36,6 +37,7 @@
 #include "snapshotter/server/content_source.h"
 #include "snapshotter/server/diff_service.h"
 #include "snapshotter/server/import_service.h"
+#include "snapshotter/server/metrics.h"
 #include "snapshotter/server/snapshots_service.h"
 #include "snapshotter/server/status_service.h"
 #include "snapshotter/server/storage_service.h"
@@ -105,6 +107,27 @@ constexpr const char* kUsage =
     "off);\n"
     "                     on exactly when the proxy plugin declares\n"
     "                     capabilities = [\"remap-ids\"] (overlay backend)\n"
+    "  --quota auto|on|off\n"
+    "                     project quotas for active snapshots (overlay): "
+    "Usage\n"
+    "                     without a walk, size limits (key quota, default "
+    "auto:\n"
+    "                     where the filesystem enforces them; on: refuse to "
+    "start\n"
+    "                     without)\n"
+    "  --default-max-size SIZE\n"
+    "                     size limit of active snapshots without containerd's\n"
+    "                     containerd.io/snapshot/max-size label (key\n"
+    "                     default_max_size: bytes or K/M/G/T, default 0: "
+    "none)\n"
+    "  --quota-project-base N\n"
+    "                     project IDs are N + snapshot id (key\n"
+    "                     quota_project_base, default 1073741824)\n"
+    "  --metrics-address ADDR\n"
+    "                     serve Prometheus metrics at http://ADDR/metrics "
+    "(key\n"
+    "                     metrics_address: host:port, unix:/path or /path;\n"
+    "                     default empty: off)\n"
     "  --print-config     print the effective configuration as TOML and exit\n"
     "\n"
     "Exit status: 0 after SIGTERM/SIGINT, 1 on a runtime failure, 2 on bad "
@@ -239,6 +262,11 @@ class Services {
   }
 
   void Register(grpc::ServerBuilder& builder) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(rpc_metrics_.InterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
     snapshots_.AddTo(builder);
     if (diff_) builder.RegisterService(diff_.get());
     builder.RegisterService(status_.get());
@@ -248,6 +276,9 @@ class Services {
   }
 
   bool has_diff() const { return diff_ != nullptr; }
+  std::string Metrics(Engine& engine) const {
+    return CollectMetrics(engine, rpc_metrics_, diff_.get());
+  }
   const DiffService* diff() const { return diff_.get(); }
   // After the server started / after it shut down (SnapshotsService).
   void StartReads() { snapshots_.StartReads(); }
@@ -272,6 +303,7 @@ class Services {
   std::unique_ptr<ContentClient> content_;
   std::unique_ptr<DiffService> diff_;
   std::unique_ptr<StatusService> status_;
+  RpcMetrics rpc_metrics_;
 };
 
 // Says once whether containerd's content API answers. containerd usually
@@ -431,6 +463,11 @@ int Run(int argc, char** argv) {
   eopts.content_sharing = config->content_sharing;
   eopts.hardlink_sharing = config->hardlink_sharing;
   eopts.max_layer_depth = config->max_layer_depth;
+  eopts.quota = config->quota == "on"    ? EngineOptions::QuotaMode::kOn
+                : config->quota == "off" ? EngineOptions::QuotaMode::kOff
+                                         : EngineOptions::QuotaMode::kAuto;
+  eopts.default_max_size = config->default_max_size;
+  eopts.quota_project_base = config->quota_project_base;
   auto engine = Engine::Open(eopts);
   if (!engine.ok()) return Fail("open root " + root, engine.status());
 
@@ -444,6 +481,15 @@ int Run(int argc, char** argv) {
     if (!a.ok()) return Fail("accept on the passed socket", a.status());
     acceptor = std::move(*a);
   }
+  std::unique_ptr<MetricsHttp> metrics;
+  if (!config->metrics_address.empty()) {
+    auto m = MetricsHttp::Start(config->metrics_address,
+                                [&] { return services.Metrics(**engine); });
+    if (!m.ok()) return Fail("serve metrics", m.status());
+    metrics = std::move(*m);
+    Log(LogLevel::kInfo, "daemon", "serving metrics",
+        {{"address", metrics->address()}, {"path", "/metrics"}});
+  }
   LogServing(**engine, *config, flags, *listener, services.has_diff(),
              std::chrono::duration_cast<std::chrono::microseconds>(
                  std::chrono::steady_clock::now() - start)
@@ -453,8 +499,8 @@ int Run(int argc, char** argv) {
   std::optional<ContentWatch> content_watch;
   if (services.diff() != nullptr)
     content_watch.emplace(*services.diff(), config->containerd_address);
-
   exit_code = WaitForStop(sigs, **engine, root);
+  metrics.reset();
   content_watch.reset();
   // Connections not accepted yet wait on systemd's socket for the next daemon.
   if (acceptor) acceptor->Stop();

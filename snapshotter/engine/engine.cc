@@ -198,6 +198,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& opts) {
   }
   STRATA_RETURN_IF_ERROR(engine->CheckBackend());
   engine->StartSharing();
+  STRATA_RETURN_IF_ERROR(engine->StartQuotas());
   // Only where mappings are honoured (a fork, at start only); before any
   // thread.
   engine->idmap_support_ =
@@ -264,6 +265,8 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
                               " asks for an ID mapping, but " +
                               idmap_support_.message());
   }
+  STRATA_ASSIGN_OR_RETURN(const int64_t size_limit,
+                          SizeLimitOf(key, kind, labels));
 
   // Slow work first, outside the writer lock: the staging skeleton.
   std::string staging = layout_.StagingDir() + "/new-XXXXXX";
@@ -321,6 +324,12 @@ Result<std::vector<Mount>> Engine::Create(Kind kind, std::string_view key,
     if (!m.ok()) return m.status().WithContext(SnapshotName(key));
     mounts = std::move(*m);
     if (idmapped) MapMounts(r.id, kind, parents, *idmap, &mounts);
+    // The project needs the id: tagging the empty skeleton is four system
+    // calls under the writer lock.
+    if (kind == Kind::kActive && quota_) {
+      STRATA_RETURN_IF_ERROR(
+          TagProject(staging, r.id, size_limit).WithContext(SnapshotName(key)));
+    }
     std::string dir = layout_.SnapshotDir(r.id);
     // An id can repeat after an aborted transaction; a directory already under
     // that id has no record (invariant), so it is garbage.
@@ -456,9 +465,11 @@ Status Engine::Remove(std::string_view key) {
   std::string trash;
   uint64_t id = 0;
   uint64_t marked = 0;
+  Kind kind = Kind::kUnknown;
   Status removed = store_->Update([&](WriteTxn& txn) -> Status {
     STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, RemoveSnapshot(txn, key));
     id = r.id;
+    kind = r.kind;
     STRATA_RETURN_IF_ERROR(DropContent(txn, r.id));
     STRATA_RETURN_IF_ERROR(MarkChanging(r.id, key));
     marked = r.id;
@@ -503,6 +514,7 @@ Status Engine::Remove(std::string_view key) {
           {{"key", key}, {"error", s.ToString()}});
     }
   }
+  if (kind != Kind::kView) ReleaseProject(id);
   return Status::Ok();
 }
 
@@ -558,6 +570,32 @@ Result<std::vector<Info>> Engine::List(
   return out;
 }
 
+Result<SnapshotCounts> Engine::Counts() {
+  SnapshotCounts c;
+  STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
+    return WalkSnapshots(txn, [&](const SnapshotRecord& r) {
+      if (r.kind == Kind::kActive) c.active++;
+      if (r.kind == Kind::kView) c.views++;
+      if (r.kind == Kind::kCommitted) c.committed++;
+      return true;
+    });
+  }));
+  return c;
+}
+
+GroupCommitStats Engine::GroupCommits() const {
+  MetaStore::GroupStats g = store_->Groups();
+  GroupCommitStats out;
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < std::size(MetaStore::kGroupBuckets); ++i) {
+    cumulative += g.counts[i];
+    out.buckets.emplace_back(MetaStore::kGroupBuckets[i], cumulative);
+  }
+  out.groups = g.groups;
+  out.writers = g.writers;
+  return out;
+}
+
 Result<std::vector<Engine::Entry>> Engine::Entries() {
   std::vector<Entry> out;
   STRATA_RETURN_IF_ERROR(ForEachInfo([&](const SnapshotRecord& r, Info info) {
@@ -574,6 +612,10 @@ Result<Usage> Engine::GetUsage(std::string_view key, int64_t max_inodes) {
     return Status::Ok();
   }));
   if (r.kind != Kind::kActive) return r.usage;
+  if (quota_) {
+    if (std::optional<Usage> q = QuotaUsageOf(r.id)) return *q;
+    usage_walked_++;
+  }
   auto u = backend_->MeasureUsage(r.id, max_inodes);
   if (!u.ok()) {
     if (u.status().code() == Code::kResourceExhausted &&
@@ -916,10 +958,12 @@ Status Engine::RebuildDir(uint64_t id, Kind kind, RecoveryReport& rep) {
   // normal start-up stays one walk over the records.
   std::vector<uint64_t> parents;
   Labels labels;
+  std::string key;
   STRATA_RETURN_IF_ERROR(store_->View([&](ReadTxn& txn) -> Status {
     STRATA_ASSIGN_OR_RETURN(SnapshotRecord r, GetSnapshotById(txn, id));
     STRATA_ASSIGN_OR_RETURN(parents, ParentIds(txn, r));
     labels = r.labels;
+    key = r.key;
     return Status::Ok();
   }));
   // Built beside its home and renamed in, like Prepare: a crash in the
@@ -938,6 +982,11 @@ Status Engine::RebuildDir(uint64_t id, Kind kind, RecoveryReport& rep) {
   auto idmap = IdMapFromLabels(labels);
   STRATA_RETURN_IF_ERROR(OwnWritableDir(
       tmp, kind, idmap.ok() ? *idmap : SnapshotIdMap{}, parents));
+  if (kind == Kind::kActive && quota_) {
+    // As Prepare tagged it; a label quotas cannot serve now goes unlimited.
+    auto limit = SizeLimitOf(key, kind, labels);
+    STRATA_RETURN_IF_ERROR(TagProject(tmp, id, limit.ok() ? *limit : 0));
+  }
   // Complete before it is put in place: once the rename lasts, the next
   // recovery would not rebuild it again.
   if (opts_.sync) STRATA_RETURN_IF_ERROR(fs_.SyncFs(root_fd_.get()));

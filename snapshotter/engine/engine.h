@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -39,6 +40,7 @@
 #include "io/extract/extractor.h"
 #include "io/fs/fs_ops.h"
 #include "io/fs/fs_util.h"
+#include "io/fs/project_quota.h"
 #include "io/fs/sync_group.h"
 #include "io/sink/content_share.h"
 #include "snapshotter/idmap.h"
@@ -91,6 +93,20 @@ struct EngineOptions {
   bool hardlink_sharing = false;
   // Smallest file that is digested and shared.
   int64_t share_min_bytes = 1;  // every non-empty regular file
+  // Project quotas (io/fs/project_quota.h) for active snapshots of the
+  // overlay backend: Usage in constant time and size limits
+  // (kMaxSizeLabel, default_max_size). kAuto: where the root's filesystem
+  // enforces them; kOn: Open fails, naming why, where it does not. Config
+  // key quota (auto|on|off).
+  enum class QuotaMode { kAuto, kOn, kOff };
+  QuotaMode quota = QuotaMode::kAuto;
+  // Size limit of an active snapshot without the label, in bytes (0: none);
+  // not for containerd's layer unpacking (keys "extract-..."). Needs
+  // quotas: Open fails without them. Config key default_max_size.
+  int64_t default_max_size = 0;
+  // A snapshot's project ID is this plus its id (config key
+  // quota_project_base): keep the range clear of the host's own projects.
+  uint32_t quota_project_base = 1u << 30;
   // Where the engine's filesystem changes go (io/fs/fs_ops.h); null: the real
   // system calls. Tests pass fault-injecting ones. Not owned.
   FsOps* fs = nullptr;
@@ -110,6 +126,37 @@ struct RecoveryReport {
   int shifts_finished = 0;  // owner shifts of committed snapshots completed
   int shifts_undone = 0;    // owner shifts of uncommitted Commits rolled back
   int64_t content_pruned = 0;  // content index rows of unrecorded ids
+};
+
+// containerd's size hint for an active snapshot's writable layer
+// (core/snapshots: LabelSnapshotMaxSize), decimal bytes. Strata enforces it
+// with a project quota and refuses it where it cannot.
+inline constexpr const char* kMaxSizeLabel = "containerd.io/snapshot/max-size";
+
+// Project quotas as they stand (strata status, metrics).
+struct QuotaInfo {
+  bool enabled = false;
+  std::string reason;  // why off, or where on
+  int64_t default_max_size = 0;
+  // Since start: Usage answers from a quota, and from a walk.
+  int64_t usage_from_quota = 0;
+  int64_t usage_walked = 0;
+};
+
+// Snapshots by kind (strata status, metrics).
+struct SnapshotCounts {
+  int64_t active = 0;
+  int64_t views = 0;
+  int64_t committed = 0;
+};
+
+// Group commits of the metadata store since open (metrics): `groups` commits
+// carried `writers` operations; buckets[i] = (most operations in a group,
+// how many groups had at most that many, cumulative), the last one any.
+struct GroupCommitStats {
+  std::vector<std::pair<uint64_t, uint64_t>> buckets;
+  uint64_t groups = 0;
+  uint64_t writers = 0;
 };
 
 // Content sharing as it stands (strata status).
@@ -289,6 +336,10 @@ class Engine {
   uint64_t DataSyncs() const { return data_sync_ ? data_sync_->syncs() : 0; }
   // Content sharing: on or off and why, counts since start, the index.
   SharingInfo Sharing();
+  QuotaInfo Quotas() const;
+  // From one read txn over the records.
+  Result<SnapshotCounts> Counts();
+  GroupCommitStats GroupCommits() const;
   // The index's API: adds regular files `paths` (clean, inside the tree) of
   // committed snapshot `key` to the content index, digesting them itself
   // (no caller ever supplies a digest). A path that is missing, not a
@@ -389,6 +440,25 @@ class Engine {
     bool clone_;
   };
   void StartSharing();
+  // Project quotas (engine_quota.cc).
+  Status StartQuotas();
+  // The size limit snapshot `key` asks for (label, else the default; 0:
+  // none); InvalidArgument for a bad label, FailedPrecondition where quotas
+  // are off and a limit is asked for.
+  Result<int64_t> SizeLimitOf(std::string_view key, Kind kind,
+                              const Labels& labels) const;
+  // 0 when id has no project ID (quotas off, or past the 32-bit range).
+  uint32_t ProjectOf(uint64_t id) const;
+  // Gives the skeleton Prepare built in `dir` (its writable directory and
+  // overlay's work directory) snapshot id's project, with `limit`.
+  Status TagProject(const std::string& dir, uint64_t id, int64_t limit);
+  // Active snapshot id's usage from its project, when it has one.
+  std::optional<Usage> QuotaUsageOf(uint64_t id);
+  // Lifts removed snapshot id's limit (best effort).
+  void ReleaseProject(uint64_t id);
+  // Hardlink sharing into a tagged directory: stop it inheriting (it is
+  // being committed), so a link from another project may land there.
+  bool StopInheriting(int dir_fd);
   // Whether a stored file may have `size` bytes (the extractor's hint for
   // large files): sizes of at least kSizeHintMin, from the index at start
   // and from every apply since (a superset: removals are not subtracted).
@@ -440,6 +510,10 @@ class Engine {
   std::atomic<int64_t> shared_files_{0};
   std::atomic<int64_t> shared_bytes_{0};
   std::atomic<int64_t> share_refused_{0};
+  std::unique_ptr<ProjectQuota> quota_;  // null: quotas off
+  std::string quota_reason_;
+  std::atomic<int64_t> usage_from_quota_{0};
+  std::atomic<int64_t> usage_walked_{0};
 };
 
 // Validation shared with the server: empty keys, keys over kMaxKeyBytes, and

@@ -187,11 +187,17 @@ std::vector<Engine::Relinked> Engine::LinkEqualFiles(uint64_t id,
       continue;
     }
     struct stat now;
+    auto rename_in = [&] {
+      return renameat(staging.get(), tmp.c_str(), parent_fd->get(),
+                      base.c_str()) == 0;
+    };
+    // A directory handing down its project (engine_quota.cc) takes no link
+    // from another project (EXDEV); being committed, it need not hand down.
     if (fstatat(parent_fd->get(), base.c_str(), &now, AT_SYMLINK_NOFOLLOW) !=
             0 ||
         now.st_ino != own_id->ino ||
-        renameat(staging.get(), tmp.c_str(), parent_fd->get(), base.c_str()) !=
-            0) {
+        !(rename_in() || (errno == EXDEV && StopInheriting(parent_fd->get()) &&
+                          rename_in()))) {
       unlinkat(staging.get(), tmp.c_str(), 0);
       continue;
     }

@@ -221,6 +221,13 @@ Status MetaStore::Update(const std::function<Status(WriteTxn&)>& fn) {
   }
   lock.unlock();
   CommitGroup(group);
+  for (size_t i = 0; i < std::size(kGroupBuckets); ++i) {
+    if (group.size() <= kGroupBuckets[i]) {
+      group_counts_[i]++;
+      break;
+    }
+  }
+  group_writers_ += group.size();
   lock.lock();
   for (Writer* x : group) {
     assert(writers_.front() == x);
@@ -314,6 +321,16 @@ int64_t MetaStore::FileSize() const {
   struct stat st;
   if (stat((dir_ + "/data.mdb").c_str(), &st) != 0) return 0;
   return st.st_size;
+}
+
+MetaStore::GroupStats MetaStore::Groups() const {
+  GroupStats g;
+  for (size_t i = 0; i < std::size(kGroupBuckets); ++i) {
+    g.counts[i] = group_counts_[i].load();
+    g.groups += g.counts[i];
+  }
+  g.writers = group_writers_.load();
+  return g;
 }
 
 }  // namespace strata

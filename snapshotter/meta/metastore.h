@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -126,6 +127,16 @@ class MetaStore {
   // Bytes of the data file (for startup logs).
   int64_t FileSize() const;
 
+  // Group commits since open, by how many Update calls each carried:
+  // counts[i] groups of at most kGroupBuckets[i] (the last: any size).
+  static constexpr size_t kGroupBuckets[] = {1, 2, 4, 8, 16, 32, 64, SIZE_MAX};
+  struct GroupStats {
+    uint64_t counts[std::size(kGroupBuckets)] = {};
+    uint64_t groups = 0;
+    uint64_t writers = 0;  // Update calls in them
+  };
+  GroupStats Groups() const;
+
   // Test seams: Update calls queued or running, and write txns committed
   // (one per group).
   size_t TEST_QueuedWriters() {
@@ -171,6 +182,8 @@ class MetaStore {
   std::deque<Writer*> writers_;  // GUARDED_BY(mu_); the front one leads
   Status failed_;                // GUARDED_BY(mu_)
   std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> group_counts_[std::size(kGroupBuckets)] = {};
+  std::atomic<uint64_t> group_writers_{0};
   std::atomic<int> fail_commits_{0};
   std::atomic<int> fail_errno_{0};
 };

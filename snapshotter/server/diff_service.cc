@@ -106,17 +106,21 @@ grpc::Status DiffService::Apply(Ctx* ctx, const pb::ApplyRequest* req,
 Result<DiffService::Admitted> DiffService::Admit(Ctx& ctx,
                                                  const pb::ApplyRequest& req,
                                                  Call& call) {
+  call.step = 0;  // media_type
   STRATA_RETURN_IF_ERROR(CheckLayerMediaType(req.diff().media_type()));
+  call.step = 1;  // payloads
   if (!req.payloads().empty()) {
     return Unimplemented("payloads (" + req.payloads().begin()->first + ")");
   }
   STRATA_RETURN_IF_ERROR(CheckSha256Digest(call.digest));
   Admitted a;
+  call.step = 2;  // snapshot
   STRATA_ASSIGN_OR_RETURN(
       a.target, engine_.ResolveApplyTarget(MountsFromProto(req.mounts())));
   call.snapshot = a.target->key();
   STRATA_RETURN_IF_ERROR(
       slots_.Acquire([&ctx] { return ctx.IsCancelled(); }, &a.slot));
+  call.step = 3;  // content
   int64_t size = 0;
   auto found = content_.FindBlob(call.ns, call.digest, &size);
   if (!found.ok()) return DeclineIfUnreachable(found.status());
@@ -137,6 +141,7 @@ Status DiffService::ProbeContent(std::chrono::milliseconds timeout) const {
 grpc::Status DiffService::Decline(const Call& call, const pb::ApplyRequest& req,
                                   const Status& why) {
   ++declined_;
+  ++declined_at_[call.step];
   Log(LogLevel::kInfo, "diff",
       "apply declined; containerd uses its next differ",
       {{"digest", call.digest},
@@ -147,6 +152,7 @@ grpc::Status DiffService::Decline(const Call& call, const pb::ApplyRequest& req,
 
 grpc::Status DiffService::Fail(const Call& call, const Status& s) {
   uint64_t n = ++failed_;
+  ++failed_with_[static_cast<int>(ToGrpc(s).error_code()) % 17];
   Log(s.code() == Code::kInternal ? LogLevel::kError : LogLevel::kWarn, "diff",
       "apply failed",
       {{"digest", call.digest},
@@ -165,6 +171,7 @@ void DiffService::Record(const Call& call, const pb::ApplyRequest& req,
   uint64_t n = ++applied_;
   auto ms = std::chrono::duration<double, std::milli>(
       std::chrono::steady_clock::now() - call.start);
+  apply_seconds_.Observe(ms.count() / 1000);
   Log(LogLevel::kInfo, "diff", "applied",
       {{"digest", call.digest},
        {"diff_id", applied.diff_id},
@@ -278,6 +285,7 @@ Result<containerd::types::Descriptor> DiffService::Compare(
   uint64_t n = ++compared_;
   auto ms = std::chrono::duration<double, std::milli>(
       std::chrono::steady_clock::now() - call.start);
+  apply_seconds_.Observe(ms.count() / 1000);
   Log(LogLevel::kInfo, "diff", "compared",
       {{"snapshot", trees.key},
        {"parent", trees.parent},

@@ -36,6 +36,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <string>
 
@@ -43,6 +44,7 @@
 #include "io/extract/apply_layer.h"
 #include "io/extract/extractor.h"
 #include "snapshotter/server/apply_slots.h"
+#include "snapshotter/server/metrics.h"
 #include "snapshotter/server/rpc_gate.h"
 
 namespace strata {
@@ -87,6 +89,14 @@ class DiffService final : public containerd::services::diff::v1::Diff::Service {
   uint64_t compare_declined() const { return compare_declined_.load(); }
   uint64_t compare_failed() const { return compare_failed_.load(); }
   uint64_t compare_bytes() const { return compare_bytes_.load(); }
+  // Metrics: declined Applies by the step that declined them, failed ones
+  // by gRPC code, and the seconds applied layers took.
+  static constexpr const char* kDeclineSteps[] = {"media_type", "payloads",
+                                                  "snapshot", "content"};
+  static constexpr size_t kSteps = std::size(kDeclineSteps);
+  uint64_t declined_at(size_t step) const { return declined_at_[step].load(); }
+  uint64_t failed_with(int code) const { return failed_with_[code].load(); }
+  const Histogram& apply_seconds() const { return apply_seconds_; }
 
  private:
   // One Apply call, as its log lines name it.
@@ -95,6 +105,7 @@ class DiffService final : public containerd::services::diff::v1::Diff::Service {
     std::string ns;        // the client's namespace, or how it was found
     std::string snapshot;  // the target's key, once resolved
     std::chrono::steady_clock::time_point start;
+    size_t step = 0;  // kDeclineSteps: how far Admit got
   };
   // What an admitted Apply holds while it extracts.
   struct Admitted {
@@ -130,6 +141,9 @@ class DiffService final : public containerd::services::diff::v1::Diff::Service {
   std::atomic<uint64_t> compare_declined_{0};
   std::atomic<uint64_t> compare_failed_{0};
   std::atomic<uint64_t> compare_bytes_{0};
+  std::atomic<uint64_t> declined_at_[kSteps] = {};
+  std::atomic<uint64_t> failed_with_[17] = {};  // by grpc::StatusCode
+  Histogram apply_seconds_{LatencyBounds()};
 };
 
 }  // namespace strata

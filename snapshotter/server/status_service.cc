@@ -22,24 +22,12 @@ StatusService::StatusService(Engine& engine, const DiffService* diff,
 grpc::Status StatusService::Get(grpc::ServerContext*,
                                 const spb::GetStatusRequest*,
                                 spb::GetStatusResponse* resp) {
-  auto all = engine_.List({});
-  if (!all.ok())
-    return ToGrpc(all.status().WithContext("status: list snapshots"));
-  for (const Info& info : *all) {
-    switch (info.kind) {
-      case Kind::kActive:
-        resp->set_active(resp->active() + 1);
-        break;
-      case Kind::kView:
-        resp->set_views(resp->views() + 1);
-        break;
-      case Kind::kCommitted:
-        resp->set_committed(resp->committed() + 1);
-        break;
-      default:
-        break;
-    }
-  }
+  auto counts = engine_.Counts();
+  if (!counts.ok())
+    return ToGrpc(counts.status().WithContext("status: count snapshots"));
+  resp->set_active(counts->active);
+  resp->set_views(counts->views);
+  resp->set_committed(counts->committed);
   resp->set_root(engine_.layout().root());
   resp->set_backend(std::string(engine_.backend_name()));
   resp->set_uptime_seconds(std::chrono::duration_cast<std::chrono::seconds>(
@@ -75,6 +63,13 @@ grpc::Status StatusService::Get(grpc::ServerContext*,
   s->set_digests(sh.digests);
   s->set_holders(sh.holders);
   s->set_pending(sh.pending);
+  QuotaInfo qi = engine_.Quotas();
+  spb::Quotas* q = resp->mutable_quotas();
+  q->set_enabled(qi.enabled);
+  q->set_state(qi.reason);
+  q->set_default_max_size(qi.default_max_size);
+  q->set_usage_from_quota(qi.usage_from_quota);
+  q->set_usage_walked(qi.usage_walked);
   spb::DiffStats* d = resp->mutable_diff();
   d->set_enabled(diff_ != nullptr);
   d->set_containerd_address(containerd_address_);

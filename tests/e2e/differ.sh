@@ -110,15 +110,21 @@ skopeo copy --quiet --dest-tls-verify=false "oci:$IMG/layout:v1" "docker://$REF"
 # Apply counters from `strata status --json`; each must agree with the log.
 applied() {
     local n logged
+    local scraped
     n=$(status_field applied) logged=$(grep -c 'msg=applied' "$STRATA_LOG")
+    scraped=$(metric 'strata_applies_total{result="applied"}')
     [ "$n" = "$logged" ] || echo "strata status says $n applied, the log $logged" >&2
-    echo "$n"
+    # A scrape that disagrees fails the check that reads this.
+    if [ "$n" = "$scraped" ]; then echo "$n"; else echo "$n (/metrics: $scraped)"; fi
 }
 declined() {
     local n logged
+    local scraped
     n=$(status_field declined) logged=$(grep -c 'msg="apply declined' "$STRATA_LOG")
+    scraped=$(metric 'strata_applies_total{result="declined"}')
     [ "$n" = "$logged" ] || echo "strata status says $n declined, the log $logged" >&2
-    echo "$n"
+    # A scrape that disagrees fails the check that reads this.
+    if [ "$n" = "$scraped" ]; then echo "$n"; else echo "$n (/metrics: $scraped)"; fi
 }
 
 # tree_of <snapshotter> <key>: a listing of the image's top layer as mounted

@@ -190,8 +190,8 @@ EOF
 # start_strata [flags]: the daemon on $STRATA_ROOT and $STRATA_SOCK.
 # shellcheck disable=SC2120  # compare.sh passes --backend
 start_strata() {
-    "$STRATA_BIN" --root "$STRATA_ROOT" --address "$STRATA_SOCK" --containerd-address "$CTD_SOCK" "$@" \
-        >"$STRATA_LOG" 2>&1 &
+    "$STRATA_BIN" --root "$STRATA_ROOT" --address "$STRATA_SOCK" --containerd-address "$CTD_SOCK" \
+        --metrics-address 127.0.0.1:0 "$@" >"$STRATA_LOG" 2>&1 &
     PIDS+=($!)
     wait_for 20 test -S "$STRATA_SOCK" || { fail "strata-snapshotter starts" "$(tail "$STRATA_LOG")"; return 1; }
 }
@@ -239,6 +239,18 @@ status_field() {
     local json
     json=$("$STRATA_CLI" --address "$STRATA_SOCK" status --json 2>&1) || { echo "status: $json" >&2; echo -1; return; }
     jq -r --arg f "$1" '.diff[$f] // "absent"' <<<"$json"
+}
+
+# metric <sample>: the value of one sample (name with its labels, exactly as
+# exposed) in a scrape of Strata's /metrics over TCP ("absent" when missing,
+# -1 when the scrape fails).
+metric() {
+    local addr body
+    addr=$(grep -o 'msg="serving metrics" address=[0-9.]*:[0-9]*' "$STRATA_LOG" | tail -1 | sed 's/.*address=//')
+    [ -n "$addr" ] || { echo "metric: no metrics address in $STRATA_LOG" >&2; echo -1; return; }
+    body=$(exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}" && printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3 && cat <&3) \
+        || { echo "metric: scrape of $addr failed" >&2; echo -1; return; }
+    awk -v s="$1" 'index($0, s " ") == 1 { v = substr($0, length(s) + 2) } END { print (v == "" ? "absent" : v) }' <<<"$body"
 }
 
 # --- trees --------------------------------------------------------------------------
