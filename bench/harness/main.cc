@@ -4,6 +4,7 @@
 //   strata-bench latency [--address SOCK] [...]   bench/harness/latency.h
 //   strata-bench ops --address A --peer-address B [...]   bench/harness/ops.h
 //   strata-bench cow [OPTIONS]                    bench/harness/cow.h
+//   strata-bench density [OPTIONS]                bench/harness/density.h
 //   strata-bench report-path                      where report.py was found
 #include <cstdio>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "bench/harness/common.h"
 #include "bench/harness/cow.h"
+#include "bench/harness/density.h"
 #include "bench/harness/latency.h"
 #include "bench/harness/ops.h"
 
@@ -22,6 +24,7 @@ constexpr const char* kUsage =
     "       strata-bench ops --address SOCK --peer-address SOCK [--n N] "
     "[--rounds R] ...\n"
     "       strata-bench cow [OPTIONS]   (`strata-bench cow help` lists them)\n"
+    "       strata-bench density [--sizes 100,10000,100000] [--n N] ...\n"
     "       strata-bench report-path\n"
     "(`strata bench ...` runs this binary with the same words.)\n";
 
@@ -41,6 +44,7 @@ int main(int argc, char** argv) {
   if (cmd == "latency") return strata::RunBenchLatency(rest);
   if (cmd == "ops") return strata::RunBenchOps(rest);
   if (cmd == "cow") return strata::RunBenchCow(rest);
+  if (cmd == "density") return strata::RunBenchDensity(rest);
   if (cmd == "report-path") {
     std::string p = strata::FindReportScript();
     if (p.empty()) {

@@ -37,6 +37,7 @@ class ServerProcess {
 
   // Stops the server; non-OK if it did not exit 0 on SIGTERM.
   Status Stop();
+  pid_t pid() const { return pid_; }
 
  private:
   ServerProcess(pid_t pid, std::string log) : pid_(pid), log_(std::move(log)) {}

@@ -8,6 +8,7 @@
 // systemd's).
 #include <absl/synchronization/mutex.h>
 #include <grpcpp/grpcpp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -470,6 +471,9 @@ int Run(int argc, char** argv) {
   eopts.quota_project_base = config->quota_project_base;
   auto engine = Engine::Open(eopts);
   if (!engine.ok()) return Fail("open root " + root, engine.status());
+  // Recovery's maps over every record are freed by now; hand their pages
+  // back (10 MiB of resident heap at 100,000 snapshots otherwise).
+  malloc_trim(0);
 
   Services services(**engine, *config);
   auto server = StartServer(services, *listener);
