@@ -21,6 +21,7 @@ test_pkgs=(
   pigz time strace  # bench/extract.py peers, its --syscalls
   systemd  # systemd-socket-activate, systemd-analyze verify, systemd-tmpfiles
   clang-format  # scripts/check_format.sh (ctest format)
+  qemu-system-x86 kmod  # tests/vm: Debian's kernel for the project-quota tests
 )
 
 pkgs=("${build_pkgs[@]}")

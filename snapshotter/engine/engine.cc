@@ -614,9 +614,11 @@ Result<Usage> Engine::GetUsage(std::string_view key, int64_t max_inodes) {
   if (r.kind != Kind::kActive) return r.usage;
   if (quota_) {
     if (std::optional<Usage> q = QuotaUsageOf(r.id)) return *q;
-    usage_walked_++;
   }
   auto u = backend_->MeasureUsage(r.id, max_inodes);
+  // Counted once per answer (a walk cut short is retried off the caller's
+  // thread: snapshots_service.cc).
+  if (u.ok()) usage_walked_++;
   if (!u.ok()) {
     if (u.status().code() == Code::kResourceExhausted &&
         max_inodes != kNoInodeLimit) {
