@@ -5,6 +5,7 @@
 //                                                -> "<secs> <writable dir>"
 //   strata-snapclient SOCK commit NAME KEY       -> "<secs>"
 //   strata-snapclient SOCK remove KEY            -> "<secs>"
+//   strata-snapclient SOCK usage KEY             -> "<secs> <bytes> <inodes>"
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
@@ -19,7 +20,7 @@ int main(int argc, char** argv) {
   if (argc < 4) {
     std::fprintf(stderr,
                  "usage: strata-snapclient SOCK prepare KEY [PARENT] | commit "
-                 "NAME KEY | remove KEY\n");
+                 "NAME KEY | remove KEY | usage KEY\n");
     return 2;
   }
   std::string op = argv[2];
@@ -77,6 +78,13 @@ int main(int argc, char** argv) {
     req.set_key(argv[3]);
     google::protobuf::Empty resp;
     s = stub->Remove(&ctx, req, &resp);
+  } else if (op == "usage") {
+    pb::UsageRequest req;
+    req.set_snapshotter("strata");
+    req.set_key(argv[3]);
+    pb::UsageResponse resp;
+    s = stub->Usage(&ctx, req, &resp);
+    out = std::to_string(resp.size()) + " " + std::to_string(resp.inodes());
   } else {
     std::fprintf(stderr, "strata-snapclient: unknown operation %s\n",
                  op.c_str());

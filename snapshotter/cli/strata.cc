@@ -7,7 +7,7 @@
 //   strata [--address SOCK] df [--bytes] [--json]
 //   strata [--address SOCK] dedup [--dry-run] [--min-size BYTES] [--json]
 //   strata [--address SOCK] status [--json]
-//   strata [--address SOCK] bench latency|ops|cow ...
+//   strata [--address SOCK] bench latency|ops|cow|density ...
 //
 // The benchmarks are not in this binary: `strata bench` runs strata-bench
 // (bench/harness), installed beside it.
@@ -46,7 +46,7 @@ constexpr const char* kUsage =
     "       strata [--address SOCK] diff --output LAYER.tar[.gz|.zst] "
     "[--media-type TYPE] SNAPSHOT\n"
     "       strata [--address SOCK] status [--json]\n"
-    "       strata [--address SOCK] bench latency|ops|cow ...   (runs "
+    "       strata [--address SOCK] bench latency|ops|cow|density ...   (runs "
     "strata-bench)\n";
 
 int Check(const grpc::Status& s, const std::string& what) {

@@ -65,6 +65,11 @@ mount -t devtmpfs devtmpfs $r/dev || fail "mount devtmpfs on the new root"
 mkdir -p $r/dev/pts $r/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts $r/dev/pts || fail "mount devpts"
 mount -t tmpfs -o mode=1777 tmpfs $r/dev/shm || fail "mount tmpfs on /dev/shm"
+# What udev would add: bash's process substitution needs /dev/fd.
+ln -sf /proc/self/fd $r/dev/fd
+ln -sf /proc/self/fd/0 $r/dev/stdin
+ln -sf /proc/self/fd/1 $r/dev/stdout
+ln -sf /proc/self/fd/2 $r/dev/stderr
 
 # Host directories under /tmp or /run that the command needs (its cwd, the
 # checkout, the kernel cache), one per line in VM_EXPOSE, read-only.
