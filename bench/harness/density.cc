@@ -120,6 +120,14 @@ bool Grow(const std::string& sock, Store& store, size_t target, int clients) {
     workers.emplace_back([&, w] {
       Client c(sock);
       std::mt19937 rng(static_cast<unsigned>(w * 7919 + store.chains));
+      // False (and every worker stops) once a call failed, naming it.
+      auto ok = [&](const grpc::Status& s, const std::string& key) {
+        if (s.ok()) return true;
+        std::fprintf(stderr, "density: grow %s: %s\n", key.c_str(),
+                     s.error_message().c_str());
+        failed = true;
+        return false;
+      };
       while (!failed && need()) {
         const int chain = next_chain++;
         const int group = chain % kGroups;
@@ -133,12 +141,7 @@ bool Grow(const std::string& sock, Store& store, size_t target, int clients) {
               "d/" + std::to_string(chain) + "/l" + std::to_string(i);
           grpc::Status s = c.Prepare(key, parent, group);
           if (s.ok()) s = c.Commit(name, key, group);
-          if (!s.ok()) {
-            std::fprintf(stderr, "density: grow %s: %s\n", key.c_str(),
-                         s.error_message().c_str());
-            failed = true;
-            break;
-          }
+          if (!ok(s, key)) break;
           layers.push_back(name);
           parent = name;
         }
@@ -146,13 +149,8 @@ bool Grow(const std::string& sock, Store& store, size_t target, int clients) {
         for (int a = 0; a < kActivesPerChain && !failed; ++a) {
           std::string key =
               "d/" + std::to_string(chain) + "/a" + std::to_string(a);
-          grpc::Status s = c.Prepare(key, layers[rng() % layers.size()], group);
-          if (!s.ok()) {
-            std::fprintf(stderr, "density: grow %s: %s\n", key.c_str(),
-                         s.error_message().c_str());
-            failed = true;
+          if (!ok(c.Prepare(key, layers[rng() % layers.size()], group), key))
             break;
-          }
           actives.push_back(key);
         }
         std::lock_guard<std::mutex> l(mu);

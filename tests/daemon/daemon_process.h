@@ -137,6 +137,18 @@ inline grpc::Status Stat(
   return Dial(sock)->Stat(&ctx, req, resp);
 }
 
+// Commit(name, key) on `stub`.
+inline grpc::Status Commit(
+    containerd::services::snapshots::v1::Snapshots::Stub& stub,
+    const std::string& name, const std::string& key) {
+  grpc::ClientContext ctx;
+  containerd::services::snapshots::v1::CommitSnapshotRequest req;
+  req.set_name(name);
+  req.set_key(key);
+  google::protobuf::Empty resp;
+  return stub.Commit(&ctx, req, &resp);
+}
+
 // The directory a client writes into for an active snapshot (io/fs's
 // WritableDir); empty for a shape without one.
 inline std::string WritableDir(

@@ -81,12 +81,7 @@ class DiskFullTest : public ::testing::TestWithParam<std::string> {
     return s;
   }
   grpc::Status Commit(const std::string& name, const std::string& key) {
-    grpc::ClientContext ctx;
-    snap::CommitSnapshotRequest req;
-    req.set_name(name);
-    req.set_key(key);
-    google::protobuf::Empty e;
-    return stub_->Commit(&ctx, req, &e);
+    return strata::Commit(*stub_, name, key);
   }
   int Records() {
     grpc::ClientContext ctx;

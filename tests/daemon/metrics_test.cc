@@ -145,14 +145,7 @@ TEST_F(MetricsTest, FiguresMoveWithOperations) {
     snap::PrepareSnapshotResponse resp;
     ASSERT_TRUE(Prepare(sock_, key, &resp).ok());
   }
-  {
-    grpc::ClientContext ctx;
-    snap::CommitSnapshotRequest req;
-    req.set_name("a-done");
-    req.set_key("a");
-    google::protobuf::Empty e;
-    ASSERT_TRUE(stub_->Commit(&ctx, req, &e).ok());
-  }
+  ASSERT_TRUE(Commit(*stub_, "a-done", "a").ok());
   snap::StatSnapshotResponse st;
   EXPECT_EQ(Stat(sock_, "missing", &st).error_code(),
             grpc::StatusCode::NOT_FOUND);

@@ -129,14 +129,6 @@ class QuotaDaemonTest : public ::testing::TestWithParam<std::string> {
     *inodes = resp.inodes();
     return s;
   }
-  grpc::Status Commit(const std::string& name, const std::string& key) {
-    grpc::ClientContext ctx;
-    snap::CommitSnapshotRequest req;
-    req.set_name(name);
-    req.set_key(key);
-    google::protobuf::Empty resp;
-    return stub_->Commit(&ctx, req, &resp);
-  }
 
   TempDir dir_;
   std::unique_ptr<LoopFs> loop_;
@@ -178,7 +170,7 @@ TEST_P(QuotaDaemonTest, MaxSizeLabelStopsWritesOfThatSnapshotOnly) {
   std::string base = PrepareMounted("base-key", "", "");
   ASSERT_EQ(WriteAsContainer(base + "/lower.bin", 1 << 20), 0);
   mounts_.clear();
-  ASSERT_TRUE(Commit("base", "base-key").ok());
+  ASSERT_TRUE(Commit(*stub_, "base", "base-key").ok());
 
   std::string capped = PrepareMounted("capped", "base", "4194304");
   std::string free_mnt = PrepareMounted("free", "base", "");
