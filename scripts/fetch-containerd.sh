@@ -3,9 +3,12 @@
 # a cache directory, without touching the system's apt state or installing
 # anything.
 #
-#   scripts/fetch-containerd.sh <cache-dir>
+#   scripts/fetch-containerd.sh <cache-dir> [package...]
 #
 # Result: <cache-dir>/root/usr/bin/{containerd,ctr,containerd-shim-runc-v2,...}
+# Each further package of the same suite is unpacked into <cache-dir>/root
+# too (e2e_cri takes the CRI API's api.proto from
+# golang-github-kubernetes-cri-api-dev this way).
 # The Debian mirror is taken from the system's configured apt sources; the
 # suite is STRATA_CONTAINERD_SUITE, by default "trixie" for
 # STRATA_CONTAINERD_SERIES=1.7 and "unstable" otherwise.  Use one cache
@@ -24,8 +27,10 @@ die() { echo "fetch-containerd: error: $*" >&2; exit 1; }
 trap 'echo "fetch-containerd: error: command failed (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 log() { echo "fetch-containerd: $*" >&2; }
 
-[ $# -eq 1 ] || die "usage: $0 <cache-dir>"
+[ $# -ge 1 ] || die "usage: $0 <cache-dir> [package...]"
 cache=$1
+shift
+extras=("$@")
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 root="$cache/root"
@@ -50,7 +55,14 @@ check_binaries() {
     "$bindir/containerd-shim-runc-v2" -v >/dev/null 2>&1 || return 1
 }
 
-if check_binaries; then
+# An extra package is present when its marker (written after dpkg -x) is.
+extra_marker() { echo "$root/.strata-package-$1"; }
+extras_present() {
+    local p
+    for p in "${extras[@]}"; do [ -f "$(extra_marker "$p")" ] || return 1; done
+}
+
+if check_binaries && extras_present; then
     log "already present in $root"
     print_versions
     exit 0
@@ -136,6 +148,28 @@ apt_opts=(
 log "apt-get update (private state in $apt_dir)"
 apt-get "${apt_opts[@]}" -q update >&2 || die "apt-get update ($suite) failed"
 
+# fetch_extras: every extra package not yet unpacked, into $root.
+fetch_extras() {
+    local p deb
+    for p in "${extras[@]}"; do
+        [ -f "$(extra_marker "$p")" ] && continue
+        log "apt-get download $p"
+        (cd "$apt_dir/debs" && rm -f "${p}"_*.deb && apt-get "${apt_opts[@]}" -q download "$p" >&2) \
+            || die "apt-get download $p ($suite) failed"
+        deb=$(find "$apt_dir/debs" -name "${p}_*.deb" | sort | tail -n1)
+        [ -n "$deb" ] || die "apt-get download produced no ${p}_*.deb"
+        dpkg -x "$deb" "$root"
+        basename "$deb" >"$(extra_marker "$p")"
+        log "unpacked $(basename "$deb") into $root"
+    done
+}
+
+if check_binaries; then
+    fetch_extras
+    print_versions
+    exit 0
+fi
+
 # (awk reads all of its input: an early exit would SIGPIPE apt-cache and fail the pipeline)
 ver=$(apt-cache "${apt_opts[@]}" show containerd 2>/dev/null | awk '/^Version:/ && !v { v = $2 } END { print v }') || true
 [ -n "$ver" ] || die "containerd not found in $suite"
@@ -168,4 +202,5 @@ for b in containerd ctr containerd-shim-runc-v2; do
 done
 check_binaries || die "unpacked binaries do not run on this system or are not $want_series.x: $("$bindir/containerd" --version 2>&1 || true)"
 log "unpacked $(basename "$deb") into $root"
+fetch_extras
 print_versions

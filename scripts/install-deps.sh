@@ -18,6 +18,7 @@ test_pkgs=(
   golang-go golang-github-containerd-containerd-dev
   e2fsprogs xfsprogs btrfs-progs util-linux attr libcap2-bin zstd bc
   python3 gnuplot-nox  # bench/report.py: Markdown tables and PNG plots
+  python3-grpcio python3-protobuf  # tests/cri: the CRI client (e2e_cri, bench/cri.sh)
   pigz time strace  # bench/extract.py peers, its --syscalls
   systemd  # systemd-socket-activate, systemd-analyze verify, systemd-tmpfiles
   clang-format  # scripts/check_format.sh (ctest format)

@@ -85,25 +85,9 @@ for d in $(jq -r '.rootfs.diff_ids[]' "$(blob "$(jq -r .config.digest "$(blob "$
 done
 echo "image: $LAYERS layers ($(jq -r '[.layers[].mediaType] | unique | join(", ")' "$(blob "$MANIFEST")")), top chain $TOP_CHAIN"
 
-port=$((20000 + RANDOM % 40000))
-REG=127.0.0.1:$port
-mkdir -p "$TMP/registry"
-cat >"$TMP/registry/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $TMP/registry/storage
-http:
-  addr: $REG
-EOF
-docker-registry serve "$TMP/registry/config.yml" >"$WORK/registry.log" 2>&1 &
-REG_PID=$!
-wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" || { echo "FAIL: registry did not start"; exit 1; }
+start_registry
 REF=$REG/strata-e2e:v1
-skopeo copy --quiet --dest-tls-verify=false "oci:$IMG/layout:v1" "docker://$REF" >"$WORK/skopeo.log" 2>&1 \
-    || { echo "FAIL: skopeo push"; cat "$WORK/skopeo.log"; exit 1; }
+push_image "$IMG/layout:v1" "$REF"
 
 # --- containerd -----------------------------------------------------------------
 # write_config, start <tag>, ctr_ and status_field are in e2e_lib.sh.

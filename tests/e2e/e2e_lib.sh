@@ -17,6 +17,7 @@
 # processes:   stop_pid, wait_for, kill_shims, stop_daemons, unmount_under
 # containerd:  fetch_containerd, e2e_roots, write_config, start_strata,
 #              start_containerd, stop_containerd, start, ctr_
+# registry:    start_registry, push_image
 # Strata:      status_field
 # trees:       list_tree
 
@@ -92,18 +93,46 @@ e2e_cleanup() {
 }
 
 # --- containerd and Strata --------------------------------------------------------
-# fetch_containerd: containerd $VER from Debian (scripts/fetch-containerd.sh)
-# into ${STRATA_CONTAINERD_CACHE_ROOT:-$WORK}/containerd-cache-$VER, and
-# CTD_BIN=its usr/bin. When it cannot: a SKIP line, $VER added to SKIPPED,
-# status 1.
+# fetch_containerd [package...]: containerd $VER from Debian
+# (scripts/fetch-containerd.sh), and any further packages of its suite, into
+# ${STRATA_CONTAINERD_CACHE_ROOT:-$WORK}/containerd-cache-$VER; CTD_BIN=its
+# usr/bin, CTD_PKG_ROOT=where they are unpacked. When it cannot: a SKIP
+# line, $VER added to SKIPPED, status 1.
 fetch_containerd() {
     local cache=${STRATA_CONTAINERD_CACHE_ROOT:-$WORK}/containerd-cache-$VER
-    if ! STRATA_CONTAINERD_SERIES=$VER "$REPO/scripts/fetch-containerd.sh" "$cache" >"$WORK/fetch-$VER.log" 2>&1; then
+    if ! STRATA_CONTAINERD_SERIES=$VER "$REPO/scripts/fetch-containerd.sh" "$cache" "$@" >"$WORK/fetch-$VER.log" 2>&1; then
         echo "SKIP containerd $VER: could not fetch it: $(tail -n 2 "$WORK/fetch-$VER.log")"
         SKIPPED+=("$VER")
         return 1
     fi
-    CTD_BIN=$cache/root/usr/bin
+    CTD_PKG_ROOT=$cache/root
+    CTD_BIN=$CTD_PKG_ROOT/usr/bin
+}
+
+# start_registry: a docker-registry on a random loopback port, its storage
+# under $TMP (REG=host:port, REG_PID; e2e_cleanup stops it).
+start_registry() {
+    local port=$((20000 + RANDOM % 40000))
+    REG=127.0.0.1:$port
+    mkdir -p "$TMP/registry"
+    cat >"$TMP/registry/config.yml" <<EOF
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $TMP/registry/storage
+http:
+  addr: $REG
+EOF
+    docker-registry serve "$TMP/registry/config.yml" >"$WORK/registry.log" 2>&1 &
+    REG_PID=$!
+    wait_for 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" || { echo "FAIL: registry did not start"; exit 1; }
+}
+# push_image <oci-layout:tag> <ref>: skopeo copy into the registry (exits on failure).
+push_image() {
+    skopeo copy --quiet --dest-tls-verify=false "oci:$1" "docker://$2" >"$WORK/skopeo.log" 2>&1 \
+        || { echo "FAIL: skopeo push of $1"; cat "$WORK/skopeo.log"; exit 1; }
 }
 
 # e2e_roots <tag>: fresh roots for one daemon pair in $WORK/$VER-<tag>
@@ -155,8 +184,9 @@ $exports
   "io.containerd.snapshotter.v1.zfs"' ;;
     *) version=3
         disabled='"io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images",
-  "io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox",
-  "io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.cri.v1.runtime", "io.containerd.podsandbox.controller.v1.podsandbox",'
+        [ -n "${CRI_SNAPSHOTTER:-}" ] && disabled=
+        disabled+='"io.containerd.nri.v1.nri", "io.containerd.snapshotter.v1.btrfs",
   "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs",
   "io.containerd.snapshotter.v1.blockfile", "io.containerd.snapshotter.v1.erofs",
   "io.containerd.differ.v1.erofs"' ;;
@@ -173,6 +203,7 @@ disabled_plugins = [$disabled]
   address = "$CTD_SOCK"
 [plugins."io.containerd.service.v1.diff-service"]
   default = $differs
+$(cri_config)
 [plugins."io.containerd.transfer.v1.local"]
 $transfer_opts
   [[plugins."io.containerd.transfer.v1.local".unpack_config]]
@@ -184,6 +215,41 @@ $transfer_opts
     snapshotter = "overlayfs"
     differ = "walking"
 $proxies
+EOF
+}
+
+# cri_config: with CRI_SNAPSHOTTER set (2.x), the CRI plugins' config:
+# images in that snapshotter, CRI_PAUSE the pinned sandbox image, pulls over
+# plain HTTP from $REG (a hosts.toml under $VDIR/certs.d), snapshot stats
+# every CRI_STATS_PERIOD seconds (default 1), CNI's directories in $VDIR
+# (the test's pods use the host's network). When this root lacks
+# CAP_SYS_RESOURCE (some VMs' sandboxes drop it), runc cannot give the pause
+# container kubelet's oom_score_adj of -998, so restrict_oom_score_adj
+# keeps it at ours.
+cri_config() {
+    [ -n "${CRI_SNAPSHOTTER:-}" ] || return 0
+    local restrict_oom=false cap_eff
+    cap_eff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+    (( (16#$cap_eff >> 24) & 1 )) || restrict_oom=true
+    mkdir -p "$VDIR/certs.d/$REG" "$VDIR/cni/bin" "$VDIR/cni/conf"
+    cat >"$VDIR/certs.d/$REG/hosts.toml" <<EOF
+server = "http://$REG"
+[host."http://$REG"]
+  capabilities = ["pull", "resolve"]
+EOF
+    cat <<EOF
+[plugins."io.containerd.cri.v1.images"]
+  snapshotter = "$CRI_SNAPSHOTTER"
+  stats_collect_period = ${CRI_STATS_PERIOD:-1}
+  [plugins."io.containerd.cri.v1.images".pinned_images]
+    sandbox = "$CRI_PAUSE"
+  [plugins."io.containerd.cri.v1.images".registry]
+    config_path = "$VDIR/certs.d"
+[plugins."io.containerd.cri.v1.runtime"]
+  restrict_oom_score_adj = $restrict_oom
+  [plugins."io.containerd.cri.v1.runtime".cni]
+    bin_dirs = ["$VDIR/cni/bin"]
+    conf_dir = "$VDIR/cni/conf"
 EOF
 }
 
