@@ -32,9 +32,6 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "cri"))
 import crilib  # noqa: E402
 
-HOLD = ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
-
-
 def summary(values):
     return {"n": len(values), "p50": round(crilib.percentile(values, 50), 2),
             "p99": round(crilib.percentile(values, 99), 2)}
@@ -81,7 +78,7 @@ def start_pod(cri, args, name, image):
     pod = cri.pod_config(name, os.path.join(args.logs, name))
     os.makedirs(pod.log_directory, exist_ok=True)
     pod_id = cri.run_pod(pod)
-    cid = cri.start_container(pod_id, pod, cri.container_config("c", image, HOLD))
+    cid = cri.start_container(pod_id, pod, cri.container_config("c", image, crilib.HOLD_COMMAND))
     return pod_id, cid
 
 

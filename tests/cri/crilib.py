@@ -26,6 +26,10 @@ import time
 
 GRPC_PYTHON_PLUGIN = "/usr/bin/grpc_python_plugin"
 
+# A container's command that runs until SIGTERM and then exits at once (the
+# trap runs as soon as `wait` is interrupted), as a well-behaved workload.
+HOLD_COMMAND = ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1 & wait $!; done"]
+
 
 def generate(api_proto, out_dir):
     """Compiles the CRI api.proto into out_dir (api_pb2, api_pb2_grpc)."""

@@ -115,8 +115,7 @@ def lifecycle(cri, args, c):
              f"applied {applied}, declined {declined}")
 
     pod_id = cri.run_pod(pod)
-    cfg = cri.container_config("e2e-ctr", args.image,
-                               ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"])
+    cfg = cri.container_config("e2e-ctr", args.image, crilib.HOLD_COMMAND)
     cid = cri.start_container(pod_id, pod, cfg)
     state = cri.rt("ContainerStatus", container_id=cid).status.state
     c.ok("CreateContainer and StartContainer: running", state == api.CONTAINER_RUNNING, f"state {state}")
@@ -223,7 +222,7 @@ def userns_pod(cri, args, c):
     cri.pull(args.image, pod)
     pod_id = cri.run_pod(pod)
     cid = cri.start_container(pod_id, pod, cri.container_config(
-        "userns-ctr", args.image, ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]))
+        "userns-ctr", args.image, crilib.HOLD_COMMAND))
     rc, out, err = cri.exec_sync(cid, ["/bin/sh", "-c", "cat /proc/self/uid_map; stat -c '%u:%g' /bin/busybox /etc/owned.txt"])
     fields = out.split()
     c.ok("user-namespaced pod: mapped to 200000, image files owned by root (and 1000) inside",
