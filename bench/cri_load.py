@@ -4,8 +4,8 @@ cycles while stats are polled as kubelet polls them.
 
     cri_load.py --socket S --gen DIR --image REF --cold-image REF
                 --snapshotter NAME [--pods 100] [--cycles 2] [--cold 10]
-                [--steady 60] [--poll 10] [--pid PID] --containerd-pid PID
-                --ctr CTR [--json OUT]
+                [--steady 60] [--poll 10] [--pid PID] [--metrics ADDR]
+                --containerd-pid PID --ctr CTR [--json OUT]
 
 Each cycle starts --pods host-network pods one after another (RunPodSandbox,
 CreateContainer, StartContainer: the pod start time), holds them --steady
@@ -18,7 +18,8 @@ pod starts with an image not yet unpacked: RemoveImage and containerd's GC
 first (ctr shows when the layers are gone), then PullImage + the pod.
 
 --pid is Strata's daemon (absent for the peer, whose snapshotter lives in
-containerd, --containerd-pid). Writes a JSON summary (--json) and prints it.
+containerd, --containerd-pid); --metrics its metrics address, for the RPCs
+it answers in the steady window. Writes a JSON summary (--json) and prints it.
 """
 
 import argparse
@@ -26,8 +27,10 @@ import json
 import os
 import subprocess
 import sys
+import re
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "cri"))
 import crilib  # noqa: E402
@@ -68,6 +71,24 @@ class Poller(threading.Thread):
             self.stop.wait(self.period)
 
 
+def scrape(addr, family):
+    """{method: value summed over the other labels} of one family in Strata's /metrics."""
+    if not addr:
+        return {}
+    body = urllib.request.urlopen(f"http://{addr}/metrics", timeout=10).read().decode()
+    values = {}
+    for line in body.splitlines():
+        m = re.match(re.escape(family) + r'\{.*method="([^"]+)".*\} (\S+)$', line)
+        if m:
+            values[m.group(1)] = values.get(m.group(1), 0) + float(m.group(2))
+    return values
+
+
+def rpc_counts(addr):
+    """{method: calls} (strata_grpc_requests_total, all codes)."""
+    return scrape(addr, "strata_grpc_requests_total")
+
+
 def snapshot_count(args):
     out = subprocess.run([args.ctr, "--address", args.socket, "-n", "k8s.io", "snapshots",
                           "--snapshotter", args.snapshotter, "ls"], check=True, capture_output=True, text=True).stdout
@@ -78,7 +99,7 @@ def start_pod(cri, args, name, image):
     pod = cri.pod_config(name, os.path.join(args.logs, name))
     os.makedirs(pod.log_directory, exist_ok=True)
     pod_id = cri.run_pod(pod)
-    cid = cri.start_container(pod_id, pod, cri.container_config("c", image, crilib.HOLD_COMMAND))
+    cid = cri.start_container(pod_id, pod, cri.container_config("c", image, crilib.HOLD_COMMAND, pod))
     return pod_id, cid
 
 
@@ -92,6 +113,7 @@ def main():
     p.add_argument("--steady", type=float, default=60)
     p.add_argument("--poll", type=float, default=10)
     p.add_argument("--pid", type=int, default=0)
+    p.add_argument("--metrics", default="", help="Strata's metrics address: its RPCs in the steady window")
     p.add_argument("--containerd-pid", type=int, required=True)
     p.add_argument("--ctr", required=True)
     p.add_argument("--logs", default="/tmp/strata-cri-load-logs")
@@ -106,7 +128,7 @@ def main():
     poller = Poller(cri, args.poll, pids)
     poller.start()
 
-    start_ms, remove_ms, steady = [], [], []
+    start_ms, remove_ms, steady, steady_rpcs = [], [], [], []
     cpu_start = {n: crilib.ProcSample(pid) for n, pid in pids.items()}
     for cycle in range(args.cycles):
         pods = []
@@ -116,9 +138,14 @@ def main():
             start_ms.append((time.perf_counter() - t0) * 1000)
         # The steady window: only polling and containerd's stats syncer.
         before = {n: crilib.ProcSample(pid) for n, pid in pids.items()}
+        calls_before = rpc_counts(args.metrics)
         time.sleep(args.steady)
         after = {n: crilib.ProcSample(pid) for n, pid in pids.items()}
+        calls_after = rpc_counts(args.metrics)
         steady.append({n: before[n].cpu_share(after[n]) * 100 for n in pids})
+        span = after["containerd"].at - before["containerd"].at
+        steady_rpcs.append({m: (calls_after[m] - calls_before.get(m, 0)) / span
+                            for m in calls_after if calls_after[m] > calls_before.get(m, 0)})
         for pod_id, cid in pods:
             t0 = time.perf_counter()
             cri.remove_pod(pod_id, [cid], stop_timeout=10)
@@ -152,6 +179,9 @@ def main():
     poller.join()
 
     started = args.pods * args.cycles
+    # Strata's mean latency by method over the whole run (its histograms).
+    sums = scrape(args.metrics, "strata_grpc_request_duration_seconds_sum")
+    counts = scrape(args.metrics, "strata_grpc_request_duration_seconds_count")
     result = {
         "snapshotter": args.snapshotter,
         "pods": {"per_cycle": args.pods, "cycles": args.cycles, "start_ms": summary(start_ms),
@@ -162,7 +192,11 @@ def main():
                                            **summary(poller.times["ListContainerStats"])},
                   "image_fs_info": {"calls": len(poller.times["ImageFsInfo"]),
                                     **summary(poller.times["ImageFsInfo"])},
-                  "errors": poller.errors[:5]},
+                  "errors": poller.errors[:5],
+                  # Strata's RPCs per second over the last steady window, by method
+                  "strata_rpcs_per_s": {m: round(r, 2) for m, r in (steady_rpcs[-1] if steady_rpcs else {}).items()}},
+        "strata_rpcs": {m: {"calls": int(counts[m]), "mean_ms": round(sums[m] * 1000 / counts[m], 3)}
+                        for m in sorted(counts) if counts[m]},
         "processes": {n: {"steady_cpu_pct": round(max(s[n] for s in steady), 3) if steady else None,
                           "cpu_ms_per_pod": round((cpu_end[n].cpu - cpu_start[n].cpu) * 1000 / max(started, 1), 2),
                           "rss_max_mib": round(poller.rss_max[n] / (1 << 20), 1)} for n in pids},

@@ -6,9 +6,10 @@
 #   scripts/fetch-containerd.sh <cache-dir> [package...]
 #
 # Result: <cache-dir>/root/usr/bin/{containerd,ctr,containerd-shim-runc-v2,...}
-# Each further package of the same suite is unpacked into <cache-dir>/root
-# too (e2e_cri takes the CRI API's api.proto from
-# golang-github-kubernetes-cri-api-dev this way).
+# Each further package of the same suite is unpacked into <cache-dir>/extra,
+# apart from containerd's root so that nothing there shadows the system's
+# tools on containerd's PATH (e2e_cri takes the CRI API's api.proto from
+# golang-github-kubernetes-cri-api-dev, and runc 1.2+ with its glibc, this way).
 # The Debian mirror is taken from the system's configured apt sources; the
 # suite is STRATA_CONTAINERD_SUITE, by default "trixie" for
 # STRATA_CONTAINERD_SERIES=1.7 and "unstable" otherwise.  Use one cache
@@ -34,6 +35,7 @@ extras=("$@")
 mkdir -p "$cache"
 cache=$(cd "$cache" && pwd)
 root="$cache/root"
+extra="$cache/extra"
 bindir="$root/usr/bin"
 
 print_versions() {
@@ -56,7 +58,7 @@ check_binaries() {
 }
 
 # An extra package is present when its marker (written after dpkg -x) is.
-extra_marker() { echo "$root/.strata-package-$1"; }
+extra_marker() { echo "$extra/.strata-package-$1"; }
 extras_present() {
     local p
     for p in "${extras[@]}"; do [ -f "$(extra_marker "$p")" ] || return 1; done
@@ -148,7 +150,7 @@ apt_opts=(
 log "apt-get update (private state in $apt_dir)"
 apt-get "${apt_opts[@]}" -q update >&2 || die "apt-get update ($suite) failed"
 
-# fetch_extras: every extra package not yet unpacked, into $root.
+# fetch_extras: every extra package not yet unpacked, into $extra.
 fetch_extras() {
     local p deb
     for p in "${extras[@]}"; do
@@ -158,9 +160,10 @@ fetch_extras() {
             || die "apt-get download $p ($suite) failed"
         deb=$(find "$apt_dir/debs" -name "${p}_*.deb" | sort | tail -n1)
         [ -n "$deb" ] || die "apt-get download produced no ${p}_*.deb"
-        dpkg -x "$deb" "$root"
+        mkdir -p "$extra"
+        dpkg -x "$deb" "$extra"
         basename "$deb" >"$(extra_marker "$p")"
-        log "unpacked $(basename "$deb") into $root"
+        log "unpacked $(basename "$deb") into $extra"
     done
 }
 

@@ -19,6 +19,7 @@ test_pkgs=(
   e2fsprogs xfsprogs btrfs-progs util-linux attr libcap2-bin zstd bc
   python3 gnuplot-nox  # bench/report.py: Markdown tables and PNG plots
   python3-grpcio python3-protobuf  # tests/cri: the CRI client (e2e_cri, bench/cri.sh)
+  patchelf containernetworking-plugins  # e2e_cri's user-namespaced pod: unstable's runc, its network
   pigz time strace  # bench/extract.py peers, its --syscalls
   systemd  # systemd-socket-activate, systemd-analyze verify, systemd-tmpfiles
   clang-format  # scripts/check_format.sh (ctest format)

@@ -88,10 +88,13 @@ class Cri:
 
     # --- kubelet's objects ----------------------------------------------------
     def pod_config(self, name, log_dir, userns=None):
-        """A host-network pod (no CNI needed), as kubelet would send it."""
+        """A pod as kubelet would send it: on the host's network (no CNI
+        needed), or, in a user namespace, with a network namespace of its
+        own (containerd pins the user namespace through it)."""
         api = self.api
         ns = api.NamespaceOption(network=api.NODE, pid=api.POD, ipc=api.POD)
         if userns is not None:
+            ns.network = api.POD
             ns.userns_options.CopyFrom(userns)
         return api.PodSandboxConfig(
             metadata=api.PodSandboxMetadata(name=name, uid=name + "-uid", namespace="strata-e2e", attempt=0),
@@ -100,14 +103,17 @@ class Cri:
             linux=api.LinuxPodSandboxConfig(
                 security_context=api.LinuxSandboxSecurityContext(namespace_options=ns)))
 
-    def container_config(self, name, image, command):
+    def container_config(self, name, image, command, pod):
+        """A container of `pod`, in the pod's namespaces as kubelet sets them."""
         api = self.api
-        return api.ContainerConfig(
+        config = api.ContainerConfig(
             metadata=api.ContainerMetadata(name=name, attempt=0),
             image=api.ImageSpec(image=image),
             command=command,
             log_path=name + ".log",
             linux=api.LinuxContainerConfig())
+        config.linux.security_context.namespace_options.CopyFrom(pod.linux.security_context.namespace_options)
+        return config
 
     def pull(self, ref, pod=None):
         fields = {"image": self.api.ImageSpec(image=ref)}
@@ -115,8 +121,8 @@ class Cri:
             fields["sandbox_config"] = pod
         return self.img("PullImage", **fields).image_ref
 
-    def run_pod(self, config):
-        return self.rt("RunPodSandbox", config=config).pod_sandbox_id
+    def run_pod(self, config, runtime_handler=""):
+        return self.rt("RunPodSandbox", config=config, runtime_handler=runtime_handler).pod_sandbox_id
 
     def start_container(self, pod_id, pod, config):
         cid = self.rt("CreateContainer", pod_sandbox_id=pod_id, config=config, sandbox_config=pod).container_id

@@ -54,15 +54,45 @@ E2E_CASE() { echo "$CASE"; }
 
 declare -a PIDS=()
 e2e_tmp scri
+# containerd's state lives under $TMP: a user-namespaced pod's root (an
+# unprivileged host ID) must pass through it, as through /run/containerd.
+chmod 0711 "$TMP"
 REG_PID=
 SKIPPED=()
 VER=2.1
-fetch_containerd golang-github-kubernetes-cri-api-dev || e2e_finish "cri e2e"
-API_PROTO=$CTD_PKG_ROOT/usr/share/gocode/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto
+# runc, libc6 and libseccomp2 from the same suite: the user-namespaced pod's
+# runtime (prepare_userns_runc).
+fetch_containerd golang-github-kubernetes-cri-api-dev runc libc6 libseccomp2 || e2e_finish "cri e2e"
+API_PROTO=$CTD_EXTRA/usr/share/gocode/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto
 [ -f "$API_PROTO" ] || { echo "FAIL: $API_PROTO missing from the cri-api package"; exit 1; }
 GEN=$WORK/gen
 $PY -c 'import sys; sys.path.insert(0, sys.argv[1]); import crilib; crilib.generate(sys.argv[2], sys.argv[3])' \
     "$REPO/tests/cri" "$API_PROTO" "$GEN" || { echo "FAIL: protoc of the CRI api.proto"; exit 1; }
+
+# prepare_userns_runc: CRI_USERNS_RUNC, the suite's runc (containerd needs
+# runc 1.2+ to idmap a user-namespaced pod's mounts; Debian 12 has 1.1.5),
+# made to run here with patchelf: its loader and library path point at the
+# suite's glibc, unpacked beside containerd (never installed, never on PATH). Empty (and the
+# userns pod skipped, saying why) when it does not run.
+CRI_USERNS_RUNC=
+CRI_CNI_BIN=/usr/lib/cni  # Debian's containernetworking-plugins
+CRI_BRIDGE=strata-e2e0
+prepare_userns_runc() {
+    local src=$CTD_EXTRA/usr/bin/runc interp lib out=$WORK/runc-userns
+    [ -x "$src" ] || { USERNS_WHY="no runc in $CTD_EXTRA"; return 0; }
+    [ -x "$CRI_CNI_BIN/bridge" ] || { USERNS_WHY="no CNI bridge plugin in $CRI_CNI_BIN (containernetworking-plugins)"; return 0; }
+    interp=$(patchelf --print-interpreter "$src") || { USERNS_WHY="patchelf cannot read $src"; return 0; }
+    lib=$(dirname "$(find "$CTD_EXTRA" -name "$(basename "$interp")" -path '*/lib/*' | head -1)")
+    cp "$src" "$out" && patchelf --set-interpreter "$lib/$(basename "$interp")" --set-rpath "$lib" "$out" \
+        || { USERNS_WHY="patchelf of $src failed"; return 0; }
+    if ! "$out" features >"$WORK/runc-userns.features" 2>&1; then
+        USERNS_WHY="the suite's runc does not run here: $(head -c 300 "$WORK/runc-userns.features")"; return 0
+    fi
+    CRI_USERNS_RUNC=$out
+    echo "user-namespaced pods: $("$out" --version | head -1) (patched to $lib)"
+}
+USERNS_WHY=
+prepare_userns_runc
 
 # --- images -----------------------------------------------------------------------
 IMG=$WORK/image
@@ -86,18 +116,27 @@ push_image "$WORK/pause/layout:3.10" "$CRI_PAUSE"
 cri_case() {
     CASE=$1 CRI_SNAPSHOTTER=$1
     echo "== CRI on containerd $VER, snapshotter $1"
-    start "cri-$1" || return 0
+    stop_daemons
+    e2e_roots "cri-$1"
+    # Strata as a node runs it for user-namespaced pods: remap-ids declared
+    # and on, so that containerd asks for ID-mapped snapshots (no chowned copy).
+    if [ "$1" = strata ]; then
+        E2E_REMAP_IDS=1 start_strata --remap-ids on || return 0
+    else
+        E2E_REMAP_IDS=0 start_strata || return 0
+    fi
+    E2E_REMAP_IDS=$([ "$1" = strata ] && echo 1 || echo 0) start_containerd || return 0
     local root metrics=
     if [ "$1" = strata ]; then
         root=$STRATA_ROOT
-        metrics=$(grep -o 'msg="serving metrics" address=[0-9.]*:[0-9]*' "$STRATA_LOG" | tail -1 | sed 's/.*address=//')
+        metrics=$(metrics_address)
     else
         root=$CTD_ROOT/io.containerd.snapshotter.v1.$1
     fi
     local out rc
     out=$($PY "$REPO/tests/cri/e2e.py" --socket "$CTD_SOCK" --gen "$GEN" --image "$REF" --pause "$CRI_PAUSE" \
         --snapshotter "$1" --snapshotter-root "$root" --state "$CTD_STATE" --ctr "$CTD_BIN/ctr" \
-        --work "$VDIR" ${metrics:+--metrics "$metrics"} 2>&1)
+        --work "$VDIR" ${metrics:+--metrics "$metrics"} ${USERNS_WHY:+--userns-skip "$USERNS_WHY"} 2>&1)
     rc=$?
     echo "$out"
     if [ $rc -eq 0 ]; then
@@ -110,13 +149,16 @@ cri_case() {
         errors=$(grep -E 'level=(error|fatal)' "$STRATA_LOG" | head -5)
         check_eq "Strata logged no error" "" "$errors"
     fi
-    load_smoke "$1"
+    load_smoke "$1" "$metrics"
+    stop_daemons
+    ip link del "$CRI_BRIDGE" 2>/dev/null
 }
 
-# load_smoke <snapshotter>: bench/cri_load.py with 3 pods, one cycle.
+# load_smoke <snapshotter> [metrics-address]: bench/cri_load.py with 3 pods, one cycle.
 load_smoke() {
     local out
     out=$($PY "$REPO/bench/cri_load.py" --socket "$CTD_SOCK" --gen "$GEN" --image "$REF" --cold-image "$REF" \
+        ${2:+--metrics "$2"} \
         --pods 3 --cycles 1 --cold 1 --steady 3 --poll 1 --snapshotter "$1" --ctr "$CTD_BIN/ctr" --logs "$VDIR/load-logs" \
         --pid "$(pgrep -f "^$STRATA_BIN " | head -1)" --containerd-pid "$CTD_PID" --json "$VDIR/load.json" 2>&1)
     if [ $? -eq 0 ] && jq -e '.pods.start_ms.p50 > 0 and .stats.list_container_stats.calls > 0' "$VDIR/load.json" >/dev/null; then
@@ -133,11 +175,14 @@ bench_case() {
     CASE=$1 CRI_SNAPSHOTTER=$1 CRI_STATS_PERIOD=10
     echo "== kubelet's load on containerd $VER, snapshotter $1"
     start "bench-$1" || return 0
-    local pid=
-    [ "$1" = strata ] && pid=$(pgrep -f "^$STRATA_BIN " | head -1)
+    local pid= metrics=
+    if [ "$1" = strata ]; then
+        pid=$(pgrep -f "^$STRATA_BIN " | head -1)
+        metrics=$(metrics_address)
+    fi
     # shellcheck disable=SC2086  # STRATA_CRI_LOAD_ARGS: options, split on purpose
     if $PY "$REPO/bench/cri_load.py" --socket "$CTD_SOCK" --gen "$GEN" --image "$REF" --cold-image "$COLD_REF" \
-        --snapshotter "$1" ${pid:+--pid "$pid"} --containerd-pid "$CTD_PID" --ctr "$CTD_BIN/ctr" \
+        --snapshotter "$1" ${pid:+--pid "$pid"} ${metrics:+--metrics "$metrics"} --containerd-pid "$CTD_PID" --ctr "$CTD_BIN/ctr" \
         --logs "$VDIR/load-logs" --json "$STRATA_CRI_BENCH/$1.json" ${STRATA_CRI_LOAD_ARGS:-} >"$STRATA_CRI_BENCH/$1.log" 2>&1; then
         pass "kubelet's load on $1"
     else

@@ -94,10 +94,10 @@ e2e_cleanup() {
 
 # --- containerd and Strata --------------------------------------------------------
 # fetch_containerd [package...]: containerd $VER from Debian
-# (scripts/fetch-containerd.sh), and any further packages of its suite, into
+# (scripts/fetch-containerd.sh) into
 # ${STRATA_CONTAINERD_CACHE_ROOT:-$WORK}/containerd-cache-$VER; CTD_BIN=its
-# usr/bin, CTD_PKG_ROOT=where they are unpacked. When it cannot: a SKIP
-# line, $VER added to SKIPPED, status 1.
+# usr/bin; any further packages of its suite under CTD_EXTRA. When it
+# cannot: a SKIP line, $VER added to SKIPPED, status 1.
 fetch_containerd() {
     local cache=${STRATA_CONTAINERD_CACHE_ROOT:-$WORK}/containerd-cache-$VER
     if ! STRATA_CONTAINERD_SERIES=$VER "$REPO/scripts/fetch-containerd.sh" "$cache" "$@" >"$WORK/fetch-$VER.log" 2>&1; then
@@ -105,8 +105,8 @@ fetch_containerd() {
         SKIPPED+=("$VER")
         return 1
     fi
-    CTD_PKG_ROOT=$cache/root
-    CTD_BIN=$CTD_PKG_ROOT/usr/bin
+    CTD_BIN=$cache/root/usr/bin
+    CTD_EXTRA=$cache/extra
 }
 
 # start_registry: a docker-registry on a random loopback port, its storage
@@ -221,8 +221,10 @@ EOF
 # cri_config: with CRI_SNAPSHOTTER set (2.x), the CRI plugins' config:
 # images in that snapshotter, CRI_PAUSE the pinned sandbox image, pulls over
 # plain HTTP from $REG (a hosts.toml under $VDIR/certs.d), snapshot stats
-# every CRI_STATS_PERIOD seconds (default 1), CNI's directories in $VDIR
-# (the test's pods use the host's network). When this root lacks
+# every CRI_STATS_PERIOD seconds (default 1), CNI's configuration in $VDIR
+# (the test's pods use the host's network); with CRI_USERNS_RUNC, a
+# runtime handler "runc-userns" that runs it, and a CNI network (bridge
+# CRI_BRIDGE, plugins in CRI_CNI_BIN) for its pods. When this root lacks
 # CAP_SYS_RESOURCE (some VMs' sandboxes drop it), runc cannot give the pause
 # container kubelet's oom_score_adj of -998, so restrict_oom_score_adj
 # keeps it at ours.
@@ -231,7 +233,7 @@ cri_config() {
     local restrict_oom=false cap_eff
     cap_eff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
     (( (16#$cap_eff >> 24) & 1 )) || restrict_oom=true
-    mkdir -p "$VDIR/certs.d/$REG" "$VDIR/cni/bin" "$VDIR/cni/conf"
+    mkdir -p "$VDIR/certs.d/$REG" "$VDIR/cni/conf"
     cat >"$VDIR/certs.d/$REG/hosts.toml" <<EOF
 server = "http://$REG"
 [host."http://$REG"]
@@ -248,8 +250,23 @@ EOF
 [plugins."io.containerd.cri.v1.runtime"]
   restrict_oom_score_adj = $restrict_oom
   [plugins."io.containerd.cri.v1.runtime".cni]
-    bin_dirs = ["$VDIR/cni/bin"]
+    bin_dirs = ["$CRI_CNI_BIN"]
     conf_dir = "$VDIR/cni/conf"
+EOF
+    [ -n "${CRI_USERNS_RUNC:-}" ] || return 0
+    # A user-namespaced pod needs a network namespace of its own (containerd
+    # pins the user namespace through it): a bridge with no gateway and no
+    # masquerade, host-local addresses, nothing routed off the host.
+    cat >"$VDIR/cni/conf/10-strata-e2e.conflist" <<EOF
+{"cniVersion": "1.0.0", "name": "strata-e2e", "plugins": [{"type": "bridge", "bridge": "$CRI_BRIDGE",
+ "isGateway": false, "ipMasq": false, "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.250.77.0/24"}]],
+ "dataDir": "$VDIR/cni/ipam"}}]}
+EOF
+    cat <<EOF
+  [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc-userns]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc-userns.options]
+      BinaryName = "$CRI_USERNS_RUNC"
 EOF
 }
 
@@ -307,12 +324,16 @@ status_field() {
     jq -r --arg f "$1" '.diff[$f] // "absent"' <<<"$json"
 }
 
+# metrics_address: the host:port Strata's log says it serves metrics on.
+metrics_address() {
+    grep -o 'msg="serving metrics" address=[0-9.]*:[0-9]*' "$STRATA_LOG" | tail -1 | sed 's/.*address=//'
+}
 # metric <sample>: the value of one sample (name with its labels, exactly as
 # exposed) in a scrape of Strata's /metrics over TCP ("absent" when missing,
 # -1 when the scrape fails).
 metric() {
     local addr body
-    addr=$(grep -o 'msg="serving metrics" address=[0-9.]*:[0-9]*' "$STRATA_LOG" | tail -1 | sed 's/.*address=//')
+    addr=$(metrics_address)
     [ -n "$addr" ] || { echo "metric: no metrics address in $STRATA_LOG" >&2; echo -1; return; }
     body=$(exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}" && printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3 && cat <&3) \
         || { echo "metric: scrape of $addr failed" >&2; echo -1; return; }
