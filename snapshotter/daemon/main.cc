@@ -440,6 +440,13 @@ int Run(int argc, char** argv) {
   // also maintains a lock-order graph for deadlock detection: about 5% of
   // the daemon's CPU under polling reads (perf). gRPC does not need it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // Apply's big buffers (a file held whole up to 64 MiB, the prefetch ring)
+  // come and go with each layer. glibc raises its mmap threshold at the
+  // first free of such a buffer, so later ones land in the threads' heap
+  // arenas and stay resident: 23-28 MiB of anonymous memory after unpacking
+  // a 3,000-file image, 10-12 MiB with the threshold fixed above the 1 MiB
+  // chunk size (chunks stay in the heap, reused; bigger buffers are mmapped).
+  mallopt(M_MMAP_THRESHOLD, 2 << 20);
   Flags flags;
   int exit_code = 0;
   std::optional<Config> config = LoadConfig(argc, argv, &flags, &exit_code);
