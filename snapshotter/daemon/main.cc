@@ -253,7 +253,8 @@ class Services {
         apply_slots_(config.max_concurrent_applies),
         import_(engine, apply_slots_),
         storage_(engine),
-        changes_(engine) {
+        changes_(engine),
+        count_rpcs_(!config.metrics_address.empty()) {
     if (!config.containerd_address.empty()) {
       content_ = std::make_unique<ContentClient>(config.containerd_address);
       diff_ = std::make_unique<DiffService>(engine, *content_, apply_slots_);
@@ -263,11 +264,15 @@ class Services {
   }
 
   void Register(grpc::ServerBuilder& builder) {
-    std::vector<
-        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-        interceptors;
-    interceptors.push_back(rpc_metrics_.InterceptorFactory());
-    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+    // RPCs are counted only when metrics are served: the interceptor costs
+    // every call an object and a pass over each of its operation batches.
+    if (count_rpcs_) {
+      std::vector<std::unique_ptr<
+          grpc::experimental::ServerInterceptorFactoryInterface>>
+          interceptors;
+      interceptors.push_back(rpc_metrics_.InterceptorFactory());
+      builder.experimental().SetInterceptorCreators(std::move(interceptors));
+    }
     snapshots_.AddTo(builder);
     if (diff_) builder.RegisterService(diff_.get());
     builder.RegisterService(status_.get());
@@ -304,6 +309,7 @@ class Services {
   std::unique_ptr<ContentClient> content_;
   std::unique_ptr<DiffService> diff_;
   std::unique_ptr<StatusService> status_;
+  const bool count_rpcs_;
   RpcMetrics rpc_metrics_;
 };
 
