@@ -9,7 +9,8 @@
 # and ImageFsInfo every 10 s (containerd's stats_collect_period 10 s), then 10
 # cold starts (RemoveImage, GC, PullImage and the pod) of a 4-layer image of
 # 3,000 files. Writes <out-dir>/{strata,overlayfs}.{json,log} and
-# <out-dir>/results.md (bench/cri_report.py).
+# <out-dir>/results.md (bench/cri_report.py). STRATA_CRI_BENCH_ORDER="overlayfs
+# strata" runs the peer first.
 set -uo pipefail
 [ $# -ge 2 ] || { echo "usage: $0 <strata-snapshotter> <out-dir> [cri_load.py options]" >&2; exit 2; }
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -50,6 +50,16 @@ def main():
         row("node RSS, max (containerd + Strata)", node_rss_s, op["containerd"]["rss_max_mib"], "MiB"),
         f"| Strata's RSS, max | {strata['rss_max_mib']:.1f} MiB | - | |",
     ]
+    rates = s["stats"].get("strata_rpcs_per_s", {})
+    if rates:
+        total = sum(rates.values())
+        per_call = strata["steady_cpu_pct"] / 100 / total * 1e6 if total else 0
+        lines += ["", "Strata's RPCs while polled (containerd's snapshot stats syncer): " +
+                  ", ".join(f"{m} {r:g}/s" for m, r in sorted(rates.items())) +
+                  f"; {per_call:.0f} µs of CPU per call."]
+    if s.get("strata_rpcs"):
+        lines += ["", "Strata's mean latency by method over the run: " +
+                  ", ".join(f"{m} {v['mean_ms']:g} ms ({v['calls']})" for m, v in s["strata_rpcs"].items()) + "."]
     print("\n".join(lines))
 
 

@@ -11,9 +11,11 @@
 #              with Strata's differ: every layer must be applied by Strata.
 #   overlayfs  containerd's own overlayfs snapshotter, which proves the test:
 #              the same checks must pass on the peer.
-# Then a short run of kubelet's load (bench/cri_load.py, 3 pods, one cycle)
-# on both, so that the bench keeps working. With STRATA_CRI_BENCH=<out-dir>
-# (bench/cri.sh) it runs the full load instead, on both, and writes each
+# Each ends with a short run of kubelet's load (bench/cri_load.py, 3 pods,
+# one cycle), so that the bench keeps working. Then the rollout: a node's CRI
+# switched from overlayfs to Strata on the same containerd root
+# (tests/cri/rollout.py). With STRATA_CRI_BENCH=<out-dir>
+# (bench/cri.sh) it runs only the full load, on both, and writes each
 # one's JSON there.
 #
 # The CRI API's api.proto comes from Debian's golang-github-kubernetes-cri-api-dev
@@ -154,6 +156,36 @@ cri_case() {
     ip link del "$CRI_BRIDGE" 2>/dev/null
 }
 
+# rollout_case: the README's rollout on one node: CRI on overlayfs runs a pod;
+# containerd restarts on the same root with CRI on Strata; the image is not
+# pulled again, and a pod from it runs on Strata (tests/cri/rollout.py).
+rollout_case() {
+    CASE=rollout
+    echo "== rollout: a node's CRI switched from overlayfs to Strata"
+    stop_daemons
+    e2e_roots rollout
+    start_strata || return 0
+    CRI_SNAPSHOTTER=overlayfs
+    start_containerd || return 0
+    local common=(--socket "$CTD_SOCK" --gen "$GEN" --image "$REF" --work "$VDIR") out
+    if out=$($PY "$REPO/tests/cri/rollout.py" before "${common[@]}" 2>&1); then
+        pass "rollout: a pod on overlayfs"
+    else
+        fail "rollout: a pod on overlayfs" "$out"; return 0
+    fi
+    stop_containerd
+    CRI_SNAPSHOTTER=strata
+    start_containerd || return 0
+    if out=$($PY "$REPO/tests/cri/rollout.py" after "${common[@]}" --snapshotter-root "$STRATA_ROOT" \
+        --metrics "$(metrics_address)" --layers 3 2>&1); then
+        pass "rollout: after the switch, a pod from the same image on Strata, no pull"
+    else
+        fail "rollout: after the switch, a pod from the same image on Strata, no pull" "$out"
+    fi
+    echo "$out"
+    stop_daemons
+}
+
 # load_smoke <snapshotter> [metrics-address]: bench/cri_load.py with 3 pods, one cycle.
 load_smoke() {
     local out
@@ -219,11 +251,12 @@ EOF
     COLD_REF=$REG/strata-cold:v1
     push_image "$WORK/cold/layout:v1" "$COLD_REF"
     mkdir -p "$STRATA_CRI_BENCH"
-    bench_case strata
-    bench_case overlayfs
+    # STRATA_CRI_BENCH_ORDER: which runs first ("strata overlayfs" by default).
+    for s in ${STRATA_CRI_BENCH_ORDER:-strata overlayfs}; do bench_case "$s"; done
     e2e_finish "cri bench"
 fi
 
 cri_case strata
 cri_case overlayfs
+rollout_case
 e2e_finish "cri e2e"
