@@ -55,13 +55,9 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 [ $# -eq 2 ] || { echo "usage: $0 <path-to-strata-snapshotter> <work-dir>" >&2; exit 2; }
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root (containerd, mounts, mknod, chown)"; exit 77; fi
-if ! grep -qw overlay /proc/filesystems && ! modprobe overlay 2>/dev/null; then
-    echo "SKIP: the kernel has no overlayfs"; exit 77
-fi
-for t in jq go getfattr setfattr setcap zstd gzip tar sha256sum; do
-    command -v "$t" >/dev/null || { echo "SKIP: $t missing (scripts/install-deps.sh installs it)"; exit 77; }
-done
+# shellcheck source=e2e_lib.sh
+. "$HERE/e2e_lib.sh"
+e2e_require "containerd, mounts, mknod, chown" jq go getfattr setfattr setcap zstd gzip tar sha256sum
 [ -d /usr/share/gocode/src/github.com/containerd/containerd ] \
     || { echo "SKIP: containerd's Go sources missing (golang-github-containerd-containerd-dev, for bench/applier)"; exit 77; }
 
@@ -81,10 +77,6 @@ PASS=0 FAIL=0
 FAILED=()
 SKIPPED=()
 E2E_CASE() { echo "${VER:-}/${BACKEND:-}"; }
-# checks, processes, containerd and Strata (e2e_roots, start_strata,
-# start_containerd, stop_containerd, ctr_, status_field)
-# shellcheck source=e2e_lib.sh
-. "$HERE/e2e_lib.sh"
 
 declare -a PIDS=()
 e2e_tmp scmp

@@ -31,13 +31,9 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 [ $# -eq 2 ] || { echo "usage: $0 <path-to-strata-snapshotter> <work-dir>" >&2; exit 2; }
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root (containerd, overlayfs, runc)"; exit 77; fi
-if ! grep -qw overlay /proc/filesystems && ! modprobe overlay 2>/dev/null; then
-    echo "SKIP: the kernel has no overlayfs"; exit 77
-fi
-for t in jq skopeo docker-registry runc busybox protoc /usr/bin/grpc_python_plugin; do
-    command -v "$t" >/dev/null || { echo "SKIP: $t missing (scripts/install-deps.sh installs the e2e peers)"; exit 77; }
-done
+# shellcheck source=e2e_lib.sh
+. "$HERE/e2e_lib.sh"
+e2e_require "containerd, overlayfs, runc" jq skopeo docker-registry runc busybox protoc /usr/bin/grpc_python_plugin
 PY=/usr/bin/python3
 $PY -c 'import grpc, google.protobuf' 2>/dev/null \
     || { echo "SKIP: Debian's python3-grpcio/python3-protobuf missing (scripts/install-deps.sh installs them)"; exit 77; }
@@ -51,8 +47,6 @@ PASS=0 FAIL=0
 FAILED=()
 CASE=
 E2E_CASE() { echo "$CASE"; }
-# shellcheck source=e2e_lib.sh
-. "$HERE/e2e_lib.sh"
 
 declare -a PIDS=()
 e2e_tmp scri

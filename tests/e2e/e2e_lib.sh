@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Helpers the containerd end-to-end scripts share (differ.sh, compare.sh).
+# Helpers the containerd end-to-end scripts share (differ.sh, compare.sh,
+# userns.sh, cri.sh).
 # Sourced; defines functions only.
 #
 # The script keeps PASS, FAIL, FAILED and SKIPPED, defines E2E_CASE (names
@@ -12,7 +13,7 @@
 #   BACKEND     (optional) Strata's --backend; rebase is advertised for overlay only
 # and declares PIDS=() (stop_daemons stops them, first to last).
 #
-# checks:      pass, fail, check_eq, e2e_finish
+# checks:      e2e_require, pass, fail, check_eq, e2e_finish
 # lifetime:    e2e_tmp, e2e_cleanup
 # processes:   stop_pid, wait_for, kill_shims, stop_daemons, unmount_under
 # containerd:  fetch_containerd, e2e_roots, write_config, start_strata,
@@ -40,6 +41,20 @@ e2e_finish() {
     [ "$FAIL" -gt 0 ] && exit 1
     [ "$PASS" -eq 0 ] && exit 77
     exit 0
+}
+
+# e2e_require <what root is for> <tool>...: exits 77 with a SKIP line saying
+# why unless this is root, the kernel has overlayfs and every tool is here.
+e2e_require() {
+    local why=$1 t
+    shift
+    if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root ($why)"; exit 77; fi
+    if ! grep -qw overlay /proc/filesystems && ! modprobe overlay 2>/dev/null; then
+        echo "SKIP: the kernel has no overlayfs"; exit 77
+    fi
+    for t in "$@"; do
+        command -v "$t" >/dev/null || { echo "SKIP: $t missing (scripts/install-deps.sh installs it)"; exit 77; }
+    done
 }
 
 # --- processes and mounts ---------------------------------------------------------

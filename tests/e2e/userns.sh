@@ -35,13 +35,9 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 [ $# -eq 2 ] || { echo "usage: $0 <path-to-strata-snapshotter> <work-dir>" >&2; exit 2; }
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root (containerd, runc, user namespaces)"; exit 77; fi
-if ! grep -qw overlay /proc/filesystems && ! modprobe overlay 2>/dev/null; then
-    echo "SKIP: the kernel has no overlayfs"; exit 77
-fi
-for t in jq runc busybox; do
-    command -v "$t" >/dev/null || { echo "SKIP: $t missing (scripts/install-deps.sh installs it)"; exit 77; }
-done
+# shellcheck source=e2e_lib.sh
+. "$HERE/e2e_lib.sh"
+e2e_require "containerd, runc, user namespaces" jq runc busybox
 
 STRATA_BIN=$(realpath "$1")
 mkdir -p "$2" && WORK=$(cd "$2" && pwd)
@@ -54,8 +50,6 @@ E2E_REMAP_IDS=1  # the proxy plugin declares remap-ids (e2e_lib.sh)
 PASS=0 FAIL=0
 FAILED=() SKIPPED=()
 E2E_CASE() { echo "$VER/${BACKEND:-}"; }
-# checks, processes, containerd and Strata helpers
-. "$HERE/e2e_lib.sh"
 declare -a PIDS=()
 e2e_tmp suns
 # containerd's state (the containers' rootfs mount points) lives here: the
