@@ -8,7 +8,11 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${STRATA_ASAN_BUILD_DIR:-$top/build-asan}
 targets=(io_test decompress_test tar_test diff_test extract_test meta_test engine_test server_test apply_layer_replay)
 mkdir -p "$build"
+# -O1 -g1 (line tables): the usual optimization for ASan, and reports keep
+# file:line. RelWithDebInfo's -O2 -g made this build 2.4x slower (a gRPC
+# service TU: 32 s against 13 s), 19 of CI's minutes.
 if ! cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE=ON \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
     > "$build/cmake.log" 2>&1; then
   cat "$build/cmake.log"
   echo "sanitize: cmake failed for the ASan/UBSan build" >&2
