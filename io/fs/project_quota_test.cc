@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "io/fs/fs_util.h"
@@ -57,10 +58,11 @@ TEST_P(ProjectQuotaTest, UsageMatchesTheWalk) {
   std::string dir = TaggedDir("a", 4242);
   ASSERT_EQ(mkdir((dir + "/sub").c_str(), 0755), 0);
   constexpr int kFiles = 300;
+  std::vector<std::pair<std::string, size_t>> files;
   for (int i = 0; i < kFiles; ++i) {
-    ASSERT_EQ(
-        WriteAsContainer(dir + "/sub/f" + std::to_string(i), 1000 + 37 * i), 0);
+    files.emplace_back(dir + "/sub/f" + std::to_string(i), 1000 + 37 * i);
   }
+  ASSERT_EQ(WriteFilesAsContainer(files), 0);
   auto walk = MeasureDiskUsage(dir);
   ASSERT_TRUE(walk.ok()) << walk.status().ToString();
   auto q = quota_->Usage(4242);

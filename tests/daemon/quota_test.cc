@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "io/fs/fs_util.h"
@@ -143,10 +144,11 @@ TEST_P(QuotaDaemonTest, UsageOfAnActiveComesFromItsProjectAndMatchesTheWalk) {
   std::string mnt = PrepareMounted("c1", "", "");
   constexpr int kFiles = 500;
   ASSERT_EQ(mkdir((mnt + "/d").c_str(), 0755), 0);
+  std::vector<std::pair<std::string, size_t>> files;
   for (int i = 0; i < kFiles; ++i) {
-    ASSERT_EQ(WriteAsContainer(mnt + "/d/f" + std::to_string(i), 100 + 13 * i),
-              0);
+    files.emplace_back(mnt + "/d/f" + std::to_string(i), 100 + 13 * i);
   }
+  ASSERT_EQ(WriteFilesAsContainer(files), 0);
   int64_t bytes = 0, inodes = 0;
   grpc::Status s = Usage("c1", &bytes, &inodes);
   ASSERT_TRUE(s.ok()) << s.error_message();
